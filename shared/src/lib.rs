@@ -1,4 +1,21 @@
 //! sellerops — the domain crate every Lambda function shares.
+//!
+//! The function crates in `functions/` stay thin: they parse their event, call into this
+//! crate, and map the result. Everything testable lives here.
+//!
+//! Layout:
+//! - cross-cutting: [`config`], [`telemetry`], [`errors`], [`money`], [`customer_email`]
+//! - adapters: [`db`] (PostgreSQL), [`aws`] (S3 and SQS clients)
+//!
+//! The schema lives in `migrations/` and is embedded as [`MIGRATOR`].
+
+pub mod aws;
+pub mod config;
+pub mod customer_email;
+pub mod db;
+pub mod errors;
+pub mod money;
+pub mod telemetry;
 
 /// The forward-only schema migrations in `migrations/`, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

@@ -1,0 +1,42 @@
+//! S3 and SQS clients, built from the standard AWS configuration.
+//!
+//! Region and credentials come from the usual chain (in Lambda, its environment). When
+//! `AWS_ENDPOINT_URL` is set — the local stack — the SDK sends every request there, and
+//! S3 uses path-style addresses (`http://host/bucket/key`) since a local server has no
+//! per-bucket host names.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+/// The AWS clients a function uses, built once at cold start.
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    /// S3: order files in, label PDFs out.
+    pub s3: aws_sdk_s3::Client,
+    /// SQS: work queues and their dead-letter queues.
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl AwsClients {
+    /// Loads the standard configuration and builds both clients. Credentials are resolved
+    /// lazily, on the first request, so this does no network work.
+    pub async fn from_env(endpoint_url: Option<&str>) -> Self {
+        let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Self::from_sdk_config(&shared, endpoint_url)
+    }
+
+    /// Builds both clients from an already loaded configuration.
+    pub fn from_sdk_config(shared: &SdkConfig, endpoint_url: Option<&str>) -> Self {
+        let mut s3 = aws_sdk_s3::config::Builder::from(shared);
+        if let Some(url) = endpoint_url {
+            s3 = s3.endpoint_url(url).force_path_style(true);
+        }
+        let mut sqs = aws_sdk_sqs::config::Builder::from(shared);
+        if let Some(url) = endpoint_url {
+            sqs = sqs.endpoint_url(url);
+        }
+        Self {
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
+        }
+    }
+}

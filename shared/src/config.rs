@@ -1,0 +1,292 @@
+//! Typed configuration, read once from the environment at cold start.
+//!
+//! Every variable is documented in the README's configuration reference.
+//! Secrets (the database URL, which may carry a password, and the email-hash
+//! pepper) are wrapped in [`SecretString`] so that `Debug` never prints them.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::money::Currency;
+
+/// Everything a function reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How to reach PostgreSQL.
+    pub database: DatabaseSettings,
+    /// The key for customer-email hashes.
+    pub email_hash_pepper: SecretString,
+    /// Currency assumed when an order file or payload names none.
+    pub default_currency: Currency,
+    /// Where the AWS SDK sends requests (`AWS_ENDPOINT_URL`, set only for the local stack).
+    pub aws_endpoint_url: Option<String>,
+    /// Bucket names; a function asks for the ones it needs with [`Config::require`].
+    pub buckets: Buckets,
+    /// Queue URLs; a function asks for the ones it needs with [`Config::require`].
+    pub queues: QueueUrls,
+}
+
+/// How to reach PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `DATABASE_URL`, a `postgres://` URL.
+    pub url: SecretString,
+    /// `DATABASE_MAX_CONNECTIONS`: one Lambda instance handles one event at a time, so a
+    /// couple of connections is enough and keeps RDS's connection count low.
+    pub max_connections: u32,
+}
+
+/// The S3 buckets sellerops reads and writes.
+#[derive(Debug, Clone, Default)]
+pub struct Buckets {
+    /// `ORDERS_BUCKET`: order files dropped for import.
+    pub orders: Option<String>,
+    /// `LABELS_BUCKET`: shipping label PDFs.
+    pub labels: Option<String>,
+}
+
+/// The SQS queues sellerops publishes to.
+#[derive(Debug, Clone, Default)]
+pub struct QueueUrls {
+    /// `INGEST_QUEUE_URL`: S3 notifications of new order files.
+    pub ingest: Option<String>,
+    /// `ACCEPT_QUEUE_URL`: orders waiting for acceptance.
+    pub accept: Option<String>,
+    /// `LABEL_QUEUE_URL`: accepted orders that need a shipping label.
+    pub label: Option<String>,
+    /// `REPLY_QUEUE_URL`: customer messages that may get an automatic answer.
+    pub reply: Option<String>,
+    /// `PRICING_QUEUE_URL`: competitor offer, cost and stock changes.
+    pub pricing: Option<String>,
+}
+
+/// A configuration problem, naming the variable at fault. Never carries a secret value.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A required variable is unset or empty.
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    /// A variable is set to something unusable.
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid {
+        /// The variable's name.
+        name: &'static str,
+        /// What is wrong with it, without repeating its value.
+        reason: String,
+    },
+}
+
+const DEFAULT_MAX_CONNECTIONS: u32 = 2;
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
+        let require = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+
+        let url = require("DATABASE_URL")?;
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_URL",
+                reason: "expected a postgres:// or postgresql:// URL".into(),
+            });
+        }
+        let max_connections = match get("DATABASE_MAX_CONNECTIONS") {
+            None => DEFAULT_MAX_CONNECTIONS,
+            Some(raw) => raw
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "DATABASE_MAX_CONNECTIONS",
+                    reason: format!("expected a positive whole number, got {raw:?}"),
+                })?,
+        };
+        let pepper = require("EMAIL_HASH_PEPPER")?;
+        if pepper.len() < 16 {
+            return Err(ConfigError::Invalid {
+                name: "EMAIL_HASH_PEPPER",
+                reason: "must be at least 16 characters long".into(),
+            });
+        }
+        let default_currency = match get("DEFAULT_CURRENCY") {
+            None => Currency::CAD,
+            Some(raw) => Currency::parse(&raw).map_err(|err| ConfigError::Invalid {
+                name: "DEFAULT_CURRENCY",
+                reason: err.to_string(),
+            })?,
+        };
+
+        Ok(Self {
+            database: DatabaseSettings {
+                url: SecretString::from(url),
+                max_connections,
+            },
+            email_hash_pepper: SecretString::from(pepper),
+            default_currency,
+            aws_endpoint_url: get("AWS_ENDPOINT_URL"),
+            buckets: Buckets {
+                orders: get("ORDERS_BUCKET"),
+                labels: get("LABELS_BUCKET"),
+            },
+            queues: QueueUrls {
+                ingest: get("INGEST_QUEUE_URL"),
+                accept: get("ACCEPT_QUEUE_URL"),
+                label: get("LABEL_QUEUE_URL"),
+                reply: get("REPLY_QUEUE_URL"),
+                pricing: get("PRICING_QUEUE_URL"),
+            },
+        })
+    }
+
+    /// Returns an optional setting a function cannot work without, or names the
+    /// missing variable. Call it at cold start so a misconfigured function fails
+    /// before it takes its first event.
+    pub fn require<'a>(
+        value: &'a Option<String>,
+        name: &'static str,
+    ) -> Result<&'a str, ConfigError> {
+        value.as_deref().ok_or(ConfigError::Missing(name))
+    }
+}
+
+impl DatabaseSettings {
+    /// The URL, for the one place that connects.
+    pub(crate) fn expose_url(&self) -> &str {
+        self.url.expose_secret()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| vars.get(name).cloned()
+    }
+
+    const MINIMAL: &[(&str, &str)] = &[
+        (
+            "DATABASE_URL",
+            "postgres://app:hunter2-db-password@db.internal/sellerops",
+        ),
+        ("EMAIL_HASH_PEPPER", "a-pepper-of-sufficient-length"),
+    ];
+
+    #[test]
+    fn minimal_configuration_gets_the_documented_defaults() {
+        let config = Config::from_lookup(lookup(MINIMAL)).unwrap();
+        assert_eq!(config.database.max_connections, 2);
+        assert_eq!(config.default_currency, Currency::CAD);
+        assert_eq!(config.aws_endpoint_url, None);
+        assert_eq!(
+            Config::require(&config.buckets.orders, "ORDERS_BUCKET"),
+            Err(ConfigError::Missing("ORDERS_BUCKET"))
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let config = Config::from_lookup(lookup(MINIMAL)).unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2-db-password"), "{printed}");
+        assert!(
+            !printed.contains("a-pepper-of-sufficient-length"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn a_missing_database_url_is_named() {
+        let err = Config::from_lookup(lookup(&MINIMAL[1..])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("DATABASE_URL"));
+        assert!(err.to_string().contains("DATABASE_URL"));
+    }
+
+    #[test]
+    fn an_invalid_value_is_named_without_echoing_secrets() {
+        let mut vars = MINIMAL.to_vec();
+        vars[0] = ("DATABASE_URL", "mysql://root:topsecret@host/db");
+        let err = Config::from_lookup(lookup(&vars)).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "DATABASE_URL",
+                ..
+            }
+        ));
+        assert!(!err.to_string().contains("topsecret"));
+
+        let mut vars = MINIMAL.to_vec();
+        vars.push(("DATABASE_MAX_CONNECTIONS", "zero"));
+        let err = Config::from_lookup(lookup(&vars)).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "DATABASE_MAX_CONNECTIONS",
+                ..
+            }
+        ));
+
+        let mut vars = MINIMAL.to_vec();
+        vars.push(("DEFAULT_CURRENCY", "dollars"));
+        let err = Config::from_lookup(lookup(&vars)).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "DEFAULT_CURRENCY",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_short_pepper_is_refused() {
+        let vars = [MINIMAL[0], ("EMAIL_HASH_PEPPER", "short")];
+        let err = Config::from_lookup(lookup(&vars)).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "EMAIL_HASH_PEPPER",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn optional_settings_are_read_and_blank_means_unset() {
+        let mut vars = MINIMAL.to_vec();
+        vars.extend([
+            ("ORDERS_BUCKET", "orders"),
+            ("LABELS_BUCKET", "  "),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+            ("DEFAULT_CURRENCY", "usd"),
+            (
+                "ACCEPT_QUEUE_URL",
+                "http://127.0.0.1:4566/123456789012/accept",
+            ),
+        ]);
+        let config = Config::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(
+            Config::require(&config.buckets.orders, "ORDERS_BUCKET"),
+            Ok("orders")
+        );
+        assert_eq!(config.buckets.labels, None);
+        assert_eq!(
+            config.aws_endpoint_url.as_deref(),
+            Some("http://127.0.0.1:4566")
+        );
+        assert_eq!(config.default_currency.code(), "USD");
+        assert!(config.queues.accept.is_some());
+    }
+}

@@ -1,0 +1,212 @@
+//! Money: an exact decimal amount with its ISO 4217 currency. Never a float.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// An ISO 4217 currency code: three upper-case ASCII letters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency([u8; 3]);
+
+/// A currency code that is not three ASCII letters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("currency must be a three-letter ISO 4217 code, got {0:?}")]
+pub struct InvalidCurrency(pub String);
+
+impl Currency {
+    /// Canadian dollars, the seller's home currency.
+    pub const CAD: Currency = Currency(*b"CAD");
+    /// US dollars.
+    pub const USD: Currency = Currency(*b"USD");
+
+    /// Parses a code, accepting any case and surrounding spaces (`" cad"` → `CAD`).
+    pub fn parse(raw: &str) -> Result<Self, InvalidCurrency> {
+        let trimmed = raw.trim();
+        match trimmed.as_bytes() {
+            [a, b, c] if [a, b, c].iter().all(|ch| ch.is_ascii_alphabetic()) => Ok(Currency([
+                a.to_ascii_uppercase(),
+                b.to_ascii_uppercase(),
+                c.to_ascii_uppercase(),
+            ])),
+            _ => Err(InvalidCurrency(raw.to_owned())),
+        }
+    }
+
+    /// The three-letter code.
+    pub fn code(&self) -> &str {
+        // Only ASCII letters are ever stored, so this cannot fail.
+        std::str::from_utf8(&self.0).unwrap_or("XXX")
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl fmt::Debug for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Currency({})", self.code())
+    }
+}
+
+impl FromStr for Currency {
+    type Err = InvalidCurrency;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Currency::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An amount of money in one currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Money {
+    /// The exact amount; serialised as a string so no JSON reader turns it into a float.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+    /// The currency the amount is in.
+    pub currency: Currency,
+}
+
+/// Arithmetic across two currencies, which has no meaning without an exchange rate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot combine amounts in {left} and {right}")]
+pub struct CurrencyMismatch {
+    /// The currency of the left-hand amount.
+    pub left: Currency,
+    /// The currency of the right-hand amount.
+    pub right: Currency,
+}
+
+impl Money {
+    /// An amount in a currency.
+    pub fn new(amount: Decimal, currency: Currency) -> Self {
+        Self { amount, currency }
+    }
+
+    /// Zero in a currency, the start of a sum.
+    pub fn zero(currency: Currency) -> Self {
+        Self::new(Decimal::ZERO, currency)
+    }
+
+    /// The sum of two amounts in the same currency.
+    pub fn checked_add(self, other: Money) -> Result<Money, CurrencyMismatch> {
+        if self.currency != other.currency {
+            return Err(CurrencyMismatch {
+                left: self.currency,
+                right: other.currency,
+            });
+        }
+        Ok(Money::new(self.amount + other.amount, self.currency))
+    }
+
+    /// A unit price times a quantity: a line total.
+    pub fn times(self, quantity: u32) -> Money {
+        Money::new(self.amount * Decimal::from(quantity), self.currency)
+    }
+
+    /// Rounded to the currency's cents, halves away from zero as shop receipts do.
+    pub fn round_to_cents(self) -> Money {
+        Money::new(
+            self.amount
+                .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
+            self.currency,
+        )
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount, self.currency)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::prelude::FromStr;
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn currency_codes_are_normalised_to_upper_case() {
+        assert_eq!(Currency::parse(" cad ").unwrap(), Currency::CAD);
+        assert_eq!(Currency::parse("Usd").unwrap().code(), "USD");
+    }
+
+    #[test]
+    fn anything_but_three_letters_is_not_a_currency() {
+        for bad in ["", "CA", "CADD", "C4D", "$", "€€€"] {
+            assert!(Currency::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn decimal_sums_are_exact() {
+        let ten_cents = Money::new(dec("0.10"), Currency::CAD);
+        let sum = (0..3).try_fold(Money::zero(Currency::CAD), |acc, _| {
+            acc.checked_add(ten_cents)
+        });
+        assert_eq!(sum.unwrap().amount, dec("0.30"));
+    }
+
+    #[test]
+    fn amounts_in_two_currencies_do_not_add() {
+        let cad = Money::new(dec("1"), Currency::CAD);
+        let usd = Money::new(dec("1"), Currency::USD);
+        assert_eq!(
+            cad.checked_add(usd),
+            Err(CurrencyMismatch {
+                left: Currency::CAD,
+                right: Currency::USD
+            })
+        );
+    }
+
+    #[test]
+    fn a_line_total_is_price_times_quantity() {
+        let price = Money::new(dec("19.99"), Currency::CAD);
+        assert_eq!(price.times(3).amount, dec("59.97"));
+    }
+
+    #[test]
+    fn rounding_to_cents_takes_halves_away_from_zero() {
+        assert_eq!(
+            Money::new(dec("2.345"), Currency::CAD)
+                .round_to_cents()
+                .amount,
+            dec("2.35")
+        );
+        assert_eq!(
+            Money::new(dec("-2.345"), Currency::CAD)
+                .round_to_cents()
+                .amount,
+            dec("-2.35")
+        );
+    }
+
+    #[test]
+    fn money_serialises_its_amount_as_a_string() {
+        let json = serde_json::to_string(&Money::new(dec("12.50"), Currency::CAD)).unwrap();
+        assert_eq!(json, r#"{"amount":"12.50","currency":"CAD"}"#);
+        let back: Money = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.amount, dec("12.50"));
+    }
+}
