@@ -40,3 +40,38 @@ impl AwsClients {
         }
     }
 }
+
+/// An S3 notification's object key that is not valid percent-encoded UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("S3 object key {0:?} is not valid URL-encoded UTF-8")]
+pub struct InvalidObjectKey(pub String);
+
+/// Decodes an object key as S3 notifications carry it: URL-encoded, with `+` for a space
+/// (`incoming%2F2026+orders.csv` → `incoming/2026 orders.csv`).
+pub fn decode_notification_key(raw: &str) -> Result<String, InvalidObjectKey> {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|key| key.into_owned())
+        .map_err(|_| InvalidObjectKey(raw.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notification_keys_are_url_decoded_with_plus_as_space() {
+        assert_eq!(
+            decode_notification_key("incoming%2F2026+orders%2Bextra.csv").unwrap(),
+            "incoming/2026 orders+extra.csv"
+        );
+        assert_eq!(decode_notification_key("plain.csv").unwrap(), "plain.csv");
+    }
+
+    #[test]
+    fn a_key_that_is_not_utf8_is_refused_with_the_raw_key() {
+        let err = decode_notification_key("bad%FF.csv").unwrap_err();
+        assert!(err.to_string().contains("bad%FF.csv"));
+    }
+}

@@ -5,13 +5,16 @@
 //!
 //! Layout:
 //! - cross-cutting: [`config`], [`telemetry`], [`errors`], [`money`], [`customer_email`]
+//! - domain: [`channel`], [`customers`]
 //! - adapters: [`db`] (PostgreSQL), [`aws`] (S3 and SQS clients)
 //!
 //! The schema lives in `migrations/` and is embedded as [`MIGRATOR`].
 
 pub mod aws;
+pub mod channel;
 pub mod config;
 pub mod customer_email;
+pub mod customers;
 pub mod db;
 pub mod errors;
 pub mod money;

@@ -1,1 +1,28 @@
-//! Workspace integration tests live in `tests/`.
+//! Support for the workspace integration tests in `tests/tests/`.
+//!
+//! The tests run against the local stack (`infra/local/up.sh`): a real PostgreSQL and
+//! moto's S3/SQS. `make test` starts it and exports its settings; running `cargo test`
+//! by hand needs `source infra/local/env.sh` after `infra/local/up.sh`.
+
+use sellerops::aws::AwsClients;
+
+/// Reads a variable the local stack exports, or explains how to get it.
+pub fn stack_var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: start the local stack with `infra/local/up.sh` and \
+             `source infra/local/env.sh` (or run `make test`)"
+        )
+    })
+}
+
+/// AWS clients pointed at the local stack's S3/SQS endpoint.
+pub async fn local_aws() -> AwsClients {
+    let endpoint = stack_var("AWS_ENDPOINT_URL");
+    AwsClients::from_env(Some(&endpoint)).await
+}
+
+/// A name no other test run uses, for buckets, queues and keys a test creates.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}

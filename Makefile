@@ -1,0 +1,19 @@
+# The two commands a new machine needs (see README.md), and a few conveniences.
+.PHONY: demo test down lint
+
+## demo: start the local stack and run sellerops end to end on it
+demo:
+	@bash infra/local/demo.sh
+
+## test: start the local stack and run every test against it
+test:
+	@bash infra/local/test.sh
+
+## down: stop the local stack (add PURGE=1 to delete its data too)
+down:
+	@bash infra/local/down.sh $(if $(PURGE),--purge,)
+
+## lint: formatting and clippy, as CI runs them
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test command (`make test`): brings the local stack up, runs every workspace test
+# against it, and validates the SAM template.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+bash "$here/up.sh"
+# shellcheck source=infra/local/env.sh
+source "$here/env.sh"
+cd "$SELLEROPS_REPO_ROOT"
+
+echo "==> validating infra/template.yaml with cfn-lint"
+"$SELLEROPS_VENV/bin/cfn-lint" infra/template.yaml
+
+echo "==> cargo test (workspace)"
+cargo test --workspace --locked
