@@ -4,20 +4,25 @@
 //! crate, and map the result. Everything testable lives here.
 //!
 //! Layout:
-//! - cross-cutting: [`config`], [`telemetry`], [`errors`], [`money`], [`customer_email`]
+//! - cross-cutting: [`config`], [`telemetry`], [`errors`], [`money`], [`customer_email`],
+//!   [`idempotency`], [`batch`], [`process_failures`], [`api_calls`]
 //! - domain: [`channel`], [`customers`]
 //! - adapters: [`db`] (PostgreSQL), [`aws`] (S3 and SQS clients)
 //!
 //! The schema lives in `migrations/` and is embedded as [`MIGRATOR`].
 
+pub mod api_calls;
 pub mod aws;
+pub mod batch;
 pub mod channel;
 pub mod config;
 pub mod customer_email;
 pub mod customers;
 pub mod db;
 pub mod errors;
+pub mod idempotency;
 pub mod money;
+pub mod process_failures;
 pub mod telemetry;
 
 /// The forward-only schema migrations in `migrations/`, embedded at build time.

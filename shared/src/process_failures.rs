@@ -1,0 +1,38 @@
+//! `ops.process_failures`: permanent failures a person must look at.
+
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+/// One permanent failure, named in the seller's words.
+#[derive(Debug, Clone)]
+pub struct ProcessFailure<'a> {
+    /// The process that gave up, e.g. `OrderFileImport`, `OrderAcceptance`.
+    pub process: &'a str,
+    /// What kind of thing failed, e.g. `ingestion_file`, `order`, `sqs_message`.
+    pub entity_type: &'a str,
+    /// Which one: an object key, an order id, a message id.
+    pub entity_ref: &'a str,
+    /// Why, naming what was wrong, so a person can act without reading code.
+    pub reason: &'a str,
+    /// The input that failed, for replay once fixed (never secrets or plain emails).
+    pub payload: Option<serde_json::Value>,
+}
+
+/// Writes the failure and returns its id.
+pub async fn record_process_failure<'e>(
+    executor: impl PgExecutor<'e>,
+    failure: &ProcessFailure<'_>,
+) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar(
+        "insert into ops.process_failures (process_name, entity_type, entity_ref, reason, payload)
+         values ($1, $2, $3, $4, $5)
+         returning id",
+    )
+    .bind(failure.process)
+    .bind(failure.entity_type)
+    .bind(failure.entity_ref)
+    .bind(failure.reason)
+    .bind(&failure.payload)
+    .fetch_one(executor)
+    .await
+}

@@ -1,0 +1,171 @@
+//! Idempotency keys, partial SQS batches and the ops logs, against a real PostgreSQL.
+
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use sellerops::api_calls::{record_api_call, ApiCall};
+use sellerops::batch::{settle_batch, BatchTally};
+use sellerops::errors::ProcessError;
+use sellerops::idempotency::{claim, complete, release, Claim, KeyPolicy};
+use sqlx::PgPool;
+
+const LEASE: KeyPolicy = KeyPolicy {
+    lease: Duration::from_secs(60),
+    retention: Duration::from_secs(3600),
+};
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_second_delivery_of_a_completed_key_changes_nothing(pool: PgPool) {
+    // Arrange
+    assert_eq!(
+        claim(&pool, "test", "s3://orders/a.csv#v1", LEASE)
+            .await
+            .unwrap(),
+        Claim::Acquired
+    );
+    let result = serde_json::json!({ "rows": 12 });
+    complete(&pool, "s3://orders/a.csv#v1", Some(&result))
+        .await
+        .unwrap();
+
+    // Act
+    let again = claim(&pool, "test", "s3://orders/a.csv#v1", LEASE)
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(again, Claim::AlreadyCompleted(Some(result)));
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_live_lease_keeps_a_concurrent_delivery_out(pool: PgPool) {
+    let (a, b) = tokio::join!(
+        claim(&pool, "test", "webhook:42", LEASE),
+        claim(&pool, "test", "webhook:42", LEASE)
+    );
+    let mut outcomes = [a.unwrap(), b.unwrap()];
+    outcomes.sort_by_key(|c| matches!(c, Claim::Acquired));
+    assert_eq!(outcomes, [Claim::HeldElsewhere, Claim::Acquired]);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_crashed_attempt_is_taken_over_once_its_lease_runs_out(pool: PgPool) {
+    // Arrange: an attempt claimed the key and died without completing.
+    assert_eq!(
+        claim(&pool, "test", "msg-1", LEASE).await.unwrap(),
+        Claim::Acquired
+    );
+    sqlx::query("update ops.idempotency_keys set locked_until = now() - interval '1 second'")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    // Act / Assert
+    assert_eq!(
+        claim(&pool, "test", "msg-1", LEASE).await.unwrap(),
+        Claim::Acquired
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_released_key_can_be_claimed_again_at_once(pool: PgPool) {
+    assert_eq!(
+        claim(&pool, "test", "msg-2", LEASE).await.unwrap(),
+        Claim::Acquired
+    );
+    release(&pool, "msg-2").await.unwrap();
+    // `now()` is the transaction's start, so the next statement sees the lease as over.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(
+        claim(&pool, "test", "msg-2", LEASE).await.unwrap(),
+        Claim::Acquired
+    );
+}
+
+fn message(id: &str, body: &str) -> SqsMessage {
+    let mut message = SqsMessage::default();
+    message.message_id = Some(id.to_owned());
+    message.body = Some(body.to_owned());
+    message
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn one_bad_message_never_fails_its_neighbours(pool: PgPool) {
+    // Arrange
+    let mut event = SqsEvent::default();
+    event.records = vec![
+        message("m-ok", r#"{"order":"A"}"#),
+        message("m-busy", r#"{"order":"B"}"#),
+        message("m-bad", r#"{"order":"C"}"#),
+    ];
+
+    // Act
+    let (response, tally) = settle_batch(&pool, "TestProcess", event, |record| async move {
+        match record.message_id.as_deref() {
+            Some("m-busy") => Err(ProcessError::retryable(
+                "marketplace is throttling",
+                std::io::Error::other("429"),
+            )),
+            Some("m-bad") => Err(ProcessError::permanent("order C has no lines")),
+            _ => Ok(()),
+        }
+    })
+    .await;
+
+    // Assert: only the retryable one goes back; the permanent one is recorded.
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["m-busy"]);
+    assert_eq!(
+        tally,
+        BatchTally {
+            succeeded: 1,
+            retried: 1,
+            gave_up: 1
+        }
+    );
+    let (process, entity_ref, reason, payload): (String, String, String, serde_json::Value) =
+        sqlx::query_as(
+            "select process_name, entity_ref, reason, payload from ops.process_failures",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(process, "TestProcess");
+    assert_eq!(entity_ref, "m-bad");
+    assert_eq!(reason, "order C has no lines");
+    assert_eq!(payload["order"], "C");
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn an_api_call_is_logged_without_its_credentials(pool: PgPool) {
+    // Arrange
+    let mut call = ApiCall::new(
+        "canadapost",
+        "CreateNonContractShipment",
+        "post",
+        "https://ct.soa-gw.canadapost.ca/rs/0001234567/ncshipment?key=s3cr3t",
+        [
+            ("Authorization", "Basic dXNlcjpzM2NyM3Q="),
+            ("Content-Type", "application/vnd.cpc.ncshipment-v4+xml"),
+        ],
+    );
+    call.status_code = Some(200);
+    call.request_body = Some("<non-contract-shipment/>".into());
+
+    // Act
+    record_api_call(&pool, &call).await.unwrap();
+
+    // Assert
+    let row: String = sqlx::query_scalar("select c::text from ops.api_calls c")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(!row.contains("s3cr3t"), "{row}");
+    assert!(!row.contains("dXNlcjpzM2NyM3Q="), "{row}");
+    assert!(row.contains("CreateNonContractShipment"));
+    assert!(row.contains("[redacted]"));
+}
