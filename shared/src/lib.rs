@@ -5,7 +5,7 @@
 //!
 //! Layout:
 //! - cross-cutting: [`config`], [`telemetry`], [`errors`], [`money`], [`customer_email`],
-//!   [`idempotency`], [`batch`], [`process_failures`], [`api_calls`]
+//!   [`idempotency`], [`outbox`], [`batch`], [`process_failures`], [`api_calls`]
 //! - domain: [`channel`], [`customers`]
 //! - adapters: [`db`] (PostgreSQL), [`aws`] (S3 and SQS clients)
 //!
@@ -22,6 +22,7 @@ pub mod db;
 pub mod errors;
 pub mod idempotency;
 pub mod money;
+pub mod outbox;
 pub mod process_failures;
 pub mod telemetry;
 
