@@ -23,6 +23,19 @@ pub struct Config {
     pub buckets: Buckets,
     /// Queue URLs; a function asks for the ones it needs with [`Config::require`].
     pub queues: QueueUrls,
+    /// How to reach the Mirakl seller API (Best Buy Canada).
+    pub mirakl: MiraklSettings,
+}
+
+/// How to reach the Mirakl seller API; functions that call it require these.
+#[derive(Debug, Clone, Default)]
+pub struct MiraklSettings {
+    /// `MIRAKL_BASE_URL`, e.g. `https://marketplace.bestbuy.ca`.
+    pub base_url: Option<String>,
+    /// `MIRAKL_API_KEY`: the shop API key. Secret.
+    pub api_key: Option<SecretString>,
+    /// `MIRAKL_SHOP_ID`: only for users linked to several shops.
+    pub shop_id: Option<String>,
 }
 
 /// How to reach PostgreSQL.
@@ -140,6 +153,11 @@ impl Config {
                 label: get("LABEL_QUEUE_URL"),
                 reply: get("REPLY_QUEUE_URL"),
                 pricing: get("PRICING_QUEUE_URL"),
+            },
+            mirakl: MiraklSettings {
+                base_url: get("MIRAKL_BASE_URL"),
+                api_key: get("MIRAKL_API_KEY").map(SecretString::from),
+                shop_id: get("MIRAKL_SHOP_ID"),
             },
         })
     }
@@ -288,5 +306,7 @@ mod tests {
         );
         assert_eq!(config.default_currency.code(), "USD");
         assert!(config.queues.accept.is_some());
+        assert!(config.mirakl.api_key.is_some());
+        assert!(!format!("{config:?}").contains("shop-key-never-printed"));
     }
 }

@@ -7,7 +7,7 @@
 //! - cross-cutting: [`config`], [`telemetry`], [`errors`], [`money`], [`customer_email`],
 //!   [`idempotency`], [`outbox`], [`batch`], [`process_failures`], [`api_calls`]
 //! - domain: [`channel`], [`customers`]
-//! - adapters: [`db`] (PostgreSQL), [`aws`] (S3 and SQS clients)
+//! - adapters: [`db`] (PostgreSQL), [`aws`] (S3 and SQS clients), [`mirakl`] (marketplace API)
 //!
 //! The schema lives in `migrations/` and is embedded as [`MIGRATOR`].
 
@@ -21,6 +21,7 @@ pub mod customers;
 pub mod db;
 pub mod errors;
 pub mod idempotency;
+pub mod mirakl;
 pub mod money;
 pub mod outbox;
 pub mod process_failures;
