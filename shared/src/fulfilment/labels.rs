@@ -299,12 +299,16 @@ impl LabelDesk<'_> {
         }
 
         let lines: Vec<PackedLine> = sqlx::query_as(
+            // A line accepted outside accept-orders may not be mapped yet: the shop
+            // SKU map names its variant.
             "select l.quantity, v.weight_grams, v.length_cm, v.width_cm, v.height_cm
              from sales.order_lines l
-             left join catalog.product_variants v on v.id = l.variant_id
+             left join catalog.shop_sku_map m on m.channel = $2 and m.shop_sku = l.sku
+             left join catalog.product_variants v on v.id = coalesce(l.variant_id, m.variant_id)
              where l.order_id = $1",
         )
         .bind(message.order_id)
+        .bind(&message.channel)
         .fetch_all(self.pool)
         .await
         .map_err(db)?;
