@@ -25,6 +25,75 @@ pub struct Config {
     pub queues: QueueUrls,
     /// How to reach the Mirakl seller API (Best Buy Canada).
     pub mirakl: MiraklSettings,
+    /// How to reach Canada Post's REST API (non-contract shipments).
+    pub canadapost: CanadaPostSettings,
+    /// Shipping labels: sender address, default parcel, marketplace carrier code.
+    pub fulfilment: FulfilmentSettings,
+}
+
+/// How to reach Canada Post; the label function requires these at cold start.
+#[derive(Debug, Clone, Default)]
+pub struct CanadaPostSettings {
+    /// `CANADAPOST_BASE_URL`: `https://soa-gw.canadapost.ca` (production) or
+    /// `https://ct.soa-gw.canadapost.ca` (development).
+    pub base_url: Option<String>,
+    /// `CANADAPOST_USERNAME`: the API key's user id. Secret.
+    pub username: Option<SecretString>,
+    /// `CANADAPOST_PASSWORD`: the API key's password. Secret.
+    pub password: Option<SecretString>,
+    /// `CANADAPOST_CUSTOMER_NUMBER`: the seller's Canada Post customer number (in the path).
+    pub customer_number: Option<String>,
+    /// `CANADAPOST_SERVICE_CODE`: the service labels are bought for (default `DOM.EP`).
+    pub service_code: String,
+    /// `CANADAPOST_LANGUAGE`: `en-CA` (default) or `fr-CA`, for the carrier's messages.
+    pub language: String,
+}
+
+/// What a shipping label needs besides the order.
+#[derive(Debug, Clone)]
+pub struct FulfilmentSettings {
+    /// `MIRAKL_CARRIER_CODE`: the marketplace's code for the carrier in OR23
+    /// (default `CPCL`, Best Buy Canada's code for Canada Post).
+    pub mirakl_carrier_code: String,
+    /// The address labels are shipped from.
+    pub sender: SenderSettings,
+    /// The parcel assumed when product data does not give weight or size.
+    pub default_parcel: DefaultParcel,
+}
+
+/// `SENDER_*`: the seller's return address, printed on every label. Company, phone,
+/// address line 1, city, province and postal code are required by the label function.
+#[derive(Debug, Clone, Default)]
+pub struct SenderSettings {
+    /// `SENDER_NAME`: a contact person (optional).
+    pub name: Option<String>,
+    /// `SENDER_COMPANY`.
+    pub company: Option<String>,
+    /// `SENDER_PHONE`.
+    pub phone: Option<String>,
+    /// `SENDER_ADDRESS_LINE1`.
+    pub address_line1: Option<String>,
+    /// `SENDER_ADDRESS_LINE2` (optional).
+    pub address_line2: Option<String>,
+    /// `SENDER_CITY`.
+    pub city: Option<String>,
+    /// `SENDER_PROVINCE`: two-letter code, e.g. `ON`.
+    pub province: Option<String>,
+    /// `SENDER_POSTAL_CODE`, e.g. `K1A0B1`.
+    pub postal_code: Option<String>,
+}
+
+/// `DEFAULT_PARCEL_*`: weight (kg) and size (cm) used when the products do not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DefaultParcel {
+    /// `DEFAULT_PARCEL_WEIGHT_KG` (default 1.0).
+    pub weight_kg: rust_decimal::Decimal,
+    /// `DEFAULT_PARCEL_LENGTH_CM` (default 30).
+    pub length_cm: rust_decimal::Decimal,
+    /// `DEFAULT_PARCEL_WIDTH_CM` (default 20).
+    pub width_cm: rust_decimal::Decimal,
+    /// `DEFAULT_PARCEL_HEIGHT_CM` (default 10).
+    pub height_cm: rust_decimal::Decimal,
 }
 
 /// How to reach the Mirakl seller API; functions that call it require these.
@@ -159,6 +228,58 @@ impl Config {
                 api_key: get("MIRAKL_API_KEY").map(SecretString::from),
                 shop_id: get("MIRAKL_SHOP_ID"),
             },
+            canadapost: CanadaPostSettings {
+                base_url: get("CANADAPOST_BASE_URL"),
+                username: get("CANADAPOST_USERNAME").map(SecretString::from),
+                password: get("CANADAPOST_PASSWORD").map(SecretString::from),
+                customer_number: get("CANADAPOST_CUSTOMER_NUMBER"),
+                service_code: get("CANADAPOST_SERVICE_CODE").unwrap_or_else(|| "DOM.EP".into()),
+                language: match get("CANADAPOST_LANGUAGE") {
+                    None => "en-CA".into(),
+                    Some(raw) if raw == "en-CA" || raw == "fr-CA" => raw,
+                    Some(_) => {
+                        return Err(ConfigError::Invalid {
+                            name: "CANADAPOST_LANGUAGE",
+                            reason: "expected en-CA or fr-CA".into(),
+                        })
+                    }
+                },
+            },
+            fulfilment: FulfilmentSettings {
+                mirakl_carrier_code: get("MIRAKL_CARRIER_CODE").unwrap_or_else(|| "CPCL".into()),
+                sender: SenderSettings {
+                    name: get("SENDER_NAME"),
+                    company: get("SENDER_COMPANY"),
+                    phone: get("SENDER_PHONE"),
+                    address_line1: get("SENDER_ADDRESS_LINE1"),
+                    address_line2: get("SENDER_ADDRESS_LINE2"),
+                    city: get("SENDER_CITY"),
+                    province: get("SENDER_PROVINCE"),
+                    postal_code: get("SENDER_POSTAL_CODE"),
+                },
+                default_parcel: DefaultParcel {
+                    weight_kg: positive_decimal(
+                        get("DEFAULT_PARCEL_WEIGHT_KG"),
+                        "DEFAULT_PARCEL_WEIGHT_KG",
+                        "1.0",
+                    )?,
+                    length_cm: positive_decimal(
+                        get("DEFAULT_PARCEL_LENGTH_CM"),
+                        "DEFAULT_PARCEL_LENGTH_CM",
+                        "30",
+                    )?,
+                    width_cm: positive_decimal(
+                        get("DEFAULT_PARCEL_WIDTH_CM"),
+                        "DEFAULT_PARCEL_WIDTH_CM",
+                        "20",
+                    )?,
+                    height_cm: positive_decimal(
+                        get("DEFAULT_PARCEL_HEIGHT_CM"),
+                        "DEFAULT_PARCEL_HEIGHT_CM",
+                        "10",
+                    )?,
+                },
+            },
         })
     }
 
@@ -171,6 +292,23 @@ impl Config {
     ) -> Result<&'a str, ConfigError> {
         value.as_deref().ok_or(ConfigError::Missing(name))
     }
+}
+
+/// A positive decimal setting, or its default.
+fn positive_decimal(
+    raw: Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Result<rust_decimal::Decimal, ConfigError> {
+    let text = raw.unwrap_or_else(|| default.to_owned());
+    text.trim()
+        .parse::<rust_decimal::Decimal>()
+        .ok()
+        .filter(|value| value.is_sign_positive() && !value.is_zero())
+        .ok_or_else(|| ConfigError::Invalid {
+            name,
+            reason: format!("expected a positive number, got {text:?}"),
+        })
 }
 
 impl DatabaseSettings {
@@ -282,6 +420,35 @@ mod tests {
     }
 
     #[test]
+    fn fulfilment_settings_have_documented_defaults_and_hide_carrier_credentials() {
+        let mut vars = MINIMAL.to_vec();
+        vars.extend([
+            ("CANADAPOST_USERNAME", "cp-user-never-printed"),
+            ("CANADAPOST_PASSWORD", "cp-password-never-printed"),
+        ]);
+        let config = Config::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(config.canadapost.service_code, "DOM.EP");
+        assert_eq!(config.canadapost.language, "en-CA");
+        assert_eq!(config.fulfilment.mirakl_carrier_code, "CPCL");
+        assert_eq!(
+            config.fulfilment.default_parcel.weight_kg,
+            rust_decimal::Decimal::ONE
+        );
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("never-printed"), "{printed}");
+
+        vars.push(("DEFAULT_PARCEL_WEIGHT_KG", "-2"));
+        let err = Config::from_lookup(lookup(&vars)).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "DEFAULT_PARCEL_WEIGHT_KG",
+                ..
+            }
+        ));
+    }
+
+    #[test]
     fn optional_settings_are_read_and_blank_means_unset() {
         let mut vars = MINIMAL.to_vec();
         vars.extend([
@@ -293,6 +460,7 @@ mod tests {
                 "ACCEPT_QUEUE_URL",
                 "http://127.0.0.1:4566/123456789012/accept",
             ),
+            ("MIRAKL_API_KEY", "shop-key-never-printed"),
         ]);
         let config = Config::from_lookup(lookup(&vars)).unwrap();
         assert_eq!(

@@ -7,6 +7,8 @@
 //! - cross-cutting: [`config`], [`telemetry`], [`errors`], [`money`], [`customer_email`],
 //!   [`idempotency`], [`outbox`], [`batch`], [`process_failures`], [`api_calls`]
 //! - domain: [`channel`], [`customers`]
+//! - fulfilment: [`fulfilment`] (accepting orders, buying labels), [`canadapost`] (carrier
+//!   API), [`retry`] (bounded in-invocation retries)
 //! - adapters: [`db`] (PostgreSQL), [`aws`] (S3 and SQS clients), [`mirakl`] (marketplace API)
 //!
 //! The schema lives in `migrations/` and is embedded as [`MIGRATOR`].
@@ -14,17 +16,20 @@
 pub mod api_calls;
 pub mod aws;
 pub mod batch;
+pub mod canadapost;
 pub mod channel;
 pub mod config;
 pub mod customer_email;
 pub mod customers;
 pub mod db;
 pub mod errors;
+pub mod fulfilment;
 pub mod idempotency;
 pub mod mirakl;
 pub mod money;
 pub mod outbox;
 pub mod process_failures;
+pub mod retry;
 pub mod telemetry;
 
 /// The forward-only schema migrations in `migrations/`, embedded at build time.

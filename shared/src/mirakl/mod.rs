@@ -339,3 +339,8 @@ mod tests {
         assert_eq!(error_message(" Order not found \n"), "Order not found");
     }
 }
+
+pub mod acceptance;
+pub mod order_state;
+mod retrying;
+pub mod shipping;

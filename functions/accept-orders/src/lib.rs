@@ -1,0 +1,69 @@
+//! accept-orders: decides Best Buy orders waiting for acceptance (SQS accept queue).
+//!
+//! Each record is an [`OrderMessage`]; [`Acceptance`] does the work. After the batch the
+//! outbox is published, so accepted orders reach the label queue without waiting for
+//! another function.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent};
+use sellerops::batch::settle_batch;
+use sellerops::config::QueueUrls;
+use sellerops::errors::error_chain;
+use sellerops::fulfilment::acceptance::Acceptance;
+use sellerops::fulfilment::{OrderMessage, ACCEPTANCE_PROCESS};
+use sellerops::outbox::publish_due;
+use sellerops::telemetry::{metrics_document, Count};
+
+/// What the handler borrows, built once per instance.
+pub struct AcceptOrders<'a> {
+    /// The acceptance flow.
+    pub acceptance: Acceptance<'a>,
+    /// For publishing the outbox.
+    pub sqs: &'a aws_sdk_sqs::Client,
+    /// Where the outbox publishes.
+    pub queues: &'a QueueUrls,
+}
+
+/// Handles one SQS batch, reporting the records to retry.
+pub async fn handle(
+    function: &AcceptOrders<'_>,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    let pool = function.acceptance.pool;
+    let (response, tally) = settle_batch(
+        pool,
+        ACCEPTANCE_PROCESS,
+        event.payload,
+        |record| async move {
+            let message = OrderMessage::parse(record.body.as_deref())?;
+            function.acceptance.handle(&message).await.map(|_| ())
+        },
+    )
+    .await;
+    match publish_due(pool, function.sqs, function.queues, 50).await {
+        Ok(published) => tracing::info!(
+            published = published.published,
+            deferred = published.deferred,
+            "outbox published"
+        ),
+        Err(err) => {
+            tracing::warn!(error = %error_chain(&err), "outbox not published; a later run sends it")
+        }
+    }
+    let counts = [
+        Count {
+            name: "OrdersDecided",
+            value: tally.succeeded,
+        },
+        Count {
+            name: "OrdersRetried",
+            value: tally.retried,
+        },
+        Count {
+            name: "OrdersNeedingPerson",
+            value: tally.gave_up,
+        },
+    ];
+    println!("{}", metrics_document("accept-orders", &counts));
+    Ok(response)
+}

@@ -1,0 +1,46 @@
+//! fetch-shipping-label: buys the Canada Post label of an accepted Best Buy order,
+//! stores the PDF, and tells Mirakl (OR23, OR24) — SQS label queue.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent};
+use sellerops::batch::settle_batch;
+use sellerops::fulfilment::labels::{LabelDesk, LabelOptions};
+use sellerops::fulfilment::{OrderMessage, LABEL_PROCESS};
+use sellerops::telemetry::{metrics_document, Count};
+
+/// Handles one SQS batch, reporting the records to retry. `options` is
+/// [`LabelOptions::default`] in production; tests inject crashes through it.
+pub async fn handle(
+    desk: &LabelDesk<'_>,
+    options: LabelOptions,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    let (response, tally) = settle_batch(
+        desk.pool,
+        LABEL_PROCESS,
+        event.payload,
+        |record| async move {
+            let message = OrderMessage::parse(record.body.as_deref())?;
+            let outcome = desk.handle(&message, options).await?;
+            tracing::info!(order = %message.external_id, ?outcome, "label message handled");
+            Ok(())
+        },
+    )
+    .await;
+    let counts = [
+        Count {
+            name: "LabelMessagesHandled",
+            value: tally.succeeded,
+        },
+        Count {
+            name: "LabelMessagesRetried",
+            value: tally.retried,
+        },
+        Count {
+            name: "LabelsNeedingPerson",
+            value: tally.gave_up,
+        },
+    ];
+    println!("{}", metrics_document("fetch-shipping-label", &counts));
+    Ok(response)
+}

@@ -1,0 +1,292 @@
+//! The ncshipment v4 documents: the request, its answer, and the `messages` error body.
+//!
+//! Element order follows the XSD's sequences; optional elements are left out when empty.
+
+use serde::{Deserialize, Serialize};
+
+/// The ncshipment v4 XML namespace.
+pub const NAMESPACE: &str = "http://www.canadapost.ca/ws/ncshipment-v4";
+/// The media type of ncshipment v4 requests and answers.
+pub const MEDIA_TYPE: &str = "application/vnd.cpc.ncshipment-v4+xml";
+
+/// `<non-contract-shipment>`: a label to buy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename = "non-contract-shipment")]
+pub struct NonContractShipment {
+    #[serde(rename = "@xmlns")]
+    xmlns: &'static str,
+    /// What, from where, to where.
+    #[serde(rename = "delivery-spec")]
+    pub delivery_spec: DeliverySpec,
+}
+
+impl NonContractShipment {
+    /// A shipment request in the ncshipment v4 namespace.
+    pub fn new(delivery_spec: DeliverySpec) -> Self {
+        Self {
+            xmlns: NAMESPACE,
+            delivery_spec,
+        }
+    }
+
+    /// The XML body.
+    pub fn to_xml(&self) -> Result<String, quick_xml::SeError> {
+        quick_xml::se::to_string(self)
+    }
+}
+
+/// `<delivery-spec>`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeliverySpec {
+    /// `DOM.EP`, `DOM.RP`, …
+    #[serde(rename = "service-code")]
+    pub service_code: String,
+    /// The seller.
+    pub sender: Sender,
+    /// The customer.
+    pub destination: Destination,
+    /// Weight and size.
+    #[serde(rename = "parcel-characteristics")]
+    pub parcel_characteristics: ParcelCharacteristics,
+    /// Required by the schema.
+    pub preferences: Preferences,
+    /// The order reference printed on the label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub references: Option<References>,
+}
+
+/// `<sender>`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sender {
+    /// A contact person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The seller's company name (required).
+    pub company: String,
+    /// The seller's phone.
+    #[serde(rename = "contact-phone")]
+    pub contact_phone: String,
+    /// A Canadian address.
+    #[serde(rename = "address-details")]
+    pub address_details: SenderAddress,
+}
+
+/// `<address-details>` of the sender (domestic).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SenderAddress {
+    /// Street line.
+    #[serde(rename = "address-line-1")]
+    pub address_line_1: String,
+    /// Unit, suite.
+    #[serde(rename = "address-line-2", skip_serializing_if = "Option::is_none")]
+    pub address_line_2: Option<String>,
+    /// City.
+    pub city: String,
+    /// Two-letter province.
+    #[serde(rename = "prov-state")]
+    pub prov_state: String,
+    /// Postal code.
+    #[serde(rename = "postal-zip-code")]
+    pub postal_zip_code: String,
+}
+
+/// `<destination>`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Destination {
+    /// The customer's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The customer's company.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    /// The customer's phone.
+    #[serde(
+        rename = "client-voice-number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_voice_number: Option<String>,
+    /// Where to.
+    #[serde(rename = "address-details")]
+    pub address_details: DestinationAddress,
+}
+
+/// `<address-details>` of the destination.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DestinationAddress {
+    /// Street line.
+    #[serde(rename = "address-line-1")]
+    pub address_line_1: String,
+    /// Unit, suite.
+    #[serde(rename = "address-line-2", skip_serializing_if = "Option::is_none")]
+    pub address_line_2: Option<String>,
+    /// City.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// Province or state.
+    #[serde(rename = "prov-state", skip_serializing_if = "Option::is_none")]
+    pub prov_state: Option<String>,
+    /// ISO alpha-2 country, e.g. `CA`.
+    #[serde(rename = "country-code")]
+    pub country_code: String,
+    /// Postal or ZIP code.
+    #[serde(rename = "postal-zip-code", skip_serializing_if = "Option::is_none")]
+    pub postal_zip_code: Option<String>,
+}
+
+/// `<parcel-characteristics>`: weight in kg (3 decimals), size in cm (1 decimal).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParcelCharacteristics {
+    /// Kilograms, e.g. `2.500`.
+    pub weight: String,
+    /// Centimetres.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dimensions: Option<Dimensions>,
+}
+
+/// `<dimensions>` in centimetres.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Dimensions {
+    /// Longest side.
+    pub length: String,
+    /// Middle side.
+    pub width: String,
+    /// Shortest side.
+    pub height: String,
+}
+
+/// `<preferences>`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Preferences {
+    /// Print packing instructions on the label.
+    #[serde(rename = "show-packing-instructions")]
+    pub show_packing_instructions: bool,
+}
+
+/// `<references>`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct References {
+    /// Printed on the label: the marketplace order id (at most 35 characters).
+    #[serde(rename = "customer-ref-1")]
+    pub customer_ref_1: String,
+}
+
+/// What Canada Post answered for a bought label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShipmentInfo {
+    /// Canada Post's shipment id.
+    pub shipment_id: String,
+    /// The tracking PIN, when the service is tracked.
+    pub tracking_pin: Option<String>,
+    /// The `rel="label"` link: where the label PDF is fetched from.
+    pub label_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ShipmentInfoXml {
+    #[serde(rename = "shipment-id")]
+    shipment_id: String,
+    #[serde(rename = "tracking-pin", default)]
+    tracking_pin: Option<String>,
+    #[serde(default)]
+    links: LinksXml,
+}
+
+#[derive(Deserialize, Default)]
+struct LinksXml {
+    #[serde(rename = "link", default)]
+    links: Vec<LinkXml>,
+}
+
+#[derive(Deserialize)]
+struct LinkXml {
+    #[serde(rename = "@rel")]
+    rel: String,
+    #[serde(rename = "@href")]
+    href: String,
+}
+
+impl ShipmentInfo {
+    /// Reads a `<non-contract-shipment-info>` document.
+    pub fn from_xml(xml: &str) -> Result<Self, quick_xml::DeError> {
+        let info: ShipmentInfoXml = quick_xml::de::from_str(xml)?;
+        let label_url = info
+            .links
+            .links
+            .into_iter()
+            .find(|link| link.rel == "label")
+            .map(|link| link.href);
+        Ok(Self {
+            shipment_id: info.shipment_id.trim().to_owned(),
+            tracking_pin: info
+                .tracking_pin
+                .map(|pin| pin.trim().to_owned())
+                .filter(|pin| !pin.is_empty()),
+            label_url,
+        })
+    }
+}
+
+/// One carrier message: its code and description (e.g. `9111`, "Postal code is not
+/// valid for province.").
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CarrierMessage {
+    /// Canada Post's code.
+    pub code: String,
+    /// What is wrong, in the requested language.
+    pub description: String,
+}
+
+#[derive(Deserialize)]
+struct MessagesXml {
+    #[serde(rename = "message", default)]
+    messages: Vec<CarrierMessage>,
+}
+
+/// Reads a `<messages>` error document; `None` when the body is something else.
+pub fn parse_messages(xml: &str) -> Option<Vec<CarrierMessage>> {
+    if !xml.contains("<messages") {
+        return None;
+    }
+    quick_xml::de::from_str::<MessagesXml>(xml)
+        .ok()
+        .map(|doc| doc.messages)
+        .filter(|messages| !messages.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_gives_the_shipment_id_pin_and_label_link() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<non-contract-shipment-info xmlns="http://www.canadapost.ca/ws/ncshipment-v4">
+  <shipment-id>406951321983787352</shipment-id>
+  <tracking-pin>12345678901234</tracking-pin>
+  <links>
+    <link rel="self" href="https://x/rs/1/ncshipment/4" media-type="application/vnd.cpc.ncshipment-v4+xml"/>
+    <link rel="label" href="https://x/rs/artifact/abc/1/0" media-type="application/pdf" index="0"/>
+  </links>
+</non-contract-shipment-info>"#;
+        let info = ShipmentInfo::from_xml(xml).unwrap();
+        assert_eq!(info.shipment_id, "406951321983787352");
+        assert_eq!(info.tracking_pin.as_deref(), Some("12345678901234"));
+        assert_eq!(
+            info.label_url.as_deref(),
+            Some("https://x/rs/artifact/abc/1/0")
+        );
+    }
+
+    #[test]
+    fn a_messages_document_gives_each_code_and_description() {
+        let xml = r#"<messages xmlns="http://www.canadapost.ca/ws/messages"><message><code>9111</code><description>Postal code is not valid for province.</description></message></messages>"#;
+        assert_eq!(
+            parse_messages(xml),
+            Some(vec![CarrierMessage {
+                code: "9111".into(),
+                description: "Postal code is not valid for province.".into()
+            }])
+        );
+        assert_eq!(parse_messages("<html>Bad gateway</html>"), None);
+    }
+}

@@ -1,0 +1,457 @@
+//! fetch-shipping-label against fake Canada Post and Mirakl servers and the local S3.
+
+mod fulfilment_support;
+
+use std::time::Duration;
+
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use fetch_shipping_label::handle;
+use fulfilment_support::*;
+use lambda_runtime::{Context, LambdaEvent};
+use sellerops::canadapost::CanadaPostClient;
+use sellerops::config::{DefaultParcel, SenderSettings};
+use sellerops::fulfilment::labels::{LabelDesk, LabelOptions, LabelOutcome, LabelStep};
+use sellerops::fulfilment::{OrderMessage, LABEL_PROCESS};
+use sellerops::mirakl::MiraklClient;
+use sellerops_tests::{local_aws, stack_var, unique_name};
+use sqlx::PgPool;
+use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const ORDER: &str = "BB-20417-A";
+const SKU: &str = "BBY-T480-16-512";
+
+/// The fakes, the clients and the bucket one test uses.
+struct World {
+    pool: PgPool,
+    mirakl_server: MockServer,
+    carrier_server: MockServer,
+    mirakl: MiraklClient,
+    canadapost: CanadaPostClient,
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    sender: SenderSettings,
+    parcel: DefaultParcel,
+}
+
+impl World {
+    async fn new(pool: PgPool) -> Self {
+        let mirakl_server = MockServer::start().await;
+        let carrier_server = MockServer::start().await;
+        let aws = local_aws().await;
+        let bucket = unique_name("labels");
+        aws.s3
+            .create_bucket()
+            .bucket(&bucket)
+            .create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(
+                        stack_var("AWS_REGION").as_str(),
+                    ))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create bucket");
+        Self {
+            mirakl: mirakl(&mirakl_server, &pool),
+            canadapost: canadapost(&carrier_server, &pool),
+            pool,
+            mirakl_server,
+            carrier_server,
+            s3: aws.s3,
+            bucket,
+            sender: sender(),
+            parcel: default_parcel(),
+        }
+    }
+
+    fn desk(&self) -> LabelDesk<'_> {
+        LabelDesk {
+            pool: &self.pool,
+            mirakl: &self.mirakl,
+            canadapost: &self.canadapost,
+            s3: &self.s3,
+            labels_bucket: &self.bucket,
+            service_code: "DOM.EP",
+            carrier_code: "CPCL",
+            sender: &self.sender,
+            default_parcel: &self.parcel,
+            retry: FAST_RETRY,
+        }
+    }
+
+    /// An accepted order whose one laptop is reserved, recorded as `status`.
+    async fn order(&self, status: &str) -> (OrderMessage, uuid::Uuid) {
+        let laptop = listed_variant(&self.pool, SKU, Some(4)).await;
+        let order = best_buy_order(&self.pool, ORDER, status, &[(SKU, 1)]).await;
+        sqlx::query(
+            "insert into inventory.stock_reservations (order_line_id, variant_id, quantity)
+             select id, $2, 1 from sales.order_lines where order_id = $1",
+        )
+        .bind(order.order_id)
+        .bind(laptop)
+        .execute(&self.pool)
+        .await
+        .unwrap();
+        (order, laptop)
+    }
+
+    /// Canada Post buys the label (exact request) `times` times.
+    async fn carrier_sells_label(&self, times: u64) {
+        let answer =
+            fixture("canadapost/ncshipment-info.xml").replace("{base}", &self.carrier_server.uri());
+        let basic = "Basic Y3AtYXBpLXVzZXI6Y3AtYXBpLXBhc3N3b3JkLTlkMg==";
+        Mock::given(method("POST"))
+            .and(path(format!("/rs/{CP_CUSTOMER}/ncshipment")))
+            .and(header("authorization", basic))
+            .and(header("accept", "application/vnd.cpc.ncshipment-v4+xml"))
+            .and(header(
+                "content-type",
+                "application/vnd.cpc.ncshipment-v4+xml",
+            ))
+            .and(header("accept-language", "en-CA"))
+            .and(XmlBody(fixture("canadapost/ncshipment-request.xml")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(answer, "application/vnd.cpc.ncshipment-v4+xml")
+                    // Lets a second concurrent delivery arrive while this one is in flight.
+                    .set_delay(Duration::from_millis(200)),
+            )
+            .expect(times)
+            .mount(&self.carrier_server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/rs/artifact/5e2b8a90c1d4f377/11284/0"))
+            .and(header("authorization", basic))
+            .and(header("accept", "application/pdf"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(fixture_bytes("canadapost/label.pdf"), "application/pdf"),
+            )
+            .expect(times)
+            .mount(&self.carrier_server)
+            .await;
+    }
+
+    /// Mirakl takes OR23 (exact body) and OR24 `times` times.
+    async fn marketplace_takes_shipment(&self, times: u64) {
+        Mock::given(method("PUT"))
+            .and(path(format!("/api/orders/{ORDER}/tracking")))
+            .and(header("authorization", MIRAKL_KEY))
+            .and(body_json(
+                serde_json::json!({ "carrier_code": "CPCL", "tracking_number": "73120984561207" }),
+            ))
+            .respond_with(ResponseTemplate::new(204))
+            .expect(times)
+            .mount(&self.mirakl_server)
+            .await;
+        Mock::given(method("PUT"))
+            .and(path(format!("/api/orders/{ORDER}/ship")))
+            .and(header("authorization", MIRAKL_KEY))
+            .respond_with(ResponseTemplate::new(204))
+            .expect(times)
+            .mount(&self.mirakl_server)
+            .await;
+    }
+
+    async fn marketplace_shows(&self, state: &str) {
+        let body = fixture("mirakl/or11-order-state.json")
+            .replace("{order_id}", ORDER)
+            .replace("{state}", state);
+        Mock::given(method("GET"))
+            .and(path("/api/orders"))
+            .and(query_param("order_ids", ORDER))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+            .mount(&self.mirakl_server)
+            .await;
+    }
+
+    async fn shipment(
+        &self,
+        order: &OrderMessage,
+    ) -> (String, Option<String>, Option<String>, Option<String>) {
+        sqlx::query_as(
+            "select state, shipment_id, tracking_pin, label_s3_key from sales.shipments where order_id = $1",
+        )
+        .bind(order.order_id)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    async fn stored_label(&self, key: &str) -> Vec<u8> {
+        self.s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("label in S3")
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes()
+            .to_vec()
+    }
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn an_order_in_shipping_gets_its_label_stored_tracked_and_shipped(pool: PgPool) {
+    // Arrange
+    let world = World::new(pool).await;
+    let (order, laptop) = world.order("SHIPPING").await;
+    world.carrier_sells_label(1).await;
+    world.marketplace_takes_shipment(1).await;
+
+    // Act
+    let outcome = world
+        .desk()
+        .handle(&order, LabelOptions::default())
+        .await
+        .unwrap();
+
+    // Assert
+    let key = format!("bestbuy_ca/{ORDER}/347881315405043891.pdf");
+    assert_eq!(
+        outcome,
+        LabelOutcome::Shipped {
+            tracking_pin: "73120984561207".into(),
+            label_s3_key: key.clone()
+        }
+    );
+    assert_eq!(
+        world.shipment(&order).await,
+        (
+            "shipped".into(),
+            Some("347881315405043891".into()),
+            Some("73120984561207".into()),
+            Some(key.clone())
+        )
+    );
+    assert_eq!(
+        world.stored_label(&key).await,
+        fixture_bytes("canadapost/label.pdf")
+    );
+    assert_eq!(
+        statuses(&world.pool, &order).await,
+        vec![("SHIPPED".to_owned(), "fetch-shipping-label".to_owned())]
+    );
+    assert_eq!(
+        stock_of(&world.pool, laptop).await,
+        (3, 0),
+        "the shipped unit left the shelf"
+    );
+    let logged: Vec<String> =
+        sqlx::query_scalar("select c::text from ops.api_calls c where service = 'canadapost'")
+            .fetch_all(&world.pool)
+            .await
+            .unwrap();
+    assert_eq!(logged.len(), 2);
+    assert!(logged
+        .iter()
+        .all(|row| !row.contains("Y3AtYXBpLXVzZXI") && row.contains("[redacted]")));
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn the_same_label_message_delivered_twice_at_once_buys_one_label(pool: PgPool) {
+    // Arrange
+    let world = World::new(pool).await;
+    let (order, _) = world.order("SHIPPING").await;
+    world.carrier_sells_label(1).await;
+    world.marketplace_takes_shipment(1).await;
+    let desk = world.desk();
+
+    // Act: two deliveries of one message through the handler, concurrently.
+    let first = handle(
+        &desk,
+        LabelOptions::default(),
+        LambdaEvent::new(sqs_event(&[&order]), Context::default()),
+    );
+    let second = handle(
+        &desk,
+        LabelOptions::default(),
+        LambdaEvent::new(sqs_event(&[&order]), Context::default()),
+    );
+    let (first, second) = tokio::join!(first, second);
+
+    // Assert: one bought the label, the other is left for redelivery, which then finds it done.
+    let retried =
+        first.unwrap().batch_item_failures.len() + second.unwrap().batch_item_failures.len();
+    assert_eq!(retried, 1);
+    let shipments: i64 = sqlx::query_scalar("select count(*) from sales.shipments")
+        .fetch_one(&world.pool)
+        .await
+        .unwrap();
+    assert_eq!(shipments, 1);
+    let redelivered = world
+        .desk()
+        .handle(&order, LabelOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(redelivered, LabelOutcome::AlreadyDone);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_crash_after_the_carrier_answered_resumes_at_the_pdf_without_buying_again(pool: PgPool) {
+    // Arrange
+    let world = World::new(pool).await;
+    let (order, _) = world.order("SHIPPING").await;
+    world.carrier_sells_label(1).await;
+    world.marketplace_takes_shipment(1).await;
+    let crashing = LabelOptions {
+        lease: Duration::from_millis(300),
+        crash_after: Some(LabelStep::LabelBought),
+    };
+    let crashed = world.desk().handle(&order, crashing).await;
+    assert!(crashed.is_err());
+    assert_eq!(world.shipment(&order).await.0, "label_created");
+
+    // Act: the message comes back after the dead attempt's lease ran out.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let outcome = world
+        .desk()
+        .handle(&order, LabelOptions::default())
+        .await
+        .unwrap();
+
+    // Assert: one purchase (the mock's expect(1)), one download, shipped.
+    assert!(
+        matches!(outcome, LabelOutcome::Shipped { .. }),
+        "{outcome:?}"
+    );
+    let purchases: i64 = sqlx::query_scalar(
+        "select count(*) from ops.api_calls where operation = 'CreateNonContractShipment'",
+    )
+    .fetch_one(&world.pool)
+    .await
+    .unwrap();
+    assert_eq!(purchases, 1);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_carrier_validation_error_is_permanent_and_names_the_carriers_message(pool: PgPool) {
+    // Arrange
+    let world = World::new(pool).await;
+    let (order, _) = world.order("SHIPPING").await;
+    Mock::given(method("POST"))
+        .and(path(format!("/rs/{CP_CUSTOMER}/ncshipment")))
+        .respond_with(ResponseTemplate::new(400).set_body_raw(
+            fixture("canadapost/messages-postal-code.xml"),
+            "application/vnd.cpc.ncshipment-v4+xml",
+        ))
+        .expect(1)
+        .mount(&world.carrier_server)
+        .await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(0)
+        .mount(&world.mirakl_server)
+        .await;
+    let desk = world.desk();
+
+    // Act
+    let response = handle(
+        &desk,
+        LabelOptions::default(),
+        LambdaEvent::new(sqs_event(&[&order]), Context::default()),
+    )
+    .await
+    .unwrap();
+
+    // Assert
+    assert!(response.batch_item_failures.is_empty());
+    let reasons = failures(&world.pool, LABEL_PROCESS).await;
+    assert_eq!(reasons.len(), 1);
+    assert!(
+        reasons[0].contains("9111 Postal code is not valid for province."),
+        "{reasons:?}"
+    );
+    assert_eq!(world.shipment(&order).await.0, "failed");
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn an_order_still_waiting_for_debit_is_acknowledged_without_buying(pool: PgPool) {
+    // Arrange
+    let world = World::new(pool).await;
+    let (order, _) = world.order("WAITING_DEBIT").await;
+    world.marketplace_shows("WAITING_DEBIT_PAYMENT").await;
+    world.carrier_sells_label(0).await;
+
+    // Act
+    let outcome = world
+        .desk()
+        .handle(&order, LabelOptions::default())
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(
+        outcome,
+        LabelOutcome::NotYetShipping("WAITING_DEBIT_PAYMENT".into())
+    );
+    let shipments: i64 = sqlx::query_scalar("select count(*) from sales.shipments")
+        .fetch_one(&world.pool)
+        .await
+        .unwrap();
+    assert_eq!(shipments, 0);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn an_order_debited_since_it_was_recorded_is_marked_shipping_and_labelled(pool: PgPool) {
+    // Arrange
+    let world = World::new(pool).await;
+    let (order, _) = world.order("WAITING_DEBIT").await;
+    world.marketplace_shows("SHIPPING").await;
+    world.carrier_sells_label(1).await;
+    world.marketplace_takes_shipment(1).await;
+
+    // Act
+    let outcome = world
+        .desk()
+        .handle(&order, LabelOptions::default())
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(
+        matches!(outcome, LabelOutcome::Shipped { .. }),
+        "{outcome:?}"
+    );
+    let history: Vec<String> = statuses(&world.pool, &order)
+        .await
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect();
+    assert_eq!(history, vec!["SHIPPING", "SHIPPED"]);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_carrier_outage_is_retried_within_the_invocation(pool: PgPool) {
+    // Arrange: one 503, then the label.
+    let world = World::new(pool).await;
+    let (order, _) = world.order("SHIPPING").await;
+    Mock::given(method("POST"))
+        .and(path(format!("/rs/{CP_CUSTOMER}/ncshipment")))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&world.carrier_server)
+        .await;
+    world.carrier_sells_label(1).await;
+    world.marketplace_takes_shipment(1).await;
+
+    // Act
+    let outcome = world
+        .desk()
+        .handle(&order, LabelOptions::default())
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(
+        matches!(outcome, LabelOutcome::Shipped { .. }),
+        "{outcome:?}"
+    );
+}

@@ -1,0 +1,269 @@
+//! Shared arrangements of the fulfilment tests: catalogue, stock, orders, fakes.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use sellerops::canadapost::CanadaPostClient;
+use sellerops::config::{CanadaPostSettings, DefaultParcel, SenderSettings};
+use sellerops::fulfilment::OrderMessage;
+use sellerops::mirakl::MiraklClient;
+use sellerops::retry::RetryPolicy;
+use sqlx::PgPool;
+use uuid::Uuid;
+use wiremock::{Match, MockServer, Request};
+
+pub const MIRAKL_KEY: &str = "bestbuy-shop-key-5f1e0c";
+pub const CP_USER: &str = "cp-api-user";
+pub const CP_PASSWORD: &str = "cp-api-password-9d2";
+pub const CP_CUSTOMER: &str = "0008675309";
+
+/// Short waits so retries do not slow the suite.
+pub const FAST_RETRY: RetryPolicy = RetryPolicy {
+    attempts: 3,
+    base_delay: Duration::from_millis(10),
+    max_delay: Duration::from_secs(2),
+};
+
+pub fn fixture(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/fixtures/{path}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|err| panic!("fixture {path}: {err}"))
+}
+
+pub fn fixture_bytes(path: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/fixtures/{path}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|err| panic!("fixture {path}: {err}"))
+}
+
+pub fn mirakl(server: &MockServer, pool: &PgPool) -> MiraklClient {
+    MiraklClient::new(
+        &server.uri(),
+        SecretString::from(MIRAKL_KEY),
+        None,
+        pool.clone(),
+    )
+    .unwrap()
+}
+
+pub fn canadapost(server: &MockServer, pool: &PgPool) -> CanadaPostClient {
+    let settings = CanadaPostSettings {
+        base_url: Some(server.uri()),
+        username: Some(SecretString::from(CP_USER)),
+        password: Some(SecretString::from(CP_PASSWORD)),
+        customer_number: Some(CP_CUSTOMER.into()),
+        service_code: "DOM.EP".into(),
+        language: "en-CA".into(),
+    };
+    CanadaPostClient::from_settings(&settings, pool.clone())
+        .unwrap()
+        .with_retry_policy(FAST_RETRY)
+}
+
+pub fn sender() -> SenderSettings {
+    SenderSettings {
+        name: Some("Shipping Desk".into()),
+        company: Some("Northern Refurb Ltd".into()),
+        phone: Some("613-555-0142".into()),
+        address_line1: Some("88 Bank Street".into()),
+        address_line2: None,
+        city: Some("Ottawa".into()),
+        province: Some("ON".into()),
+        postal_code: Some("K1P5N2".into()),
+    }
+}
+
+pub fn default_parcel() -> DefaultParcel {
+    DefaultParcel {
+        weight_kg: Decimal::ONE,
+        length_cm: Decimal::from(30),
+        width_cm: Decimal::from(20),
+        height_cm: Decimal::from(10),
+    }
+}
+
+/// A sellable variant listed on Best Buy under `shop_sku`, with `on_hand` units.
+pub async fn listed_variant(pool: &PgPool, shop_sku: &str, on_hand: Option<i32>) -> Uuid {
+    let product: Uuid =
+        sqlx::query_scalar("insert into catalog.products (name) values ($1) returning id")
+            .bind(format!("ThinkPad T480 ({shop_sku})"))
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let variant: Uuid = sqlx::query_scalar(
+        "insert into catalog.product_variants
+             (product_id, internal_sku, weight_grams, length_cm, width_cm, height_cm)
+         values ($1, $2, 2250, 38, 27, 6) returning id",
+    )
+    .bind(product)
+    .bind(format!("INT-{shop_sku}"))
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into catalog.shop_sku_map (channel, shop_sku, variant_id) values ('bestbuy_ca', $1, $2)",
+    )
+    .bind(shop_sku)
+    .bind(variant)
+    .execute(pool)
+    .await
+    .unwrap();
+    if let Some(on_hand) = on_hand {
+        stock(pool, variant, on_hand).await;
+    }
+    variant
+}
+
+/// A component variant with `on_hand` units, used `per_unit` times by `assembly`.
+pub async fn component_of(
+    pool: &PgPool,
+    assembly: Uuid,
+    name: &str,
+    per_unit: i32,
+    on_hand: i32,
+) -> Uuid {
+    let product: Uuid = sqlx::query_scalar(
+        "insert into catalog.products (name, product_kind, component_type)
+         values ($1, 'component', 'RAM') returning id",
+    )
+    .bind(name)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let component: Uuid = sqlx::query_scalar(
+        "insert into catalog.product_variants (product_id, internal_sku) values ($1, $2) returning id",
+    )
+    .bind(product)
+    .bind(format!("CMP-{name}"))
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into catalog.variant_components (variant_id, component_variant_id, quantity)
+         values ($1, $2, $3)",
+    )
+    .bind(assembly)
+    .bind(component)
+    .bind(Decimal::from(per_unit))
+    .execute(pool)
+    .await
+    .unwrap();
+    stock(pool, component, on_hand).await;
+    component
+}
+
+pub async fn stock(pool: &PgPool, variant: Uuid, on_hand: i32) {
+    sqlx::query("insert into inventory.stock_levels (variant_id, on_hand) values ($1, $2)")
+        .bind(variant)
+        .bind(on_hand)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+/// (on_hand, reserved) of a variant.
+pub async fn stock_of(pool: &PgPool, variant: Uuid) -> (i32, i32) {
+    sqlx::query_as("select on_hand, reserved from inventory.stock_levels where variant_id = $1")
+        .bind(variant)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// A recorded Best Buy order with one line per (SKU, quantity); line ids are
+/// `<external_id>-<n>`.
+pub async fn best_buy_order(
+    pool: &PgPool,
+    external_id: &str,
+    status: &str,
+    lines: &[(&str, i32)],
+) -> OrderMessage {
+    let order_id: Uuid = sqlx::query_scalar(
+        "insert into sales.orders
+             (channel, external_id, commercial_id, status, total_amount, placed_at,
+              shipping_name, shipping_line1, shipping_line2, shipping_city, shipping_province,
+              shipping_postal_code, shipping_country_code, shipping_phone)
+         values ('bestbuy_ca', $1, $2, $3, 1299.00, '2026-03-02T14:18:43Z',
+                 'Amelia Tremblay', '221 Queen Street West', 'Unit 4', 'Toronto', 'ON',
+                 'M5V 1Z4', 'CA', '4165550187')
+         returning id",
+    )
+    .bind(external_id)
+    .bind(external_id.trim_end_matches("-A"))
+    .bind(status)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    for (index, (sku, quantity)) in lines.iter().enumerate() {
+        sqlx::query(
+            "insert into sales.order_lines
+                 (order_id, line_number, external_line_id, sku, quantity, unit_price, line_total)
+             values ($1, $2, $3, $4, $5, 1299.00, 1299.00 * $5)",
+        )
+        .bind(order_id)
+        .bind(index as i32 + 1)
+        .bind(format!("{external_id}-{}", index + 1))
+        .bind(sku)
+        .bind(quantity)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    OrderMessage::best_buy(order_id, external_id)
+}
+
+pub fn sqs_event(messages: &[&OrderMessage]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = messages
+        .iter()
+        .enumerate()
+        .map(|(index, message)| {
+            let mut record = SqsMessage::default();
+            record.message_id = Some(format!("message-{index}-{}", message.external_id));
+            record.body = Some(message.to_json().to_string());
+            record
+        })
+        .collect();
+    event
+}
+
+pub async fn statuses(pool: &PgPool, order: &OrderMessage) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "select status, source from sales.order_status_history where order_id = $1 order by changed_at, created_at",
+    )
+    .bind(order.order_id)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+pub async fn failures(pool: &PgPool, process: &str) -> Vec<String> {
+    sqlx::query_scalar("select reason from ops.process_failures where process_name = $1")
+        .bind(process)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+/// Matches an XML body equal to `expected` once whitespace between tags is ignored.
+pub struct XmlBody(pub String);
+
+fn squeeze(xml: &str) -> String {
+    xml.lines().map(str::trim).collect::<Vec<_>>().join("")
+}
+
+impl Match for XmlBody {
+    fn matches(&self, request: &Request) -> bool {
+        let body = String::from_utf8_lossy(&request.body);
+        let matched = squeeze(&body) == squeeze(&self.0);
+        if !matched {
+            eprintln!(
+                "XML body differs:\n got: {}\nwant: {}",
+                squeeze(&body),
+                squeeze(&self.0)
+            );
+        }
+        matched
+    }
+}
