@@ -17,3 +17,10 @@ down:
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+.PHONY: services
+## services: start the simulators and cargo lambda watch on the local stack (make down stops them)
+services:
+	@bash infra/local/up.sh
+	@bash infra/local/simulators.sh start
+	@bash infra/local/lambdas.sh start

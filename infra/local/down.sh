@@ -114,6 +114,10 @@ main() {
         esac
         shift
     done
+    # The services on top of the stack first: they use it.
+    bash "$HERE/router.sh" stop || true
+    bash "$HERE/lambdas.sh" stop || true
+    bash "$HERE/simulators.sh" stop || true
     stop_moto
     stop_private_cluster
     if ((do_purge)); then

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Steps of the local demo that talk HTTP or S3 (run with the project virtualenv).
+
+    demo.py seed FILE                 add the orders in FILE to the Mirakl simulator
+    demo.py webhook FUNCTION ORDER_ID deliver the simulator's order by Mirakl webhook
+    demo.py invoke FUNCTION FILE      invoke a function with an event file
+    demo.py upload FILE KEY           put an order file into the orders bucket
+    demo.py labels                    list the label PDFs in the labels bucket
+
+Settings come from infra/local/env.sh and services-env.sh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+
+TIMEOUT_SECONDS = 900  # a first invocation may compile the function
+
+
+def env(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        sys.exit(f"error: {name} is not set: source infra/local/env.sh and services-env.sh")
+    return value
+
+
+def call(method: str, url: str, body: bytes | None = None, headers: dict | None = None):
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def seed(path: str) -> None:
+    with open(path, "rb") as file:
+        status, body = call(
+            "POST",
+            f"{env('MIRAKL_BASE_URL')}/_sim/orders",
+            file.read(),
+            {"Content-Type": "application/json"},
+        )
+    if status != 201:
+        sys.exit(f"error: the simulator refused the orders ({status}): {body.decode()}")
+    outcome = json.loads(body)
+    print(f"    added {len(outcome['added'])}, already there {len(outcome['kept'])}")
+
+
+def webhook(function: str, order_id: str) -> None:
+    status, body = call(
+        "GET",
+        f"{env('MIRAKL_BASE_URL')}/api/orders?order_ids={order_id}",
+        headers={"Authorization": env("MIRAKL_API_KEY"), "Accept": "application/json"},
+    )
+    orders = json.loads(body).get("orders", []) if status == 200 else []
+    if not orders:
+        sys.exit(f"error: the simulator has no order {order_id} ({status})")
+    url = f"{env('SELLEROPS_LAMBDA_ENDPOINT')}/lambda-url/{function}/webhooks/mirakl"
+    status, body = call(
+        "POST",
+        url,
+        json.dumps(orders).encode(),
+        {
+            "Content-Type": "application/json",
+            "x-webhook-secret": env("MIRAKL_WEBHOOK_SECRET"),
+        },
+    )
+    print(f"    POST {url} -> {status} {body.decode(errors='replace')[:200]}")
+    if status >= 300:
+        sys.exit(1)
+
+
+def invoke(function: str, path: str) -> None:
+    url = f"{env('SELLEROPS_LAMBDA_ENDPOINT')}/2015-03-31/functions/{function}/invocations"
+    with open(path, "rb") as file:
+        status, body = call("POST", url, file.read(), {"Content-Type": "application/json"})
+    print(f"    {function} -> {status} {body.decode(errors='replace')[:300]}")
+    if status >= 300:
+        sys.exit(1)
+
+
+def s3_client():
+    import boto3
+    import botocore.config
+
+    return boto3.session.Session(region_name=env("AWS_REGION")).client(
+        "s3",
+        endpoint_url=env("AWS_ENDPOINT_URL"),
+        config=botocore.config.Config(s3={"addressing_style": "path"}),
+    )
+
+
+def upload(path: str, key: str) -> None:
+    bucket = env("ORDERS_BUCKET")
+    with open(path, "rb") as file:
+        s3_client().put_object(Bucket=bucket, Key=key, Body=file.read())
+    print(f"    s3://{bucket}/{key}")
+
+
+def labels() -> None:
+    bucket = env("LABELS_BUCKET")
+    pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    found = False
+    for page in pages:
+        for item in page.get("Contents", []):
+            found = True
+            print(f"    s3://{bucket}/{item['Key']}  ({item['Size']} bytes)")
+    if not found:
+        print(f"    (none in s3://{bucket})")
+
+
+def main(arguments: list[str]) -> None:
+    commands = {"seed": (seed, 1), "webhook": (webhook, 2), "invoke": (invoke, 2),
+                "upload": (upload, 2), "labels": (labels, 0)}
+    if not arguments or arguments[0] not in commands or len(arguments) - 1 != commands[arguments[0]][1]:
+        sys.exit(__doc__)
+    function, _ = commands[arguments[0]]
+    function(*arguments[1:])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Starts or stops `cargo lambda watch` for the workspace: the Lambda runtime API and
+# invoke endpoint on port $SELLEROPS_LAMBDA_PORT (9000), serving every binary of the
+# workspace by its name.
+#
+#   bash infra/local/lambdas.sh start    build the functions, start, wait until it answers
+#   bash infra/local/lambdas.sh stop
+#   bash infra/local/lambdas.sh status
+#
+#   invoke:        POST $SELLEROPS_LAMBDA_ENDPOINT/2015-03-31/functions/<fn>/invocations
+#                  or  cargo lambda invoke <fn> --data-file tests/fixtures/events/<file>.json
+#   HTTP function: $SELLEROPS_LAMBDA_ENDPOINT/lambda-url/<fn>/<path>
+#
+# The functions get this script's environment: env.sh plus services-env.sh (the
+# simulators' URLs and credentials). cargo lambda builds a function on its first
+# invocation; start builds every functions/<name>/ crate first so that invocation
+# is quick. SELLEROPS_LAMBDA_RELOAD=0 turns off rebuilding when the code changes.
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source=env.sh
+source "$HERE/env.sh"
+# shellcheck source=services-env.sh
+source "$HERE/services-env.sh"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+# shellcheck source=daemons.sh
+source "$HERE/daemons.sh"
+
+NAME=lambdas
+MARKER="lambda watch"
+WAIT_SECONDS=120
+
+build_functions() {
+    local -a functions packages=()
+    mapfile -t functions < <(workspace_functions)
+    if ((${#functions[@]} == 0)); then
+        note "no functions under functions/ yet: nothing to build"
+        return 0
+    fi
+    local function
+    for function in "${functions[@]}"; do
+        packages+=(-p "$function")
+    done
+    say "lambdas: building ${functions[*]} (the first build takes a few minutes)"
+    local started=$SECONDS
+    (cd "$SELLEROPS_REPO_ROOT" && cargo build "${packages[@]}") </dev/null 9>&-
+    note "built in $((SECONDS - started))s"
+}
+
+start() {
+    local pid
+    if pid="$(daemon_pid "$NAME" "$MARKER")"; then
+        say "lambdas: cargo lambda watch already running (pid $pid)"
+        return 0
+    fi
+    if http_answers "$SELLEROPS_LAMBDA_ENDPOINT/"; then
+        die "something already answers at $SELLEROPS_LAMBDA_ENDPOINT; stop it or set SELLEROPS_LAMBDA_PORT"
+    fi
+    command -v cargo-lambda >/dev/null 2>&1 ||
+        die "cargo-lambda is not installed: run infra/local/up.sh (it installs it into $VENV)"
+    build_functions
+    local -a options=(--invoke-port "$SELLEROPS_LAMBDA_PORT")
+    if [[ ${SELLEROPS_LAMBDA_RELOAD:-1} == 0 ]]; then
+        options+=(--ignore-changes)
+    fi
+    say "lambdas: starting cargo lambda watch on port $SELLEROPS_LAMBDA_PORT"
+    pid="$(daemon_start "$NAME" cargo lambda watch "${options[@]}")"
+    daemon_wait_http "$NAME" "$MARKER" "$SELLEROPS_LAMBDA_ENDPOINT/" "$WAIT_SECONDS"
+    say "lambdas: ready (pid $pid, log: $(daemon_log "$NAME"))"
+    note "invoke      $SELLEROPS_LAMBDA_ENDPOINT/2015-03-31/functions/<function>/invocations"
+    note "HTTP        $SELLEROPS_LAMBDA_ENDPOINT/lambda-url/<function>/<path>"
+    local functions
+    functions="$(workspace_functions | tr '\n' ' ')"
+    note "functions   ${functions:-(none under functions/ yet)}"
+}
+
+status() {
+    local pid
+    if pid="$(daemon_pid "$NAME" "$MARKER")"; then
+        say "lambdas: cargo lambda watch running (pid $pid) at $SELLEROPS_LAMBDA_ENDPOINT"
+    else
+        say "lambdas: not running"
+        return 3
+    fi
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) daemon_stop "$NAME" "$MARKER" ;;
+    status) status ;;
+    *)
+        sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,49 @@
+# shellcheck shell=bash
+# Environment of the local services that run on top of the stack: the Mirakl and
+# Canada Post simulators, `cargo lambda watch` and the event router.
+#
+#   source infra/local/env.sh && source infra/local/services-env.sh
+#
+# Sourced by simulators.sh, lambdas.sh, router.sh and demo.sh. As in env.sh, a
+# value already set wins, so `SELLEROPS_LAMBDA_PORT=9100 make demo` works; like
+# env.sh it changes no shell options and leaves no helper variables behind.
+
+# Ports, all on 127.0.0.1 (cargo lambda watch listens on every address, as it
+# does by default, so that `cargo lambda invoke` reaches it over ::1 too).
+: "${SIM_MIRAKL_PORT:=8091}"
+: "${SIM_CANADAPOST_PORT:=8092}"
+: "${SELLEROPS_LAMBDA_PORT:=9000}"
+export SIM_MIRAKL_PORT SIM_CANADAPOST_PORT SELLEROPS_LAMBDA_PORT
+
+# The Lambda endpoint: invoke at $SELLEROPS_LAMBDA_ENDPOINT/2015-03-31/functions/<fn>/invocations,
+# call an HTTP function at $SELLEROPS_LAMBDA_ENDPOINT/lambda-url/<fn>/<path>.
+: "${SELLEROPS_LAMBDA_ENDPOINT:=http://127.0.0.1:${SELLEROPS_LAMBDA_PORT}}"
+export SELLEROPS_LAMBDA_ENDPOINT
+
+# Credentials the simulators check and the functions send. Local values only.
+: "${SIM_MIRAKL_API_KEY:=local-mirakl-key}"
+: "${SIM_CANADAPOST_USERNAME:=local-canadapost-user}"
+: "${SIM_CANADAPOST_PASSWORD:=local-canadapost-password}"
+export SIM_MIRAKL_API_KEY SIM_CANADAPOST_USERNAME SIM_CANADAPOST_PASSWORD
+
+# What the functions read (README's configuration table), pointed at the simulators.
+: "${MIRAKL_BASE_URL:=http://127.0.0.1:${SIM_MIRAKL_PORT}}"
+: "${MIRAKL_API_KEY:=$SIM_MIRAKL_API_KEY}"
+: "${MIRAKL_WEBHOOK_SECRET:=local-mirakl-webhook-secret}"
+: "${CANADAPOST_BASE_URL:=http://127.0.0.1:${SIM_CANADAPOST_PORT}}"
+: "${CANADAPOST_USERNAME:=$SIM_CANADAPOST_USERNAME}"
+: "${CANADAPOST_PASSWORD:=$SIM_CANADAPOST_PASSWORD}"
+: "${CANADAPOST_CUSTOMER_NUMBER:=0001234567}"
+export MIRAKL_BASE_URL MIRAKL_API_KEY MIRAKL_WEBHOOK_SECRET CANADAPOST_BASE_URL \
+    CANADAPOST_USERNAME CANADAPOST_PASSWORD CANADAPOST_CUSTOMER_NUMBER
+
+# Who labels are shipped from (fetch-shipping-label's sender), a made-up warehouse.
+: "${SENDER_NAME:=Shipping desk}"
+: "${SENDER_COMPANY:=sellerops demo warehouse}"
+: "${SENDER_PHONE:=6135550100}"
+: "${SENDER_ADDRESS_LINE1:=123 King St}"
+: "${SENDER_CITY:=Ottawa}"
+: "${SENDER_PROVINCE:=ON}"
+: "${SENDER_POSTAL_CODE:=K1A0B1}"
+export SENDER_NAME SENDER_COMPANY SENDER_PHONE SENDER_ADDRESS_LINE1 SENDER_CITY \
+    SENDER_PROVINCE SENDER_POSTAL_CODE

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Starts or stops the Mirakl and Canada Post simulators (infra/local/simulators/).
+#
+#   bash infra/local/simulators.sh start    build if needed, start, wait until both answer
+#   bash infra/local/simulators.sh stop
+#   bash infra/local/simulators.sh status
+#
+# Mirakl answers on 127.0.0.1:$SIM_MIRAKL_PORT (8091), Canada Post on
+# 127.0.0.1:$SIM_CANADAPOST_PORT (8092); both serve the control API under /_sim/
+# (state, orders, threads, faults, reset). Settings: services-env.sh.
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source=env.sh
+source "$HERE/env.sh"
+# shellcheck source=services-env.sh
+source "$HERE/services-env.sh"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+# shellcheck source=daemons.sh
+source "$HERE/daemons.sh"
+
+NAME=simulators
+MARKER=sellerops-simulators
+MIRAKL_HEALTH="http://127.0.0.1:$SIM_MIRAKL_PORT/_sim/health"
+CANADAPOST_HEALTH="http://127.0.0.1:$SIM_CANADAPOST_PORT/_sim/health"
+
+start() {
+    local pid
+    if pid="$(daemon_pid "$NAME" "$MARKER")"; then
+        say "simulators: already running (pid $pid)"
+        return 0
+    fi
+    if http_answers "$MIRAKL_HEALTH" || http_answers "$CANADAPOST_HEALTH"; then
+        die "something already answers on port $SIM_MIRAKL_PORT or $SIM_CANADAPOST_PORT; stop it or set SIM_MIRAKL_PORT / SIM_CANADAPOST_PORT"
+    fi
+    say "simulators: building (cargo build -p sellerops-simulators)"
+    (cd "$SELLEROPS_REPO_ROOT" && cargo build --quiet -p sellerops-simulators) </dev/null 9>&-
+    pid="$(daemon_start "$NAME" "$SELLEROPS_REPO_ROOT/target/debug/sellerops-simulators")"
+    daemon_wait_http "$NAME" "$MARKER" "$MIRAKL_HEALTH" 30
+    daemon_wait_http "$NAME" "$MARKER" "$CANADAPOST_HEALTH" 30
+    say "simulators: ready (pid $pid, log: $(daemon_log "$NAME"))"
+    note "Mirakl      $MIRAKL_BASE_URL      (Authorization: $SIM_MIRAKL_API_KEY)"
+    note "Canada Post $CANADAPOST_BASE_URL      (Basic $SIM_CANADAPOST_USERNAME)"
+}
+
+status() {
+    local pid
+    if pid="$(daemon_pid "$NAME" "$MARKER")"; then
+        say "simulators: running (pid $pid): $MIRAKL_BASE_URL, $CANADAPOST_BASE_URL"
+    else
+        say "simulators: not running"
+        return 3
+    fi
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) daemon_stop "$NAME" "$MARKER" ;;
+    status) status ;;
+    *)
+        sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,310 @@
+//! Canada Post's REST API for non-contract shipments: `POST /rs/{customer}/ncshipment`
+//! buys a shipment and answers `non-contract-shipment-info` with links back to this
+//! simulator; `GET` on the `rel="label"` link returns the label as a PDF.
+//!
+//! Every call needs HTTP Basic credentials; errors are `<messages>` documents.
+
+pub mod shipments;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chrono::Utc;
+
+use crate::faults::Injection;
+use crate::pdf::label_pdf;
+use crate::state::{timestamp, CallRecord, Simulator};
+use shipments::{parse_request, CpMessage, Shipment, NAMESPACE};
+
+/// The media type of ncshipment requests and answers.
+pub const MEDIA_TYPE: &str = "application/vnd.cpc.ncshipment-v4+xml";
+/// The namespace of `<messages>`.
+const MESSAGES_NAMESPACE: &str = "http://www.canadapost.ca/ws/messages";
+
+/// The Canada Post routes.
+pub fn router(sim: Arc<Simulator>) -> Router<Arc<Simulator>> {
+    Router::new()
+        .route("/rs/{customer}/ncshipment", post(create_shipment))
+        .route("/rs/{customer}/ncshipment/{shipment_id}", get(get_shipment))
+        .route(
+            "/rs/artifact/{artifact_id}/{page}/{index}",
+            get(get_artifact),
+        )
+        .layer(middleware::from_fn_with_state(sim, guard))
+}
+
+fn route_of(method: &Method, path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method.as_str(), segments.as_slice()) {
+        ("POST", ["rs", _, "ncshipment"]) => Some("NCSHIPMENT"),
+        ("GET", ["rs", "artifact", _, _, _]) => Some("ARTIFACT"),
+        _ => None,
+    }
+}
+
+/// Checks the Basic credentials, applies an injected fault, and logs the call.
+async fn guard(State(sim): State<Arc<Simulator>>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let target = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |pq| pq.as_str().to_owned(),
+    );
+    let route = route_of(&method, request.uri().path());
+    let credentials = sim.credentials();
+    let authorized = basic_credentials(request.headers()).is_some_and(|(user, password)| {
+        user == credentials.canadapost_username && password == credentials.canadapost_password
+    });
+
+    let mut injected = false;
+    let response = if !authorized {
+        messages_response(
+            StatusCode::UNAUTHORIZED,
+            &[CpMessage {
+                code: "E002".to_owned(),
+                description: "AAA Authentication Failure".to_owned(),
+            }],
+        )
+    } else {
+        let injection = route.and_then(|route| sim.lock().faults.take(route));
+        match injection {
+            None => next.run(request).await,
+            Some(injection) => {
+                if let Some(delay) = injection.delay {
+                    tokio::time::sleep(delay).await;
+                }
+                match injection.status {
+                    Some(status) => {
+                        injected = true;
+                        injected_response(status, &injection)
+                    }
+                    None => next.run(request).await,
+                }
+            }
+        }
+    };
+    sim.record_call(CallRecord {
+        service: "canadapost",
+        route,
+        method: method.to_string(),
+        target,
+        status: response.status().as_u16(),
+        injected,
+        at: timestamp(Utc::now()),
+    });
+    response
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+fn injected_response(status: u16, injection: &Injection) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let (code, description) = match (&injection.code, status.as_u16()) {
+        (Some(code), _) => (
+            code.clone(),
+            injection
+                .description
+                .clone()
+                .unwrap_or_else(|| "Injected validation error.".to_owned()),
+        ),
+        (None, 429) => ("Server".to_owned(), "Rejected by SLM Monitor".to_owned()),
+        (None, 500..=599) => (
+            "Server".to_owned(),
+            "The service is temporarily unavailable.".to_owned(),
+        ),
+        (None, _) => ("E001".to_owned(), "Injected error.".to_owned()),
+    };
+    let mut response = messages_response(status, &[CpMessage { code, description }]);
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, injection.retry_after.into());
+    }
+    response
+}
+
+/// A `<messages>` error answer.
+fn messages_response(status: StatusCode, messages: &[CpMessage]) -> Response {
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<messages xmlns=\"{MESSAGES_NAMESPACE}\">"
+    );
+    for message in messages {
+        xml.push_str(&format!(
+            "<message><code>{}</code><description>{}</description></message>",
+            escape(&message.code),
+            escape(&message.description)
+        ));
+    }
+    xml.push_str("</messages>\n");
+    xml_response(status, xml)
+}
+
+fn xml_response(status: StatusCode, xml: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE))],
+        xml,
+    )
+        .into_response()
+}
+
+fn single_message(status: StatusCode, code: &str, description: &str) -> Response {
+    messages_response(
+        status,
+        &[CpMessage {
+            code: code.to_owned(),
+            description: description.to_owned(),
+        }],
+    )
+}
+
+async fn create_shipment(
+    State(sim): State<Arc<Simulator>>,
+    Path(customer): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header_text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let content_type = header_text(header::CONTENT_TYPE);
+    if !content_type.trim().starts_with(MEDIA_TYPE) {
+        return single_message(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "E001",
+            &format!("Content-Type must be {MEDIA_TYPE}."),
+        );
+    }
+    if !header_text(header::ACCEPT).contains(MEDIA_TYPE) {
+        return single_message(
+            StatusCode::NOT_ACCEPTABLE,
+            "E001",
+            &format!("Accept must be {MEDIA_TYPE}."),
+        );
+    }
+    let Ok(xml) = std::str::from_utf8(&body) else {
+        return single_message(StatusCode::BAD_REQUEST, "E001", "The request is not UTF-8.");
+    };
+    let request = match parse_request(xml) {
+        Ok(request) => request,
+        Err(problems) => return messages_response(StatusCode::BAD_REQUEST, &problems),
+    };
+    let shipment = sim.lock().shipments.create(&customer, &request, Utc::now());
+    xml_response(
+        StatusCode::OK,
+        shipment_info(&base_url(&headers), &shipment),
+    )
+}
+
+async fn get_shipment(
+    State(sim): State<Arc<Simulator>>,
+    Path((customer, shipment_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let shipment = sim.lock().shipments.get(&shipment_id).cloned();
+    match shipment {
+        Some(shipment) if shipment.customer_number == customer => xml_response(
+            StatusCode::OK,
+            shipment_info(&base_url(&headers), &shipment),
+        ),
+        _ => single_message(StatusCode::NOT_FOUND, "E001", "No shipment with this id."),
+    }
+}
+
+async fn get_artifact(
+    State(sim): State<Arc<Simulator>>,
+    Path((artifact_id, _page, index)): Path<(String, String, String)>,
+) -> Response {
+    let shipment = sim.lock().shipments.by_artifact(&artifact_id).cloned();
+    match shipment {
+        Some(shipment) if index == "0" => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pdf"),
+            )],
+            label_pdf(&label_lines(&shipment)),
+        )
+            .into_response(),
+        _ => single_message(StatusCode::NOT_FOUND, "E001", "No artifact with this id."),
+    }
+}
+
+/// What the label shows.
+fn label_lines(shipment: &Shipment) -> Vec<String> {
+    let mut lines = vec![
+        "Canada Post / Postes Canada".to_owned(),
+        format!("Service: {}", shipment.service_code),
+        format!("Tracking PIN: {}", shipment.tracking_pin),
+        format!("Shipment ID: {}", shipment.shipment_id),
+        format!("Weight: {} kg", shipment.weight),
+        "Ship to:".to_owned(),
+    ];
+    lines.extend(shipment.destination.iter().map(|line| format!("  {line}")));
+    if let Some(reference) = &shipment.customer_ref_1 {
+        lines.push(format!("Reference: {reference}"));
+    }
+    lines.push("sellerops local simulator - not a real label".to_owned());
+    lines
+}
+
+/// Links point back at whatever host and port the caller reached.
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+/// `non-contract-shipment-info` for a shipment.
+fn shipment_info(base: &str, shipment: &Shipment) -> String {
+    let base = escape(base);
+    let customer = escape(&shipment.customer_number);
+    let id = &shipment.shipment_id;
+    let shipment_url = format!("{base}/rs/{customer}/ncshipment/{id}");
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <non-contract-shipment-info xmlns=\"{NAMESPACE}\">\
+         <shipment-id>{id}</shipment-id>\
+         <tracking-pin>{pin}</tracking-pin>\
+         <links>\
+         <link rel=\"self\" href=\"{shipment_url}\" media-type=\"{MEDIA_TYPE}\"/>\
+         <link rel=\"details\" href=\"{shipment_url}/details\" media-type=\"{MEDIA_TYPE}\"/>\
+         <link rel=\"receipt\" href=\"{shipment_url}/receipt\" media-type=\"{MEDIA_TYPE}\"/>\
+         <link rel=\"refund\" href=\"{shipment_url}/refund\" media-type=\"{MEDIA_TYPE}\"/>\
+         <link rel=\"label\" href=\"{base}/rs/artifact/{artifact}/10238/0\" media-type=\"application/pdf\" index=\"0\"/>\
+         </links>\
+         </non-contract-shipment-info>\n",
+        pin = shipment.tracking_pin,
+        artifact = shipment.artifact_id,
+    )
+}
+
+/// XML text and attribute escaping.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

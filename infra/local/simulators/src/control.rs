@@ -1,0 +1,129 @@
+//! The control API under `/_sim/`, served on both ports: seed state, inject faults,
+//! inspect what happened, reset.
+//!
+//! | call | does |
+//! |---|---|
+//! | `GET /_sim/health` | 200 `ok` |
+//! | `GET /_sim/state` | orders, state changes, threads, shipments, faults, recent calls |
+//! | `POST /_sim/orders[?replace=true]` | adds Mirakl orders (an order, an array, or `{"orders": [...]}`) |
+//! | `POST /_sim/threads[?replace=true]` | adds inbox threads, likewise |
+//! | `POST /_sim/faults` | adds a fault, e.g. `{"route": "OR21", "status": 503, "times": 2}` |
+//! | `GET /_sim/faults`, `DELETE /_sim/faults` | lists / clears the faults |
+//! | `POST /_sim/reset` | forgets everything |
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::faults::FaultSpec;
+use crate::state::{SimState, Simulator};
+
+/// The control routes.
+pub fn router() -> Router<Arc<Simulator>> {
+    Router::new()
+        .route("/_sim/health", get(|| async { "ok" }))
+        .route("/_sim/state", get(state))
+        .route("/_sim/orders", post(add_orders))
+        .route("/_sim/threads", post(add_threads))
+        .route(
+            "/_sim/faults",
+            post(add_fault).get(list_faults).delete(clear_faults),
+        )
+        .route("/_sim/reset", post(reset))
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"status": 400, "message": message.into()})),
+    )
+        .into_response()
+}
+
+fn parse(body: &[u8]) -> Result<Value, String> {
+    serde_json::from_slice(body).map_err(|err| format!("the body is not JSON: {err}"))
+}
+
+/// The answer to a seed: 201 with the ids added and kept, or 400 with the reason.
+fn seeded(outcome: Result<(Vec<String>, Vec<String>), String>) -> Response {
+    match outcome {
+        Ok((added, kept)) => (
+            StatusCode::CREATED,
+            Json(json!({"added": added, "kept": kept})),
+        )
+            .into_response(),
+        Err(message) => bad_request(message),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SeedParams {
+    #[serde(default)]
+    replace: bool,
+}
+
+async fn add_orders(
+    State(sim): State<Arc<Simulator>>,
+    Query(params): Query<SeedParams>,
+    body: Bytes,
+) -> Response {
+    seeded(parse(&body).and_then(|seed| sim.lock().orders.seed(seed, params.replace, Utc::now())))
+}
+
+async fn add_threads(
+    State(sim): State<Arc<Simulator>>,
+    Query(params): Query<SeedParams>,
+    body: Bytes,
+) -> Response {
+    seeded(parse(&body).and_then(|seed| sim.lock().threads.seed(seed, params.replace, Utc::now())))
+}
+
+async fn add_fault(State(sim): State<Arc<Simulator>>, body: Bytes) -> Response {
+    let spec: FaultSpec = match serde_json::from_slice(&body) {
+        Ok(spec) => spec,
+        Err(err) => return bad_request(format!("not a fault: {err}")),
+    };
+    let added = sim.lock().faults.add(spec);
+    match added {
+        Ok(fault) => (StatusCode::CREATED, Json(json!(fault))).into_response(),
+        Err(message) => bad_request(message),
+    }
+}
+
+async fn list_faults(State(sim): State<Arc<Simulator>>) -> Json<Value> {
+    Json(json!(sim.lock().faults.active()))
+}
+
+async fn clear_faults(State(sim): State<Arc<Simulator>>) -> StatusCode {
+    sim.lock().faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn reset(State(sim): State<Arc<Simulator>>) -> StatusCode {
+    *sim.lock() = SimState::default();
+    StatusCode::NO_CONTENT
+}
+
+async fn state(State(sim): State<Arc<Simulator>>) -> Json<Value> {
+    let state = sim.lock();
+    Json(json!({
+        "mirakl": {
+            "orders": state.orders.all().collect::<Vec<_>>(),
+            "state_changes": state.orders.history(),
+            "threads": state.threads.all().collect::<Vec<_>>(),
+        },
+        "canadapost": {
+            "shipments": state.shipments.all().collect::<Vec<_>>(),
+        },
+        "faults": state.faults.active(),
+        "calls": state.calls,
+    }))
+}

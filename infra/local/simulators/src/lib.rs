@@ -1,0 +1,193 @@
+//! Local stand-ins for the two outside services sellerops calls: the Mirakl seller API
+//! (Best Buy Canada) and Canada Post's non-contract shipping API. They keep state,
+//! answer in the real services' shapes (shared/reference/), and fail on request.
+//!
+//! Layout:
+//! - [`mirakl`]: OR11, OR21, OR23, OR24, M11, M12, SH21 under `/api/`.
+//! - [`canadapost`]: `ncshipment` and the label artifact under `/rs/`.
+//! - `control`: the `/_sim/` API (seed, faults, state, reset), on both ports.
+//! - [`faults`]: what `/_sim/faults` injects.
+//!
+//! Each service listens on a port of its own (`SIM_MIRAKL_PORT`, `SIM_CANADAPOST_PORT`)
+//! and both share one state.
+
+pub mod canadapost;
+mod control;
+pub mod faults;
+pub mod mirakl;
+mod pdf;
+pub mod state;
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use chrono::Utc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use state::{Credentials, Simulator};
+
+/// Default ports, on 127.0.0.1.
+pub const DEFAULT_MIRAKL_PORT: u16 = 8091;
+/// See [`DEFAULT_MIRAKL_PORT`].
+pub const DEFAULT_CANADAPOST_PORT: u16 = 8092;
+
+/// How to run the simulators.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The Mirakl API's address (port 0: any free port).
+    pub mirakl_addr: SocketAddr,
+    /// Canada Post's address.
+    pub canadapost_addr: SocketAddr,
+    /// The credentials checked.
+    pub credentials: Credentials,
+    /// Orders and threads to start with: `{"orders": [...], "threads": [...]}`.
+    pub seed: Option<serde_json::Value>,
+}
+
+impl Settings {
+    /// Settings for tests: both services on free ports of 127.0.0.1, the local
+    /// stack's credentials, no seed.
+    pub fn for_tests() -> Self {
+        let any_port = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+        Self {
+            mirakl_addr: any_port,
+            canadapost_addr: any_port,
+            credentials: Credentials {
+                mirakl_api_key: "local-mirakl-key".to_owned(),
+                canadapost_username: "local-canadapost-user".to_owned(),
+                canadapost_password: "local-canadapost-password".to_owned(),
+            },
+            seed: None,
+        }
+    }
+
+    /// Settings from the environment (see the binary's help); `lookup` reads one
+    /// variable.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let defaults = Self::for_tests();
+        let host: IpAddr = match lookup("SIM_HOST") {
+            Some(host) => host
+                .parse()
+                .map_err(|_| format!("SIM_HOST={host} is not an IP address"))?,
+            None => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        };
+        let port = |name: &str, default: u16| -> Result<u16, String> {
+            lookup(name).map_or(Ok(default), |value| {
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{name}={value} is not a port number"))
+            })
+        };
+        let text = |name: &str, default: String| lookup(name).unwrap_or(default);
+        let seed = match lookup("SIM_SEED_FILE") {
+            None => None,
+            Some(path) => {
+                let raw = std::fs::read_to_string(&path)
+                    .map_err(|err| format!("SIM_SEED_FILE={path}: {err}"))?;
+                Some(
+                    serde_json::from_str(&raw)
+                        .map_err(|err| format!("SIM_SEED_FILE={path} is not JSON: {err}"))?,
+                )
+            }
+        };
+        Ok(Self {
+            mirakl_addr: SocketAddr::new(host, port("SIM_MIRAKL_PORT", DEFAULT_MIRAKL_PORT)?),
+            canadapost_addr: SocketAddr::new(
+                host,
+                port("SIM_CANADAPOST_PORT", DEFAULT_CANADAPOST_PORT)?,
+            ),
+            credentials: Credentials {
+                mirakl_api_key: text("SIM_MIRAKL_API_KEY", defaults.credentials.mirakl_api_key),
+                canadapost_username: text(
+                    "SIM_CANADAPOST_USERNAME",
+                    defaults.credentials.canadapost_username,
+                ),
+                canadapost_password: text(
+                    "SIM_CANADAPOST_PASSWORD",
+                    defaults.credentials.canadapost_password,
+                ),
+            },
+            seed,
+        })
+    }
+}
+
+/// The running simulators.
+#[derive(Debug)]
+pub struct Running {
+    /// Where the Mirakl API answers, e.g. `http://127.0.0.1:8091`.
+    pub mirakl_url: String,
+    /// Where Canada Post answers.
+    pub canadapost_url: String,
+    /// Their shared state, for tests to look into.
+    pub simulator: Arc<Simulator>,
+    mirakl_server: JoinHandle<std::io::Result<()>>,
+    canadapost_server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Serves until a server stops (an I/O error) or `shutdown` completes.
+    pub async fn serve_until(mut self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let joined = |result: Result<std::io::Result<()>, tokio::task::JoinError>| {
+            result.unwrap_or_else(|err| Err(std::io::Error::other(err)))
+        };
+        tokio::select! {
+            result = &mut self.mirakl_server => joined(result),
+            result = &mut self.canadapost_server => joined(result),
+            () = shutdown => Ok(()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.mirakl_server.abort();
+        self.canadapost_server.abort();
+    }
+}
+
+/// Binds both ports and starts serving.
+pub async fn start(settings: Settings) -> std::io::Result<Running> {
+    let simulator = Arc::new(Simulator::new(settings.credentials));
+    if let Some(seed) = settings.seed {
+        seed_state(&simulator, seed).map_err(std::io::Error::other)?;
+    }
+    let mirakl = Router::new()
+        .merge(mirakl::router(simulator.clone()))
+        .merge(control::router())
+        .with_state(simulator.clone());
+    let canadapost = Router::new()
+        .merge(canadapost::router(simulator.clone()))
+        .merge(control::router())
+        .with_state(simulator.clone());
+
+    let mirakl_listener = TcpListener::bind(settings.mirakl_addr).await?;
+    let canadapost_listener = TcpListener::bind(settings.canadapost_addr).await?;
+    let mirakl_url = format!("http://{}", mirakl_listener.local_addr()?);
+    let canadapost_url = format!("http://{}", canadapost_listener.local_addr()?);
+    Ok(Running {
+        mirakl_url,
+        canadapost_url,
+        simulator,
+        mirakl_server: tokio::spawn(async move { axum::serve(mirakl_listener, mirakl).await }),
+        canadapost_server: tokio::spawn(async move {
+            axum::serve(canadapost_listener, canadapost).await
+        }),
+    })
+}
+
+fn seed_state(simulator: &Simulator, seed: serde_json::Value) -> Result<(), String> {
+    let mut state = simulator.lock();
+    let now = Utc::now();
+    if let Some(orders) = seed.get("orders") {
+        state.orders.seed(orders.clone(), true, now)?;
+    }
+    if let Some(threads) = seed.get("threads") {
+        state.threads.seed(threads.clone(), true, now)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! `sellerops-simulators`: serves the Mirakl and Canada Post simulators until stopped.
+//!
+//! Environment (all optional):
+//!   SIM_HOST                  address to listen on (127.0.0.1)
+//!   SIM_MIRAKL_PORT           Mirakl seller API port (8091)
+//!   SIM_CANADAPOST_PORT       Canada Post port (8092)
+//!   SIM_MIRAKL_API_KEY        the shop API key expected in Authorization (local-mirakl-key)
+//!   SIM_CANADAPOST_USERNAME   Basic auth user (local-canadapost-user)
+//!   SIM_CANADAPOST_PASSWORD   Basic auth password (local-canadapost-password)
+//!   SIM_SEED_FILE             JSON {"orders": [...], "threads": [...]} to start with
+//!   RUST_LOG                  log filter (info)
+
+use std::process::ExitCode;
+
+use sellerops_simulators::{start, Settings};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let settings = match Settings::from_lookup(|name| std::env::var(name).ok()) {
+        Ok(settings) => settings,
+        Err(reason) => {
+            tracing::error!("{reason}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let running = match start(settings).await {
+        Ok(running) => running,
+        Err(err) => {
+            tracing::error!(error = %err, "could not start the simulators");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(
+        mirakl = %running.mirakl_url,
+        canadapost = %running.canadapost_url,
+        "simulators ready"
+    );
+    match running.serve_until(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "a simulator stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}

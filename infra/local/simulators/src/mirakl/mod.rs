@@ -1,0 +1,414 @@
+//! The Mirakl seller (shop) API as Best Buy Canada runs it: OR11, OR21, OR23, OR24,
+//! M11, M12 and SH21 under `/api/…`, checked against the shop API key in the
+//! `Authorization` header (no `Bearer`).
+//!
+//! Errors are JSON `{"status": 400, "message": "ORDER_INVALID_STATE: …"}`: the message
+//! starts with Mirakl's error code so that a caller can tell them apart.
+
+pub mod orders;
+pub mod threads;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::faults::Injection;
+use crate::state::{timestamp, CallRecord, Simulator};
+
+/// The simulated shop's id and name, as M11/M12 show them.
+pub const SHOP_ID: &str = "2001";
+/// See [`SHOP_ID`].
+pub const SHOP_NAME: &str = "sellerops (local)";
+
+/// A carrier of the marketplace (SH21).
+#[derive(Debug)]
+pub struct Carrier {
+    /// The code OR23 takes.
+    pub code: &'static str,
+    /// Its name.
+    pub label: &'static str,
+    /// Its tracking page, with `{trackingId}`.
+    pub tracking_url: &'static str,
+}
+
+/// Best Buy Canada's carriers as SH21 lists them (Canada Post is `CPCL`).
+pub const SHOP_CARRIERS: &[Carrier] = &[
+    Carrier {
+        code: "CPCL",
+        label: "Canada Post",
+        tracking_url:
+            "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor={trackingId}",
+    },
+    Carrier {
+        code: "PRLA",
+        label: "Purolator",
+        tracking_url: "https://www.purolator.com/en/shipping/tracker?pin={trackingId}",
+    },
+    Carrier {
+        code: "UPSN",
+        label: "UPS",
+        tracking_url: "https://www.ups.com/track?tracknum={trackingId}",
+    },
+];
+
+/// A refused call: its status and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The message (starting with the error code for business errors).
+    pub message: String,
+}
+
+impl ApiError {
+    /// A 400 with a plain message (a malformed parameter).
+    pub fn bad_request(message: String) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message,
+        }
+    }
+
+    /// A 400 carrying one of Mirakl's error codes.
+    pub fn business(code: &str, detail: impl std::fmt::Display) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("{code}: {detail}"),
+        }
+    }
+
+    /// A 404 carrying one of Mirakl's error codes.
+    pub fn not_found(code: &str, detail: impl std::fmt::Display) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            message: format!("{code}: {detail}"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        error_response(self.status, &self.message)
+    }
+}
+
+fn error_response(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"status": status.as_u16(), "message": message})),
+    )
+        .into_response()
+}
+
+/// The Mirakl API routes.
+pub fn router(sim: Arc<Simulator>) -> Router<Arc<Simulator>> {
+    Router::new()
+        .route("/api/orders", get(list_orders))
+        .route("/api/orders/{order_id}/accept", put(accept_order))
+        .route("/api/orders/{order_id}/tracking", put(update_tracking))
+        .route("/api/orders/{order_id}/ship", put(ship_order))
+        .route("/api/inbox/threads", get(list_threads))
+        .route(
+            "/api/inbox/threads/{thread_id}/message",
+            post(reply_to_thread),
+        )
+        .route("/api/shipping/carriers", get(list_carriers))
+        .layer(middleware::from_fn_with_state(sim, guard))
+}
+
+/// The operation a request is, for faults and the call log.
+fn route_of(method: &Method, path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method.as_str(), segments.as_slice()) {
+        ("GET", ["api", "orders"]) => Some("OR11"),
+        ("PUT", ["api", "orders", _, "accept"]) => Some("OR21"),
+        ("PUT", ["api", "orders", _, "tracking"]) => Some("OR23"),
+        ("PUT", ["api", "orders", _, "ship"]) => Some("OR24"),
+        ("GET", ["api", "inbox", "threads"]) => Some("M11"),
+        ("POST", ["api", "inbox", "threads", _, "message"]) => Some("M12"),
+        ("GET", ["api", "shipping", "carriers"]) => Some("SH21"),
+        _ => None,
+    }
+}
+
+/// Checks the API key, applies an injected fault, and logs the call.
+async fn guard(State(sim): State<Arc<Simulator>>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let target = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |pq| pq.as_str().to_owned(),
+    );
+    let route = route_of(&method, request.uri().path());
+    let authorized = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        == Some(sim.credentials().mirakl_api_key.as_str());
+
+    let mut injected = false;
+    let response = if !authorized {
+        error_response(StatusCode::UNAUTHORIZED, "Unauthorized")
+    } else {
+        let injection = route.and_then(|route| sim.lock().faults.take(route));
+        match injection {
+            None => next.run(request).await,
+            Some(injection) => {
+                if let Some(delay) = injection.delay {
+                    tokio::time::sleep(delay).await;
+                }
+                match injection.status {
+                    Some(status) => {
+                        injected = true;
+                        injected_response(status, &injection)
+                    }
+                    None => next.run(request).await,
+                }
+            }
+        }
+    };
+    sim.record_call(CallRecord {
+        service: "mirakl",
+        route,
+        method: method.to_string(),
+        target,
+        status: response.status().as_u16(),
+        injected,
+        at: timestamp(Utc::now()),
+    });
+    response
+}
+
+fn injected_response(status: u16, injection: &Injection) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let default_message = match status.as_u16() {
+        429 => "Too many requests",
+        500..=599 => "Internal server error",
+        _ => "VALIDATION_ERROR: injected by the simulator",
+    };
+    let mut response = error_response(
+        status,
+        injection.message.as_deref().unwrap_or(default_message),
+    );
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, injection.retry_after.into());
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderParams {
+    order_ids: Option<String>,
+    order_state_codes: Option<String>,
+    start_date: Option<String>,
+    end_date: Option<String>,
+    start_update_date: Option<String>,
+    end_update_date: Option<String>,
+    max: Option<String>,
+    offset: Option<String>,
+    order: Option<String>,
+    paginate: Option<String>,
+}
+
+async fn list_orders(
+    State(sim): State<Arc<Simulator>>,
+    Query(params): Query<OrderParams>,
+) -> Result<Json<Value>, ApiError> {
+    let query = orders::OrderQuery {
+        order_ids: params.order_ids,
+        order_state_codes: params.order_state_codes,
+        start_date: params.start_date,
+        end_date: params.end_date,
+        start_update_date: params.start_update_date,
+        end_update_date: params.end_update_date,
+        max: params.max,
+        offset: params.offset,
+        order: params.order,
+        paginate: params.paginate,
+    };
+    let (orders, total_count) = sim.lock().orders.list(&query)?;
+    Ok(Json(json!({"orders": orders, "total_count": total_count})))
+}
+
+async fn accept_order(
+    State(sim): State<Arc<Simulator>>,
+    Path(order_id): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let decision = json_body(&body)?;
+    sim.lock().orders.accept(&order_id, &decision, Utc::now())?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn update_tracking(
+    State(sim): State<Arc<Simulator>>,
+    Path(order_id): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let tracking = json_body(&body)?;
+    sim.lock()
+        .orders
+        .update_tracking(&order_id, &tracking, Utc::now())?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn ship_order(
+    State(sim): State<Arc<Simulator>>,
+    Path(order_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    sim.lock().orders.ship(&order_id, Utc::now())?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+struct ThreadParams {
+    entity_type: Option<String>,
+    entity_id: Option<String>,
+    updated_since: Option<String>,
+    with_messages: Option<String>,
+    limit: Option<String>,
+    page_token: Option<String>,
+}
+
+async fn list_threads(
+    State(sim): State<Arc<Simulator>>,
+    Query(params): Query<ThreadParams>,
+) -> Result<Json<Value>, ApiError> {
+    let query = threads::ThreadQuery {
+        entity_type: params.entity_type,
+        entity_id: params.entity_id,
+        updated_since: params.updated_since,
+        with_messages: params.with_messages,
+        limit: params.limit,
+        page_token: params.page_token,
+    };
+    let (data, next_page_token) = sim.lock().threads.list(&query)?;
+    let mut page = json!({"data": data});
+    if let Some(token) = next_page_token {
+        page["next_page_token"] = json!(token);
+    }
+    Ok(Json(page))
+}
+
+async fn reply_to_thread(
+    State(sim): State<Arc<Simulator>>,
+    Path(thread_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let part = multipart_part(content_type, &body, "message_input").ok_or_else(|| {
+        ApiError::business(
+            "VALIDATION_ERROR",
+            "expected multipart/form-data with a message_input part",
+        )
+    })?;
+    let input = json_body(part)?;
+    let message_id = sim.lock().threads.reply(&thread_id, &input, Utc::now())?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"message_id": message_id, "thread_id": thread_id})),
+    ))
+}
+
+async fn list_carriers() -> Json<Value> {
+    let carriers: Vec<Value> = SHOP_CARRIERS
+        .iter()
+        .map(|c| {
+            json!({"code": c.code, "label": c.label, "standard_code": c.code, "tracking_url": c.tracking_url})
+        })
+        .collect();
+    Json(json!({"carriers": carriers}))
+}
+
+fn json_body(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|err| {
+        ApiError::business("VALIDATION_ERROR", format!("the body is not JSON: {err}"))
+    })
+}
+
+/// The body of the form-data part named `name` in a `multipart/form-data` body.
+fn multipart_part<'a>(content_type: &str, body: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let (mime, params) = content_type.split_once(';')?;
+    if !mime.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    let boundary = params.split(';').find_map(|param| {
+        let (key, value) = param.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| value.trim().trim_matches('"'))
+    })?;
+    let delimiter = format!("--{boundary}");
+    let wanted = format!("name=\"{name}\"");
+    let mut rest = body;
+    while let Some(start) = find(rest, delimiter.as_bytes()) {
+        rest = &rest[start + delimiter.len()..];
+        if rest.starts_with(b"--") {
+            return None;
+        }
+        let part_end = find(rest, delimiter.as_bytes()).unwrap_or(rest.len());
+        let part = &rest[..part_end];
+        let headers_end = find(part, b"\r\n\r\n")?;
+        let headers = String::from_utf8_lossy(&part[..headers_end]);
+        if headers.lines().any(|line| {
+            line.to_ascii_lowercase()
+                .starts_with("content-disposition:")
+                && line.contains(&wanted)
+        }) {
+            let content = &part[headers_end + 4..];
+            return Some(content.strip_suffix(b"\r\n").unwrap_or(content));
+        }
+    }
+    None
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_input_part_is_found_in_a_multipart_body() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n\r\nhello\r\n--XyZ\r\nContent-Disposition: form-data; name=\"message_input\"\r\nContent-Type: application/json\r\n\r\n{\"body\":\"Hi\"}\r\n--XyZ--\r\n";
+        let part = multipart_part("multipart/form-data; boundary=XyZ", body, "message_input");
+        assert_eq!(part, Some(&b"{\"body\":\"Hi\"}"[..]));
+    }
+
+    #[test]
+    fn a_json_body_is_not_multipart() {
+        assert!(multipart_part("application/json", b"{}", "message_input").is_none());
+    }
+
+    #[test]
+    fn paths_map_to_mirakl_operations() {
+        assert_eq!(
+            route_of(&Method::PUT, "/api/orders/X-A/accept"),
+            Some("OR21")
+        );
+        assert_eq!(route_of(&Method::GET, "/api/orders"), Some("OR11"));
+        assert_eq!(
+            route_of(&Method::POST, "/api/inbox/threads/t/message"),
+            Some("M12")
+        );
+        assert_eq!(route_of(&Method::GET, "/api/nothing"), None);
+    }
+}
