@@ -10,6 +10,7 @@ use sellerops::marketplace_sync::{MarketplaceSync, RateLimitPolicy, RunReport};
 use sellerops::mirakl::MiraklClient;
 use sellerops::telemetry::{emit_counts, Count};
 use sellerops::webhooks::OutboxPublisher;
+use tracing::Instrument;
 
 const FUNCTION: &str = "sync-marketplace";
 
@@ -45,10 +46,15 @@ async fn main() -> Result<(), Error> {
     let (sync, publisher) = (&sync, &publisher);
     run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
-            let _span = tracing::info_span!("sync", request_id = %event.context.request_id);
-            let report = sync.run(chrono::Utc::now(), Some(publisher)).await.inspect_err(|err| {
-                tracing::error!(error = %sellerops::errors::error_chain(&err), "marketplace sync failed");
-            })?;
+            let span = tracing::info_span!("sync", request_id = %event.context.request_id);
+            let report = sync
+                .run(chrono::Utc::now(), Some(publisher))
+                .instrument(span)
+                .await
+                .inspect_err(|err| {
+                    tracing::error!(error = %sellerops::errors::error_chain(err),
+                        "marketplace sync failed");
+                })?;
             emit(&report);
             Ok::<_, Error>(())
         },
