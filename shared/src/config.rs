@@ -437,6 +437,7 @@ mod tests {
                 "ACCEPT_QUEUE_URL",
                 "http://127.0.0.1:4566/123456789012/accept",
             ),
+            ("MIRAKL_API_KEY", "shop-key-never-printed"),
         ]);
         let config = Config::from_lookup(lookup(&vars)).unwrap();
         assert_eq!(
