@@ -1,5 +1,5 @@
 # The two commands a new machine needs (see README.md), and a few conveniences.
-.PHONY: demo test down lint
+.PHONY: demo test down lint bench-webhooks
 
 ## demo: start the local stack and run sellerops end to end on it
 demo:
@@ -24,3 +24,7 @@ services:
 	@bash infra/local/up.sh
 	@bash infra/local/simulators.sh start
 	@bash infra/local/lambdas.sh start
+## bench-webhooks: handler-level latency and throughput of Mirakl and Shopify deliveries
+bench-webhooks:
+	@bash infra/local/up.sh >/dev/null
+	@bash -c 'source infra/local/env.sh && cargo run --release --locked -p sellerops-tests --bin bench-webhooks'

@@ -29,6 +29,10 @@ pub struct Config {
     pub canadapost: CanadaPostSettings,
     /// Shipping labels: sender address, default parcel, marketplace carrier code.
     pub fulfilment: FulfilmentSettings,
+    /// How webhook deliveries are authenticated and bounded (`marketplace-webhook`).
+    pub webhooks: WebhookSettings,
+    /// How the marketplace poller reads Mirakl (`sync-marketplace`).
+    pub marketplace_sync: MarketplaceSyncSettings,
 }
 
 /// How to reach Canada Post; the label function requires these at cold start.
@@ -96,6 +100,63 @@ pub struct DefaultParcel {
     pub height_cm: rust_decimal::Decimal,
 }
 
+/// How webhook deliveries are authenticated and bounded. A source whose secret is not
+/// configured refuses every delivery (401): nothing unauthenticated is ever stored.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// `MIRAKL_WEBHOOK_SECRET`: the value Mirakl sends in `X-Webhook-Secret`. Secret.
+    pub mirakl_secret: Option<SecretString>,
+    /// `SHOPIFY_WEBHOOK_SECRET`: the app's client secret, key of `X-Shopify-Hmac-Sha256`. Secret.
+    pub shopify_secret: Option<SecretString>,
+    /// `SHOPIFY_SHOP_DOMAIN`: the store (`example.myshopify.com`); deliveries naming
+    /// another store in `X-Shopify-Shop-Domain` are refused.
+    pub shopify_shop_domain: Option<String>,
+    /// `FRESHDESK_WEBHOOK_SECRET`: sent by Freshdesk's automation rule in
+    /// `X-Webhook-Secret`, or as the Basic-auth password. Secret.
+    pub freshdesk_secret: Option<SecretString>,
+    /// `FRESHDESK_DOMAIN`: the helpdesk (`example.freshdesk.com`) tickets are filed under
+    /// when the delivery carries no `ticket_url`.
+    pub freshdesk_domain: Option<String>,
+    /// `WEBHOOK_BODY_LIMIT_BYTES`: larger bodies get 413 (default 1 MiB).
+    pub body_limit_bytes: usize,
+}
+
+/// How the marketplace poller reads Mirakl.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarketplaceSyncSettings {
+    /// `MARKETPLACE_SYNC_OVERLAP_SECONDS`: each poll starts this long before the
+    /// watermark, so a change committed late on Mirakl's side is still seen (default 300).
+    pub overlap: std::time::Duration,
+    /// `MARKETPLACE_SYNC_FIRST_LOOKBACK_HOURS`: how far back the very first poll reads
+    /// (default 72).
+    pub first_lookback: std::time::Duration,
+    /// `MARKETPLACE_SYNC_PAGE_SIZE`: orders per OR11 page, at most 100 (default 100).
+    pub page_size: u32,
+}
+
+impl Default for MarketplaceSyncSettings {
+    fn default() -> Self {
+        Self {
+            overlap: std::time::Duration::from_secs(300),
+            first_lookback: std::time::Duration::from_secs(72 * 3600),
+            page_size: 100,
+        }
+    }
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            mirakl_secret: None,
+            shopify_secret: None,
+            shopify_shop_domain: None,
+            freshdesk_secret: None,
+            freshdesk_domain: None,
+            body_limit_bytes: DEFAULT_WEBHOOK_BODY_LIMIT,
+        }
+    }
+}
+
 /// How to reach the Mirakl seller API; functions that call it require these.
 #[derive(Debug, Clone, Default)]
 pub struct MiraklSettings {
@@ -158,6 +219,7 @@ pub enum ConfigError {
 }
 
 const DEFAULT_MAX_CONNECTIONS: u32 = 2;
+const DEFAULT_WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -202,6 +264,50 @@ impl Config {
                 name: "DEFAULT_CURRENCY",
                 reason: err.to_string(),
             })?,
+        };
+
+        let positive = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(raw) => raw
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name,
+                        reason: format!("expected a positive whole number, got {raw:?}"),
+                    }),
+            }
+        };
+        let body_limit_bytes = usize::try_from(positive(
+            "WEBHOOK_BODY_LIMIT_BYTES",
+            DEFAULT_WEBHOOK_BODY_LIMIT as u64,
+        )?)
+        .unwrap_or(DEFAULT_WEBHOOK_BODY_LIMIT);
+        let sync_defaults = MarketplaceSyncSettings::default();
+        let page_size = positive(
+            "MARKETPLACE_SYNC_PAGE_SIZE",
+            u64::from(sync_defaults.page_size),
+        )?;
+        if page_size > 100 {
+            return Err(ConfigError::Invalid {
+                name: "MARKETPLACE_SYNC_PAGE_SIZE",
+                reason: "Mirakl returns at most 100 orders a page".into(),
+            });
+        }
+        let marketplace_sync = MarketplaceSyncSettings {
+            overlap: std::time::Duration::from_secs(positive(
+                "MARKETPLACE_SYNC_OVERLAP_SECONDS",
+                sync_defaults.overlap.as_secs(),
+            )?),
+            first_lookback: std::time::Duration::from_secs(
+                positive(
+                    "MARKETPLACE_SYNC_FIRST_LOOKBACK_HOURS",
+                    sync_defaults.first_lookback.as_secs() / 3600,
+                )? * 3600,
+            ),
+            page_size: u32::try_from(page_size).unwrap_or(100),
         };
 
         Ok(Self {
@@ -280,6 +386,15 @@ impl Config {
                     )?,
                 },
             },
+            webhooks: WebhookSettings {
+                mirakl_secret: get("MIRAKL_WEBHOOK_SECRET").map(SecretString::from),
+                shopify_secret: get("SHOPIFY_WEBHOOK_SECRET").map(SecretString::from),
+                shopify_shop_domain: get("SHOPIFY_SHOP_DOMAIN"),
+                freshdesk_secret: get("FRESHDESK_WEBHOOK_SECRET").map(SecretString::from),
+                freshdesk_domain: get("FRESHDESK_DOMAIN"),
+                body_limit_bytes,
+            },
+            marketplace_sync,
         })
     }
 
@@ -401,6 +516,35 @@ mod tests {
             err,
             ConfigError::Invalid {
                 name: "DEFAULT_CURRENCY",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn webhook_and_sync_settings_have_defaults_and_hide_secrets() {
+        let config = Config::from_lookup(lookup(MINIMAL)).unwrap();
+        assert_eq!(config.webhooks.body_limit_bytes, 1024 * 1024);
+        assert!(config.webhooks.mirakl_secret.is_none());
+        assert_eq!(config.marketplace_sync, MarketplaceSyncSettings::default());
+
+        let mut vars = MINIMAL.to_vec();
+        vars.extend([
+            ("SHOPIFY_WEBHOOK_SECRET", "shpss_never-printed"),
+            ("WEBHOOK_BODY_LIMIT_BYTES", "2048"),
+            ("MARKETPLACE_SYNC_OVERLAP_SECONDS", "60"),
+        ]);
+        let config = Config::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(config.webhooks.body_limit_bytes, 2048);
+        assert_eq!(config.marketplace_sync.overlap.as_secs(), 60);
+        assert!(!format!("{config:?}").contains("shpss_never-printed"));
+
+        let mut vars = MINIMAL.to_vec();
+        vars.push(("MARKETPLACE_SYNC_PAGE_SIZE", "500"));
+        assert!(matches!(
+            Config::from_lookup(lookup(&vars)).unwrap_err(),
+            ConfigError::Invalid {
+                name: "MARKETPLACE_SYNC_PAGE_SIZE",
                 ..
             }
         ));

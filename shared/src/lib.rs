@@ -6,9 +6,12 @@
 //! Layout:
 //! - cross-cutting: [`config`], [`telemetry`], [`errors`], [`money`], [`customer_email`],
 //!   [`idempotency`], [`outbox`], [`batch`], [`process_failures`], [`api_calls`]
-//! - domain: [`channel`], [`customers`]
 //! - fulfilment: [`fulfilment`] (accepting orders, buying labels), [`canadapost`] (carrier
 //!   API), [`retry`] (bounded in-invocation retries)
+//! - domain: [`channel`], [`customers`], [`recording`] (marketplace orders, threads and
+//!   their follow-up work), [`shopify`], [`freshdesk`]
+//! - entry points: [`webhooks`] (`marketplace-webhook`), [`marketplace_sync`]
+//!   (`sync-marketplace`); [`received`] keeps outside documents exact
 //! - adapters: [`db`] (PostgreSQL), [`aws`] (S3 and SQS clients), [`mirakl`] (marketplace API)
 //!
 //! The schema lives in `migrations/` and is embedded as [`MIGRATOR`].
@@ -23,14 +26,20 @@ pub mod customer_email;
 pub mod customers;
 pub mod db;
 pub mod errors;
+pub mod freshdesk;
 pub mod fulfilment;
 pub mod idempotency;
+pub mod marketplace_sync;
 pub mod mirakl;
 pub mod money;
 pub mod outbox;
 pub mod process_failures;
+pub mod received;
+pub mod recording;
 pub mod retry;
+pub mod shopify;
 pub mod telemetry;
+pub mod webhooks;
 
 /// The forward-only schema migrations in `migrations/`, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

@@ -15,6 +15,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::api_calls::{record_api_call, ApiCall};
+
+pub mod orders;
+pub mod threads;
 use crate::errors::{error_chain, ProcessError};
 
 /// The service name in `ops.api_calls`.

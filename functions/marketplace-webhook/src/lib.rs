@@ -1,0 +1,91 @@
+//! marketplace-webhook: API Gateway (HTTP API, payload v2) in front of
+//! [`sellerops::webhooks::WebhookService`]. This crate only translates HTTP.
+
+use lambda_http::{Body, Request, Response};
+use sellerops::webhooks::{WebhookDelivery, WebhookService};
+
+/// Answers one API Gateway request.
+pub async fn handle(service: &WebhookService, request: Request) -> Response<Body> {
+    let body: &[u8] = match request.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    let answer = service
+        .handle(WebhookDelivery {
+            method: request.method().as_str(),
+            path: request.uri().path(),
+            headers: request.headers(),
+            body,
+        })
+        .await;
+    let mut response = Response::builder()
+        .status(answer.status)
+        .header("content-type", "application/json");
+    if answer.status == 405 {
+        response = response.header("allow", "POST");
+    }
+    response
+        .body(Body::Text(answer.body.to_string()))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sellerops::config::WebhookSettings;
+    use sellerops::customer_email::EmailPepper;
+
+    fn service() -> WebhookService {
+        // Never connects: these answers are decided before any database work.
+        let config = sellerops::config::Config::from_lookup(|name| match name {
+            "DATABASE_URL" => Some("postgres://nobody@127.0.0.1:1/none".into()),
+            "EMAIL_HASH_PEPPER" => Some("pepper-for-the-unit-tests".into()),
+            _ => None,
+        })
+        .unwrap();
+        let pool = sellerops::db::pool(&config.database, "unit-test").unwrap();
+        WebhookService::new(
+            pool,
+            WebhookSettings {
+                body_limit_bytes: 16,
+                ..WebhookSettings::default()
+            },
+            EmailPepper::new("pepper-for-the-unit-tests".to_owned().into()),
+            None,
+        )
+    }
+
+    fn request(method: &str, path: &str, body: &str) -> Request {
+        lambda_http::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::Text(body.to_owned()))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_unknown_route_is_404_and_a_get_is_405_with_allow() {
+        let service = service();
+        let missing = handle(&service, request("POST", "/webhooks/ebay", "[]")).await;
+        assert_eq!(missing.status(), 404);
+        let get = handle(&service, request("GET", "/webhooks/mirakl", "")).await;
+        assert_eq!(get.status(), 405);
+        assert_eq!(get.headers()["allow"], "POST");
+    }
+
+    #[tokio::test]
+    async fn a_body_above_the_limit_is_413_and_an_unsigned_one_401() {
+        let service = service();
+        let large = handle(
+            &service,
+            request("POST", "/webhooks/mirakl", &"x".repeat(17)),
+        )
+        .await;
+        assert_eq!(large.status(), 413);
+        let unsigned = handle(&service, request("POST", "/webhooks/mirakl", "[]")).await;
+        assert_eq!(unsigned.status(), 401);
+        assert_eq!(unsigned.headers()["content-type"], "application/json");
+    }
+}

@@ -1,0 +1,99 @@
+//! sync-marketplace: on an EventBridge schedule, polls Mirakl OR11 orders and M11
+//! threads, records them through the shared path, and sends what waits in the outbox.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use sellerops::aws::AwsClients;
+use sellerops::config::Config;
+use sellerops::customer_email::EmailPepper;
+use sellerops::marketplace_sync::{MarketplaceSync, RateLimitPolicy, RunReport};
+use sellerops::mirakl::MiraklClient;
+use sellerops::telemetry::{emit_counts, Count};
+use sellerops::webhooks::OutboxPublisher;
+use tracing::Instrument;
+
+const FUNCTION: &str = "sync-marketplace";
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    sellerops::telemetry::init();
+    let config = Config::from_env()?;
+    let base_url = Config::require(&config.mirakl.base_url, "MIRAKL_BASE_URL")?;
+    let api_key = config
+        .mirakl
+        .api_key
+        .clone()
+        .ok_or(sellerops::config::ConfigError::Missing("MIRAKL_API_KEY"))?;
+    let pool = sellerops::db::pool(&config.database, FUNCTION)?;
+    let client = MiraklClient::new(
+        base_url,
+        api_key,
+        config.mirakl.shop_id.clone(),
+        pool.clone(),
+    )?;
+    let aws = AwsClients::from_env(config.aws_endpoint_url.as_deref()).await;
+    let sync = MarketplaceSync {
+        pool,
+        client,
+        pepper: EmailPepper::new(config.email_hash_pepper.clone()),
+        settings: config.marketplace_sync,
+        rate_limit: RateLimitPolicy::default(),
+    };
+    let publisher = OutboxPublisher {
+        sqs: aws.sqs,
+        queues: config.queues.clone(),
+    };
+    let (sync, publisher) = (&sync, &publisher);
+    run(service_fn(
+        move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
+            let span = tracing::info_span!("sync", request_id = %event.context.request_id);
+            let report = sync
+                .run(chrono::Utc::now(), Some(publisher))
+                .instrument(span)
+                .await
+                .inspect_err(|err| {
+                    tracing::error!(error = %sellerops::errors::error_chain(err),
+                        "marketplace sync failed");
+                })?;
+            emit(&report);
+            Ok::<_, Error>(())
+        },
+    ))
+    .await
+}
+
+fn emit(report: &RunReport) {
+    emit_counts(
+        FUNCTION,
+        &[
+            Count {
+                name: "OrdersSeen",
+                value: report.orders.seen,
+            },
+            Count {
+                name: "OrdersChanged",
+                value: report.orders.changed,
+            },
+            Count {
+                name: "ThreadsSeen",
+                value: report.threads.seen,
+            },
+            Count {
+                name: "FollowUpsQueued",
+                value: report.orders.follow_ups + report.threads.follow_ups,
+            },
+            Count {
+                name: "ItemsFailed",
+                value: report.orders.failed + report.threads.failed,
+            },
+            Count {
+                name: "OutboxPublished",
+                value: report.published,
+            },
+            Count {
+                name: "OutboxDeferred",
+                value: report.deferred,
+            },
+        ],
+    );
+}

@@ -1,0 +1,106 @@
+//! Outside documents as received: the parsed value beside its exact JSON text.
+//!
+//! Marketplaces send money as JSON numbers. Parsing them into a float loses cents
+//! (`19.99` is not a binary fraction), so every amount is read from the number's own
+//! text ([`decimal`]), and the document itself is kept as the text that arrived
+//! ([`Received::raw`]) for `raw_payload` columns. Both rely on `serde_json`'s
+//! `RawValue`, so these types are read with `serde_json::from_str`/`from_slice`, never
+//! from an already parsed `serde_json::Value`.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+
+/// A document parsed as `T`, with the JSON text it was parsed from.
+#[derive(Debug)]
+pub struct Received<T> {
+    /// The parsed document.
+    pub value: T,
+    raw: Box<RawValue>,
+}
+
+impl<T> Received<T> {
+    /// The document's JSON text, exactly as it arrived.
+    pub fn raw(&self) -> &str {
+        self.raw.get()
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Received<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        let value = serde_json::from_str(raw.get()).map_err(D::Error::custom)?;
+        Ok(Self { value, raw })
+    }
+}
+
+/// Reads an amount from a JSON number or numeric string, digit for digit.
+pub fn decimal<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+    let raw = Box::<RawValue>::deserialize(deserializer)?;
+    parse_decimal(raw.get()).map_err(D::Error::custom)
+}
+
+/// Like [`decimal`], for an amount that may be absent or `null`.
+pub fn optional_decimal<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Decimal>, D::Error> {
+    let raw = Option::<Box<RawValue>>::deserialize(deserializer)?;
+    match raw {
+        None => Ok(None),
+        Some(raw) if raw.get() == "null" => Ok(None),
+        Some(raw) => parse_decimal(raw.get()).map(Some).map_err(D::Error::custom),
+    }
+}
+
+fn parse_decimal(text: &str) -> Result<Decimal, String> {
+    let digits = text.trim().trim_matches('"');
+    Decimal::from_str(digits)
+        .or_else(|_| Decimal::from_scientific(digits))
+        .map_err(|_| format!("expected an amount, got {text}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Line {
+        #[serde(deserialize_with = "decimal")]
+        price: Decimal,
+        #[serde(default, deserialize_with = "optional_decimal")]
+        shipping: Option<Decimal>,
+    }
+
+    #[test]
+    fn a_json_number_keeps_its_exact_cents() {
+        let line: Line = serde_json::from_str(r#"{"price": 19.99, "shipping": 0.1}"#).unwrap();
+        assert_eq!(line.price, Decimal::from_str("19.99").unwrap());
+        assert_eq!(line.price.to_string(), "19.99");
+        assert_eq!(line.shipping, Some(Decimal::from_str("0.1").unwrap()));
+    }
+
+    #[test]
+    fn strings_integers_and_nulls_are_amounts_too() {
+        let line: Line = serde_json::from_str(r#"{"price": "2250.00", "shipping": null}"#).unwrap();
+        assert_eq!(line.price.to_string(), "2250.00");
+        assert_eq!(line.shipping, None);
+        let line: Line = serde_json::from_str(r#"{"price": 165}"#).unwrap();
+        assert_eq!(line.price, Decimal::from(165));
+    }
+
+    #[test]
+    fn anything_else_is_refused_by_name() {
+        let err = serde_json::from_str::<Line>(r#"{"price": true}"#).unwrap_err();
+        assert!(err.to_string().contains("expected an amount"), "{err}");
+    }
+
+    #[test]
+    fn a_received_document_keeps_its_text() {
+        let doc: Received<Line> = serde_json::from_str(r#"{"price":19.990, "x":[1]}"#).unwrap();
+        assert_eq!(doc.raw(), r#"{"price":19.990, "x":[1]}"#);
+        assert_eq!(doc.value.price.to_string(), "19.990");
+    }
+}

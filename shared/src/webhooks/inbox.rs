@@ -1,0 +1,43 @@
+//! `ops.inbox`: every accepted delivery, stored as received (less e-mail addresses)
+//! before it is normalised, unique per source and delivery id.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Stores a delivery in the caller's transaction. `None` when it was stored before: a
+/// second delivery changes nothing. A concurrent duplicate waits here until the first
+/// commits (unique index), then finds it.
+pub async fn store_delivery(
+    tx: &mut PgConnection,
+    source: &str,
+    delivery_id: &str,
+    headers: &serde_json::Value,
+    body: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "insert into ops.inbox (source, delivery_id, headers, body)
+         values ($1, $2, $3, ops.redact_email_addresses($4)::jsonb)
+         on conflict on constraint inbox_source_delivery_id_key do nothing
+         returning id",
+    )
+    .bind(source)
+    .bind(delivery_id)
+    .bind(headers)
+    .bind(body)
+    .fetch_optional(tx)
+    .await
+}
+
+/// Marks a stored delivery normalised, with the reasons of any part that could not be.
+pub async fn mark_processed(
+    tx: &mut PgConnection,
+    inbox_id: Uuid,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update ops.inbox set processed_at = now(), error = $2 where id = $1")
+        .bind(inbox_id)
+        .bind(error)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

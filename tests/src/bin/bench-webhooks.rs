@@ -1,0 +1,171 @@
+//! Handler-level webhook benchmark against the local PostgreSQL (`make bench-webhooks`).
+//!
+//! Creates (or reuses) a `<database>_bench` database next to `DATABASE_URL`, applies the
+//! migrations, then sends Mirakl and Shopify deliveries straight to
+//! `WebhookService::handle` at a fixed rate (default 200/s, `BENCH_RATE`) for
+//! `BENCH_SECONDS` (default 10) each, and prints p50/p99/max latency and the achieved
+//! throughput. Every delivery is a new order, so each one does the full recording work:
+//! inbox, customer, order, lines, status history (and for Mirakl a follow-up in the
+//! outbox; publishing to SQS is left out, as it happens after the answer's commit).
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sellerops::webhooks::{WebhookDelivery, WebhookService};
+use sellerops_tests::marketplace::{
+    fixture, headers, mirakl_order, shopify_headers, MIRAKL_SECRET,
+};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
+
+#[tokio::main]
+async fn main() {
+    let url = sellerops_tests::stack_var("DATABASE_URL");
+    let rate: u64 = env_number("BENCH_RATE", 200);
+    let seconds: u64 = env_number("BENCH_SECONDS", 10);
+    let connections: u32 = env_number("BENCH_CONNECTIONS", 8) as u32;
+
+    let options = PgConnectOptions::from_str(&url).expect("DATABASE_URL");
+    let bench_db = format!("{}_bench", options.get_database().unwrap_or("sellerops"));
+    let mut admin = options.clone().connect().await.expect("connect");
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(&bench_db)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+    if !exists {
+        sqlx::query(&format!("create database {bench_db}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+    admin.close().await.ok();
+    let pool = PgPoolOptions::new()
+        .max_connections(connections)
+        .connect_with(options.database(&bench_db))
+        .await
+        .expect("connect to the bench database");
+    sellerops::MIGRATOR.run(&pool).await.expect("migrations");
+
+    let service = Arc::new(sellerops_tests::marketplace::webhook_service(&pool, None));
+    let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    println!(
+        "webhook benchmark: {rate} deliveries/s for {seconds} s per source, {connections} connections"
+    );
+    for source in ["mirakl", "shopify"] {
+        // Warm up the pool and the plan cache.
+        run(&service, source, &format!("{run_id}w"), 50, 1).await;
+        let (mut latencies, elapsed) = run(&service, source, &run_id, rate, seconds).await;
+        latencies.sort();
+        let pick = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
+        println!(
+            "{source:8} n={:5}  p50={:6.2} ms  p99={:6.2} ms  max={:6.2} ms  throughput={:7.1}/s",
+            latencies.len(),
+            ms(pick(0.50)),
+            ms(pick(0.99)),
+            ms(*latencies.last().unwrap()),
+            latencies.len() as f64 / elapsed.as_secs_f64()
+        );
+    }
+    // Unthrottled: how many deliveries a second the handler sustains.
+    let (latencies, elapsed) = run(&service, "mirakl", &format!("{run_id}max"), 0, 5).await;
+    println!(
+        "mirakl   unthrottled with {connections} in flight: {:7.1}/s",
+        latencies.len() as f64 / elapsed.as_secs_f64()
+    );
+}
+
+/// Sends `rate` deliveries a second for `seconds` (rate 0: as fast as the pool allows).
+async fn run(
+    service: &Arc<WebhookService>,
+    source: &'static str,
+    run_id: &str,
+    rate: u64,
+    seconds: u64,
+) -> (Vec<Duration>, Duration) {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    let limiter = Arc::new(tokio::sync::Semaphore::new(if rate == 0 {
+        8
+    } else {
+        10_000
+    }));
+    let mut n = 0u64;
+    while Instant::now() < deadline {
+        if rate > 0 {
+            let due = started + Duration::from_secs_f64(n as f64 / rate as f64);
+            tokio::time::sleep_until(due.into()).await;
+        }
+        let permit = limiter.clone().acquire_owned().await.unwrap();
+        let service = service.clone();
+        let id = format!("{run_id}-{n}");
+        tasks.push(tokio::spawn(async move {
+            let (headers, body) = delivery(source, &id);
+            let sent = Instant::now();
+            let answer = service
+                .handle(WebhookDelivery {
+                    method: "POST",
+                    path: &format!("/webhooks/{source}"),
+                    headers: &headers,
+                    body: body.as_bytes(),
+                })
+                .await;
+            let latency = sent.elapsed();
+            drop(permit);
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            latency
+        }));
+        n += 1;
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        latencies.push(task.await.unwrap());
+    }
+    (latencies, started.elapsed())
+}
+
+fn delivery(source: &str, id: &str) -> (reqwest::header::HeaderMap, String) {
+    match source {
+        "mirakl" => {
+            let body = format!(
+                "[{}]",
+                mirakl_order(
+                    &format!("BENCH-{id}"),
+                    "WAITING_ACCEPTANCE",
+                    "2026-03-02T14:18:45Z"
+                )
+                .replace("BBY-CUST-558201", &format!("BENCH-CUST-{id}"))
+                .replace("k7f3q9x2-relay", &format!("relay-{id}"))
+            );
+            (headers(&[("x-webhook-secret", MIRAKL_SECRET)]), body)
+        }
+        _ => {
+            let body = fixture("shopify/order_created.json")
+                .replace("5820417390766", &format!("9{}", digits(id)))
+                .replace("7310044512430", &format!("8{}", digits(id)))
+                .replace("liam.macdonald", &format!("liam.{id}"));
+            (shopify_headers("orders/create", id, &body), body)
+        }
+    }
+}
+
+fn digits(id: &str) -> String {
+    let hash = id
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+    format!("{}", hash % 1_000_000_000_000)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -1,0 +1,361 @@
+//! The poller against a fake Mirakl (wiremock): paging, overlap, 429, threads, the
+//! watermark in etl.sync_metadata, and the outbox sweep retrying a failed publish.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use sellerops::config::{MarketplaceSyncSettings, QueueUrls};
+use sellerops::marketplace_sync::{MarketplaceSync, RateLimitPolicy};
+use sellerops::mirakl::MiraklClient;
+use sellerops::webhooks::OutboxPublisher;
+use sellerops_tests::marketplace::{fixture, mirakl_order, pepper};
+use sellerops_tests::{local_aws, unique_name};
+use sqlx::PgPool;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+fn poller(server: &MockServer, pool: &PgPool, page_size: u32) -> MarketplaceSync {
+    MarketplaceSync {
+        pool: pool.clone(),
+        client: MiraklClient::new(
+            &server.uri(),
+            SecretString::from("shop-key"),
+            None,
+            pool.clone(),
+        )
+        .unwrap(),
+        pepper: pepper(),
+        settings: MarketplaceSyncSettings {
+            overlap: Duration::from_secs(300),
+            first_lookback: Duration::from_secs(24 * 3600),
+            page_size,
+        },
+        rate_limit: RateLimitPolicy {
+            max_waits: 2,
+            max_wait: Duration::from_secs(2),
+            default_wait: Duration::from_millis(100),
+        },
+    }
+}
+
+fn page(orders: &[String], total: u64) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(
+        format!(
+            r#"{{"orders":[{}],"total_count":{total}}}"#,
+            orders.join(",")
+        ),
+        "application/json",
+    )
+}
+
+async fn no_threads(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/api/inbox/threads"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "data": [] })))
+        .mount(server)
+        .await;
+}
+
+async fn sync_row(pool: &PgPool, entity: &str) -> (String, Option<DateTime<Utc>>, Option<String>) {
+    sqlx::query_as(
+        "select sync_status, watermark_at, last_error from etl.sync_metadata
+         where source = 'mirakl' and entity = $1",
+    )
+    .bind(entity)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn the_first_poll_reads_every_page_and_keeps_the_newest_change_as_watermark(pool: PgPool) {
+    // Arrange: three orders, two a page.
+    let server = MockServer::start().await;
+    let now = at("2026-03-05T12:00:00Z");
+    let orders: Vec<String> = (1..=3)
+        .map(|i| {
+            mirakl_order(
+                &format!("BBY-P-{i}"),
+                "SHIPPED",
+                &format!("2026-03-05T0{i}:00:00Z"),
+            )
+        })
+        .collect();
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .and(query_param("start_update_date", "2026-03-04T12:00:00Z"))
+        .and(query_param("offset", "0"))
+        .and(query_param("max", "2"))
+        .respond_with(page(&orders[..2], 3))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .and(query_param("offset", "2"))
+        .respond_with(page(&orders[2..], 3))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    // Act
+    let tally = poller(&server, &pool, 2).sync_orders(now).await.unwrap();
+
+    // Assert
+    assert_eq!((tally.seen, tally.changed), (3, 3));
+    let recorded: i64 = sqlx::query_scalar("select count(*) from sales.orders")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 3);
+    let (status, watermark, error) = sync_row(&pool, "orders").await;
+    assert_eq!(status, "success");
+    assert_eq!(watermark, Some(at("2026-03-05T03:00:00Z")));
+    assert_eq!(error, None);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn the_next_poll_starts_an_overlap_before_the_watermark_and_an_order_seen_twice_changes_nothing(
+    pool: PgPool,
+) {
+    let server = MockServer::start().await;
+    sqlx::query(
+        "insert into etl.sync_metadata (source, entity, watermark_at)
+         values ('mirakl', 'orders', '2026-03-05T03:00:00Z')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let order = mirakl_order("BBY-O-1", "WAITING_ACCEPTANCE", "2026-03-05T02:58:00Z");
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .and(query_param("start_update_date", "2026-03-05T02:55:00Z"))
+        .respond_with(page(std::slice::from_ref(&order), 1))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let sync = poller(&server, &pool, 100);
+
+    let first = sync.sync_orders(at("2026-03-05T12:00:00Z")).await.unwrap();
+    let second = sync.sync_orders(at("2026-03-05T12:05:00Z")).await.unwrap();
+
+    assert_eq!((first.changed, first.follow_ups), (1, 1));
+    assert_eq!((second.seen, second.changed, second.follow_ups), (1, 0, 0));
+    let (_, watermark, _) = sync_row(&pool, "orders").await;
+    assert_eq!(
+        watermark,
+        Some(at("2026-03-05T03:00:00Z")),
+        "never moves back"
+    );
+    let queued: i64 = sqlx::query_scalar("select count(*) from ops.outbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, 1);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_429_is_waited_out_as_retry_after_asks_and_the_page_is_read_again(pool: PgPool) {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(page(
+            &[mirakl_order("BBY-R-1", "SHIPPED", "2026-03-05T01:00:00Z")],
+            1,
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let started = std::time::Instant::now();
+
+    let tally = poller(&server, &pool, 100)
+        .sync_orders(at("2026-03-05T12:00:00Z"))
+        .await
+        .unwrap();
+
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not honoured"
+    );
+    assert_eq!(tally.seen, 1);
+    assert_eq!(sync_row(&pool, "orders").await.0, "success");
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_poll_that_stays_rate_limited_records_the_failure_and_keeps_the_watermark(pool: PgPool) {
+    let server = MockServer::start().await;
+    sqlx::query(
+        "insert into etl.sync_metadata (source, entity, watermark_at)
+         values ('mirakl', 'orders', '2026-03-05T03:00:00Z')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(ResponseTemplate::new(429))
+        .expect(3)
+        .mount(&server)
+        .await;
+
+    let err = poller(&server, &pool, 100)
+        .sync_orders(at("2026-03-05T12:00:00Z"))
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.disposition(), sellerops::errors::Disposition::Retry);
+    let (status, watermark, error) = sync_row(&pool, "orders").await;
+    assert_eq!(status, "failed");
+    assert_eq!(watermark, Some(at("2026-03-05T03:00:00Z")));
+    assert!(error.unwrap().contains("rate limited"));
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn threads_are_read_page_by_page_and_new_customer_messages_queue_a_reply(pool: PgPool) {
+    let server = MockServer::start().await;
+    let thread = fixture("mirakl/thread_where_is_my_order.json");
+    let other = thread
+        .replace(
+            "4b8f0c2e-6f1a-4d7e-9a51-2f0b6d3c9e11",
+            "9c1d2e3f-0000-4000-8000-000000000002",
+        )
+        .replace("msg-000", "msg-100");
+    Mock::given(method("GET"))
+        .and(path("/api/inbox/threads"))
+        .and(query_param("with_messages", "true"))
+        .and(query_param("page_token", "page-2"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(format!(r#"{{"data":[{other}]}}"#), "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/inbox/threads"))
+        .and(query_param("updated_since", "2026-03-04T12:00:00Z"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            format!(r#"{{"data":[{thread}],"next_page_token":"page-2"}}"#),
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+
+    let tally = poller(&server, &pool, 100)
+        .sync_threads(at("2026-03-05T12:00:00Z"))
+        .await
+        .unwrap();
+
+    assert_eq!((tally.seen, tally.changed, tally.follow_ups), (2, 2, 2));
+    let replies: Vec<String> = sqlx::query_scalar(
+        "select dedup_id from ops.outbox where queue_name = 'reply' order by dedup_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(replies, ["reply:msg-0003", "reply:msg-1003"]);
+    let (status, watermark, _) = sync_row(&pool, "threads").await;
+    assert_eq!(status, "success");
+    assert_eq!(watermark, Some(at("2026-03-04T16:40:00Z")));
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_follow_up_whose_publish_failed_is_sent_by_the_next_run(pool: PgPool) {
+    // Arrange: a run records a waiting order, but its accept queue is not configured,
+    // so the publish fails and the message stays in the outbox.
+    let server = MockServer::start().await;
+    no_threads(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(page(
+            &[mirakl_order(
+                "BBY-OB-1",
+                "WAITING_ACCEPTANCE",
+                "2026-03-05T01:00:00Z",
+            )],
+            1,
+        ))
+        .mount(&server)
+        .await;
+    let aws = local_aws().await;
+    let queue_url = aws
+        .sqs
+        .create_queue()
+        .queue_name(unique_name("accept"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let sync = poller(&server, &pool, 100);
+    let broken = OutboxPublisher {
+        sqs: aws.sqs.clone(),
+        queues: QueueUrls::default(),
+    };
+
+    // Act 1
+    let first = sync
+        .run(at("2026-03-05T12:00:00Z"), Some(&broken))
+        .await
+        .unwrap();
+
+    // Assert 1: kept for later, not lost.
+    assert_eq!((first.published, first.deferred), (0, 1));
+    sqlx::query("update ops.outbox set next_attempt_at = now()")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    // Act 2: the next scheduled run, with the queue reachable.
+    let fixed = OutboxPublisher {
+        sqs: aws.sqs.clone(),
+        queues: QueueUrls {
+            accept: Some(queue_url.clone()),
+            ..QueueUrls::default()
+        },
+    };
+    let second = sync
+        .run(at("2026-03-05T12:05:00Z"), Some(&fixed))
+        .await
+        .unwrap();
+    let third = sync
+        .run(at("2026-03-05T12:10:00Z"), Some(&fixed))
+        .await
+        .unwrap();
+
+    // Assert 2: sent exactly once, with the agreed body.
+    assert_eq!((second.published, third.published), (1, 0));
+    let received = aws
+        .sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(received.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(received[0].body().unwrap()).unwrap();
+    assert_eq!(body["channel"], "bestbuy_ca");
+    assert_eq!(body["external_id"], "BBY-OB-1");
+    aws.sqs
+        .delete_queue()
+        .queue_url(&queue_url)
+        .send()
+        .await
+        .unwrap();
+}

@@ -1,0 +1,429 @@
+//! The webhook endpoint: signatures, every answer, the inbox and duplicates.
+
+use base64::Engine as _;
+use sellerops::webhooks::WebhookDelivery;
+use sellerops_tests::marketplace::{
+    deliver, deliver_mirakl, fixture, headers, mirakl_order, shopify_headers, webhook_service,
+    FRESHDESK_SECRET, MIRAKL_SECRET,
+};
+use sqlx::PgPool;
+
+async fn count(pool: &PgPool, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("select count(*) from {table}"))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+// --- Signatures -------------------------------------------------------------
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_shopify_delivery_signed_with_the_app_secret_is_recorded(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+    let body = fixture("shopify/order_created.json");
+
+    let answer = deliver(
+        &service,
+        "shopify",
+        &shopify_headers("orders/create", "wh-1", &body),
+        &body,
+    )
+    .await;
+
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let (status, total, name): (String, rust_decimal::Decimal, String) = sqlx::query_as(
+        "select status, total_amount, commercial_id from sales.orders where channel = 'shopify'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), name.as_str()), ("paid", "#1042"));
+    assert_eq!(total.to_string(), "563.48");
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_shopify_delivery_with_a_wrong_missing_or_stale_signature_is_401_and_stores_nothing(
+    pool: PgPool,
+) {
+    let service = webhook_service(&pool, None);
+    let body = fixture("shopify/order_created.json");
+    let signed = shopify_headers("orders/create", "wh-1", &body);
+
+    let mut wrong = signed.clone();
+    let forged = sellerops::webhooks::verify::shopify_signature("not-the-secret", body.as_bytes());
+    wrong.insert("x-shopify-hmac-sha256", forged.parse().unwrap());
+    let mut missing = signed.clone();
+    missing.remove("x-shopify-hmac-sha256");
+    let tampered = body.replace("563.48", "0.01");
+
+    for (name, headers, body) in [
+        ("wrong", &wrong, body.as_str()),
+        ("missing", &missing, body.as_str()),
+        ("tampered", &signed, tampered.as_str()),
+    ] {
+        let answer = deliver(&service, "shopify", headers, body).await;
+        assert_eq!(answer.status, 401, "{name}: {}", answer.body);
+    }
+    assert_eq!(count(&pool, "ops.inbox").await, 0);
+    assert_eq!(count(&pool, "sales.orders").await, 0);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_mirakl_delivery_needs_the_shared_secret(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+    let body = format!("[{}]", fixture("mirakl/order_waiting_acceptance.json"));
+
+    let wrong = deliver(
+        &service,
+        "mirakl",
+        &headers(&[("x-webhook-secret", "guess")]),
+        &body,
+    )
+    .await;
+    let missing = deliver(&service, "mirakl", &headers(&[]), &body).await;
+    let right = deliver(
+        &service,
+        "mirakl",
+        &headers(&[("x-webhook-secret", MIRAKL_SECRET)]),
+        &body,
+    )
+    .await;
+
+    assert_eq!(
+        (wrong.status, missing.status, right.status),
+        (401, 401, 200)
+    );
+    assert_eq!(count(&pool, "ops.inbox").await, 1);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_freshdesk_ticket_is_filed_with_normalised_status_and_priority(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+    let body = fixture("freshdesk/ticket_created.json");
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("freshdesk:{FRESHDESK_SECRET}"))
+    );
+
+    let unsigned = deliver(&service, "freshdesk", &headers(&[]), &body).await;
+    let answer = deliver(
+        &service,
+        "freshdesk",
+        &headers(&[("authorization", &basic)]),
+        &body,
+    )
+    .await;
+    let updated = body
+        .replace("\"Pending\"", "\"Resolved\"")
+        .replace("\"High\"", "\"Urgent\"");
+    let by_header = deliver(
+        &service,
+        "freshdesk",
+        &headers(&[("x-webhook-secret", FRESHDESK_SECRET)]),
+        &updated,
+    )
+    .await;
+
+    assert_eq!(unsigned.status, 401);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["ticket_status"], "pending");
+    assert_eq!(answer.body["ticket_priority"], "high");
+    assert_eq!(by_header.body["ticket_status"], "resolved");
+    let (domain, id, status, priority, hashed): (String, String, String, String, bool) =
+        sqlx::query_as(
+            "select domain, freshdesk_ticket_id, support.extract_ticket_status(data),
+                    support.extract_ticket_priority(data), octet_length(requester_email_hash) = 32
+             from etl.freshdesk_tickets",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            domain.as_str(),
+            id.as_str(),
+            status.as_str(),
+            priority.as_str(),
+            hashed
+        ),
+        (
+            "maplerefurb.freshdesk.com",
+            "311",
+            "resolved",
+            "urgent",
+            true
+        )
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_shopify_customer_lands_in_the_envelope_without_its_email(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+    let body = fixture("shopify/customer_created.json");
+
+    let answer = deliver(
+        &service,
+        "shopify",
+        &shopify_headers("customers/create", "wh-c1", &body),
+        &body,
+    )
+    .await;
+    let updated = body.replace("Halifax", "Dartmouth").replace(
+        "\"updated_at\":\"2026-03-03T09:10:02-05:00\"",
+        "\"updated_at\":\"2026-03-04T11:00:00-05:00\"",
+    );
+    let again = deliver(
+        &service,
+        "shopify",
+        &shopify_headers("customers/update", "wh-c2", &updated),
+        &updated,
+    )
+    .await;
+
+    assert_eq!((answer.status, again.status), (200, 200), "{}", answer.body);
+    let (shop, id, city, hashed, linked): (String, String, String, bool, bool) = sqlx::query_as(
+        "select shop_domain, shopify_customer_id, data -> 'default_address' ->> 'city',
+                octet_length(email_hash) = 32, customer_id is not null
+         from etl.shopify_customers",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (shop.as_str(), id.as_str(), city.as_str(), hashed, linked),
+        (
+            "maple-refurb.myshopify.com",
+            "7310044512430",
+            "Dartmouth",
+            true,
+            true
+        )
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_shopify_topic_sellerops_does_not_record_is_acknowledged_and_ignored(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+    let body = r#"{"id": 1, "title": "Spring sale"}"#;
+
+    let answer = deliver(
+        &service,
+        "shopify",
+        &shopify_headers("products/update", "wh-p", body),
+        body,
+    )
+    .await;
+
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body["status"], "ignored");
+    assert_eq!(count(&pool, "ops.inbox").await, 0);
+}
+
+// --- Answers ------------------------------------------------------------------
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_malformed_body_is_400_with_a_message_naming_the_problem(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+
+    let not_json = deliver_mirakl(&service, &["{not json"]).await;
+    let missing_field = deliver_mirakl(&service, &[r#"{"order_id": "BBY-9"}"#]).await;
+    let body = r#"{"id": 5}"#;
+    let mut no_id = shopify_headers("orders/create", "x", body);
+    no_id.remove("x-shopify-webhook-id");
+    let shopify = deliver(&service, "shopify", &no_id, body).await;
+
+    assert_eq!(not_json.status, 400);
+    assert!(not_json.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("Mirakl orders"));
+    assert_eq!(missing_field.status, 400);
+    assert!(
+        missing_field.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("order_state"),
+        "{}",
+        missing_field.body
+    );
+    assert_eq!(shopify.status, 400);
+    assert!(shopify.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("X-Shopify-Webhook-Id"));
+    assert_eq!(count(&pool, "ops.inbox").await, 0);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn unknown_routes_are_404_other_methods_405_and_large_bodies_413(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+    let empty = headers(&[("x-webhook-secret", MIRAKL_SECRET)]);
+    let large = format!("[{}]", " ".repeat(1024 * 1024));
+    let call = |method: &'static str, path: &'static str, body: &'static [u8]| WebhookDelivery {
+        method,
+        path,
+        headers: &empty,
+        body,
+    };
+
+    let unknown = service.handle(call("POST", "/webhooks/ebay", b"[]")).await;
+    let get = service.handle(call("GET", "/webhooks/mirakl", b"")).await;
+    let too_large = deliver(&service, "mirakl", &empty, &large).await;
+
+    assert_eq!(
+        (unknown.status, get.status, too_large.status),
+        (404, 405, 413)
+    );
+    assert_eq!(count(&pool, "ops.inbox").await, 0);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_database_failure_is_500_without_internals(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+    pool.close().await;
+
+    let answer = deliver_mirakl(
+        &service,
+        &[&fixture("mirakl/order_waiting_acceptance.json")],
+    )
+    .await;
+
+    assert_eq!(answer.status, 500);
+    assert_eq!(
+        answer.body,
+        serde_json::json!({ "error": "internal error" })
+    );
+}
+
+// --- Inbox and duplicates -------------------------------------------------------
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_delivery_is_stored_raw_and_a_repeat_answers_200_and_changes_nothing(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+    let order = fixture("mirakl/order_waiting_acceptance.json");
+
+    let first = deliver_mirakl(&service, &[&order]).await;
+    let snapshot: String = sqlx::query_scalar("select row_to_json(o)::text from sales.orders o")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let second = deliver_mirakl(&service, &[&order]).await;
+
+    assert_eq!(first.body["status"], "recorded");
+    assert_eq!(second.status, 200);
+    assert_eq!(second.body["status"], "duplicate");
+    let (source, processed): (String, bool) =
+        sqlx::query_as("select source, processed_at is not null from ops.inbox")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((source.as_str(), processed), ("mirakl", true));
+    let after: String = sqlx::query_scalar("select row_to_json(o)::text from sales.orders o")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(snapshot, after);
+    assert_eq!(count(&pool, "ops.inbox").await, 1);
+    assert_eq!(count(&pool, "ops.outbox").await, 1);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_shopify_retry_with_the_same_webhook_id_is_a_duplicate(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+    let body = fixture("shopify/order_created.json");
+    let signed = shopify_headers("orders/create", "wh-7", &body);
+
+    let first = deliver(&service, "shopify", &signed, &body).await;
+    let retry = deliver(&service, "shopify", &signed, &body).await;
+
+    assert_eq!(first.body["status"], "recorded");
+    assert_eq!(retry.body["status"], "duplicate");
+    assert_eq!(count(&pool, "sales.order_status_history").await, 1);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn concurrent_duplicate_deliveries_record_the_order_once(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+    let order = mirakl_order(
+        "BBY-CONCURRENT-1",
+        "WAITING_ACCEPTANCE",
+        "2026-03-02T14:18:45Z",
+    );
+
+    let answers = futures::future::join_all(
+        (0..8).map(|_| async { deliver_mirakl(&service, &[order.as_str()]).await }),
+    )
+    .await;
+
+    assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
+    let recorded = answers
+        .iter()
+        .filter(|a| a.body["status"] == "recorded")
+        .count();
+    assert_eq!(recorded, 1);
+    assert_eq!(count(&pool, "sales.orders").await, 1);
+    assert_eq!(count(&pool, "sales.order_lines").await, 2);
+    assert_eq!(count(&pool, "sales.order_status_history").await, 1);
+    assert_eq!(count(&pool, "ops.outbox").await, 1);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn concurrent_different_deliveries_of_one_order_queue_its_work_once(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+    let versions: Vec<String> = (0..6)
+        .map(|i| {
+            mirakl_order(
+                "BBY-RACE-1",
+                "WAITING_ACCEPTANCE",
+                &format!("2026-03-02T14:18:4{i}Z"),
+            )
+        })
+        .collect();
+
+    let answers = futures::future::join_all(
+        versions
+            .iter()
+            .map(|v| async { deliver_mirakl(&service, &[v.as_str()]).await }),
+    )
+    .await;
+
+    assert!(answers
+        .iter()
+        .all(|a| a.status == 200 && a.body["status"] == "recorded"));
+    let updated: String = sqlx::query_scalar("select last_updated_at::text from sales.orders")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(updated, "2026-03-02 14:18:45+00");
+    assert_eq!(count(&pool, "sales.order_status_history").await, 1);
+    assert_eq!(count(&pool, "ops.outbox").await, 1);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn an_order_that_breaks_a_rule_is_written_down_and_its_neighbours_are_recorded(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+    let good = mirakl_order("BBY-GOOD-1", "SHIPPED", "2026-03-02T14:18:45Z");
+    let negative = mirakl_order("BBY-BAD-1", "SHIPPED", "2026-03-02T14:18:45Z")
+        .replace("\"total_price\": 519.97", "\"total_price\": -1");
+
+    let answer = deliver_mirakl(&service, &[&negative, &good]).await;
+
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let orders: Vec<String> = sqlx::query_scalar("select external_id from sales.orders")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, ["BBY-GOOD-1"]);
+    let (entity, reason): (String, String) =
+        sqlx::query_as("select entity_ref, reason from ops.process_failures")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(entity, "BBY-BAD-1");
+    assert!(reason.contains("orders_amounts_check"), "{reason}");
+    let inbox_error: Option<String> = sqlx::query_scalar("select error from ops.inbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(inbox_error.unwrap().contains("BBY-BAD-1"));
+}
