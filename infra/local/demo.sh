@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The first command (`make demo`): runs sellerops end to end on this machine. Until the
-# functions exist it brings the local stack up and reports it ready.
+# The first command (`make demo`): runs sellerops end to end on this machine: the local
+# stack, the simulators, the functions under cargo lambda watch, orders by file, webhook
+# and poll, acceptance and labels through the event router, then a readable summary.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,8 +24,10 @@ source "$here/daemons.sh"
 DEMO_DIR="$here/demo"
 EVENTS="$SELLEROPS_REPO_ROOT/tests/fixtures/events"
 ORDERS_FILE="${SELLEROPS_DEMO_ORDERS_FILE:-$SELLEROPS_REPO_ROOT/tests/fixtures/order-files/sample-orders.csv}"
+CATALOG_SQL="$DEMO_DIR/catalog.sql"
 STEP=0
-STEPS=8
+STEPS=9
+SWEEP_ROUNDS=3
 DEMO_STARTED=$SECONDS
 
 step() {
@@ -35,13 +38,55 @@ has_function() { [[ -f $SELLEROPS_REPO_ROOT/functions/$1/Cargo.toml ]]; }
 not_built() { note "($1: not built yet)"; }
 demo_py() { "$VENV/bin/python" "$DEMO_DIR/demo.py" "$@"; }
 
+psql_bin="$(command -v psql || true)"
+if [[ -z $psql_bin ]] && pg_bin="$(find_pg_bin)"; then
+    psql_bin="$pg_bin/psql"
+fi
+[[ -x $psql_bin ]] || die "psql is not installed"
+psql_demo() { "$psql_bin" "$DATABASE_URL" --quiet --no-psqlrc -v ON_ERROR_STOP=1 "$@"; }
+# One value from the database.
+scalar() { psql_demo --tuples-only --no-align -c "$1"; }
+
+# The router drains the queues; messages a function could not publish stay due in the
+# outbox, and sync-marketplace's sweep publishes them, so drain again while any are due.
+drain_queues() {
+    local round due
+    for ((round = 1; round <= SWEEP_ROUNDS; round++)); do
+        bash "$here/router.sh" once --retry-after 5 --timeout 600 ||
+            warn "the event router stopped before the queues were empty (log above)"
+        due="$(scalar "select count(*) from ops.outbox where published_at is null and next_attempt_at <= now()")"
+        ((due > 0)) || return 0
+        if ! has_function sync-marketplace; then
+            warn "$due outbox message(s) are still due and sync-marketplace (their sweep) is not built"
+            return 0
+        fi
+        note "$due outbox message(s) still due: sync-marketplace's sweep publishes them, then the router drains again"
+        demo_py invoke sync-marketplace "$EVENTS/eventbridge-scheduled.json"
+    done
+    warn "outbox messages were still due after $SWEEP_ROUNDS sweeps (see ops.outbox.last_error)"
+}
+
 step "Simulators: Mirakl (Best Buy Canada) and Canada Post"
 bash "$here/simulators.sh" start
 
 step "cargo lambda watch: building and serving the functions"
 SELLEROPS_LAMBDA_RELOAD=0 bash "$here/lambdas.sh" start
 
+step "Catalogue and stock for the demo orders' offer SKUs (${CATALOG_SQL#"$SELLEROPS_REPO_ROOT"/})"
+psql_demo -f "$CATALOG_SQL"
+scalar "select '    ' || m.shop_sku || '  ' || v.internal_sku || '  on hand ' || coalesce(s.on_hand, 0)
+               || ', reserved ' || coalesce(s.reserved, 0)
+          from catalog.shop_sku_map m join catalog.product_variants v on v.id = m.variant_id
+          left join inventory.stock_levels s on s.variant_id = v.id
+         where m.channel = 'bestbuy_ca' and m.shop_sku like 'SKU-%' order by m.shop_sku"
+note "SKU-404 is deliberately not in the catalogue"
+
 step "Mirakl simulator: seeding the demo orders"
+# Orders the database already has are not seeded again: a simulator restarted since the
+# last run would offer them as new (WAITING_ACCEPTANCE) while they are already shipped.
+DEMO_KNOWN_ORDERS="$(scalar "select coalesce(string_agg(external_id, ','), '') from sales.orders
+                              where channel = 'bestbuy_ca' and external_id like 'BB-DEMO-%'")"
+export DEMO_KNOWN_ORDERS
 demo_py seed "$DEMO_DIR/mirakl-orders.json"
 
 step "Order file: dropping a sample file into s3://$ORDERS_BUCKET"
@@ -79,16 +124,10 @@ if ((${#consumers[@]} == 0)); then
     not_built "queue consumers"
 else
     note "routing to ${consumers[*]}; failed messages are retried every 5 s until they reach the DLQ"
-    bash "$here/router.sh" once --retry-after 5 --timeout 600 ||
-        warn "the event router stopped before the queues were empty (log above)"
+    drain_queues
 fi
 
 step "Summary"
-psql_bin="$(command -v psql || true)"
-if [[ -z $psql_bin ]] && pg_bin="$(find_pg_bin)"; then
-    psql_bin="$pg_bin/psql"
-fi
-[[ -x $psql_bin ]] || die "psql is not installed"
 query() {
     "$psql_bin" "$DATABASE_URL" --quiet --no-psqlrc --pset=footer=off --pset=border=1 \
         --pset=null='-' -c "$1"
@@ -97,9 +136,27 @@ printf '\nFiles imported (ingest.ingestion_files)\n'
 query "select filename, status, total_rows as rows, processed_rows as imported,
               failed_rows as errors, coalesce(error_message, '') as error
          from ingest.ingestion_files order by created_at"
+printf '\nIn short\n'
+scalar "select format('    %s order file(s) imported; %s order(s) accepted, %s refused; %s label(s) bought; %s failure(s) need a person',
+               (select count(*) from ingest.ingestion_files where status = 'completed'),
+               (select count(*) from sales.order_acceptances a
+                 where a.lines @> '[{\"accepted\": true}]'),
+               (select count(*) from sales.order_acceptances a
+                 where not a.lines @> '[{\"accepted\": true}]'),
+               (select count(*) from sales.shipments where tracking_pin is not null),
+               (select count(*) from ops.process_failures where resolved_at is null))"
 printf '\nOrders by channel and status (sales.orders)\n'
 query "select channel, status, count(*) as orders, sum(total_amount) as total, currency
          from sales.orders group by channel, status, currency order by channel, status"
+printf '\nAcceptance decisions (sales.order_acceptances; OR21 sent to Mirakl)\n'
+query "select o.external_id as order_ref, a.state,
+              (select count(*) from jsonb_array_elements(a.lines) l where (l->>'accepted')::boolean) as lines_accepted,
+              (select count(*) from jsonb_array_elements(a.lines) l where not (l->>'accepted')::boolean) as lines_refused,
+              coalesce((select string_agg(distinct l->>'reason', '; ') from jsonb_array_elements(a.lines) l
+                         where l->>'reason' is not null), '') as why,
+              o.status as now
+         from sales.order_acceptances a join sales.orders o on o.id = a.order_id
+        order by o.external_id"
 printf '\nLabels bought (sales.shipments)\n'
 query "select o.external_id as order_ref, s.state, s.service_code, s.tracking_pin,
               coalesce(s.label_s3_key, '') as label, s.shipped_at is not null as shipped

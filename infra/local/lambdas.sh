@@ -33,19 +33,22 @@ MARKER="lambda watch"
 WAIT_SECONDS=120
 
 build_functions() {
-    local -a functions packages=()
+    local -a functions
     mapfile -t functions < <(workspace_functions)
     if ((${#functions[@]} == 0)); then
         note "no functions under functions/ yet: nothing to build"
         return 0
     fi
-    local function
+    # One package at a time, as `cargo lambda watch` builds them (`cargo run --bin <fn>`):
+    # cargo unifies dependency features across the packages of one command, so a
+    # combined build would produce artifacts the watcher does not reuse.
+    local function started=$SECONDS n=0
+    say "lambdas: building ${functions[*]} (the first build takes several minutes; cargo's progress below)"
     for function in "${functions[@]}"; do
-        packages+=(-p "$function")
+        n=$((n + 1))
+        note "[$n/${#functions[@]}] cargo build -p $function"
+        (cd "$SELLEROPS_REPO_ROOT" && cargo build -p "$function") </dev/null 9>&-
     done
-    say "lambdas: building ${functions[*]} (the first build takes a few minutes)"
-    local started=$SECONDS
-    (cd "$SELLEROPS_REPO_ROOT" && cargo build "${packages[@]}") </dev/null 9>&-
     note "built in $((SECONDS - started))s"
 }
 

@@ -37,14 +37,26 @@ def call(method: str, url: str, body: bytes | None = None, headers: dict | None 
         return error.code, error.read()
 
 
+def known_orders() -> set[str]:
+    """Orders the database already has (DEMO_KNOWN_ORDERS, comma-separated)."""
+    return {id for id in os.environ.get("DEMO_KNOWN_ORDERS", "").split(",") if id}
+
+
 def seed(path: str) -> None:
     with open(path, "rb") as file:
-        status, body = call(
-            "POST",
-            f"{env('MIRAKL_BASE_URL')}/_sim/orders",
-            file.read(),
-            {"Content-Type": "application/json"},
-        )
+        orders = json.load(file)["orders"]
+    known = known_orders()
+    fresh = [order for order in orders if order["order_id"] not in known]
+    if len(fresh) < len(orders):
+        print(f"    already recorded, not seeded again: {', '.join(sorted(known))}")
+    if not fresh:
+        return
+    status, body = call(
+        "POST",
+        f"{env('MIRAKL_BASE_URL')}/_sim/orders",
+        json.dumps({"orders": fresh}).encode(),
+        {"Content-Type": "application/json"},
+    )
     if status != 201:
         sys.exit(f"error: the simulator refused the orders ({status}): {body.decode()}")
     outcome = json.loads(body)
@@ -58,6 +70,9 @@ def webhook(function: str, order_id: str) -> None:
         headers={"Authorization": env("MIRAKL_API_KEY"), "Accept": "application/json"},
     )
     orders = json.loads(body).get("orders", []) if status == 200 else []
+    if not orders and order_id in known_orders():
+        print(f"    {order_id} is already recorded and the simulator no longer has it: nothing to deliver")
+        return
     if not orders:
         sys.exit(f"error: the simulator has no order {order_id} ({status})")
     url = f"{env('SELLEROPS_LAMBDA_ENDPOINT')}/lambda-url/{function}/webhooks/mirakl"
