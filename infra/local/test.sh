@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (`make test`): brings the local stack up, runs every workspace test
-# against it, and validates the SAM template.
+# against it, validates the SAM template, then runs the end-to-end test (tests/e2e.sh:
+# each function invoked through cargo lambda watch, effects checked in the database).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -14,3 +15,6 @@ echo "==> validating infra/template.yaml with cfn-lint"
 
 echo "==> cargo test (workspace)"
 cargo test --workspace --locked
+
+echo "==> end to end: the functions under cargo lambda watch, invoked with the event fixtures"
+bash tests/e2e.sh

@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""The end-to-end checks of tests/e2e.sh (run it, not this file, unless its services run).
+
+Invokes each function under functions/ once through the local Lambda endpoint with
+the event fixtures of tests/fixtures/events/ (message bodies pointed at the rows the
+earlier steps created), then checks the database, the simulators and S3:
+
+    marketplace-webhook   the Mirakl webhook fixture is recorded, its accept message
+                          published; the same delivery again answers `duplicate`
+    sync-marketplace      the scheduled event polls OR11: the simulator's orders exist
+    accept-orders         one batch: the webhook's order accepted (OR21 on the
+                          simulator, label message published), an out-of-stock order
+                          refused, an unknown SKU left in ops.process_failures
+    fetch-shipping-label  a Canada Post label bought, its PDF in the labels bucket,
+                          OR23/OR24 sent: the shipment is `shipped` with a tracking PIN
+    ingest-orders-file    (when present) the sample order file is imported
+
+Prints a closing line `N passed, M failed`; exits 1 when anything failed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EVENTS = REPO / "tests" / "fixtures" / "events"
+CATALOG_SQL = REPO / "infra" / "local" / "demo" / "catalog.sql"
+DEMO_ORDERS = REPO / "infra" / "local" / "demo" / "mirakl-orders.json"
+ORDER_FILE = REPO / "tests" / "fixtures" / "order-files" / "sample-orders.csv"
+# A function's first invocation may still link it; later ones take well under a second.
+INVOKE_TIMEOUT_SECONDS = 600
+WEBHOOK_ORDER = "BB-20001-A"  # the order in apigw-v2-mirakl-webhook.json
+REFUSED_ORDER = "BB-DEMO-1004-A"  # SKU-005: in the catalogue, none in stock
+UNKNOWN_SKU_ORDER = "BB-DEMO-1003-A"  # SKU-404: not in the catalogue
+
+PSQL = os.environ.get("SELLEROPS_PSQL", "psql")
+STARTED = time.monotonic() - int(os.environ.get("SELLEROPS_E2E_STARTED_SECONDS_AGO", "0"))
+
+passed = 0
+failed = 0
+
+
+def env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        sys.exit(f"error: {name} is not set (run tests/e2e.sh)")
+    return value
+
+
+def check(description: str, ok: bool, detail: object = "") -> bool:
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"  ok    {description}")
+    else:
+        failed += 1
+        print(f"  FAIL  {description}" + (f": {detail}" if detail != "" else ""))
+    return ok
+
+
+def has_function(name: str) -> bool:
+    return (REPO / "functions" / name / "Cargo.toml").is_file()
+
+
+def http(method: str, url: str, body: bytes | None = None, headers: dict | None = None):
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT_SECONDS) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def invoke(function: str, event: dict) -> tuple[int, object]:
+    """Invokes a function as Lambda would; returns the HTTP status and its JSON answer."""
+    url = f"{env('SELLEROPS_LAMBDA_ENDPOINT')}/2015-03-31/functions/{function}/invocations"
+    status, body = http("POST", url, json.dumps(event).encode(), {"Content-Type": "application/json"})
+    try:
+        return status, json.loads(body) if body else None
+    except json.JSONDecodeError:
+        return status, body.decode(errors="replace")
+
+
+def sql(query: str) -> str:
+    """One value (or rows joined by newlines) from the e2e database."""
+    result = subprocess.run(
+        [PSQL, env("DATABASE_URL"), "--no-psqlrc", "--quiet", "--tuples-only", "--no-align",
+         "-v", "ON_ERROR_STOP=1", "-c", query],
+        capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"psql failed: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def simulator_order(order_id: str) -> dict:
+    status, body = http(
+        "GET",
+        f"{env('MIRAKL_BASE_URL')}/api/orders?order_ids={order_id}",
+        headers={"Authorization": env("MIRAKL_API_KEY"), "Accept": "application/json"},
+    )
+    orders = json.loads(body).get("orders", []) if status == 200 else []
+    return orders[0] if orders else {}
+
+
+def aws(service: str):
+    import boto3
+    import botocore.config
+
+    return boto3.session.Session(region_name=env("AWS_REGION")).client(
+        service,
+        endpoint_url=env("AWS_ENDPOINT_URL"),
+        config=botocore.config.Config(s3={"addressing_style": "path"}),
+    )
+
+
+def sqs_event(fixture: str, bodies: list[dict]) -> dict:
+    """The fixture's SQS event with one record per body (fresh message ids)."""
+    event = json.loads((EVENTS / fixture).read_text())
+    template = event["Records"][0]
+    event["Records"] = []
+    for body in bodies:
+        record = copy.deepcopy(template)
+        record["messageId"] = str(uuid.uuid4())
+        record["body"] = json.dumps(body)
+        event["Records"].append(record)
+    return event
+
+
+def order_message(external_id: str) -> dict:
+    order_id = sql(f"select id from sales.orders where channel = 'bestbuy_ca' and external_id = '{external_id}'")
+    return {"order_id": order_id, "channel": "bestbuy_ca", "external_id": external_id}
+
+
+def batch_failures(answer: object) -> object:
+    if isinstance(answer, dict):
+        return answer.get("batchItemFailures", answer.get("errorMessage", answer))
+    return answer
+
+
+def set_up() -> None:
+    """Queues, buckets, catalogue and simulator orders of this run."""
+    sqs = aws("sqs")
+    for variable in ("INGEST_QUEUE_URL", "ACCEPT_QUEUE_URL", "LABEL_QUEUE_URL",
+                     "REPLY_QUEUE_URL", "PRICING_QUEUE_URL"):
+        name = env(variable).rsplit("/", 1)[1]
+        # Made anew each run, so nothing of an earlier run is left in it (moto lets a
+        # queue be recreated at once; PurgeQueue may run once a minute).
+        try:
+            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
+        except sqs.exceptions.QueueDoesNotExist:
+            pass
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        if url != env(variable):
+            sys.exit(f"error: moto named the queue {url}, not {env(variable)}")
+    s3 = aws("s3")
+    for bucket in (env("ORDERS_BUCKET"), env("LABELS_BUCKET")):
+        try:
+            s3.create_bucket(Bucket=bucket,
+                             CreateBucketConfiguration={"LocationConstraint": env("AWS_REGION")})
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+        for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
+    subprocess.run([PSQL, env("DATABASE_URL"), "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1",
+                    "-f", str(CATALOG_SQL)], check=True, stdout=subprocess.DEVNULL)
+
+    webhook = json.loads((EVENTS / "apigw-v2-mirakl-webhook.json").read_text())
+    orders = json.loads(webhook["body"]) + json.loads(DEMO_ORDERS.read_text())["orders"]
+    status, body = http("POST", f"{env('MIRAKL_BASE_URL')}/_sim/orders?replace=true",
+                        json.dumps({"orders": orders}).encode(), {"Content-Type": "application/json"})
+    if status != 201:
+        sys.exit(f"error: the Mirakl simulator refused the seed orders ({status}): {body.decode()}")
+
+
+def queue_depth(variable: str) -> int:
+    attributes = aws("sqs").get_queue_attributes(
+        QueueUrl=env(variable), AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
+def test_marketplace_webhook() -> None:
+    print("marketplace-webhook (apigw-v2-mirakl-webhook.json)")
+    event = json.loads((EVENTS / "apigw-v2-mirakl-webhook.json").read_text())
+    status, answer = invoke("marketplace-webhook", event)
+    recorded = isinstance(answer, dict) and answer.get("statusCode") == 200
+    check("answers 200", status == 200 and recorded, answer)
+    check("the order is recorded, waiting for acceptance",
+          sql(f"select status from sales.orders where channel = 'bestbuy_ca' "
+              f"and external_id = '{WEBHOOK_ORDER}'") == "WAITING_ACCEPTANCE")
+    check("its accept message is published after commit",
+          sql(f"select published_at is not null from ops.outbox "
+              f"where dedup_id = 'accept:bestbuy_ca:{WEBHOOK_ORDER}'") == "t")
+    check("the accept queue holds it", queue_depth("ACCEPT_QUEUE_URL") >= 1)
+    status, answer = invoke("marketplace-webhook", event)
+    body = answer.get("body", "") if isinstance(answer, dict) else ""
+    check("the same delivery again answers duplicate", status == 200 and "duplicate" in str(body), answer)
+    check("and records nothing twice",
+          sql(f"select count(*) from sales.orders where external_id = '{WEBHOOK_ORDER}'") == "1")
+
+
+def test_sync_marketplace() -> None:
+    print("sync-marketplace (eventbridge-scheduled.json)")
+    status, answer = invoke("sync-marketplace", json.loads((EVENTS / "eventbridge-scheduled.json").read_text()))
+    check("answers without error", status == 200 and not (isinstance(answer, dict) and "errorType" in answer), answer)
+    demo_orders = [o["order_id"] for o in json.loads(DEMO_ORDERS.read_text())["orders"]]
+    found = sql("select count(*) from sales.orders where channel = 'bestbuy_ca' and external_id in ("
+                + ",".join(f"'{o}'" for o in demo_orders) + ")")
+    check(f"the simulator's {len(demo_orders)} orders are recorded", found == str(len(demo_orders)), found)
+    check("the orders watermark moved (etl.sync_metadata success)",
+          sql("select sync_status from etl.sync_metadata where source = 'mirakl' and entity = 'orders'")
+          == "success")
+
+
+def test_accept_orders() -> None:
+    print("accept-orders (sqs-accept-order.json, three records)")
+    event = sqs_event("sqs-accept-order.json",
+                      [order_message(o) for o in (WEBHOOK_ORDER, REFUSED_ORDER, UNKNOWN_SKU_ORDER)])
+    status, answer = invoke("accept-orders", event)
+    check("answers with no batch item failures", status == 200 and batch_failures(answer) == [], answer)
+    check(f"{WEBHOOK_ORDER} is accepted and OR21 sent",
+          sql(f"select a.state from sales.order_acceptances a join sales.orders o on o.id = a.order_id "
+              f"where o.external_id = '{WEBHOOK_ORDER}'") == "sent")
+    check(f"the simulator shows {WEBHOOK_ORDER} SHIPPING",
+          simulator_order(WEBHOOK_ORDER).get("order_state") == "SHIPPING",
+          simulator_order(WEBHOOK_ORDER).get("order_state"))
+    check("its label message is published",
+          sql(f"select count(*) from ops.outbox where dedup_id like 'label:bestbuy_ca:{WEBHOOK_ORDER}:%' "
+              f"and published_at is not null") == "1")
+    check(f"{REFUSED_ORDER} (no stock) is refused",
+          simulator_order(REFUSED_ORDER).get("order_state") == "REFUSED"
+          and sql(f"select status from sales.orders where external_id = '{REFUSED_ORDER}'") == "REFUSED",
+          simulator_order(REFUSED_ORDER).get("order_state"))
+    check(f"{UNKNOWN_SKU_ORDER} (unknown SKU) waits for a person in ops.process_failures",
+          sql(f"select count(*) from ops.process_failures where process_name = 'OrderAcceptance' "
+              f"and resolved_at is null and (entity_ref like '%{UNKNOWN_SKU_ORDER}%' "
+              f"or reason like '%SKU-404%')") != "0")
+
+
+def test_fetch_shipping_label() -> None:
+    print("fetch-shipping-label (sqs-label-order.json)")
+    status, answer = invoke("fetch-shipping-label",
+                            sqs_event("sqs-label-order.json", [order_message(WEBHOOK_ORDER)]))
+    check("answers with no batch item failures", status == 200 and batch_failures(answer) == [], answer)
+    row = sql("select s.state || '|' || coalesce(s.tracking_pin, '') || '|' || coalesce(s.label_s3_key, '') "
+              "from sales.shipments s join sales.orders o on o.id = s.order_id "
+              f"where o.external_id = '{WEBHOOK_ORDER}'")
+    state, pin, key = (row.split("|") + ["", "", ""])[:3]
+    check("the shipment is shipped with a tracking PIN", state == "shipped" and pin != "", row)
+    try:
+        pdf = aws("s3").get_object(Bucket=env("LABELS_BUCKET"), Key=key)["Body"].read() if key else b""
+    except Exception as error:  # noqa: BLE001 - reported as a failed check
+        pdf = str(error).encode()
+    check("the label PDF is in the labels bucket", pdf.startswith(b"%PDF"), key or "no label_s3_key")
+    order = simulator_order(WEBHOOK_ORDER)
+    check("the simulator has the tracking number (OR23) and SHIPPED (OR24)",
+          order.get("order_state") == "SHIPPED" and order.get("shipping_tracking") == pin,
+          {k: order.get(k) for k in ("order_state", "shipping_tracking")})
+
+
+def test_ingest_orders_file() -> None:
+    print("ingest-orders-file (sqs-s3-notification.json)")
+    if not ORDER_FILE.is_file():
+        check(f"{ORDER_FILE.relative_to(REPO)} exists", False)
+        return
+    key = f"incoming/e2e/{ORDER_FILE.name}"
+    aws("s3").put_object(Bucket=env("ORDERS_BUCKET"), Key=key, Body=ORDER_FILE.read_bytes())
+    notification = json.loads(json.loads((EVENTS / "sqs-s3-notification.json").read_text())["Records"][0]["body"])
+    s3_record = notification["Records"][0]["s3"]
+    s3_record["bucket"]["name"] = env("ORDERS_BUCKET")
+    s3_record["bucket"]["arn"] = f"arn:aws:s3:::{env('ORDERS_BUCKET')}"
+    s3_record["object"]["key"] = key
+    s3_record["object"]["size"] = ORDER_FILE.stat().st_size
+    s3_record["object"].pop("eTag", None)
+    status, answer = invoke("ingest-orders-file", sqs_event("sqs-s3-notification.json", [notification]))
+    check("answers with no batch item failures", status == 200 and batch_failures(answer) == [], answer)
+    row = sql(f"select status || '|' || coalesce(processed_rows, 0) from ingest.ingestion_files "
+              f"where object_key = '{key}'")
+    check("the file is imported", row.startswith("completed|") and not row.endswith("|0"), row or "no row")
+
+
+def main() -> int:
+    set_up()
+    steps = [
+        ("marketplace-webhook", test_marketplace_webhook),
+        ("sync-marketplace", test_sync_marketplace),
+        ("accept-orders", test_accept_orders),
+        ("fetch-shipping-label", test_fetch_shipping_label),
+        ("ingest-orders-file", test_ingest_orders_file),
+    ]
+    for function, step in steps:
+        if not has_function(function):
+            print(f"{function}: not in the workspace, skipped")
+            continue
+        try:
+            step()
+        except Exception as error:  # noqa: BLE001 - one broken step must not hide the others
+            check(f"{function}: the step ran to the end", False, repr(error))
+    print(f"e2e: {time.monotonic() - STARTED:.0f}s including the start of its services")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
