@@ -11,14 +11,14 @@
 # under functions/ once with the event fixtures of tests/fixtures/events/ and checks
 # what landed in the database, the simulators and S3. Prints `N passed, M failed`;
 # exits non-zero on any failure. Stops what it started, pass or fail.
-# shellcheck source-path=SCRIPTDIR/../infra/local
+# shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 local_dir="$repo/infra/local"
-# shellcheck source=../infra/local/env.sh
+# shellcheck source=infra/local/env.sh
 source "$local_dir/env.sh"
-# shellcheck source=../infra/local/lib.sh
+# shellcheck source=infra/local/lib.sh
 source "$local_dir/lib.sh"
 
 started=$SECONDS
@@ -58,7 +58,7 @@ export INGEST_QUEUE_URL="$queue_base-ingest" ACCEPT_QUEUE_URL="$queue_base-accep
 export ORDERS_BUCKET=sellerops-e2e-orders LABELS_BUCKET=sellerops-e2e-labels
 export SELLEROPS_LAMBDA_RELOAD=0
 # The simulators' credentials, as the functions and tests/e2e.py use them.
-# shellcheck source=../infra/local/services-env.sh
+# shellcheck source=infra/local/services-env.sh
 source "$local_dir/services-env.sh"
 
 stop_services() {
