@@ -95,6 +95,11 @@ impl EmailHash {
         &self.0
     }
 
+    /// A hash read back from `sales.customers.email_hash`; `None` unless 32 bytes.
+    pub fn from_stored(bytes: &[u8]) -> Option<Self> {
+        <[u8; 32]>::try_from(bytes).ok().map(Self)
+    }
+
     /// Lower-case hex, for display and for matching in logs without the address.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)

@@ -6,7 +6,7 @@
 //! Layout:
 //! - cross-cutting: [`config`], [`telemetry`], [`errors`], [`money`], [`customer_email`],
 //!   [`idempotency`], [`batch`], [`process_failures`], [`api_calls`]
-//! - domain: [`channel`], [`customers`]
+//! - domain: [`channel`], [`customers`], [`ingest`] (order-file import)
 //! - adapters: [`db`] (PostgreSQL), [`aws`] (S3 and SQS clients)
 //!
 //! The schema lives in `migrations/` and is embedded as [`MIGRATOR`].
@@ -21,6 +21,7 @@ pub mod customers;
 pub mod db;
 pub mod errors;
 pub mod idempotency;
+pub mod ingest;
 pub mod money;
 pub mod process_failures;
 pub mod telemetry;
