@@ -6,6 +6,8 @@
 
 use sellerops::aws::AwsClients;
 
+pub mod order_files;
+
 /// Reads a variable the local stack exports, or explains how to get it.
 pub fn stack_var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {

@@ -219,7 +219,8 @@ impl OrderFileImporter {
         let file_id = claimed.file_id;
         tracing::info!(%file_id, %object, resume_after_rows = claimed.rows_done, "importing order file");
 
-        match self.run(object, &claimed).await {
+        // Boxed: the import future is deep, and boxing keeps callers' types shallow.
+        match Box::pin(self.run(object, &claimed)).await {
             Ok(outcome) => {
                 tracing::info!(%file_id, ?outcome, elapsed_ms = started.elapsed().as_millis() as u64,
                     "order file settled");
