@@ -1,5 +1,5 @@
 # The two commands a new machine needs (see README.md), and a few conveniences.
-.PHONY: demo test down lint
+.PHONY: demo test down lint bench-ingest
 
 ## demo: start the local stack and run sellerops end to end on it
 demo:
@@ -17,3 +17,7 @@ down:
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+## bench-ingest: time the order-file import against psql \copy (ROWS=1000000 by default)
+bench-ingest:
+	@ROWS=$(ROWS) bash infra/local/bench-ingest.sh
