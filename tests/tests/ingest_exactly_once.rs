@@ -311,6 +311,87 @@ async fn a_crash_at_any_batch_boundary_then_a_retry_gives_the_same_database(pool
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn attempts_racing_on_one_file_after_its_lease_ran_out_still_import_it_once(pool: PgPool) {
+    // Arrange: no lease at all, so every attempt may take the file over at any time;
+    // only the checkpoint keeps them from writing a batch twice.
+    let aws = local_aws().await;
+    let bucket = create_bucket(&aws, true).await;
+    let object = upload(&aws, &bucket, "sample.csv", fixture("sample-orders.csv")).await;
+    let racing = importer(
+        &pool,
+        &aws,
+        ImportOptions {
+            lease: Duration::ZERO,
+            ..in_batches_of(1)
+        },
+    );
+
+    // Act: three attempts at once, then redeliveries until one settles the file.
+    let (a, b, c) = tokio::join!(
+        racing.import(&object),
+        racing.import(&object),
+        racing.import(&object)
+    );
+    let mut settled = [&a, &b, &c]
+        .iter()
+        .filter(|outcome| outcome.is_ok())
+        .count();
+    while settled == 0 {
+        settled += usize::from(racing.import(&object).await.is_ok());
+    }
+
+    // Assert
+    for outcome in [a, b, c].into_iter().filter_map(Result::err) {
+        assert_eq!(outcome.disposition(), Disposition::Retry, "{outcome}");
+    }
+    assert_eq!(
+        database_digest(&pool).await,
+        digest_of_one_clean_import(&pool, &aws, &object).await
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn an_unversioned_key_is_read_as_notified_and_new_content_under_it_is_refused(pool: PgPool) {
+    // Arrange
+    let aws = local_aws().await;
+    let bucket = create_bucket(&aws, false).await;
+    let first = upload(
+        &aws,
+        &bucket,
+        "daily.csv",
+        fixture("no-currency-column.csv"),
+    )
+    .await;
+    assert_eq!(first.version_id, None);
+    let importer = importer(&pool, &aws, ImportOptions::default());
+    let imported = importer.import(&first).await.unwrap();
+    assert!(
+        matches!(imported, ImportOutcome::Completed { .. }),
+        "{imported:?}"
+    );
+
+    // Act: other content uploaded under the same key.
+    let replaced = upload(&aws, &bucket, "daily.csv", fixture("sample-orders.csv")).await;
+    let outcome = importer.import(&replaced).await.unwrap();
+
+    // Assert: nothing imported under the old row; a person is told.
+    let ImportOutcome::Failed { reason, .. } = outcome else {
+        panic!("expected a refusal, got {outcome:?}");
+    };
+    assert!(reason.contains("Upload it under a new key"), "{reason}");
+    assert_eq!(count(&pool, "select count(*) from sales.orders").await, 2, "the first content only");
+    assert_eq!(
+        count(&pool, "select count(*) from ops.process_failures").await,
+        1
+    );
+    // The first notification, delivered again, is still settled.
+    assert!(matches!(
+        importer.import(&first).await.unwrap(),
+        ImportOutcome::AlreadySettled { .. }
+    ));
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_live_lease_sends_only_that_message_back_to_the_queue(pool: PgPool) {
     // Arrange: an attempt on b.csv crashed a moment ago; its lease is still running.
     let aws = local_aws().await;

@@ -206,7 +206,7 @@ impl BatchPlan {
                     let reason = format!(
                         "order {} already has SKU {} with quantity {} at {}; this row says quantity {} at {}",
                         order.order_ref,
-                        sku,
+                        row.line.sku,
                         existing.quantity,
                         existing.unit_price,
                         wanted.quantity,

@@ -50,9 +50,10 @@ impl OrderRef {
     }
 }
 
+/// Shown in error messages: withheld when it might be an e-mail address.
 impl fmt::Display for OrderRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(displayable(&self.0))
     }
 }
 
@@ -77,9 +78,18 @@ impl Sku {
     }
 }
 
+/// Shown in error messages: withheld when it might be an e-mail address.
 impl fmt::Display for Sku {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(displayable(&self.0))
+    }
+}
+
+fn displayable(value: &str) -> &str {
+    if value.contains('@') {
+        "(withheld)"
+    } else {
+        value
     }
 }
 
