@@ -379,7 +379,11 @@ async fn an_unversioned_key_is_read_as_notified_and_new_content_under_it_is_refu
         panic!("expected a refusal, got {outcome:?}");
     };
     assert!(reason.contains("Upload it under a new key"), "{reason}");
-    assert_eq!(count(&pool, "select count(*) from sales.orders").await, 2, "the first content only");
+    assert_eq!(
+        count(&pool, "select count(*) from sales.orders").await,
+        2,
+        "the first content only"
+    );
     assert_eq!(
         count(&pool, "select count(*) from ops.process_failures").await,
         1

@@ -192,9 +192,10 @@ impl OrderFileImporter {
         &self.pool
     }
 
-    /// Imports one object version. `Err` is always retryable (the event must be
-    /// delivered again); a file that can never be imported is settled as
-    /// [`ImportOutcome::Failed`] and acknowledged.
+    /// Imports one object version. A file that can never be imported is settled as
+    /// [`ImportOutcome::Failed`] (recorded, and the event acknowledged); `Err` means the
+    /// file is not settled and the event must be delivered again (retryable), or, when
+    /// permanent, that not even the failure could be recorded.
     pub async fn import(&self, object: &ObjectRef) -> Result<ImportOutcome, ProcessError> {
         let started = Instant::now();
         let claimed = match ingestion_file::claim(&self.pool, object, self.options.lease)

@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 
 use super::columns::{Column, ColumnMap};
 use super::payment_method::PaymentMethod;
-use crate::customer_email::{CustomerEmail, EmailHash, EmailPepper};
+use crate::customer_email::{CustomerEmail, EmailHash, EmailHasher, EmailPepper};
 use crate::money::Currency;
 
 /// Where a row starts in its file: the line number a text editor shows (the header is
@@ -327,7 +327,7 @@ impl RejectedRow {
 pub struct RowParser {
     columns: ColumnMap,
     default_currency: Currency,
-    pepper: EmailPepper,
+    hasher: EmailHasher,
     last_email: Option<(String, EmailHash)>,
 }
 
@@ -346,7 +346,7 @@ impl RowParser {
         Self {
             columns,
             default_currency,
-            pepper,
+            hasher: EmailHasher::new(&pepper),
             last_email: None,
         }
     }
@@ -372,7 +372,7 @@ impl RowParser {
             Column::CustomerEmail,
             hash_email(
                 &mut self.last_email,
-                &self.pepper,
+                &self.hasher,
                 cell(Column::CustomerEmail),
             ),
         );
@@ -495,7 +495,7 @@ fn check<T>(
 
 fn hash_email(
     last: &mut Option<(String, EmailHash)>,
-    pepper: &EmailPepper,
+    hasher: &EmailHasher,
     raw: &str,
 ) -> Result<EmailHash, String> {
     if let Some((address, hash)) = last {
@@ -503,9 +503,7 @@ fn hash_email(
             return Ok(*hash);
         }
     }
-    let hash = CustomerEmail::parse(raw)
-        .map_err(|err| err.to_string())?
-        .hash(pepper);
+    let hash = hasher.hash(&CustomerEmail::parse(raw).map_err(|err| err.to_string())?);
     *last = Some((raw.to_owned(), hash));
     Ok(hash)
 }
