@@ -59,6 +59,27 @@ async fn the_sample_file_becomes_customers_products_orders_and_lines(pool: PgPoo
 
     // Assert
     assert_eq!(completed(&outcome), (12, 12, 0));
+    type FileRow = (String, i32, i32, i32, bool, i64, bool);
+    let (status, total, processed, failed, hash_matches, size, timed): FileRow = sqlx::query_as(
+        "select status::text, total_rows, processed_rows, failed_rows,
+                content_hash = encode(sha256($1), 'hex'), size_bytes,
+                started_at <= completed_at and locked_until is null
+         from ingest.ingestion_files",
+    )
+    .bind(fixture("sample-orders.csv"))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (status.as_str(), total, processed, failed),
+        ("completed", 12, 12, 0)
+    );
+    assert!(hash_matches, "content_hash is the SHA-256 of the file");
+    assert_eq!(size, fixture("sample-orders.csv").len() as i64);
+    assert!(
+        timed,
+        "started and completed times are set, the lease is gone"
+    );
     assert_eq!(
         scalar_i64(&pool, "select count(*) from sales.customers").await,
         5
