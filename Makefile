@@ -1,5 +1,5 @@
 # The two commands a new machine needs (see README.md), and a few conveniences.
-.PHONY: demo test down lint bench-webhooks
+.PHONY: demo test down lint bench-webhooks bench-ingest
 
 ## demo: start the local stack and run sellerops end to end on it
 demo:
@@ -28,3 +28,6 @@ services:
 bench-webhooks:
 	@bash infra/local/up.sh >/dev/null
 	@bash -c 'source infra/local/env.sh && cargo run --release --locked -p sellerops-tests --bin bench-webhooks'
+## bench-ingest: time the order-file import against psql \copy (ROWS=1000000 by default)
+bench-ingest:
+	@ROWS=$(ROWS) bash infra/local/bench-ingest.sh

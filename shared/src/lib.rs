@@ -8,7 +8,7 @@
 //!   [`idempotency`], [`outbox`], [`batch`], [`process_failures`], [`api_calls`]
 //! - fulfilment: [`fulfilment`] (accepting orders, buying labels), [`canadapost`] (carrier
 //!   API), [`retry`] (bounded in-invocation retries)
-//! - domain: [`channel`], [`customers`], [`recording`] (marketplace orders, threads and
+//! - domain: [`channel`], [`customers`], [`ingest`] (order-file import), [`recording`] (marketplace orders, threads and
 //!   their follow-up work), [`shopify`], [`freshdesk`]
 //! - entry points: [`webhooks`] (`marketplace-webhook`), [`marketplace_sync`]
 //!   (`sync-marketplace`); [`received`] keeps outside documents exact
@@ -29,6 +29,7 @@ pub mod errors;
 pub mod freshdesk;
 pub mod fulfilment;
 pub mod idempotency;
+pub mod ingest;
 pub mod marketplace_sync;
 pub mod mirakl;
 pub mod money;

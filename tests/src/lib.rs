@@ -7,6 +7,7 @@
 use sellerops::aws::AwsClients;
 
 pub mod marketplace;
+pub mod order_files;
 
 /// Reads a variable the local stack exports, or explains how to get it.
 pub fn stack_var(name: &str) -> String {

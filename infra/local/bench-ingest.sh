@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# `make bench-ingest [ROWS=1000000]`: benchmarks the order-file import on the local
+# stack against `psql \copy` of the same file (see tests/src/bin/bench-ingest.rs).
+# Builds with the release profile, as Lambda runs it. Not part of `make test`.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+bash "$here/up.sh" >/dev/null
+# shellcheck source=infra/local/env.sh
+source "$here/env.sh"
+cd "$SELLEROPS_REPO_ROOT"
+
+echo "==> cargo build --release --bin bench-ingest"
+cargo build --release --locked -p sellerops-tests --bin bench-ingest
+echo "==> bench-ingest ${ROWS:-1000000}"
+exec target/release/bench-ingest "${ROWS:-1000000}"

@@ -1,0 +1,91 @@
+//! Keeping `analytics.sales_aggregates_daily` exact after an import.
+//!
+//! The aggregates of every UTC day an import touched are recomputed from the orders and
+//! lines themselves (`analytics.refresh_sales_aggregates_daily`), never incremented, so
+//! a retried import or two files with overlapping orders cannot skew them: a day's rows
+//! are always what its orders say, whichever import last refreshed it.
+
+use chrono::{Days, NaiveDate};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Advisory lock around every refresh: two refreshes of one day at once would both
+/// delete and both insert its rows. ("sellerops: daily sales aggregates".)
+const SALES_AGGREGATES_LOCK: i64 = 0x5345_4c4c_4f50_0002;
+
+/// The days whose orders `file_id`'s batches changed, oldest first.
+pub async fn days_touched_by(
+    conn: &mut PgConnection,
+    file_id: Uuid,
+) -> Result<Vec<NaiveDate>, sqlx::Error> {
+    sqlx::query_scalar("select day from ingest.ingestion_file_days where file_id = $1 order by day")
+        .bind(file_id)
+        .fetch_all(conn)
+        .await
+}
+
+/// Recomputes the aggregates of `days` (sorted) in the caller's transaction and returns
+/// the number of aggregate rows written.
+pub async fn refresh_days(conn: &mut PgConnection, days: &[NaiveDate]) -> Result<i64, sqlx::Error> {
+    if days.is_empty() {
+        return Ok(0);
+    }
+    sqlx::query("select pg_advisory_xact_lock($1)")
+        .bind(SALES_AGGREGATES_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    let mut written = 0_i64;
+    for (from, until) in contiguous_runs(days) {
+        let rows: i32 =
+            sqlx::query_scalar("select analytics.refresh_sales_aggregates_daily($1, $2)")
+                .bind(from)
+                .bind(until)
+                .fetch_one(&mut *conn)
+                .await?;
+        written += i64::from(rows);
+    }
+    Ok(written)
+}
+
+/// Sorted days as half-open ranges `[from, until)` of consecutive days, so a file
+/// spanning a month costs one refresh and two far-apart days cost two small ones.
+pub fn contiguous_runs(days: &[NaiveDate]) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut runs: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    for &day in days {
+        let Some(next) = day.checked_add_days(Days::new(1)) else {
+            continue;
+        };
+        match runs.last_mut() {
+            Some((_, until)) if *until >= day => *until = (*until).max(next),
+            _ => runs.push((day, next)),
+        }
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn consecutive_days_make_one_range_and_gaps_split_them() {
+        let days = [
+            day("2026-02-27"),
+            day("2026-02-28"),
+            day("2026-03-01"),
+            day("2026-03-05"),
+        ];
+        assert_eq!(
+            contiguous_runs(&days),
+            [
+                (day("2026-02-27"), day("2026-03-02")),
+                (day("2026-03-05"), day("2026-03-06"))
+            ]
+        );
+        assert!(contiguous_runs(&[]).is_empty());
+    }
+}

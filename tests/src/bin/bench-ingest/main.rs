@@ -1,0 +1,390 @@
+//! Benchmark of the order-file import: `make bench-ingest ROWS=1000000`.
+//!
+//! 1. Writes a deterministic order file of ROWS rows (default 1,000,000) to disk and
+//!    uploads it to the local S3.
+//! 2. Imports it into a fresh database through the function's handler, in a child
+//!    process, which reports its wall time and its peak resident memory (VmHWM).
+//! 3. Loads the same file with `psql \copy` into one staging table of a second fresh
+//!    database: the yardstick.
+//! 4. Moves the staged rows into the real tables with a few `INSERT … SELECT`s
+//!    (`sql_only_import.sql`): the least the database work itself can cost.
+//! 5. Prints rows/s, peak RSS, the three times and the ratios.
+//!
+//! Needs the local stack (`infra/local/up.sh`, `source infra/local/env.sh`) and `psql`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use aws_sdk_s3::primitives::ByteStream;
+use lambda_runtime::{Context, LambdaEvent};
+use sellerops::aws::AwsClients;
+use sellerops::config::Config;
+use sellerops::customer_email::EmailPepper;
+use sellerops::ingest::{ImportOptions, ObjectRef, OrderFileImporter};
+use sellerops_tests::order_files::{create_bucket, s3_event, ScratchDatabase};
+use sellerops_tests::{local_aws, stack_var};
+use sqlx::postgres::PgPoolOptions;
+
+const DEFAULT_ROWS: u64 = 1_000_000;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let result = match args.get(1).map(String::as_str) {
+        Some("import") => import_in_this_process(&args[2..]).await,
+        _ => run_benchmark(args.get(1)).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bench-ingest: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+async fn run_benchmark(rows_arg: Option<&String>) -> BenchResult<()> {
+    let rows: u64 = match rows_arg {
+        Some(raw) => raw.replace('_', "").parse()?,
+        None => DEFAULT_ROWS,
+    };
+    let work_dir = PathBuf::from(stack_var("SELLEROPS_LOCAL_DIR")).join("bench");
+    std::fs::create_dir_all(&work_dir)?;
+    let path = work_dir.join(format!("orders-{rows}.csv"));
+
+    let started = Instant::now();
+    let bytes = write_order_file(&path, rows)?;
+    println!(
+        "generated   {rows} rows, {:.1} MiB in {:.1}s ({})",
+        bytes as f64 / 1_048_576.0,
+        started.elapsed().as_secs_f64(),
+        path.display()
+    );
+
+    let aws = local_aws().await;
+    let bucket = create_bucket(&aws, true).await;
+    let key = format!("bench/orders-{rows}.csv");
+    let put = aws
+        .s3
+        .put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(ByteStream::from_path(&path).await?)
+        .send()
+        .await?;
+    let object = ObjectRef {
+        bucket: bucket.clone(),
+        key: key.clone(),
+        version_id: put.version_id().map(str::to_owned),
+        etag: put.e_tag().map(|tag| tag.trim_matches('"').to_owned()),
+        size: Some(i64::try_from(bytes)?),
+    };
+
+    let admin = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&stack_var("DATABASE_URL"))
+        .await?;
+    let imported_into = ScratchDatabase::create(&admin).await;
+    let outcome = run_child_import(
+        &scratch_url(&stack_var("DATABASE_URL"), &imported_into.pool),
+        &object,
+    );
+    imported_into.drop().await;
+    aws.s3
+        .delete_object()
+        .bucket(&bucket)
+        .key(&key)
+        .set_version_id(object.version_id.clone())
+        .send()
+        .await?;
+    let _ = aws.s3.delete_bucket().bucket(&bucket).send().await;
+    let import = outcome?;
+    println!(
+        "import      {:.2}s, {:.0} rows/s through the handler",
+        import.seconds,
+        rows as f64 / import.seconds
+    );
+    println!(
+        "peak RSS    {:.1} MiB (VmHWM of the importing process)",
+        import.peak_rss_kib as f64 / 1024.0
+    );
+
+    let staged_into = ScratchDatabase::create(&admin).await;
+    let staged_url = scratch_url(&stack_var("DATABASE_URL"), &staged_into.pool);
+    let copy_seconds = time_psql_copy(&staged_url, &path);
+    let sql_seconds = copy_seconds
+        .as_ref()
+        .ok()
+        .map(|_| time_psql_script(&staged_url, include_str!("sql_only_import.sql")));
+    staged_into.drop().await;
+    let copy_seconds = copy_seconds?;
+    println!("psql \\copy  {copy_seconds:.2}s into one staging table");
+    println!(
+        "ratio       {:.1}x the \\copy time (target: at most 3x)",
+        import.seconds / copy_seconds
+    );
+    if let Some(sql_seconds) = sql_seconds.transpose()? {
+        println!(
+            "SQL only    {sql_seconds:.2}s to move the staged rows into the real tables with \
+             INSERT ... SELECT; the import takes {:.1}x that",
+            import.seconds / sql_seconds
+        );
+    }
+    Ok(())
+}
+
+struct ChildImport {
+    seconds: f64,
+    peak_rss_kib: u64,
+}
+
+/// Runs the import in a child process, so that its peak memory is the import's alone.
+fn run_child_import(database_url: &str, object: &ObjectRef) -> BenchResult<ChildImport> {
+    let output = Command::new(std::env::current_exe()?)
+        .arg("import")
+        .arg(&object.bucket)
+        .arg(&object.key)
+        .arg(object.version_id.as_deref().unwrap_or(""))
+        .arg(object.etag.as_deref().unwrap_or(""))
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!(
+            "the import failed: {}{}",
+            stdout,
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    let line = stdout
+        .lines()
+        .find(|line| line.starts_with("import-result "))
+        .ok_or_else(|| format!("no result from the import: {stdout}"))?;
+    let mut parts = line.split_whitespace().skip(1);
+    let seconds = parts.next().ok_or("no time")?.parse()?;
+    let peak_rss_kib = parts.next().ok_or("no peak RSS")?.parse()?;
+    let outcome = parts.collect::<Vec<_>>().join(" ");
+    println!("outcome     {outcome}");
+    Ok(ChildImport {
+        seconds,
+        peak_rss_kib,
+    })
+}
+
+/// The child: builds the function's state as `main` does and invokes the handler with a
+/// direct S3 event for the object.
+async fn import_in_this_process(args: &[String]) -> BenchResult<()> {
+    let [bucket, key, version, etag] = args else {
+        return Err("usage: bench-ingest import <bucket> <key> <version> <etag>".into());
+    };
+    sellerops::telemetry::init();
+    let config = Config::from_env()?;
+    let pool = sellerops::db::pool(&config.database, "bench-ingest")?;
+    let aws = AwsClients::from_env(config.aws_endpoint_url.as_deref()).await;
+    let batch_rows = std::env::var("BATCH_ROWS")
+        .ok()
+        .and_then(|raw| raw.parse().ok())
+        .unwrap_or(ImportOptions::default().batch_rows);
+    let importer = OrderFileImporter::new(
+        pool,
+        aws.s3,
+        EmailPepper::new(config.email_hash_pepper.clone()),
+        config.default_currency,
+    )
+    .with_options(ImportOptions {
+        batch_rows,
+        ..ImportOptions::default()
+    });
+    let object = ObjectRef {
+        bucket: bucket.clone(),
+        key: key.clone(),
+        version_id: Some(version.clone()).filter(|v| !v.is_empty()),
+        etag: Some(etag.clone()).filter(|e| !e.is_empty()),
+        size: None,
+    };
+
+    let started = Instant::now();
+    let response = ingest_orders_file::handle(
+        &importer,
+        LambdaEvent::new(s3_event(&[&object]), Context::default()),
+    )
+    .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let result = &response["results"][0];
+    if result["outcome"] != "completed" {
+        return Err(format!("import did not complete: {response}").into());
+    }
+    println!(
+        "import-result {seconds} {} total={} processed={} failed={}",
+        peak_rss_kib()?,
+        result["total_rows"],
+        result["processed_rows"],
+        result["failed_rows"]
+    );
+    Ok(())
+}
+
+/// VmHWM: this process's peak resident set size, in KiB.
+fn peak_rss_kib() -> BenchResult<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmHWM:"))
+        .ok_or("no VmHWM in /proc/self/status")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .ok_or("malformed VmHWM")?
+        .parse()?)
+}
+
+/// Times `psql \copy` of the file into a staging table of text columns.
+fn time_psql_copy(database_url: &str, path: &Path) -> BenchResult<f64> {
+    let psql = |command: &str| {
+        Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                database_url,
+                "-c",
+                command,
+            ])
+            .status()
+    };
+    let create = psql(
+        "create table public.bench_order_file_staging (order_ref text, order_date text,
+             customer_email text, customer_region text, sku text, product_name text,
+             category text, quantity text, unit_price text, payment_method text, currency text)",
+    )?;
+    if !create.success() {
+        return Err("psql could not create the staging table".into());
+    }
+    let started = Instant::now();
+    let copied = psql(&format!(
+        "\\copy public.bench_order_file_staging from '{}' with (format csv, header true)",
+        path.display()
+    ))?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !copied.success() {
+        return Err("psql \\copy failed".into());
+    }
+    Ok(seconds)
+}
+
+/// Times a SQL script run by `psql` in one transaction.
+fn time_psql_script(database_url: &str, script: &str) -> BenchResult<f64> {
+    let started = Instant::now();
+    let mut child = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-1",
+            "-v",
+            "ON_ERROR_STOP=1",
+            database_url,
+            "-f",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .ok_or("no stdin for psql")?
+        .write_all(script.as_bytes())?;
+    let status = child.wait()?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !status.success() {
+        return Err("the SQL-only import failed".into());
+    }
+    Ok(seconds)
+}
+
+/// `DATABASE_URL` with the scratch database's name in place of its own.
+fn scratch_url(database_url: &str, scratch: &sqlx::PgPool) -> String {
+    let name = scratch
+        .connect_options()
+        .get_database()
+        .unwrap_or_default()
+        .to_owned();
+    let (base, query) = match database_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (database_url, String::new()),
+    };
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    format!("{server}/{name}{query}")
+}
+
+/// Writes a deterministic order file: orders of one to four lines over 90 days,
+/// 100,000 customers, 1,000 SKUs in 20 categories, every payment method and a few
+/// spellings of each. Returns its size in bytes.
+fn write_order_file(path: &Path, rows: u64) -> std::io::Result<u64> {
+    const METHODS: [&str; 7] = [
+        "M-Pesa",
+        "mpesa",
+        "MPESA",
+        "Paystack",
+        "card",
+        "Bank Transfer",
+        "other",
+    ];
+    const REGIONS: [&str; 8] = [
+        "Nairobi", "Mombasa", "Kisumu", "Nakuru", "Eldoret", "Kiambu", "Machakos", "Thika",
+    ];
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    out.write_all(b"order_ref,order_date,customer_email,customer_region,sku,product_name,category,quantity,unit_price,payment_method,currency\n")?;
+    let mut random = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        // xorshift64*: deterministic and good enough to spread orders.
+        random ^= random >> 12;
+        random ^= random << 25;
+        random ^= random >> 27;
+        random.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let mut written = 0_u64;
+    let mut order = 0_u64;
+    while written < rows {
+        order += 1;
+        let lines = 1 + next() % 4;
+        let customer = next() % 100_000;
+        let day = 1 + next() % 90;
+        let minute = next() % (24 * 60);
+        let (month, day_of_month) = match day {
+            1..=31 => (1, day),
+            32..=59 => (2, day - 31),
+            _ => (3, day - 59),
+        };
+        let method = METHODS[(next() % METHODS.len() as u64) as usize];
+        let region = REGIONS[(customer % REGIONS.len() as u64) as usize];
+        let first_sku = next() % 1_000;
+        for line in 0..lines {
+            if written == rows {
+                break;
+            }
+            let sku = (first_sku + line * 37) % 1_000;
+            writeln!(
+                out,
+                "BENCH-{order:08},2026-{month:02}-{day_of_month:02}T{:02}:{:02}:00+03:00,customer{customer}@example.com,{region},SKU-{sku:04},Product {sku},Category {},{},{}.{:02},{method},KES",
+                minute / 60,
+                minute % 60,
+                sku % 20,
+                1 + (sku + line) % 5,
+                100 + sku * 7,
+                (sku * 13) % 100
+            )?;
+            written += 1;
+        }
+    }
+    out.flush()?;
+    Ok(out.get_ref().metadata()?.len())
+}

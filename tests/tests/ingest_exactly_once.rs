@@ -1,0 +1,499 @@
+//! ingest-orders-file: every way an order file can arrive more than once, crash halfway
+//! or meet a dependency that is down leaves the database as if it had been imported
+//! exactly once.
+
+use std::time::Duration;
+
+use sellerops::aws::AwsClients;
+use sellerops::errors::Disposition;
+use sellerops::ingest::{ImportOptions, ImportOutcome, ObjectRef};
+use sellerops_tests::local_aws;
+use sellerops_tests::order_files::{
+    create_bucket, database_digest, failed_message_ids, fixture, importer, invoke, s3_record,
+    sqs_event, upload, ScratchDatabase,
+};
+use serde_json::json;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+
+/// Small batches, so that the sample file spans several.
+fn in_batches_of(rows: usize) -> ImportOptions {
+    ImportOptions {
+        batch_rows: rows,
+        ..ImportOptions::default()
+    }
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+/// The digest of a clean, uninterrupted import of `object` into a fresh database.
+async fn digest_of_one_clean_import(
+    admin: &PgPool,
+    aws: &AwsClients,
+    object: &ObjectRef,
+) -> Vec<String> {
+    let scratch = ScratchDatabase::create(admin).await;
+    let outcome = importer(&scratch.pool, aws, in_batches_of(3))
+        .import(object)
+        .await
+        .expect("clean import");
+    assert!(
+        matches!(outcome, ImportOutcome::Completed { .. }),
+        "{outcome:?}"
+    );
+    let digest = database_digest(&scratch.pool).await;
+    scratch.drop().await;
+    digest
+}
+
+/// What a crashed attempt's lease does once its time is up.
+async fn let_leases_run_out(pool: &PgPool) {
+    sqlx::query(
+        "update ingest.ingestion_files set locked_until = now() - interval '1 second'
+                 where status = 'processing'",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn the_same_event_delivered_twice_imports_the_file_once(pool: PgPool) {
+    // Arrange
+    let aws = local_aws().await;
+    let bucket = create_bucket(&aws, true).await;
+    let object = upload(&aws, &bucket, "sample.csv", fixture("sample-orders.csv")).await;
+    let importer = importer(&pool, &aws, ImportOptions::default());
+    let event = sqs_event(&[("m-1", json!({ "Records": [s3_record(&object)] }))]);
+    invoke(&importer, event.clone()).await.unwrap();
+    let after_first = database_digest(&pool).await;
+
+    // Act
+    let response = invoke(&importer, event).await.unwrap();
+
+    // Assert
+    assert!(failed_message_ids(&response).is_empty());
+    assert_eq!(database_digest(&pool).await, after_first);
+    assert_eq!(
+        count(&pool, "select count(*) from ingest.ingestion_files").await,
+        1
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn the_same_content_under_another_key_is_a_duplicate_and_adds_no_rows(pool: PgPool) {
+    // Arrange
+    let aws = local_aws().await;
+    let bucket = create_bucket(&aws, true).await;
+    let first = upload(
+        &aws,
+        &bucket,
+        "exports/2026-03-04.csv",
+        fixture("sample-orders.csv"),
+    )
+    .await;
+    let again = upload(
+        &aws,
+        &bucket,
+        "exports/copy of 2026-03-04.csv",
+        fixture("sample-orders.csv"),
+    )
+    .await;
+    let importer = importer(&pool, &aws, ImportOptions::default());
+    let ImportOutcome::Completed {
+        file_id: original, ..
+    } = importer.import(&first).await.unwrap()
+    else {
+        panic!("first import should complete");
+    };
+    let rows_before = count(&pool, "select (select count(*) from sales.orders) + (select count(*) from sales.order_lines)
+                                     + (select count(*) from ingest.ingestion_errors) + (select count(*) from sales.customers)").await;
+
+    // Act
+    let outcome = importer.import(&again).await.unwrap();
+
+    // Assert
+    let ImportOutcome::Duplicate { duplicate_of, .. } = outcome else {
+        panic!("expected a duplicate, got {outcome:?}");
+    };
+    assert_eq!(duplicate_of, original);
+    let rows_after = count(&pool, "select (select count(*) from sales.orders) + (select count(*) from sales.order_lines)
+                                    + (select count(*) from ingest.ingestion_errors) + (select count(*) from sales.customers)").await;
+    assert_eq!(rows_after, rows_before);
+    let (status, hash_equal): (String, bool) = sqlx::query_as(
+        "select d.status::text, d.content_hash = o.content_hash
+         from ingest.ingestion_files d join ingest.ingestion_files o on o.id = d.duplicate_of_file_id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), hash_equal), ("duplicate", true));
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn two_copies_of_one_file_imported_at_once_import_once(pool: PgPool) {
+    // Arrange
+    let aws = local_aws().await;
+    let bucket = create_bucket(&aws, true).await;
+    let a = upload(&aws, &bucket, "a.csv", fixture("sample-orders.csv")).await;
+    let b = upload(&aws, &bucket, "b.csv", fixture("sample-orders.csv")).await;
+    let importer = importer(&pool, &aws, in_batches_of(2));
+
+    // Act
+    let (first, second) = tokio::join!(importer.import(&a), importer.import(&b));
+
+    // Assert: one completed, one duplicate of it.
+    let mut outcomes = [first.unwrap(), second.unwrap()];
+    outcomes.sort_by_key(|o| matches!(o, ImportOutcome::Completed { .. }));
+    assert!(
+        matches!(outcomes[0], ImportOutcome::Duplicate { .. }),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(outcomes[1], ImportOutcome::Completed { .. }),
+        "{outcomes:?}"
+    );
+    assert_eq!(count(&pool, "select count(*) from sales.orders").await, 7);
+    assert_eq!(
+        count(&pool, "select count(*) from sales.order_lines").await,
+        12
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn two_concurrent_invocations_for_one_object_import_it_once(pool: PgPool) {
+    // Arrange
+    let aws = local_aws().await;
+    let bucket = create_bucket(&aws, true).await;
+    let object = upload(&aws, &bucket, "sample.csv", fixture("sample-orders.csv")).await;
+    let importer = importer(&pool, &aws, in_batches_of(2));
+    let event = |id: &str| sqs_event(&[(id, json!({ "Records": [s3_record(&object)] }))]);
+
+    // Act: S3 sent the notification twice and two instances took one each.
+    let (first, second) = tokio::join!(
+        invoke(&importer, event("m-1")),
+        invoke(&importer, event("m-2"))
+    );
+    let mut retried: Vec<String> = failed_message_ids(&first.unwrap());
+    retried.extend(failed_message_ids(&second.unwrap()));
+    // A message sent back (the other held the lease) is delivered again later.
+    for id in &retried {
+        let response = invoke(&importer, event(id)).await.unwrap();
+        assert!(failed_message_ids(&response).is_empty(), "{response}");
+    }
+
+    // Assert
+    assert!(retried.len() <= 1, "{retried:?}");
+    assert_eq!(
+        database_digest(&pool).await,
+        digest_of_one_clean_import(&pool, &aws, &object).await
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_crash_between_batches_then_a_retry_leaves_the_database_as_one_clean_import(
+    pool: PgPool,
+) {
+    // Arrange
+    let aws = local_aws().await;
+    let bucket = create_bucket(&aws, true).await;
+    let object = upload(&aws, &bucket, "sample.csv", fixture("sample-orders.csv")).await;
+    let crashing = importer(
+        &pool,
+        &aws,
+        ImportOptions {
+            fail_after_batches: Some(2),
+            ..in_batches_of(3)
+        },
+    );
+
+    // Act: the first attempt dies after two of four batches; its lease runs out; the
+    // message is delivered again.
+    let crashed = crashing.import(&object).await;
+    assert_eq!(crashed.unwrap_err().disposition(), Disposition::Retry);
+    let (processed, status): (i32, String) =
+        sqlx::query_as("select processed_rows, status::text from ingest.ingestion_files")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (processed, status.as_str()),
+        (6, "processing"),
+        "two batches committed"
+    );
+    let_leases_run_out(&pool).await;
+    let retry = importer(&pool, &aws, in_batches_of(3))
+        .import(&object)
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(
+        matches!(
+            retry,
+            ImportOutcome::Completed {
+                total_rows: 12,
+                processed_rows: 12,
+                failed_rows: 0,
+                ..
+            }
+        ),
+        "{retry:?}"
+    );
+    assert_eq!(
+        database_digest(&pool).await,
+        digest_of_one_clean_import(&pool, &aws, &object).await
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_crash_at_any_batch_boundary_then_a_retry_gives_the_same_database(pool: PgPool) {
+    // Arrange: bad rows too, so that errors and counts must also come out right.
+    let aws = local_aws().await;
+    let bucket = create_bucket(&aws, true).await;
+    let body = [
+        fixture("sample-orders.csv"),
+        fixture("bad-rows.csv")[fixture("bad-rows.csv")
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap()
+            + 1..]
+            .to_vec(),
+    ]
+    .concat();
+    let mut digests = Vec::new();
+    let mut objects = Vec::new();
+    // Batches of 4 over 21 rows: 6 batches; crash before the first, in the middle, and
+    // after the last (before the file is completed). Each case uses its own database.
+    for crash_after in [0, 3, 6] {
+        let scratch = ScratchDatabase::create(&pool).await;
+        let object = upload(&aws, &bucket, "sample-and-bad.csv", body.clone()).await;
+        let crashing = importer(
+            &scratch.pool,
+            &aws,
+            ImportOptions {
+                fail_after_batches: Some(crash_after),
+                ..in_batches_of(4)
+            },
+        );
+
+        // Act
+        assert!(crashing.import(&object).await.is_err());
+        let_leases_run_out(&scratch.pool).await;
+        let retry = importer(&scratch.pool, &aws, in_batches_of(4))
+            .import(&object)
+            .await
+            .unwrap();
+
+        // Assert
+        assert!(
+            matches!(
+                retry,
+                ImportOutcome::Completed {
+                    total_rows: 21,
+                    processed_rows: 14,
+                    failed_rows: 7,
+                    ..
+                }
+            ),
+            "crash after {crash_after}: {retry:?}"
+        );
+        digests.push(database_digest(&scratch.pool).await);
+        objects.push(object);
+        scratch.drop().await;
+    }
+    let clean = digest_of_one_clean_import(&pool, &aws, &objects[0]).await;
+    for digest in digests {
+        assert_eq!(digest, clean);
+    }
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn attempts_racing_on_one_file_after_its_lease_ran_out_still_import_it_once(pool: PgPool) {
+    // Arrange: no lease at all, so every attempt may take the file over at any time;
+    // only the checkpoint keeps them from writing a batch twice.
+    let aws = local_aws().await;
+    let bucket = create_bucket(&aws, true).await;
+    let object = upload(&aws, &bucket, "sample.csv", fixture("sample-orders.csv")).await;
+    let racing = importer(
+        &pool,
+        &aws,
+        ImportOptions {
+            lease: Duration::ZERO,
+            ..in_batches_of(1)
+        },
+    );
+
+    // Act: three attempts at once, then redeliveries until one settles the file.
+    let (a, b, c) = tokio::join!(
+        racing.import(&object),
+        racing.import(&object),
+        racing.import(&object)
+    );
+    let mut settled = [&a, &b, &c]
+        .iter()
+        .filter(|outcome| outcome.is_ok())
+        .count();
+    while settled == 0 {
+        settled += usize::from(racing.import(&object).await.is_ok());
+    }
+
+    // Assert
+    for outcome in [a, b, c].into_iter().filter_map(Result::err) {
+        assert_eq!(outcome.disposition(), Disposition::Retry, "{outcome}");
+    }
+    assert_eq!(
+        database_digest(&pool).await,
+        digest_of_one_clean_import(&pool, &aws, &object).await
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn an_unversioned_key_is_read_as_notified_and_new_content_under_it_is_refused(pool: PgPool) {
+    // Arrange
+    let aws = local_aws().await;
+    let bucket = create_bucket(&aws, false).await;
+    let first = upload(
+        &aws,
+        &bucket,
+        "daily.csv",
+        fixture("no-currency-column.csv"),
+    )
+    .await;
+    assert_eq!(first.version_id, None);
+    let importer = importer(&pool, &aws, ImportOptions::default());
+    let imported = importer.import(&first).await.unwrap();
+    assert!(
+        matches!(imported, ImportOutcome::Completed { .. }),
+        "{imported:?}"
+    );
+
+    // Act: other content uploaded under the same key.
+    let replaced = upload(&aws, &bucket, "daily.csv", fixture("sample-orders.csv")).await;
+    let outcome = importer.import(&replaced).await.unwrap();
+
+    // Assert: nothing imported under the old row; a person is told.
+    let ImportOutcome::Failed { reason, .. } = outcome else {
+        panic!("expected a refusal, got {outcome:?}");
+    };
+    assert!(reason.contains("Upload it under a new key"), "{reason}");
+    assert_eq!(
+        count(&pool, "select count(*) from sales.orders").await,
+        2,
+        "the first content only"
+    );
+    assert_eq!(
+        count(&pool, "select count(*) from ops.process_failures").await,
+        1
+    );
+    // The first notification, delivered again, is still settled.
+    assert!(matches!(
+        importer.import(&first).await.unwrap(),
+        ImportOutcome::AlreadySettled { .. }
+    ));
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_live_lease_sends_only_that_message_back_to_the_queue(pool: PgPool) {
+    // Arrange: an attempt on b.csv crashed a moment ago; its lease is still running.
+    let aws = local_aws().await;
+    let bucket = create_bucket(&aws, true).await;
+    let a = upload(&aws, &bucket, "a.csv", fixture("no-currency-column.csv")).await;
+    let b = upload(&aws, &bucket, "b.csv", fixture("sample-orders.csv")).await;
+    let crashing = importer(
+        &pool,
+        &aws,
+        ImportOptions {
+            fail_after_batches: Some(1),
+            ..in_batches_of(5)
+        },
+    );
+    assert!(crashing.import(&b).await.is_err());
+    let importer = importer(&pool, &aws, ImportOptions::default());
+    let event = sqs_event(&[
+        ("m-a", json!({ "Records": [s3_record(&a)] })),
+        ("m-b", json!({ "Records": [s3_record(&b)] })),
+    ]);
+
+    // Act
+    let response = invoke(&importer, event).await.unwrap();
+
+    // Assert: partial batch failure, per message.
+    assert_eq!(failed_message_ids(&response), ["m-b"]);
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ingest.ingestion_files where status = 'completed'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&pool, "select count(*) from ops.process_failures").await,
+        0
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn s3_unavailable_is_retryable_and_leaves_nothing_behind_but_the_released_claim(
+    pool: PgPool,
+) {
+    // Arrange: an S3 endpoint where nothing listens.
+    let aws = local_aws().await;
+    let config = aws
+        .s3
+        .config()
+        .to_builder()
+        .endpoint_url("http://127.0.0.1:9")
+        .timeout_config(
+            aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(1))
+                .build(),
+        )
+        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled());
+    let unreachable = AwsClients {
+        s3: aws_sdk_s3::Client::from_conf(config.build()),
+        sqs: aws.sqs.clone(),
+    };
+    let object = ObjectRef::new("sellerops-orders", "unreachable.csv");
+    let importer = importer(&pool, &unreachable, ImportOptions::default());
+    let event = sqs_event(&[("m-1", json!({ "Records": [s3_record(&object)] }))]);
+
+    // Act
+    let response = invoke(&importer, event).await.unwrap();
+
+    // Assert
+    assert_eq!(failed_message_ids(&response), ["m-1"]);
+    let (status, lease_over): (String, bool) =
+        sqlx::query_as("select status::text, locked_until <= now() from ingest.ingestion_files")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), lease_over), ("processing", true));
+    assert_eq!(
+        count(&pool, "select count(*) from ops.process_failures").await,
+        0
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn the_database_unavailable_is_retryable(pool: PgPool) {
+    // Arrange: a pool on a port where nothing listens.
+    let options = (*pool.connect_options()).clone().port(9);
+    let down = PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(2))
+        .connect_lazy_with(options);
+    let aws = local_aws().await;
+    let bucket = create_bucket(&aws, true).await;
+    let object = upload(&aws, &bucket, "sample.csv", fixture("sample-orders.csv")).await;
+    let importer = importer(&down, &aws, ImportOptions::default());
+    let event = sqs_event(&[("m-1", json!({ "Records": [s3_record(&object)] }))]);
+
+    // Act
+    let response = invoke(&importer, event).await.unwrap();
+
+    // Assert
+    assert_eq!(failed_message_ids(&response), ["m-1"]);
+}
