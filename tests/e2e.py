@@ -208,6 +208,24 @@ def test_marketplace_webhook() -> None:
           sql(f"select count(*) from sales.orders where external_id = '{WEBHOOK_ORDER}'") == "1")
 
 
+def test_shopify_and_freshdesk_webhooks() -> None:
+    print("marketplace-webhook (apigw-v2-shopify-webhook.json, apigw-v2-freshdesk-webhook.json)")
+    status, answer = invoke("marketplace-webhook",
+                            json.loads((EVENTS / "apigw-v2-shopify-webhook.json").read_text()))
+    check("the signed Shopify order answers 200",
+          status == 200 and isinstance(answer, dict) and answer.get("statusCode") == 200, answer)
+    check("the Shopify order is recorded",
+          sql("select count(*) from sales.orders where channel = 'shopify' "
+              "and external_id = '5820417390766'") == "1")
+    status, answer = invoke("marketplace-webhook",
+                            json.loads((EVENTS / "apigw-v2-freshdesk-webhook.json").read_text()))
+    check("the Freshdesk ticket answers 200",
+          status == 200 and isinstance(answer, dict) and answer.get("statusCode") == 200, answer)
+    check("the ticket is stored without the requester's address",
+          sql("select count(*) from etl.freshdesk_tickets where freshdesk_ticket_id = '311' "
+              "and requester_email_hash is not null and data::text not like '%@%'") == "1")
+
+
 def test_sync_marketplace() -> None:
     print("sync-marketplace (eventbridge-scheduled.json)")
     status, answer = invoke("sync-marketplace", json.loads((EVENTS / "eventbridge-scheduled.json").read_text()))
@@ -292,6 +310,7 @@ def main() -> int:
     set_up()
     steps = [
         ("marketplace-webhook", test_marketplace_webhook),
+        ("marketplace-webhook", test_shopify_and_freshdesk_webhooks),
         ("sync-marketplace", test_sync_marketplace),
         ("accept-orders", test_accept_orders),
         ("fetch-shipping-label", test_fetch_shipping_label),

@@ -76,3 +76,35 @@ fn the_mirakl_webhook_request_carries_the_local_secret_and_a_list_of_orders() {
     assert_eq!(orders[0]["order_id"], "BB-20001-A");
     assert_eq!(orders[0]["order_state"], "WAITING_ACCEPTANCE");
 }
+
+/// The secrets `infra/local/services-env.sh` gives the local webhook function.
+const LOCAL_SHOPIFY_SECRET: &str = "local-shopify-webhook-secret";
+const LOCAL_FRESHDESK_SECRET: &str = "local-freshdesk-webhook-secret";
+
+#[test]
+fn the_shopify_webhook_request_is_signed_with_the_local_app_secret() {
+    let request: ApiGatewayV2httpRequest =
+        serde_json::from_str(&fixture("apigw-v2-shopify-webhook.json")).unwrap();
+    let body = request.body.as_deref().unwrap();
+    let signature = request.headers["x-shopify-hmac-sha256"].to_str().unwrap();
+    let secret = secrecy::SecretString::from(LOCAL_SHOPIFY_SECRET);
+    assert!(sellerops::webhooks::verify::shopify_signature_is_valid(
+        &secret,
+        body.as_bytes(),
+        signature
+    ));
+    assert_eq!(request.headers["x-shopify-topic"], "orders/create");
+    assert_eq!(request.raw_path.as_deref(), Some("/webhooks/shopify"));
+    let order: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert!(order["id"].is_number());
+}
+
+#[test]
+fn the_freshdesk_webhook_request_carries_the_local_secret() {
+    let request: ApiGatewayV2httpRequest =
+        serde_json::from_str(&fixture("apigw-v2-freshdesk-webhook.json")).unwrap();
+    assert_eq!(request.headers["x-webhook-secret"], LOCAL_FRESHDESK_SECRET);
+    assert_eq!(request.raw_path.as_deref(), Some("/webhooks/freshdesk"));
+    let ticket: serde_json::Value = serde_json::from_str(request.body.as_deref().unwrap()).unwrap();
+    assert_eq!(ticket["freshdesk_webhook"]["ticket_id"], "311");
+}
