@@ -40,10 +40,10 @@ impl WorkQueue {
         }
     }
 
+    const ALL: [WorkQueue; 4] = [Self::Accept, Self::Label, Self::Reply, Self::Pricing];
+
     fn parse(name: &str) -> Option<Self> {
-        [Self::Accept, Self::Label, Self::Reply, Self::Pricing]
-            .into_iter()
-            .find(|queue| queue.as_str() == name)
+        Self::ALL.into_iter().find(|queue| queue.as_str() == name)
     }
 
     fn url(self, urls: &QueueUrls) -> Option<&str> {
@@ -90,7 +90,9 @@ pub struct PublishTally {
     pub deferred: u64,
 }
 
-/// Sends up to `limit` due messages, oldest first. Rows are locked while sent
+/// Sends up to `limit` due messages, oldest first, for the queues `urls` names: a
+/// function allowed to send to one queue only passes that queue's URL, and leaves the
+/// other queues' messages to a publisher that may send them. Rows are locked while sent
 /// (`for update skip locked`) so two publishers never send the same row at once.
 pub async fn publish_due(
     pool: &PgPool,
@@ -99,15 +101,22 @@ pub async fn publish_due(
     limit: i64,
 ) -> Result<PublishTally, ProcessError> {
     let db = |err| ProcessError::database("publishing the outbox", err);
+    let publishable: Vec<&str> = WorkQueue::ALL
+        .into_iter()
+        .filter(|queue| queue.url(urls).is_some())
+        .map(WorkQueue::as_str)
+        .collect();
     let mut tx = pool.begin().await.map_err(db)?;
     let due: Vec<(Uuid, String, serde_json::Value, String, i32)> = sqlx::query_as(
         "select id, queue_name, message_body, dedup_id, attempts from ops.outbox
          where published_at is null and next_attempt_at <= now()
+           and queue_name = any($2)
          order by next_attempt_at, created_at
          limit $1
          for update skip locked",
     )
     .bind(limit)
+    .bind(&publishable)
     .fetch_all(&mut *tx)
     .await
     .map_err(db)?;

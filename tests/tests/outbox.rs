@@ -55,11 +55,13 @@ async fn a_failed_publish_is_kept_and_sent_by_a_later_pass(pool: PgPool) {
         .unwrap();
     tx.commit().await.unwrap();
 
-    // Act 1: the send fails.
-    let misconfigured = QueueUrls::default();
-    let first = publish_due(&pool, &aws.sqs, &misconfigured, 10)
-        .await
-        .unwrap();
+    // Act 1: the send fails (the configured queue does not exist yet).
+    let missing_queue = format!("{}-not-created", queue_url);
+    let broken = QueueUrls {
+        label: Some(missing_queue),
+        ..QueueUrls::default()
+    };
+    let first = publish_due(&pool, &aws.sqs, &broken, 10).await.unwrap();
 
     // Assert 1: kept, with the reason and a later attempt time.
     assert_eq!(
@@ -75,11 +77,9 @@ async fn a_failed_publish_is_kept_and_sent_by_a_later_pass(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(attempts, 1);
-    assert!(last_error.unwrap().contains("label"));
+    assert!(last_error.is_some_and(|reason| !reason.is_empty()));
     assert!(waits);
-    let not_due_yet = publish_due(&pool, &aws.sqs, &misconfigured, 10)
-        .await
-        .unwrap();
+    let not_due_yet = publish_due(&pool, &aws.sqs, &broken, 10).await.unwrap();
     assert_eq!(not_due_yet, PublishTally::default());
 
     // Act 2: the retry time comes and the queue is configured.
@@ -123,6 +123,59 @@ async fn a_failed_publish_is_kept_and_sent_by_a_later_pass(pool: PgPool) {
     aws.sqs
         .delete_queue()
         .queue_url(&queue_url)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_publisher_sends_only_to_the_queues_it_is_given(pool: PgPool) {
+    // Arrange: a label and a reply message; this publisher only knows the label queue.
+    let aws = local_aws().await;
+    let label_queue = aws
+        .sqs
+        .create_queue()
+        .queue_name(unique_name("outbox-label"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let body = serde_json::json!({ "order": "BB-9" });
+    enqueue(&mut tx, WorkQueue::Label, "label:BB-9", &body)
+        .await
+        .unwrap();
+    enqueue(&mut tx, WorkQueue::Reply, "reply:M-9", &body)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let label_only = QueueUrls {
+        label: Some(label_queue.clone()),
+        ..QueueUrls::default()
+    };
+
+    // Act
+    let tally = publish_due(&pool, &aws.sqs, &label_only, 10).await.unwrap();
+
+    // Assert: the reply waits untouched for a publisher that may send it.
+    assert_eq!(
+        tally,
+        PublishTally {
+            published: 1,
+            deferred: 0
+        }
+    );
+    let (reply_attempts, reply_published): (i32, bool) = sqlx::query_as(
+        "select attempts, published_at is not null from ops.outbox where dedup_id = 'reply:M-9'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((reply_attempts, reply_published), (0, false));
+    aws.sqs
+        .delete_queue()
+        .queue_url(&label_queue)
         .send()
         .await
         .unwrap();

@@ -1,7 +1,7 @@
 use accept_orders::{handle, AcceptOrders};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use sellerops::aws::AwsClients;
-use sellerops::config::Config;
+use sellerops::config::{Config, QueueUrls};
 use sellerops::fulfilment::acceptance::Acceptance;
 use sellerops::mirakl::MiraklClient;
 use sellerops::retry::RetryPolicy;
@@ -25,6 +25,12 @@ async fn main() -> Result<(), Error> {
         pool.clone(),
     )?;
     let aws = AwsClients::from_env(config.aws_endpoint_url.as_deref()).await;
+    // accept-orders may send to the label queue only; other follow-ups wait for the
+    // recording functions, which may send them.
+    let label_queue_only = QueueUrls {
+        label: config.queues.label.clone(),
+        ..QueueUrls::default()
+    };
     let function = AcceptOrders {
         acceptance: Acceptance {
             pool: &pool,
@@ -32,7 +38,7 @@ async fn main() -> Result<(), Error> {
             retry: RetryPolicy::DEFAULT,
         },
         sqs: &aws.sqs,
-        queues: &config.queues,
+        queues: &label_queue_only,
     };
     let function = &function;
     run(service_fn(move |event: LambdaEvent<_>| {
