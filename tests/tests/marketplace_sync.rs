@@ -300,9 +300,13 @@ async fn a_follow_up_whose_publish_failed_is_sent_by_the_next_run(pool: PgPool) 
         .queue_url
         .unwrap();
     let sync = poller(&server, &pool, 100);
+    // The accept queue's URL names a queue that does not exist: the send fails.
     let broken = OutboxPublisher {
         sqs: aws.sqs.clone(),
-        queues: QueueUrls::default(),
+        queues: QueueUrls {
+            accept: Some(format!("{queue_url}-not-created")),
+            ..QueueUrls::default()
+        },
     };
 
     // Act 1

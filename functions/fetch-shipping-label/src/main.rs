@@ -2,7 +2,7 @@ use fetch_shipping_label::handle;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use sellerops::aws::AwsClients;
 use sellerops::canadapost::CanadaPostClient;
-use sellerops::config::{Config, ConfigError};
+use sellerops::config::Config;
 use sellerops::fulfilment::labels::{LabelDesk, LabelOptions};
 use sellerops::mirakl::MiraklClient;
 use sellerops::retry::RetryPolicy;
@@ -12,19 +12,8 @@ async fn main() -> Result<(), Error> {
     sellerops::telemetry::init();
     let config = Config::from_env()?;
     let pool = sellerops::db::pool(&config.database, "fetch-shipping-label")?;
-    let base_url = Config::require(&config.mirakl.base_url, "MIRAKL_BASE_URL")?;
-    let api_key = config
-        .mirakl
-        .api_key
-        .clone()
-        .ok_or(ConfigError::Missing("MIRAKL_API_KEY"))?;
     let bucket = Config::require(&config.buckets.labels, "LABELS_BUCKET")?;
-    let mirakl = MiraklClient::new(
-        base_url,
-        api_key,
-        config.mirakl.shop_id.clone(),
-        pool.clone(),
-    )?;
+    let mirakl = MiraklClient::from_settings(&config.mirakl, pool.clone())?;
     let canadapost = CanadaPostClient::from_settings(&config.canadapost, pool.clone())?;
     let aws = AwsClients::from_env(config.aws_endpoint_url.as_deref()).await;
     let desk = LabelDesk {

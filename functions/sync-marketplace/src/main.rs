@@ -18,19 +18,8 @@ const FUNCTION: &str = "sync-marketplace";
 async fn main() -> Result<(), Error> {
     sellerops::telemetry::init();
     let config = Config::from_env()?;
-    let base_url = Config::require(&config.mirakl.base_url, "MIRAKL_BASE_URL")?;
-    let api_key = config
-        .mirakl
-        .api_key
-        .clone()
-        .ok_or(sellerops::config::ConfigError::Missing("MIRAKL_API_KEY"))?;
     let pool = sellerops::db::pool(&config.database, FUNCTION)?;
-    let client = MiraklClient::new(
-        base_url,
-        api_key,
-        config.mirakl.shop_id.clone(),
-        pool.clone(),
-    )?;
+    let client = MiraklClient::from_settings(&config.mirakl, pool.clone())?;
     let aws = AwsClients::from_env(config.aws_endpoint_url.as_deref()).await;
     let sync = MarketplaceSync {
         pool,
