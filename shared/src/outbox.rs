@@ -56,6 +56,15 @@ impl WorkQueue {
     }
 }
 
+/// What publishes the outbox after commit: an SQS client and the queues it may send to.
+#[derive(Debug, Clone)]
+pub struct OutboxPublisher {
+    /// The SQS client.
+    pub sqs: aws_sdk_sqs::Client,
+    /// Where each work queue is; only these queues' messages are sent.
+    pub queues: QueueUrls,
+}
+
 /// The SQS message attribute carrying the outbox deduplication id.
 pub const DEDUP_ATTRIBUTE: &str = "sellerops-dedup-id";
 

@@ -29,3 +29,24 @@ pub async fn local_aws() -> AwsClients {
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
+
+/// Creates a bucket of the caller's own in the local S3 (named from `prefix`), in the
+/// stack's region, so tests never share or fight over a bucket.
+pub async fn create_local_bucket(aws: &AwsClients, prefix: &str) -> String {
+    let bucket = unique_name(prefix);
+    let region = stack_var("AWS_REGION");
+    aws.s3
+        .create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                    region.as_str(),
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create bucket");
+    bucket
+}

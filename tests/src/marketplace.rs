@@ -4,8 +4,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::SecretString;
 use sellerops::config::WebhookSettings;
 use sellerops::customer_email::EmailPepper;
+use sellerops::outbox::OutboxPublisher;
 use sellerops::webhooks::verify::shopify_signature;
-use sellerops::webhooks::{OutboxPublisher, WebhookAnswer, WebhookDelivery, WebhookService};
+use sellerops::webhooks::{WebhookAnswer, WebhookDelivery, WebhookService};
 use sqlx::PgPool;
 
 /// The Mirakl webhook's shared secret in tests.

@@ -5,10 +5,7 @@
 use std::path::PathBuf;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
-    VersioningConfiguration,
-};
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use lambda_runtime::{Context, LambdaEvent};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use secrecy::SecretString;
@@ -20,7 +17,7 @@ use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
-use crate::{stack_var, unique_name};
+use crate::{create_local_bucket, unique_name};
 
 /// The e-mail pepper of every test import.
 pub const TEST_PEPPER: &str = "pepper-for-the-integration-tests";
@@ -45,19 +42,7 @@ pub fn fixture_path(name: &str) -> PathBuf {
 /// Creates a bucket of the caller's own in the local S3, versioned like the orders
 /// bucket unless told otherwise.
 pub async fn create_bucket(aws: &AwsClients, versioned: bool) -> String {
-    let bucket = unique_name("orders-test");
-    let region = stack_var("AWS_REGION");
-    aws.s3
-        .create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(region.as_str()))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create bucket");
+    let bucket = create_local_bucket(aws, "orders-test").await;
     if versioned {
         aws.s3
             .put_bucket_versioning()

@@ -4,7 +4,6 @@ mod fulfilment_support;
 
 use std::time::Duration;
 
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use fetch_shipping_label::handle;
 use fulfilment_support::*;
 use lambda_runtime::{Context, LambdaEvent};
@@ -13,7 +12,7 @@ use sellerops::config::{DefaultParcel, SenderSettings};
 use sellerops::fulfilment::labels::{LabelDesk, LabelOptions, LabelOutcome, LabelStep};
 use sellerops::fulfilment::{OrderMessage, LABEL_PROCESS};
 use sellerops::mirakl::MiraklClient;
-use sellerops_tests::{local_aws, stack_var, unique_name};
+use sellerops_tests::{create_local_bucket, local_aws};
 use sqlx::PgPool;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -39,20 +38,7 @@ impl World {
         let mirakl_server = MockServer::start().await;
         let carrier_server = MockServer::start().await;
         let aws = local_aws().await;
-        let bucket = unique_name("labels");
-        aws.s3
-            .create_bucket()
-            .bucket(&bucket)
-            .create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(
-                        stack_var("AWS_REGION").as_str(),
-                    ))
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("create bucket");
+        let bucket = create_local_bucket(&aws, "labels").await;
         Self {
             mirakl: mirakl(&mirakl_server, &pool),
             canadapost: canadapost(&carrier_server, &pool),

@@ -1,28 +1,15 @@
 //! The S3 and SQS clients against the local stack's moto server.
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
 use sellerops::aws::decode_notification_key;
-use sellerops_tests::{local_aws, stack_var, unique_name};
+use sellerops_tests::{create_local_bucket, local_aws, stack_var, unique_name};
 
 #[tokio::test]
 async fn an_object_round_trips_through_local_s3() {
     // Arrange
     let aws = local_aws().await;
-    let bucket = unique_name("roundtrip");
-    let region = stack_var("AWS_REGION");
-    aws.s3
-        .create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(region.as_str()))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create bucket");
+    let bucket = create_local_bucket(&aws, "roundtrip").await;
     let body = "order_ref,sku\nA-1,SKU-1\n";
 
     // Act

@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use sellerops::config::{MarketplaceSyncSettings, QueueUrls};
 use sellerops::marketplace_sync::{MarketplaceSync, RateLimitPolicy};
 use sellerops::mirakl::MiraklClient;
-use sellerops::webhooks::OutboxPublisher;
+use sellerops::outbox::OutboxPublisher;
 use sellerops_tests::marketplace::{fixture, mirakl_order, pepper};
 use sellerops_tests::{local_aws, unique_name};
 use sqlx::PgPool;

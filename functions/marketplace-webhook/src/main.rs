@@ -6,7 +6,8 @@ use lambda_http::{run, service_fn, Error, Request};
 use sellerops::aws::AwsClients;
 use sellerops::config::Config;
 use sellerops::customer_email::EmailPepper;
-use sellerops::webhooks::{OutboxPublisher, WebhookService};
+use sellerops::outbox::OutboxPublisher;
+use sellerops::webhooks::WebhookService;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

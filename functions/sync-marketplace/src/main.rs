@@ -8,8 +8,8 @@ use sellerops::config::Config;
 use sellerops::customer_email::EmailPepper;
 use sellerops::marketplace_sync::{MarketplaceSync, RateLimitPolicy, RunReport};
 use sellerops::mirakl::MiraklClient;
+use sellerops::outbox::OutboxPublisher;
 use sellerops::telemetry::{emit_counts, Count};
-use sellerops::webhooks::OutboxPublisher;
 use tracing::Instrument;
 
 const FUNCTION: &str = "sync-marketplace";

@@ -24,11 +24,11 @@ use crate::mirakl::orders::{list_orders, OrdersChangedSince};
 use crate::mirakl::threads::list_threads;
 use crate::mirakl::{MiraklClient, MiraklError};
 use crate::outbox::publish_due;
+use crate::outbox::OutboxPublisher;
 use crate::process_failures::{record_process_failure, ProcessFailure};
 use crate::recording::mirakl::{record_mirakl_order, record_mirakl_thread};
 use crate::recording::order::OrderChange;
 use crate::recording::SeenBy;
-use crate::webhooks::OutboxPublisher;
 use watermark::{SyncEntity, Watermark};
 
 /// How often and how long a rate-limited call is retried within one poll.

@@ -29,12 +29,12 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::{Acquire, PgConnection, PgPool};
 
-use crate::config::{QueueUrls, WebhookSettings};
+use crate::config::WebhookSettings;
 use crate::customer_email::EmailPepper;
 use crate::errors::{error_chain, Disposition, ProcessError};
 use crate::freshdesk::{record_ticket, FreshdeskTicket};
 use crate::mirakl::orders::MiraklOrder;
-use crate::outbox::publish_due;
+use crate::outbox::{publish_due, OutboxPublisher};
 use crate::process_failures::{record_process_failure, ProcessFailure};
 use crate::received::Received;
 use crate::recording::mirakl::record_mirakl_order;
@@ -113,15 +113,6 @@ impl WebhookAnswer {
     fn refused(status: u16, message: impl Into<String>) -> Self {
         Self::new(status, json!({ "error": message.into() }))
     }
-}
-
-/// Publishes outbox messages after commit.
-#[derive(Debug, Clone)]
-pub struct OutboxPublisher {
-    /// The SQS client.
-    pub sqs: aws_sdk_sqs::Client,
-    /// Where each work queue is.
-    pub queues: QueueUrls,
 }
 
 /// The webhook endpoint's state, built once per Lambda instance.

@@ -8,7 +8,13 @@
 
 use std::time::Duration;
 
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
+
+use crate::state::{timestamp, CallRecord, Simulator};
 
 /// The routes a fault can target.
 pub const ROUTES: &[&str] = &[
@@ -151,6 +157,55 @@ impl Faults {
             description: spec.description,
         })
     }
+}
+
+/// The door every simulated call passes: a `refusal` (wrong credentials) answers at once;
+/// otherwise a fault injected for the call's route is applied (its delay, then its status,
+/// answered by `injected_response`), and anything left reaches the service. Every call is
+/// recorded for `/_sim/state`.
+pub async fn serve(
+    sim: &Simulator,
+    service: &'static str,
+    route: Option<&'static str>,
+    refusal: Option<Response>,
+    request: Request,
+    next: Next,
+    injected_response: fn(u16, &Injection) -> Response,
+) -> Response {
+    let method = request.method().to_string();
+    let target = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |pq| pq.as_str().to_owned(),
+    );
+    let mut injected = false;
+    let response = match refusal {
+        Some(refusal) => refusal,
+        None => match route.and_then(|route| sim.lock().faults.take(route)) {
+            None => next.run(request).await,
+            Some(injection) => {
+                if let Some(delay) = injection.delay {
+                    tokio::time::sleep(delay).await;
+                }
+                match injection.status {
+                    Some(status) => {
+                        injected = true;
+                        injected_response(status, &injection)
+                    }
+                    None => next.run(request).await,
+                }
+            }
+        },
+    };
+    sim.record_call(CallRecord {
+        service,
+        route,
+        method,
+        target,
+        status: response.status().as_u16(),
+        injected,
+        at: timestamp(Utc::now()),
+    });
+    response
 }
 
 #[cfg(test)]

@@ -19,9 +19,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::Utc;
 
-use crate::faults::Injection;
+use crate::faults::{self, Injection};
 use crate::pdf::label_pdf;
-use crate::state::{timestamp, CallRecord, Simulator};
+use crate::state::Simulator;
 use shipments::{parse_request, CpMessage, Shipment, NAMESPACE};
 
 /// The media type of ncshipment requests and answers.
@@ -50,21 +50,15 @@ fn route_of(method: &Method, path: &str) -> Option<&'static str> {
     }
 }
 
-/// Checks the Basic credentials, applies an injected fault, and logs the call.
+/// Checks the Basic credentials, then passes the call through the simulator's fault
+/// injection.
 async fn guard(State(sim): State<Arc<Simulator>>, request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let target = request.uri().path_and_query().map_or_else(
-        || request.uri().path().to_owned(),
-        |pq| pq.as_str().to_owned(),
-    );
-    let route = route_of(&method, request.uri().path());
+    let route = route_of(request.method(), request.uri().path());
     let credentials = sim.credentials();
     let authorized = basic_credentials(request.headers()).is_some_and(|(user, password)| {
         user == credentials.canadapost_username && password == credentials.canadapost_password
     });
-
-    let mut injected = false;
-    let response = if !authorized {
+    let refusal = (!authorized).then(|| {
         messages_response(
             StatusCode::UNAUTHORIZED,
             &[CpMessage {
@@ -72,34 +66,17 @@ async fn guard(State(sim): State<Arc<Simulator>>, request: Request, next: Next) 
                 description: "AAA Authentication Failure".to_owned(),
             }],
         )
-    } else {
-        let injection = route.and_then(|route| sim.lock().faults.take(route));
-        match injection {
-            None => next.run(request).await,
-            Some(injection) => {
-                if let Some(delay) = injection.delay {
-                    tokio::time::sleep(delay).await;
-                }
-                match injection.status {
-                    Some(status) => {
-                        injected = true;
-                        injected_response(status, &injection)
-                    }
-                    None => next.run(request).await,
-                }
-            }
-        }
-    };
-    sim.record_call(CallRecord {
-        service: "canadapost",
-        route,
-        method: method.to_string(),
-        target,
-        status: response.status().as_u16(),
-        injected,
-        at: timestamp(Utc::now()),
     });
-    response
+    faults::serve(
+        &sim,
+        "canadapost",
+        route,
+        refusal,
+        request,
+        next,
+        injected_response,
+    )
+    .await
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {

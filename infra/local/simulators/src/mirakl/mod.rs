@@ -21,8 +21,8 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::faults::Injection;
-use crate::state::{timestamp, CallRecord, Simulator};
+use crate::faults::{self, Injection};
+use crate::state::Simulator;
 
 /// The simulated shop's id and name, as M11/M12 show them.
 pub const SHOP_ID: &str = "2001";
@@ -140,51 +140,25 @@ fn route_of(method: &Method, path: &str) -> Option<&'static str> {
     }
 }
 
-/// Checks the API key, applies an injected fault, and logs the call.
+/// Checks the API key, then passes the call through the simulator's fault injection.
 async fn guard(State(sim): State<Arc<Simulator>>, request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let target = request.uri().path_and_query().map_or_else(
-        || request.uri().path().to_owned(),
-        |pq| pq.as_str().to_owned(),
-    );
-    let route = route_of(&method, request.uri().path());
+    let route = route_of(request.method(), request.uri().path());
     let authorized = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         == Some(sim.credentials().mirakl_api_key.as_str());
-
-    let mut injected = false;
-    let response = if !authorized {
-        error_response(StatusCode::UNAUTHORIZED, "Unauthorized")
-    } else {
-        let injection = route.and_then(|route| sim.lock().faults.take(route));
-        match injection {
-            None => next.run(request).await,
-            Some(injection) => {
-                if let Some(delay) = injection.delay {
-                    tokio::time::sleep(delay).await;
-                }
-                match injection.status {
-                    Some(status) => {
-                        injected = true;
-                        injected_response(status, &injection)
-                    }
-                    None => next.run(request).await,
-                }
-            }
-        }
-    };
-    sim.record_call(CallRecord {
-        service: "mirakl",
+    let refusal = (!authorized).then(|| error_response(StatusCode::UNAUTHORIZED, "Unauthorized"));
+    faults::serve(
+        &sim,
+        "mirakl",
         route,
-        method: method.to_string(),
-        target,
-        status: response.status().as_u16(),
-        injected,
-        at: timestamp(Utc::now()),
-    });
-    response
+        refusal,
+        request,
+        next,
+        injected_response,
+    )
+    .await
 }
 
 fn injected_response(status: u16, injection: &Injection) -> Response {
