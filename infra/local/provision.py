@@ -30,9 +30,12 @@ import botocore.exceptions
 MAX_RECEIVE_COUNT = 5
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 # Per queue (by its URL variable): the visibility timeout, which must cover
-# the consuming function's timeout.
+# the consuming function's timeout. The ingest queue's also outlasts the order
+# import's 300 s lease (ImportOptions::lease), so that a message retried after
+# a crash finds the crashed attempt's lease run out instead of being received
+# again and again while it holds, and sent to the DLQ.
 QUEUE_VISIBILITY_SECONDS = {
-    "INGEST_QUEUE_URL": 60,
+    "INGEST_QUEUE_URL": 360,
     "ACCEPT_QUEUE_URL": 30,
     "LABEL_QUEUE_URL": 30,
     "REPLY_QUEUE_URL": 30,

@@ -385,10 +385,10 @@ async fn a_line_contradicting_an_order_imported_from_another_file_is_an_error_no
 /// comparison with the table.
 async fn aggregates_recomputed_from_base_rows(pool: &PgPool) -> Vec<String> {
     sqlx::query_scalar(
-        "select format('%s %s %s %s %s %s %s %s', day, product_id, category, payment_method,
-                revenue, units, order_count, unique_customers)
+        "select format('%s %s %s %s %s %s %s %s %s', day, product_id, category, payment_method,
+                currency, revenue, units, order_count, unique_customers)
          from (select (o.placed_at at time zone 'UTC')::date as day, v.product_id,
-                      coalesce(p.category, '') as category, o.payment_method,
+                      coalesce(p.category, '') as category, o.payment_method, l.currency,
                       sum(l.line_total) as revenue, sum(l.quantity) as units,
                       count(distinct o.id) as order_count,
                       count(distinct o.customer_id) as unique_customers
@@ -396,7 +396,7 @@ async fn aggregates_recomputed_from_base_rows(pool: &PgPool) -> Vec<String> {
                join sales.order_lines l on l.order_id = o.id
                join catalog.product_variants v on v.id = l.variant_id
                join catalog.products p on p.id = v.product_id
-               group by 1, 2, 3, 4) recomputed",
+               group by 1, 2, 3, 4, 5) recomputed",
     )
     .fetch_all(pool)
     .await
@@ -405,8 +405,8 @@ async fn aggregates_recomputed_from_base_rows(pool: &PgPool) -> Vec<String> {
 
 async fn aggregates_in_table(pool: &PgPool) -> Vec<String> {
     sqlx::query_scalar(
-        "select format('%s %s %s %s %s %s %s %s', day, product_id, category, payment_method,
-                revenue, units, order_count, unique_customers)
+        "select format('%s %s %s %s %s %s %s %s %s', day, product_id, category, payment_method,
+                currency, revenue, units, order_count, unique_customers)
          from analytics.sales_aggregates_daily order by 1",
     )
     .fetch_all(pool)
@@ -462,6 +462,36 @@ async fn daily_aggregates_are_exact_after_every_import_including_overlapping_fil
     assert_eq!(
         (revenue, units, orders, customers),
         (dec("4000.00"), 5, 2, 2)
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn daily_revenue_in_two_currencies_is_two_aggregates_never_one_sum(pool: PgPool) {
+    // Arrange: the same product, day and payment method, sold in shillings and in dollars.
+    let file = "order_ref,order_date,customer_email,customer_region,sku,product_name,category,quantity,unit_price,payment_method,currency\n\
+        FX-1,2026-03-04T10:00:00Z,amina.hassan@example.co.ke,Mombasa,MAASAI-SHUKA,Maasai shuka blanket,Textiles,2,800.00,card,KES\n\
+        FX-2,2026-03-04T11:00:00Z,brian.mutua@example.co.ke,Machakos,MAASAI-SHUKA,Maasai shuka blanket,Textiles,1,6.50,card,USD\n\
+        FX-3,2026-03-04T12:00:00Z,brian.mutua@example.co.ke,Machakos,MAASAI-SHUKA,Maasai shuka blanket,Textiles,3,6.50,card,USD\n";
+
+    // Act
+    import_bytes(&pool, "two-currencies.csv", file.as_bytes().to_vec()).await;
+
+    // Assert
+    let rows: Vec<(String, Decimal, i32, i32, i32)> = sqlx::query_as(
+        "select a.currency::text, a.revenue, a.units, a.order_count, a.unique_customers
+         from analytics.sales_aggregates_daily a join catalog.products p on p.id = a.product_id
+         where a.day = '2026-03-04' and p.sku = 'MAASAI-SHUKA' and a.payment_method = 'card'
+         order by 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        [
+            ("KES".to_owned(), dec("1600.00"), 2, 1, 1),
+            ("USD".to_owned(), dec("26.00"), 4, 2, 1),
+        ]
     );
 }
 

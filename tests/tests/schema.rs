@@ -997,6 +997,37 @@ async fn customer_order_dates_follow_their_orders(pool: PgPool) {
         (first.as_str(), last.as_str()),
         ("2025-03-01", "2025-03-05")
     );
+
+    // One statement writing many orders, and an order moved earlier, widen the dates too.
+    sqlx::query(
+        "insert into sales.orders (channel, external_id, customer_id, status, total_amount, placed_at)
+         select 'bestbuy_ca', 'O-' || n, $1, 'SHIPPED', 0, timestamptz '2025-03-05' + n * interval '1 day'
+         from generate_series(4, 9) n",
+    )
+    .bind(customer)
+    .execute(&pool)
+    .await
+    .expect("many orders");
+    sqlx::query(
+        "update sales.orders set placed_at = '2025-02-20T00:00:00Z'
+         where channel = 'bestbuy_ca' and external_id = 'O-3'",
+    )
+    .execute(&pool)
+    .await
+    .expect("an order moved");
+    let (first, last): (String, String) = sqlx::query_as(
+        "select to_char(first_order_at at time zone 'UTC', 'YYYY-MM-DD'),
+                to_char(last_order_at at time zone 'UTC', 'YYYY-MM-DD')
+         from sales.customers where id = $1",
+    )
+    .bind(customer)
+    .fetch_one(&pool)
+    .await
+    .expect("order dates");
+    assert_eq!(
+        (first.as_str(), last.as_str()),
+        ("2025-02-20", "2025-03-14")
+    );
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]

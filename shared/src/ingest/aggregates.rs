@@ -13,6 +13,22 @@ use uuid::Uuid;
 /// delete and both insert its rows. ("sellerops: daily sales aggregates".)
 const SALES_AGGREGATES_LOCK: i64 = 0x5345_4c4c_4f50_0002;
 
+/// From this many imported rows on, the order tables' planner statistics are refreshed
+/// before the aggregates are recomputed. A large file can multiply the tables' size
+/// before autovacuum notices, and a refresh planned for the old, small tables (nested
+/// loops over what are now a million lines) takes minutes instead of seconds.
+pub const FRESH_STATISTICS_ROWS: i64 = 50_000;
+
+/// `ANALYZE`s the tables the refresh reads, in the caller's transaction. Samples a fixed
+/// number of rows, so it costs a fraction of a second at any size. (A role that does not
+/// own the tables gets a warning and the old statistics, not an error.)
+pub async fn refresh_statistics(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("analyze sales.orders, sales.order_lines")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The days whose orders `file_id`'s batches changed, oldest first.
 pub async fn days_touched_by(
     conn: &mut PgConnection,

@@ -62,8 +62,8 @@ pub struct ImportOptions {
     pub batch_rows: usize,
     /// How long an attempt holds the file without committing a batch before another
     /// attempt may take it over. Longer than the scan of the largest file and than any
-    /// one batch; shorter than the queue's visibility timeout, so a retried message
-    /// finds a crashed attempt's lease expired.
+    /// one batch (the function's 300 s timeout bounds both); shorter than the queue's
+    /// visibility timeout, so a retried message finds a crashed attempt's lease expired.
     pub lease: Duration,
     /// Test hook: stop, as if the process died, once this many batches have committed in
     /// this attempt (`Some(0)`: after the scan, before the first batch). No lease is
@@ -75,7 +75,7 @@ impl Default for ImportOptions {
     fn default() -> Self {
         Self {
             batch_rows: 5_000,
-            lease: Duration::from_secs(10 * 60),
+            lease: Duration::from_secs(5 * 60),
             fail_after_batches: None,
         }
     }
@@ -409,6 +409,11 @@ impl OrderFileImporter {
         let days = aggregates::days_touched_by(&mut tx, file_id)
             .await
             .map_err(db("reading the days the order file touched"))?;
+        if processed_rows >= aggregates::FRESH_STATISTICS_ROWS {
+            aggregates::refresh_statistics(&mut tx)
+                .await
+                .map_err(db("refreshing the order tables' statistics"))?;
+        }
         aggregates::refresh_days(&mut tx, &days)
             .await
             .map_err(db("recomputing the daily sales aggregates"))?;
