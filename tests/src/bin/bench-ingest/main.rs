@@ -113,6 +113,12 @@ async fn run_benchmark(rows_arg: Option<&String>) -> BenchResult<()> {
         "peak RSS    {:.1} MiB (VmHWM of the importing process)",
         import.peak_rss_kib as f64 / 1024.0
     );
+    println!(
+        "CPU time    {:.2}s in the importing process ({:.0}% of its wall time; the rest is \
+         waiting on PostgreSQL and S3)",
+        import.cpu_seconds,
+        100.0 * import.cpu_seconds / import.seconds
+    );
 
     let staged_into = ScratchDatabase::create(&admin).await;
     let staged_url = scratch_url(&stack_var("DATABASE_URL"), &staged_into.pool);
@@ -141,6 +147,7 @@ async fn run_benchmark(rows_arg: Option<&String>) -> BenchResult<()> {
 struct ChildImport {
     seconds: f64,
     peak_rss_kib: u64,
+    cpu_seconds: f64,
 }
 
 /// Runs the import in a child process, so that its peak memory is the import's alone.
@@ -170,11 +177,13 @@ fn run_child_import(database_url: &str, object: &ObjectRef) -> BenchResult<Child
     let mut parts = line.split_whitespace().skip(1);
     let seconds = parts.next().ok_or("no time")?.parse()?;
     let peak_rss_kib = parts.next().ok_or("no peak RSS")?.parse()?;
+    let cpu_seconds = parts.next().ok_or("no CPU time")?.parse()?;
     let outcome = parts.collect::<Vec<_>>().join(" ");
     println!("outcome     {outcome}");
     Ok(ChildImport {
         seconds,
         peak_rss_kib,
+        cpu_seconds,
     })
 }
 
@@ -222,8 +231,9 @@ async fn import_in_this_process(args: &[String]) -> BenchResult<()> {
         return Err(format!("import did not complete: {response}").into());
     }
     println!(
-        "import-result {seconds} {} total={} processed={} failed={}",
+        "import-result {seconds} {} {} total={} processed={} failed={}",
         peak_rss_kib()?,
+        cpu_seconds()?,
         result["total_rows"],
         result["processed_rows"],
         result["failed_rows"]
@@ -243,6 +253,24 @@ fn peak_rss_kib() -> BenchResult<u64> {
         .nth(1)
         .ok_or("malformed VmHWM")?
         .parse()?)
+}
+
+/// The user and system CPU time of all of this process's threads so far, in seconds:
+/// fields 14 and 15 of `/proc/self/stat`, in the kernel's fixed 100 ticks a second.
+fn cpu_seconds() -> BenchResult<f64> {
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // The command name (field 2) may hold spaces; the fields after it do not.
+    let after_name = stat.rsplit_once(')').ok_or("malformed /proc/self/stat")?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |index: usize| -> BenchResult<f64> {
+        Ok(fields
+            .get(index)
+            .ok_or("short /proc/self/stat")?
+            .parse::<u64>()? as f64)
+    };
+    // Field 3 (state) is index 0 here, so utime (14) and stime (15) are 11 and 12.
+    Ok((ticks(11)? + ticks(12)?) / TICKS_PER_SECOND)
 }
 
 /// Times `psql \copy` of the file into a staging table of text columns.
