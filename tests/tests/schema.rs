@@ -971,6 +971,19 @@ async fn order_status_history_is_append_only(pool: PgPool) {
     assert_eq!(code.as_deref(), Some("23001"));
 }
 
+/// A customer's first and last order days, UTC.
+async fn customer_order_dates(pool: &PgPool, customer: Uuid) -> (String, String) {
+    sqlx::query_as(
+        "select to_char(first_order_at at time zone 'UTC', 'YYYY-MM-DD'),
+                to_char(last_order_at at time zone 'UTC', 'YYYY-MM-DD')
+         from sales.customers where id = $1",
+    )
+    .bind(customer)
+    .fetch_one(pool)
+    .await
+    .expect("order dates")
+}
+
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn customer_order_dates_follow_their_orders(pool: PgPool) {
     let customer: Uuid = sqlx::query_scalar(
@@ -983,15 +996,7 @@ async fn customer_order_dates_follow_their_orders(pool: PgPool) {
     insert_order(&pool, "O-1", Some(customer), "2025-03-01T00:00:00Z").await;
     insert_order(&pool, "O-3", Some(customer), "2025-03-03T00:00:00Z").await;
 
-    let (first, last): (String, String) = sqlx::query_as(
-        "select to_char(first_order_at at time zone 'UTC', 'YYYY-MM-DD'),
-                to_char(last_order_at at time zone 'UTC', 'YYYY-MM-DD')
-         from sales.customers where id = $1",
-    )
-    .bind(customer)
-    .fetch_one(&pool)
-    .await
-    .expect("order dates");
+    let (first, last) = customer_order_dates(&pool, customer).await;
 
     assert_eq!(
         (first.as_str(), last.as_str()),
@@ -1015,15 +1020,7 @@ async fn customer_order_dates_follow_their_orders(pool: PgPool) {
     .execute(&pool)
     .await
     .expect("an order moved");
-    let (first, last): (String, String) = sqlx::query_as(
-        "select to_char(first_order_at at time zone 'UTC', 'YYYY-MM-DD'),
-                to_char(last_order_at at time zone 'UTC', 'YYYY-MM-DD')
-         from sales.customers where id = $1",
-    )
-    .bind(customer)
-    .fetch_one(&pool)
-    .await
-    .expect("order dates");
+    let (first, last) = customer_order_dates(&pool, customer).await;
     assert_eq!(
         (first.as_str(), last.as_str()),
         ("2025-02-20", "2025-03-14")
