@@ -137,6 +137,18 @@ max_connections = 200
 EOF
 }
 
+# Runs `pg_ctl <action...>` on the private cluster, waiting until it answers;
+# on failure shows the end of the server log and stops.
+pg_ctl_or_die() {
+    local pg_bin="$1" owner="$2"
+    shift 2
+    if ! as_pg_owner "$owner" "$pg_bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$DB_WAIT_SECONDS" \
+        "$@" >/dev/null 9>&-; then
+        tail -n 20 "$PG_LOG" >&2
+        die "PostgreSQL did not ${!#} on port $SELLEROPS_PG_PORT within ${DB_WAIT_SECONDS}s (log: $PG_LOG)"
+    fi
+}
+
 start_private_cluster() {
     local pg_bin owner rc
     pg_bin="$(pg_bin_or_install)"
@@ -171,31 +183,22 @@ start_private_cluster() {
     write_cluster_settings "$owner"
 
     rc=0
+    "$pg_bin/pg_isready" -q -t 2 -h 127.0.0.1 -p "$SELLEROPS_PG_PORT" || rc=$?
     if pg_cluster_status "$pg_bin" "$owner"; then
-        "$pg_bin/pg_isready" -q -t 2 -h 127.0.0.1 -p "$SELLEROPS_PG_PORT" || rc=$?
         if ((rc != 2)); then
             note "already running"
         else
             # Started earlier with another SELLEROPS_PG_PORT: the settings written above
             # take effect on a restart, so DATABASE_URL does not point at nothing.
             note "running, but not on port $SELLEROPS_PG_PORT: restarting it there (log: $PG_LOG)"
-            if ! as_pg_owner "$owner" "$pg_bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$DB_WAIT_SECONDS" \
-                -m fast restart >/dev/null 9>&-; then
-                tail -n 20 "$PG_LOG" >&2
-                die "PostgreSQL did not restart on port $SELLEROPS_PG_PORT within ${DB_WAIT_SECONDS}s (log: $PG_LOG)"
-            fi
+            pg_ctl_or_die "$pg_bin" "$owner" -m fast restart
         fi
     else
-        "$pg_bin/pg_isready" -q -t 2 -h 127.0.0.1 -p "$SELLEROPS_PG_PORT" || rc=$?
         if ((rc == 0 || rc == 1)); then
             die "another PostgreSQL server already listens on 127.0.0.1:$SELLEROPS_PG_PORT; stop it, or set SELLEROPS_PG_PORT (or DATABASE_URL to use that server)"
         fi
         note "starting (log: $PG_LOG)"
-        if ! as_pg_owner "$owner" "$pg_bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$DB_WAIT_SECONDS" \
-            start >/dev/null 9>&-; then
-            tail -n 20 "$PG_LOG" >&2
-            die "PostgreSQL did not start within ${DB_WAIT_SECONDS}s (log: $PG_LOG)"
-        fi
+        pg_ctl_or_die "$pg_bin" "$owner" start
     fi
 
     if [[ $("$pg_bin/psql" -X -q -tA -h 127.0.0.1 -p "$SELLEROPS_PG_PORT" -U sellerops -d postgres \

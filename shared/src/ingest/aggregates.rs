@@ -13,21 +13,11 @@ use uuid::Uuid;
 /// delete and both insert its rows. ("sellerops: daily sales aggregates".)
 const SALES_AGGREGATES_LOCK: i64 = 0x5345_4c4c_4f50_0002;
 
-/// From this many imported rows on, the order tables' planner statistics are refreshed
-/// before the aggregates are recomputed. A large file can multiply the tables' size
-/// before autovacuum notices, and a refresh planned for the old, small tables (nested
-/// loops over what are now a million lines) takes minutes instead of seconds.
-pub const FRESH_STATISTICS_ROWS: i64 = 50_000;
-
-/// `ANALYZE`s the tables the refresh reads, in the caller's transaction. Samples a fixed
-/// number of rows, so it costs a fraction of a second at any size. (A role that does not
-/// own the tables gets a warning and the old statistics, not an error.)
-pub async fn refresh_statistics(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("analyze sales.orders, sales.order_lines")
-        .execute(conn)
-        .await?;
-    Ok(())
-}
+/// From this many rows written since the last refresh on, the order tables' planner
+/// statistics are refreshed first. A large file can multiply the tables' size before
+/// autovacuum notices, and a refresh planned for the old, small tables (nested loops
+/// over what are now a million lines) takes minutes instead of seconds.
+const FRESH_STATISTICS_ROWS: i64 = 50_000;
 
 /// The days whose orders `file_id`'s batches changed, oldest first.
 pub async fn days_touched_by(
@@ -41,10 +31,22 @@ pub async fn days_touched_by(
 }
 
 /// Recomputes the aggregates of `days` (sorted) in the caller's transaction and returns
-/// the number of aggregate rows written.
-pub async fn refresh_days(conn: &mut PgConnection, days: &[NaiveDate]) -> Result<i64, sqlx::Error> {
+/// the number of aggregate rows written. `rows_written` is how many order rows the caller
+/// wrote for these days: past [`FRESH_STATISTICS_ROWS`] the tables are `ANALYZE`d first
+/// (a fixed-size sample, a fraction of a second at any size; a role that does not own
+/// the tables gets a warning and the old statistics, not an error).
+pub async fn refresh_days(
+    conn: &mut PgConnection,
+    days: &[NaiveDate],
+    rows_written: i64,
+) -> Result<i64, sqlx::Error> {
     if days.is_empty() {
         return Ok(0);
+    }
+    if rows_written >= FRESH_STATISTICS_ROWS {
+        sqlx::query("analyze sales.orders, sales.order_lines")
+            .execute(&mut *conn)
+            .await?;
     }
     sqlx::query("select pg_advisory_xact_lock($1)")
         .bind(SALES_AGGREGATES_LOCK)

@@ -409,12 +409,7 @@ impl OrderFileImporter {
         let days = aggregates::days_touched_by(&mut tx, file_id)
             .await
             .map_err(db("reading the days the order file touched"))?;
-        if processed_rows >= aggregates::FRESH_STATISTICS_ROWS {
-            aggregates::refresh_statistics(&mut tx)
-                .await
-                .map_err(db("refreshing the order tables' statistics"))?;
-        }
-        aggregates::refresh_days(&mut tx, &days)
+        aggregates::refresh_days(&mut tx, &days, processed_rows)
             .await
             .map_err(db("recomputing the daily sales aggregates"))?;
         tx.commit()
