@@ -15,14 +15,12 @@ source "$HERE/env.sh"
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
-STOP_WAIT_SECONDS=30
-
 usage() {
     sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 stop_moto() {
-    local pid deadline
+    local pid
     if [[ ! -f $MOTO_PID_FILE ]]; then
         if [[ $(moto_probe) == moto ]]; then
             say "moto: the server on 127.0.0.1:$SELLEROPS_MOTO_PORT was not started by up.sh; leaving it"
@@ -37,18 +35,7 @@ stop_moto() {
         rm -f "$MOTO_PID_FILE"
         return 0
     fi
-    say "moto: stopping pid $pid (its buckets, objects and messages live in memory and are lost)"
-    kill -TERM "$pid" 2>/dev/null || true
-    deadline=$((SECONDS + STOP_WAIT_SECONDS))
-    while kill -0 "$pid" 2>/dev/null; do
-        if ((SECONDS >= deadline)); then
-            warn "moto (pid $pid) ignored SIGTERM for ${STOP_WAIT_SECONDS}s; sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-            break
-        fi
-        sleep 0.2
-    done
-    rm -f "$MOTO_PID_FILE"
+    stop_moto_pid "$pid"
 }
 
 stop_private_cluster() {

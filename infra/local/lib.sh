@@ -24,6 +24,8 @@ die() {
     PG_DATA="$PG_DIR/data"
     PG_SOCKET_DIR="$PG_DIR/run"
     PG_LOG="$PG_DIR/postgres.log"
+    # How long a server is given to stop before it is killed.
+    STOP_WAIT_SECONDS=30
 }
 
 is_root() { [[ $(id -u) -eq 0 ]]; }
@@ -99,6 +101,31 @@ is_moto_pid() {
     [[ $pid =~ ^[0-9]+$ ]] || return 1
     kill -0 "$pid" 2>/dev/null || return 1
     [[ ! -r /proc/$pid/cmdline ]] || tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q moto_server
+}
+
+# The port the moto server with this pid was started on (its `-p` argument).
+moto_pid_port() {
+    local pid="$1"
+    [[ -r /proc/$pid/cmdline ]] || return 0
+    tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n '/^-p$/{n;p;q;}'
+}
+
+# Stops the moto server up.sh started (SIGTERM, then SIGKILL after
+# STOP_WAIT_SECONDS) and forgets its pid.
+stop_moto_pid() {
+    local pid="$1" deadline
+    say "moto: stopping pid $pid (its buckets, objects and messages live in memory and are lost)"
+    kill -TERM "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + STOP_WAIT_SECONDS))
+    while kill -0 "$pid" 2>/dev/null; do
+        if ((SECONDS >= deadline)); then
+            warn "moto (pid $pid) ignored SIGTERM for ${STOP_WAIT_SECONDS}s; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.2
+    done
+    rm -f "$MOTO_PID_FILE"
 }
 
 # What answers on the moto port: prints `moto`, `other` or `none`.
