@@ -265,16 +265,16 @@ wait_for_moto() {
 }
 
 start_moto() {
-    local pid=""
+    local pid="" port
     if [[ -f $MOTO_PID_FILE ]]; then
         pid="$(<"$MOTO_PID_FILE")"
         if ! is_moto_pid "$pid"; then
             rm -f "$MOTO_PID_FILE"
             pid=""
-        elif [[ $(moto_pid_port "$pid") != "$SELLEROPS_MOTO_PORT" ]]; then
+        elif port="$(moto_pid_port "$pid")" && [[ $port != "$SELLEROPS_MOTO_PORT" ]]; then
             # Started earlier with another SELLEROPS_MOTO_PORT: AWS_ENDPOINT_URL now
             # points at the new port, so the server moves there (provisioned afresh).
-            say "moto: pid $pid listens on port $(moto_pid_port "$pid"), not $SELLEROPS_MOTO_PORT: restarting it there"
+            say "moto: pid $pid listens on port $port, not $SELLEROPS_MOTO_PORT: restarting it there"
             stop_moto_pid "$pid"
             pid=""
         fi
