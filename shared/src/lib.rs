@@ -1,46 +1,28 @@
 //! sellerops — the domain crate every Lambda function shares.
 //!
 //! The function crates in `functions/` stay thin: they parse their event, call into this
-//! crate, and map the result. Everything testable lives here.
+//! crate, and map the result. Everything testable lives here, in four folders by role:
 //!
-//! Layout:
-//! - cross-cutting: [`config`], [`telemetry`], [`errors`], [`money`], [`customer_email`],
-//!   [`idempotency`], [`outbox`], [`batch`], [`process_failures`], [`api_calls`]
-//! - fulfilment: [`fulfilment`] (accepting orders, buying labels), [`canadapost`] (carrier
-//!   API), [`retry`] (bounded in-invocation retries)
-//! - domain: [`channel`], [`customers`], [`ingest`] (order-file import), [`recording`] (marketplace orders, threads and
-//!   their follow-up work), [`shopify`], [`freshdesk`]
-//! - entry points: [`webhooks`] (`marketplace-webhook`), [`marketplace_sync`]
-//!   (`sync-marketplace`); [`received`] keeps outside documents exact
-//! - adapters: [`db`] (PostgreSQL), [`aws`] (S3 and SQS clients), [`mirakl`] (marketplace API)
+//! - [`flows`]: the business flows, one module per job the functions do: order-file
+//!   import ([`flows::ingest`]), recording every channel's orders and messages
+//!   ([`flows::recording`]), fulfilment ([`flows::fulfilment`]: accepting orders, buying
+//!   labels), webhooks ([`flows::webhooks`]) and marketplace sync
+//!   ([`flows::marketplace_sync`]).
+//! - [`systems`]: the outside systems, each behind its own client or document types:
+//!   Mirakl ([`systems::mirakl`]), Canada Post ([`systems::canadapost`]), Shopify
+//!   ([`systems::shopify`]), Freshdesk ([`systems::freshdesk`]), AWS ([`systems::aws`])
+//!   and the database pool ([`systems::db`]).
+//! - [`ops`]: the machinery the flows share: configuration, errors, SQS batches,
+//!   delivery records, outbox, retries, telemetry, the API-call and failure logs.
+//! - [`model`]: the values every flow speaks in: channels, money, customer emails and
+//!   customers, outside documents kept exact.
 //!
 //! The schema lives in `migrations/` and is embedded as [`MIGRATOR`].
 
-pub mod api_calls;
-pub mod aws;
-pub mod batch;
-pub mod canadapost;
-pub mod channel;
-pub mod config;
-pub mod customer_email;
-pub mod customers;
-pub mod db;
-pub mod errors;
-pub mod freshdesk;
-pub mod fulfilment;
-pub mod idempotency;
-pub mod ingest;
-pub mod marketplace_sync;
-pub mod mirakl;
-pub mod money;
-pub mod outbox;
-pub mod process_failures;
-pub mod received;
-pub mod recording;
-pub mod retry;
-pub mod shopify;
-pub mod telemetry;
-pub mod webhooks;
+pub mod flows;
+pub mod model;
+pub mod ops;
+pub mod systems;
 
 /// The forward-only schema migrations in `migrations/`, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

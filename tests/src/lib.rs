@@ -4,7 +4,7 @@
 //! moto's S3/SQS. `make test` starts it and exports its settings; running `cargo test`
 //! by hand needs `source infra/local/env.sh` after `infra/local/up.sh`.
 
-use sellerops::aws::AwsClients;
+use sellerops::systems::aws::AwsClients;
 
 pub mod marketplace;
 pub mod order_files;

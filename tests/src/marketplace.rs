@@ -2,11 +2,11 @@
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::SecretString;
-use sellerops::config::WebhookSettings;
-use sellerops::customer_email::EmailPepper;
-use sellerops::outbox::OutboxPublisher;
-use sellerops::webhooks::verify::shopify_signature;
-use sellerops::webhooks::{WebhookAnswer, WebhookDelivery, WebhookService};
+use sellerops::flows::webhooks::verify::shopify_signature;
+use sellerops::flows::webhooks::{WebhookAnswer, WebhookDelivery, WebhookService};
+use sellerops::model::customer_email::EmailPepper;
+use sellerops::ops::config::WebhookSettings;
+use sellerops::ops::outbox::OutboxPublisher;
 use sqlx::PgPool;
 
 /// The Mirakl webhook's shared secret in tests.

@@ -1,9 +1,9 @@
 //! Customer emails are stored only as keyed hashes.
 
 use secrecy::SecretString;
-use sellerops::channel::Channel;
-use sellerops::customer_email::{CustomerEmail, EmailPepper};
-use sellerops::customers::{record_customer, CustomerSighting};
+use sellerops::model::channel::Channel;
+use sellerops::model::customer_email::{CustomerEmail, EmailPepper};
+use sellerops::model::customers::{record_customer, CustomerSighting};
 use sqlx::PgPool;
 
 fn pepper() -> EmailPepper {

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use sellerops::api_calls::{record_api_call, ApiCall};
-use sellerops::batch::{settle_batch, BatchTally};
-use sellerops::errors::ProcessError;
-use sellerops::idempotency::{claim, complete, release, Claim, KeyPolicy};
+use sellerops::ops::api_calls::{record_api_call, ApiCall};
+use sellerops::ops::errors::ProcessError;
+use sellerops::ops::idempotency::{claim, complete, release, Claim, KeyPolicy};
+use sellerops::ops::sqs_batch::{settle_batch, BatchTally};
 use sqlx::PgPool;
 
 const LEASE: KeyPolicy = KeyPolicy {

@@ -5,7 +5,7 @@ use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::s3::S3Event;
 use aws_lambda_events::sqs::SqsEvent;
-use sellerops::aws::decode_notification_key;
+use sellerops::systems::aws::decode_notification_key;
 
 fn fixture(name: &str) -> String {
     let path = format!("{}/fixtures/events/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -88,11 +88,13 @@ fn the_shopify_webhook_request_is_signed_with_the_local_app_secret() {
     let body = request.body.as_deref().unwrap();
     let signature = request.headers["x-shopify-hmac-sha256"].to_str().unwrap();
     let secret = secrecy::SecretString::from(LOCAL_SHOPIFY_SECRET);
-    assert!(sellerops::webhooks::verify::shopify_signature_is_valid(
-        &secret,
-        body.as_bytes(),
-        signature
-    ));
+    assert!(
+        sellerops::flows::webhooks::verify::shopify_signature_is_valid(
+            &secret,
+            body.as_bytes(),
+            signature
+        )
+    );
     assert_eq!(request.headers["x-shopify-topic"], "orders/create");
     assert_eq!(request.raw_path.as_deref(), Some("/webhooks/shopify"));
     let order: serde_json::Value = serde_json::from_str(body).unwrap();

@@ -5,13 +5,16 @@ mod fulfilment_support;
 use accept_orders::{handle, AcceptOrders};
 use fulfilment_support::*;
 use lambda_runtime::{Context, LambdaEvent};
-use sellerops::fulfilment::acceptance::{AcceptOutcome, Acceptance};
-use sellerops::fulfilment::ACCEPTANCE_PROCESS;
+use sellerops::flows::fulfilment::acceptance::{AcceptOutcome, Acceptance};
+use sellerops::flows::fulfilment::ACCEPTANCE_PROCESS;
 use sqlx::PgPool;
 use wiremock::matchers::{body_json, header, method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn acceptance<'a>(pool: &'a PgPool, mirakl: &'a sellerops::mirakl::MiraklClient) -> Acceptance<'a> {
+fn acceptance<'a>(
+    pool: &'a PgPool,
+    mirakl: &'a sellerops::systems::mirakl::MiraklClient,
+) -> Acceptance<'a> {
     Acceptance {
         pool,
         mirakl,
@@ -19,7 +22,10 @@ fn acceptance<'a>(pool: &'a PgPool, mirakl: &'a sellerops::mirakl::MiraklClient)
     }
 }
 
-async fn open_reservations(pool: &PgPool, order: &sellerops::fulfilment::OrderMessage) -> i64 {
+async fn open_reservations(
+    pool: &PgPool,
+    order: &sellerops::flows::fulfilment::OrderMessage,
+) -> i64 {
     sqlx::query_scalar(
         "select count(*) from inventory.stock_reservations r
          join sales.order_lines l on l.id = r.order_line_id
@@ -253,7 +259,7 @@ async fn an_unknown_sku_makes_no_call_and_records_why_for_a_person(pool: PgPool)
         .await;
     let client = mirakl(&server, &pool);
     let aws = sellerops_tests::local_aws().await;
-    let queues = sellerops::config::QueueUrls::default();
+    let queues = sellerops::ops::config::QueueUrls::default();
     let function = AcceptOrders {
         acceptance: acceptance(&pool, &client),
         sqs: &aws.sqs,

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use sellerops::aws::AwsClients;
-use sellerops::errors::Disposition;
-use sellerops::ingest::{ImportOptions, ImportOutcome, ObjectRef};
+use sellerops::flows::ingest::{ImportOptions, ImportOutcome, ObjectRef};
+use sellerops::ops::errors::Disposition;
+use sellerops::systems::aws::AwsClients;
 use sellerops_tests::local_aws;
 use sellerops_tests::order_files::{
     create_bucket, database_digest, failed_message_ids, fixture, importer, invoke, s3_record,

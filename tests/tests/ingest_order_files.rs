@@ -3,7 +3,7 @@
 //! S3, through the function's handler.
 
 use rust_decimal::Decimal;
-use sellerops::ingest::{ImportOptions, ImportOutcome, ObjectRef, OrderFileImporter};
+use sellerops::flows::ingest::{ImportOptions, ImportOutcome, ObjectRef, OrderFileImporter};
 use sellerops_tests::local_aws;
 use sellerops_tests::order_files::{
     create_bucket, failed_message_ids, fixture, importer, invoke, s3_event, s3_record,

@@ -2,7 +2,7 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::QueueAttributeName;
-use sellerops::aws::decode_notification_key;
+use sellerops::systems::aws::decode_notification_key;
 use sellerops_tests::{create_local_bucket, local_aws, stack_var, unique_name};
 
 #[tokio::test]

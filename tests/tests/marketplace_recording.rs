@@ -2,8 +2,8 @@
 //! follow-up work they queue.
 
 use rust_decimal::Decimal;
-use sellerops::received::Received;
-use sellerops::recording::mirakl::record_mirakl_thread;
+use sellerops::flows::recording::mirakl::record_mirakl_thread;
+use sellerops::model::received::Received;
 use sellerops_tests::marketplace::{deliver_mirakl, fixture, mirakl_order, webhook_service};
 use sqlx::PgPool;
 use std::str::FromStr;
@@ -272,7 +272,7 @@ async fn an_unanswered_customer_message_is_queued_for_a_reply_once(pool: PgPool)
         &[&fixture("mirakl/order_waiting_acceptance.json")],
     )
     .await;
-    let thread: Received<sellerops::mirakl::threads::MiraklThread> =
+    let thread: Received<sellerops::systems::mirakl::threads::MiraklThread> =
         serde_json::from_str(&fixture("mirakl/thread_where_is_my_order.json")).unwrap();
 
     let mut tx = pool.begin().await.unwrap();

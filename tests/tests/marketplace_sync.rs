@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
-use sellerops::config::{MarketplaceSyncSettings, QueueUrls};
-use sellerops::marketplace_sync::{MarketplaceSync, RateLimitPolicy};
-use sellerops::mirakl::MiraklClient;
-use sellerops::outbox::OutboxPublisher;
+use sellerops::flows::marketplace_sync::{MarketplaceSync, RateLimitPolicy};
+use sellerops::ops::config::{MarketplaceSyncSettings, QueueUrls};
+use sellerops::ops::outbox::OutboxPublisher;
+use sellerops::systems::mirakl::MiraklClient;
 use sellerops_tests::marketplace::{fixture, mirakl_order, pepper};
 use sellerops_tests::{local_aws, unique_name};
 use sqlx::PgPool;
@@ -215,7 +215,10 @@ async fn a_poll_that_stays_rate_limited_records_the_failure_and_keeps_the_waterm
         .await
         .unwrap_err();
 
-    assert_eq!(err.disposition(), sellerops::errors::Disposition::Retry);
+    assert_eq!(
+        err.disposition(),
+        sellerops::ops::errors::Disposition::Retry
+    );
     let (status, watermark, error) = sync_row(&pool, "orders").await;
     assert_eq!(status, "failed");
     assert_eq!(watermark, Some(at("2026-03-05T03:00:00Z")));

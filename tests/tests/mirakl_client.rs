@@ -2,8 +2,8 @@
 
 use reqwest::Method;
 use secrecy::SecretString;
-use sellerops::errors::{Disposition, ProcessError};
-use sellerops::mirakl::{MiraklClient, MiraklError, MiraklRequest};
+use sellerops::ops::errors::{Disposition, ProcessError};
+use sellerops::systems::mirakl::{MiraklClient, MiraklError, MiraklRequest};
 use sqlx::PgPool;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -1,7 +1,7 @@
 //! The outbox against a real PostgreSQL and the local SQS.
 
-use sellerops::config::QueueUrls;
-use sellerops::outbox::{enqueue, publish_due, PublishTally, WorkQueue, DEDUP_ATTRIBUTE};
+use sellerops::ops::config::QueueUrls;
+use sellerops::ops::outbox::{enqueue, publish_due, PublishTally, WorkQueue, DEDUP_ATTRIBUTE};
 use sellerops_tests::{local_aws, unique_name};
 use sqlx::PgPool;
 

@@ -6,13 +6,13 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
-use sellerops::batch::settle_batch;
-use sellerops::config::QueueUrls;
-use sellerops::errors::error_chain;
-use sellerops::fulfilment::acceptance::Acceptance;
-use sellerops::fulfilment::{OrderMessage, ACCEPTANCE_PROCESS};
-use sellerops::outbox::publish_due;
-use sellerops::telemetry::{metrics_document, Count};
+use sellerops::flows::fulfilment::acceptance::Acceptance;
+use sellerops::flows::fulfilment::{OrderMessage, ACCEPTANCE_PROCESS};
+use sellerops::ops::config::QueueUrls;
+use sellerops::ops::errors::error_chain;
+use sellerops::ops::outbox::publish_due;
+use sellerops::ops::sqs_batch::settle_batch;
+use sellerops::ops::telemetry::{metrics_document, Count};
 
 /// What the handler borrows, built once per instance.
 pub struct AcceptOrders<'a> {

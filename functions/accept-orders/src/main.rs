@@ -1,16 +1,16 @@
 use accept_orders::{handle, AcceptOrders};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use sellerops::aws::AwsClients;
-use sellerops::config::{Config, QueueUrls};
-use sellerops::fulfilment::acceptance::Acceptance;
-use sellerops::mirakl::MiraklClient;
-use sellerops::retry::RetryPolicy;
+use sellerops::flows::fulfilment::acceptance::Acceptance;
+use sellerops::ops::config::{Config, QueueUrls};
+use sellerops::ops::retry::RetryPolicy;
+use sellerops::systems::aws::AwsClients;
+use sellerops::systems::mirakl::MiraklClient;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    sellerops::telemetry::init();
+    sellerops::ops::telemetry::init();
     let config = Config::from_env()?;
-    let pool = sellerops::db::pool(&config.database, "accept-orders")?;
+    let pool = sellerops::systems::db::pool(&config.database, "accept-orders")?;
     Config::require(&config.queues.label, "LABEL_QUEUE_URL")?;
     let mirakl = MiraklClient::from_settings(&config.mirakl, pool.clone())?;
     let aws = AwsClients::from_env(config.aws_endpoint_url.as_deref()).await;

@@ -3,10 +3,10 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
-use sellerops::batch::settle_batch;
-use sellerops::fulfilment::labels::{LabelDesk, LabelOptions};
-use sellerops::fulfilment::{OrderMessage, LABEL_PROCESS};
-use sellerops::telemetry::{metrics_document, Count};
+use sellerops::flows::fulfilment::labels::{LabelDesk, LabelOptions};
+use sellerops::flows::fulfilment::{OrderMessage, LABEL_PROCESS};
+use sellerops::ops::sqs_batch::settle_batch;
+use sellerops::ops::telemetry::{metrics_document, Count};
 
 /// Handles one SQS batch, reporting the records to retry. `options` is
 /// [`LabelOptions::default`] in production; tests inject crashes through it.

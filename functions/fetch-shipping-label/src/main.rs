@@ -1,17 +1,17 @@
 use fetch_shipping_label::handle;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use sellerops::aws::AwsClients;
-use sellerops::canadapost::CanadaPostClient;
-use sellerops::config::Config;
-use sellerops::fulfilment::labels::{LabelDesk, LabelOptions};
-use sellerops::mirakl::MiraklClient;
-use sellerops::retry::RetryPolicy;
+use sellerops::flows::fulfilment::labels::{LabelDesk, LabelOptions};
+use sellerops::ops::config::Config;
+use sellerops::ops::retry::RetryPolicy;
+use sellerops::systems::aws::AwsClients;
+use sellerops::systems::canadapost::CanadaPostClient;
+use sellerops::systems::mirakl::MiraklClient;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    sellerops::telemetry::init();
+    sellerops::ops::telemetry::init();
     let config = Config::from_env()?;
-    let pool = sellerops::db::pool(&config.database, "fetch-shipping-label")?;
+    let pool = sellerops::systems::db::pool(&config.database, "fetch-shipping-label")?;
     let bucket = Config::require(&config.buckets.labels, "LABELS_BUCKET")?;
     let mirakl = MiraklClient::from_settings(&config.mirakl, pool.clone())?;
     let canadapost = CanadaPostClient::from_settings(&config.canadapost, pool.clone())?;

@@ -3,18 +3,18 @@
 //! Production wiring: orders bucket → S3 notification → ingest queue → this function,
 //! which reports partial batch failures per message. It may also be invoked directly
 //! with an S3 event (an ad-hoc re-import). The import itself is
-//! [`sellerops::ingest::OrderFileImporter`]; this crate maps events to it.
+//! [`sellerops::flows::ingest::OrderFileImporter`]; this crate maps events to it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_lambda_events::event::sqs::SqsMessage;
 use lambda_runtime::{Error, LambdaEvent};
-use sellerops::batch::settle_batch;
-use sellerops::errors::{error_chain, ProcessError};
-use sellerops::ingest::ingestion_file::PROCESS_NAME;
-use sellerops::ingest::notification::notifications_in_message_body;
-use sellerops::ingest::{ImportOutcome, Invocation, Notification, OrderFileImporter};
-use sellerops::telemetry::{emit_counts, Count};
+use sellerops::flows::ingest::ingestion_file::PROCESS_NAME;
+use sellerops::flows::ingest::notification::notifications_in_message_body;
+use sellerops::flows::ingest::{ImportOutcome, Invocation, Notification, OrderFileImporter};
+use sellerops::ops::errors::{error_chain, ProcessError};
+use sellerops::ops::sqs_batch::settle_batch;
+use sellerops::ops::telemetry::{emit_counts, Count};
 use serde_json::{json, Value};
 use tracing::Instrument;
 

@@ -3,17 +3,17 @@
 
 use ingest_orders_file::{handle, FUNCTION_NAME};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use sellerops::aws::AwsClients;
-use sellerops::config::Config;
-use sellerops::customer_email::EmailPepper;
-use sellerops::ingest::OrderFileImporter;
+use sellerops::flows::ingest::OrderFileImporter;
+use sellerops::model::customer_email::EmailPepper;
+use sellerops::ops::config::Config;
+use sellerops::systems::aws::AwsClients;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    sellerops::telemetry::init();
+    sellerops::ops::telemetry::init();
     let config = Config::from_env()?;
-    let pool = sellerops::db::pool(&config.database, FUNCTION_NAME)?;
+    let pool = sellerops::systems::db::pool(&config.database, FUNCTION_NAME)?;
     let aws = AwsClients::from_env(config.aws_endpoint_url.as_deref()).await;
     let importer = OrderFileImporter::new(
         pool,

@@ -1,8 +1,8 @@
 //! marketplace-webhook: API Gateway (HTTP API, payload v2) in front of
-//! [`sellerops::webhooks::WebhookService`]. This crate only translates HTTP.
+//! [`sellerops::flows::webhooks::WebhookService`]. This crate only translates HTTP.
 
 use lambda_http::{Body, Request, Response};
-use sellerops::webhooks::{WebhookDelivery, WebhookService};
+use sellerops::flows::webhooks::{WebhookDelivery, WebhookService};
 
 /// Answers one API Gateway request.
 pub async fn handle(service: &WebhookService, request: Request) -> Response<Body> {
@@ -34,18 +34,18 @@ pub async fn handle(service: &WebhookService, request: Request) -> Response<Body
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sellerops::config::WebhookSettings;
-    use sellerops::customer_email::EmailPepper;
+    use sellerops::model::customer_email::EmailPepper;
+    use sellerops::ops::config::WebhookSettings;
 
     fn service() -> WebhookService {
         // Never connects: these answers are decided before any database work.
-        let config = sellerops::config::Config::from_lookup(|name| match name {
+        let config = sellerops::ops::config::Config::from_lookup(|name| match name {
             "DATABASE_URL" => Some("postgres://nobody@127.0.0.1:1/none".into()),
             "EMAIL_HASH_PEPPER" => Some("pepper-for-the-unit-tests".into()),
             _ => None,
         })
         .unwrap();
-        let pool = sellerops::db::pool(&config.database, "unit-test").unwrap();
+        let pool = sellerops::systems::db::pool(&config.database, "unit-test").unwrap();
         WebhookService::new(
             pool,
             WebhookSettings {

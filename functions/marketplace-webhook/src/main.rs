@@ -3,17 +3,17 @@
 //! webhook service.
 
 use lambda_http::{run, service_fn, Error, Request};
-use sellerops::aws::AwsClients;
-use sellerops::config::Config;
-use sellerops::customer_email::EmailPepper;
-use sellerops::outbox::OutboxPublisher;
-use sellerops::webhooks::WebhookService;
+use sellerops::flows::webhooks::WebhookService;
+use sellerops::model::customer_email::EmailPepper;
+use sellerops::ops::config::Config;
+use sellerops::ops::outbox::OutboxPublisher;
+use sellerops::systems::aws::AwsClients;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    sellerops::telemetry::init();
+    sellerops::ops::telemetry::init();
     let config = Config::from_env()?;
-    let pool = sellerops::db::pool(&config.database, "marketplace-webhook")?;
+    let pool = sellerops::systems::db::pool(&config.database, "marketplace-webhook")?;
     let aws = AwsClients::from_env(config.aws_endpoint_url.as_deref()).await;
     let service = WebhookService::new(
         pool,

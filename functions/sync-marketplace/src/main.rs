@@ -3,22 +3,22 @@
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use sellerops::aws::AwsClients;
-use sellerops::config::Config;
-use sellerops::customer_email::EmailPepper;
-use sellerops::marketplace_sync::{MarketplaceSync, RateLimitPolicy, RunReport};
-use sellerops::mirakl::MiraklClient;
-use sellerops::outbox::OutboxPublisher;
-use sellerops::telemetry::{emit_counts, Count};
+use sellerops::flows::marketplace_sync::{MarketplaceSync, RateLimitPolicy, RunReport};
+use sellerops::model::customer_email::EmailPepper;
+use sellerops::ops::config::Config;
+use sellerops::ops::outbox::OutboxPublisher;
+use sellerops::ops::telemetry::{emit_counts, Count};
+use sellerops::systems::aws::AwsClients;
+use sellerops::systems::mirakl::MiraklClient;
 use tracing::Instrument;
 
 const FUNCTION: &str = "sync-marketplace";
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    sellerops::telemetry::init();
+    sellerops::ops::telemetry::init();
     let config = Config::from_env()?;
-    let pool = sellerops::db::pool(&config.database, FUNCTION)?;
+    let pool = sellerops::systems::db::pool(&config.database, FUNCTION)?;
     let client = MiraklClient::from_settings(&config.mirakl, pool.clone())?;
     let aws = AwsClients::from_env(config.aws_endpoint_url.as_deref()).await;
     let sync = MarketplaceSync {
@@ -41,7 +41,7 @@ async fn main() -> Result<(), Error> {
                 .instrument(span)
                 .await
                 .inspect_err(|err| {
-                    tracing::error!(error = %sellerops::errors::error_chain(err),
+                    tracing::error!(error = %sellerops::ops::errors::error_chain(err),
                         "marketplace sync failed");
                 })?;
             emit(&report);

@@ -27,7 +27,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("migrate: {}", sellerops::errors::error_chain(&err));
+            eprintln!("migrate: {}", sellerops::ops::errors::error_chain(&err));
             ExitCode::FAILURE
         }
     }

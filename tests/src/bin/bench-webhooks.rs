@@ -12,7 +12,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sellerops::webhooks::{WebhookDelivery, WebhookService};
+use sellerops::flows::webhooks::{WebhookDelivery, WebhookService};
 use sellerops_tests::marketplace::{
     fixture, headers, mirakl_order, shopify_headers, MIRAKL_SECRET,
 };

@@ -20,10 +20,10 @@ use std::time::Instant;
 
 use aws_sdk_s3::primitives::ByteStream;
 use lambda_runtime::{Context, LambdaEvent};
-use sellerops::aws::AwsClients;
-use sellerops::config::Config;
-use sellerops::customer_email::EmailPepper;
-use sellerops::ingest::{ImportOptions, ObjectRef, OrderFileImporter};
+use sellerops::flows::ingest::{ImportOptions, ObjectRef, OrderFileImporter};
+use sellerops::model::customer_email::EmailPepper;
+use sellerops::ops::config::Config;
+use sellerops::systems::aws::AwsClients;
 use sellerops_tests::order_files::{create_bucket, s3_event, ScratchDatabase};
 use sellerops_tests::{local_aws, stack_var};
 use sqlx::postgres::PgPoolOptions;
@@ -193,9 +193,9 @@ async fn import_in_this_process(args: &[String]) -> BenchResult<()> {
     let [bucket, key, version, etag] = args else {
         return Err("usage: bench-ingest import <bucket> <key> <version> <etag>".into());
     };
-    sellerops::telemetry::init();
+    sellerops::ops::telemetry::init();
     let config = Config::from_env()?;
-    let pool = sellerops::db::pool(&config.database, "bench-ingest")?;
+    let pool = sellerops::systems::db::pool(&config.database, "bench-ingest")?;
     let aws = AwsClients::from_env(config.aws_endpoint_url.as_deref()).await;
     let batch_rows = std::env::var("BATCH_ROWS")
         .ok()

@@ -1,0 +1,392 @@
+//! Accepting a Best Buy order: decide, reserve, tell Mirakl (OR21), queue the label.
+//!
+//! 1. In one transaction, with the order row locked: an order already decided is not
+//!    decided again; an order no longer `WAITING_ACCEPTANCE` is left alone. Otherwise each
+//!    line's offer SKU is mapped to a variant, stock is reserved for every line that can
+//!    be filled (see [`super::stock`]) and the decision is written to
+//!    `sales.order_acceptances`. An unknown SKU makes no call and no decision: the
+//!    message fails permanently with the SKUs named.
+//! 2. OR21 is sent with every line, accepted or refused, retrying 429/5xx briefly.
+//! 3. In a second transaction the decision is marked sent, the status is appended to the
+//!    history and, when a line was accepted, the label message is written to the outbox.
+//!
+//! A crash between 1 and 3 leaves a `decided` row: the retry sends the same decision.
+//! Mirakl answering `ORDER_INVALID_STATE` (the order moved on: accepted by an earlier
+//! attempt whose answer was lost, refused, cancelled) is reconciled by reading the
+//! order's state with OR11.
+
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::stock::{self, OrderLine};
+use super::{record_status, OrderMessage, Reason};
+use crate::ops::errors::ProcessError;
+use crate::ops::outbox::{enqueue, WorkQueue};
+use crate::ops::retry::RetryPolicy;
+use crate::systems::mirakl::line_decisions::{accept_order_lines, is_invalid_state, LineDecision};
+use crate::systems::mirakl::order_state::{read_order_state, OrderState};
+use crate::systems::mirakl::MiraklClient;
+
+/// Who appends the status history rows written here.
+pub const SOURCE: &str = "accept-orders";
+
+/// What handling an accept message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceptOutcome {
+    /// OR21 was sent; `accepted` of `lines` lines were accepted.
+    Decided {
+        /// Lines accepted.
+        accepted: usize,
+        /// Lines in the order.
+        lines: usize,
+    },
+    /// The order was decided before; nothing was done.
+    AlreadyDecided,
+    /// The order is not waiting for acceptance (its current status is given).
+    NotWaiting(String),
+    /// Mirakl had moved on; its state was recorded instead.
+    Reconciled(String),
+}
+
+/// What the acceptance flow needs.
+#[derive(Debug, Clone)]
+pub struct Acceptance<'a> {
+    /// The database.
+    pub pool: &'a PgPool,
+    /// The marketplace.
+    pub mirakl: &'a MiraklClient,
+    /// In-invocation retries of Mirakl calls.
+    pub retry: RetryPolicy,
+}
+
+/// One line of the stored decision.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct DecidedLine {
+    id: String,
+    accepted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+impl Acceptance<'_> {
+    /// Handles one accept-queue message.
+    pub async fn handle(&self, message: &OrderMessage) -> Result<AcceptOutcome, ProcessError> {
+        let decision = match self.decide(message).await? {
+            Decided::Ready(lines) => lines,
+            Decided::Nothing(outcome) => return Ok(outcome),
+        };
+        let or21: Vec<LineDecision> = decision
+            .iter()
+            .map(|line| LineDecision {
+                id: line.id.clone(),
+                accepted: line.accepted,
+            })
+            .collect();
+        match accept_order_lines(
+            self.mirakl,
+            &message.external_id,
+            message.order_id,
+            &or21,
+            self.retry,
+        )
+        .await
+        {
+            Ok(()) => self.record_sent(message, &decision).await,
+            Err(err) if is_invalid_state(&err) => self.reconcile(message).await,
+            Err(err) => {
+                let err = ProcessError::from(err);
+                if matches!(err, ProcessError::Permanent { .. }) {
+                    // Mirakl will never take this decision: free the stock for other
+                    // orders and leave the order to a person (the failure names why).
+                    self.withdraw(message).await?;
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Step 1: the decision, new or stored.
+    async fn decide(&self, message: &OrderMessage) -> Result<Decided, ProcessError> {
+        let db = |err| ProcessError::database("deciding the order's acceptance", err);
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let status = lock_order(&mut tx, message).await?;
+
+        let stored: Option<(String, serde_json::Value)> =
+            sqlx::query_as("select state, lines from sales.order_acceptances where order_id = $1")
+                .bind(message.order_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        match stored {
+            Some((state, _)) if state != "decided" => {
+                return Ok(Decided::Nothing(AcceptOutcome::AlreadyDecided))
+            }
+            Some((_, lines)) => {
+                let lines = serde_json::from_value(lines).map_err(|err| {
+                    ProcessError::permanent(format!(
+                        "the stored acceptance decision of order {} is unreadable: {err}",
+                        message.external_id
+                    ))
+                })?;
+                return Ok(Decided::Ready(lines));
+            }
+            None => {}
+        }
+        if status != "WAITING_ACCEPTANCE" {
+            tracing::info!(order = %message.external_id, %status, "order is not waiting for acceptance");
+            return Ok(Decided::Nothing(AcceptOutcome::NotWaiting(status)));
+        }
+
+        let lines: Vec<OrderLine> = sqlx::query_as(
+            "select id, external_line_id, sku, quantity from sales.order_lines
+             where order_id = $1 order by line_number",
+        )
+        .bind(message.order_id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        needs_no_person(message, &lines)?;
+
+        let fills = match stock::reserve_lines(&mut tx, &message.channel, &lines)
+            .await
+            .map_err(db)?
+        {
+            Ok(fills) => fills,
+            Err(needs_person) => {
+                return Err(ProcessError::permanent(format!(
+                    "order {} cannot be accepted automatically: {needs_person}",
+                    message.external_id
+                )))
+            }
+        };
+        let decision: Vec<DecidedLine> = lines
+            .iter()
+            .zip(fills)
+            .map(|(line, fill)| DecidedLine {
+                id: line.external_line_id.clone().unwrap_or_default(),
+                accepted: fill.reserved,
+                reason: fill.shortage,
+            })
+            .collect();
+        sqlx::query("insert into sales.order_acceptances (order_id, lines) values ($1, $2)")
+            .bind(message.order_id)
+            .bind(serde_json::to_value(&decision).unwrap_or_default())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Decided::Ready(decision))
+    }
+
+    /// Step 3: Mirakl took the decision.
+    async fn record_sent(
+        &self,
+        message: &OrderMessage,
+        decision: &[DecidedLine],
+    ) -> Result<AcceptOutcome, ProcessError> {
+        let db = |err| ProcessError::database("recording the acceptance decision", err);
+        let accepted = decision.iter().filter(|line| line.accepted).count();
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        lock_order(&mut tx, message).await?;
+        sqlx::query(
+            "update sales.order_acceptances set state = 'sent', sent_at = now()
+             where order_id = $1",
+        )
+        .bind(message.order_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        // Best Buy moves an accepted order to WAITING_DEBIT (the poller records what
+        // follows); an order with every line refused is REFUSED.
+        let status = if accepted > 0 {
+            "WAITING_DEBIT"
+        } else {
+            "REFUSED"
+        };
+        let note = decision_note(decision);
+        record_status(&mut tx, message.order_id, status, SOURCE, Some(&note))
+            .await
+            .map_err(db)?;
+        if accepted > 0 {
+            queue_label(&mut tx, message).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        tracing::info!(order = %message.external_id, accepted, lines = decision.len(), "order decided");
+        Ok(AcceptOutcome::Decided {
+            accepted,
+            lines: decision.len(),
+        })
+    }
+
+    /// Mirakl said `ORDER_INVALID_STATE`: record where the order really is.
+    async fn reconcile(&self, message: &OrderMessage) -> Result<AcceptOutcome, ProcessError> {
+        let state = read_order_state(self.mirakl, &message.external_id, message.order_id, self.retry)
+            .await?
+            .ok_or_else(|| {
+                ProcessError::permanent(format!(
+                    "Mirakl refused OR21 for order {} as ORDER_INVALID_STATE and does not list the order",
+                    message.external_id
+                ))
+            })?;
+        if state.order_state == "WAITING_ACCEPTANCE" {
+            return Err(ProcessError::retryable(
+                format!("reconciling order {}", message.external_id),
+                Reason(
+                    "Mirakl answered ORDER_INVALID_STATE yet lists the order as WAITING_ACCEPTANCE"
+                        .into(),
+                ),
+            ));
+        }
+        let db = |err| ProcessError::database("recording the reconciled acceptance", err);
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        lock_order(&mut tx, message).await?;
+        release_dead_lines(&mut tx, message.order_id, &state)
+            .await
+            .map_err(db)?;
+        sqlx::query(
+            "update sales.order_acceptances
+             set state = 'reconciled', sent_at = coalesce(sent_at, now()), marketplace_state = $2
+             where order_id = $1",
+        )
+        .bind(message.order_id)
+        .bind(&state.order_state)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        record_status(
+            &mut tx,
+            message.order_id,
+            &state.order_state,
+            SOURCE,
+            Some("read from Mirakl after OR21 answered ORDER_INVALID_STATE"),
+        )
+        .await
+        .map_err(db)?;
+        if state.is_waiting_for_debit() || state.is_shipping() {
+            queue_label(&mut tx, message).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        tracing::info!(order = %message.external_id, state = %state.order_state, "acceptance reconciled");
+        Ok(AcceptOutcome::Reconciled(state.order_state))
+    }
+
+    /// Mirakl refused the decision for good: release its stock and forget it.
+    async fn withdraw(&self, message: &OrderMessage) -> Result<(), ProcessError> {
+        let db = |err| ProcessError::database("withdrawing a refused acceptance decision", err);
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        stock::release_reservations(&mut tx, message.order_id, None, "manual")
+            .await
+            .map_err(db)?;
+        sqlx::query(
+            "delete from sales.order_acceptances where order_id = $1 and state = 'decided'",
+        )
+        .bind(message.order_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+}
+
+enum Decided {
+    Ready(Vec<DecidedLine>),
+    Nothing(AcceptOutcome),
+}
+
+/// Locks the order row (serialising every decision about it) and returns its status.
+async fn lock_order(tx: &mut PgConnection, message: &OrderMessage) -> Result<String, ProcessError> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "select external_id, status from sales.orders
+         where id = $1 and channel = $2
+         for update",
+    )
+    .bind(message.order_id)
+    .bind(&message.channel)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(|err| ProcessError::database("reading the order", err))?;
+    match row {
+        None => Err(ProcessError::permanent(format!(
+            "order {} ({}) is not recorded on {}",
+            message.external_id, message.order_id, message.channel
+        ))),
+        Some((external_id, _)) if external_id != message.external_id => {
+            Err(ProcessError::permanent(format!(
+                "order {} is recorded as {external_id}, not {}",
+                message.order_id, message.external_id
+            )))
+        }
+        Some((_, status)) => Ok(status),
+    }
+}
+
+/// Cases OR21 cannot express: an order without lines, or a line Mirakl cannot name.
+fn needs_no_person(message: &OrderMessage, lines: &[OrderLine]) -> Result<(), ProcessError> {
+    if lines.is_empty() {
+        return Err(ProcessError::permanent(format!(
+            "order {} has no recorded lines to accept or refuse",
+            message.external_id
+        )));
+    }
+    let unnamed: Vec<&str> = lines
+        .iter()
+        .filter(|line| line.external_line_id.as_deref().is_none_or(str::is_empty))
+        .map(|line| line.sku.as_str())
+        .collect();
+    if !unnamed.is_empty() {
+        return Err(ProcessError::permanent(format!(
+            "order {} has lines without a Mirakl order line id (SKUs {}): OR21 must list every line",
+            message.external_id,
+            unnamed.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Releases the reservations of lines Mirakl shows refused or cancelled.
+async fn release_dead_lines(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    state: &OrderState,
+) -> Result<(), sqlx::Error> {
+    if state.is_dead() {
+        let reason = if state.order_state == "REFUSED" {
+            "refused"
+        } else {
+            "cancelled"
+        };
+        stock::release_reservations(tx, order_id, None, reason).await?;
+        return Ok(());
+    }
+    for (line_state, reason) in [("REFUSED", "refused"), ("CANCELED", "cancelled")] {
+        let lines: Vec<String> = state
+            .order_lines
+            .iter()
+            .filter(|line| line.order_line_state == line_state)
+            .map(|line| line.order_line_id.clone())
+            .collect();
+        if !lines.is_empty() {
+            stock::release_reservations(tx, order_id, Some(&lines), reason).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The label message, deduplicated per order as agreed with the recording path.
+async fn queue_label(tx: &mut PgConnection, message: &OrderMessage) -> Result<bool, sqlx::Error> {
+    let dedup_id = format!("label:{}:{}:accepted", message.channel, message.external_id);
+    enqueue(tx, WorkQueue::Label, &dedup_id, &message.to_json()).await
+}
+
+fn decision_note(decision: &[DecidedLine]) -> String {
+    let accepted = decision.iter().filter(|line| line.accepted).count();
+    let mut note = format!("OR21: {accepted} of {} lines accepted", decision.len());
+    for line in decision.iter().filter(|line| !line.accepted) {
+        note.push_str(&format!(
+            "; refused {} ({})",
+            line.id,
+            line.reason.as_deref().unwrap_or("no reason recorded")
+        ));
+    }
+    note
+}

@@ -1,0 +1,710 @@
+//! The label flow, resumable step by step, never buying two labels for one order.
+//!
+//! `sales.shipments` (one row per order) records each step as it completes:
+//!
+//! ```text
+//! (no row) ─claim─> pending + label_requested_at ─Canada Post answered─> label_created
+//!   (shipment id, PIN, label link) ─PDF in S3─> label_stored ─OR23─> tracking_reported
+//!   ─OR24─> shipped
+//! ```
+//!
+//! - One attempt at a time per order: a lease in `ops.idempotency_keys`
+//!   (`label:<order uuid>`). A second delivery while it is held is retried later; after
+//!   the order shipped, any delivery finds the key completed and does nothing.
+//! - The row is written (`label_requested_at`) and committed *before* Canada Post is
+//!   called, and the answer is committed before anything else happens. A retry resumes
+//!   at the first unfinished step: a crash after the carrier answered resumes at the PDF
+//!   download. A row with `label_requested_at` but no shipment id means an attempt died
+//!   while the purchase was in flight; its outcome is unknown, so the flow stops for a
+//!   person instead of risking a second label.
+//! - Nothing is bought before Mirakl shows the order `SHIPPING` (debited): an order
+//!   still in `WAITING_DEBIT` is acknowledged and waits for the poller's SHIPPING message.
+
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::parcel::{PackedLine, Parcel};
+use super::{record_status, stock, OrderMessage, Reason};
+use crate::ops::config::{DefaultParcel, SenderSettings};
+use crate::ops::errors::ProcessError;
+use crate::ops::idempotency::{self, Claim, KeyPolicy};
+use crate::ops::retry::RetryPolicy;
+use crate::systems::canadapost::{
+    CanadaPostClient, CanadaPostError, DeliverySpec, Destination, DestinationAddress,
+    NonContractShipment, Preferences, References, Sender, SenderAddress,
+};
+use crate::systems::mirakl::line_decisions::is_invalid_state;
+use crate::systems::mirakl::order_state::{read_order_state, OrderState};
+use crate::systems::mirakl::shipping::{confirm_shipment, send_tracking, Tracking};
+use crate::systems::mirakl::{MiraklClient, MiraklError};
+
+/// Who appends the status history rows written here.
+pub const SOURCE: &str = "fetch-shipping-label";
+const LEASE_SCOPE: &str = "fetch-shipping-label";
+
+/// A step of the flow, for the test-only crash hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelStep {
+    /// Canada Post answered and the answer is recorded.
+    LabelBought,
+    /// The PDF is in S3 and recorded.
+    LabelStored,
+    /// OR23 was sent and recorded.
+    TrackingReported,
+}
+
+/// Per-invocation options. Production uses [`LabelOptions::default`].
+#[derive(Debug, Clone, Copy)]
+pub struct LabelOptions {
+    /// How long one attempt holds the order; longer than the function's timeout, so a
+    /// live attempt is never overtaken.
+    pub lease: Duration,
+    /// Tests only: stop right after this step as if the process died (lease kept).
+    pub crash_after: Option<LabelStep>,
+}
+
+impl Default for LabelOptions {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(120),
+            crash_after: None,
+        }
+    }
+}
+
+/// What handling a label message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelOutcome {
+    /// The label is bought and stored, and Mirakl knows the order shipped.
+    Shipped {
+        /// Canada Post's tracking PIN.
+        tracking_pin: String,
+        /// Where the PDF is.
+        label_s3_key: String,
+    },
+    /// Done before: nothing was done.
+    AlreadyDone,
+    /// Mirakl has not debited the customer yet (its state is given); nothing was bought.
+    NotYetShipping(String),
+    /// The order will not ship from here (refused, cancelled, shipped elsewhere).
+    WillNotShip(String),
+}
+
+/// Everything the label flow needs, built once per Lambda instance.
+#[derive(Debug, Clone)]
+pub struct LabelDesk<'a> {
+    /// The database.
+    pub pool: &'a PgPool,
+    /// The marketplace.
+    pub mirakl: &'a MiraklClient,
+    /// The carrier.
+    pub canadapost: &'a CanadaPostClient,
+    /// S3, for the PDFs.
+    pub s3: &'a aws_sdk_s3::Client,
+    /// `LABELS_BUCKET`.
+    pub labels_bucket: &'a str,
+    /// `CANADAPOST_SERVICE_CODE`.
+    pub service_code: &'a str,
+    /// `MIRAKL_CARRIER_CODE`.
+    pub carrier_code: &'a str,
+    /// `SENDER_*`.
+    pub sender: &'a SenderSettings,
+    /// `DEFAULT_PARCEL_*`.
+    pub default_parcel: &'a DefaultParcel,
+    /// In-invocation retries of Mirakl calls.
+    pub retry: RetryPolicy,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct ShipmentRow {
+    state: String,
+    shipment_id: Option<String>,
+    tracking_pin: Option<String>,
+    label_artifact_url: Option<String>,
+    label_s3_key: Option<String>,
+    label_requested_at: Option<chrono::DateTime<chrono::Utc>>,
+    last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct OrderRow {
+    status: String,
+    shipping_name: Option<String>,
+    shipping_company: Option<String>,
+    shipping_line1: Option<String>,
+    shipping_line2: Option<String>,
+    shipping_city: Option<String>,
+    shipping_province: Option<String>,
+    shipping_postal_code: Option<String>,
+    shipping_country_code: Option<String>,
+    shipping_phone: Option<String>,
+}
+
+enum Flow {
+    Done(LabelOutcome),
+    /// Release the lease without completing: a later message must do the work.
+    Later(LabelOutcome),
+    Crashed,
+}
+
+impl LabelDesk<'_> {
+    /// Handles one label-queue message.
+    pub async fn handle(
+        &self,
+        message: &OrderMessage,
+        options: LabelOptions,
+    ) -> Result<LabelOutcome, ProcessError> {
+        let key = format!("label:{}", message.order_id);
+        let lease = idempotency::claim(
+            self.pool,
+            LEASE_SCOPE,
+            &key,
+            KeyPolicy::leased_for(options.lease),
+        )
+        .await
+        .map_err(|err| ProcessError::database("claiming the order's label", err))?;
+        match lease {
+            Claim::AlreadyCompleted(_) => return Ok(LabelOutcome::AlreadyDone),
+            Claim::HeldElsewhere => {
+                return Err(ProcessError::retryable(
+                    format!("label of order {}", message.external_id),
+                    Reason("another attempt is working on it".into()),
+                ))
+            }
+            Claim::Acquired => {}
+        }
+        let db = |err| ProcessError::database("settling the label lease", err);
+        match self.run(message, options).await {
+            Ok(Flow::Done(outcome)) => {
+                idempotency::complete(self.pool, &key, None)
+                    .await
+                    .map_err(db)?;
+                Ok(outcome)
+            }
+            Ok(Flow::Later(outcome)) => {
+                idempotency::release(self.pool, &key).await.map_err(db)?;
+                Ok(outcome)
+            }
+            Ok(Flow::Crashed) => Err(ProcessError::retryable(
+                format!("label of order {}", message.external_id),
+                Reason("simulated crash".into()),
+            )),
+            Err(err) => {
+                if let Err(release) = idempotency::release(self.pool, &key).await {
+                    tracing::warn!(error = %release, "could not release the label lease");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn run(
+        &self,
+        message: &OrderMessage,
+        options: LabelOptions,
+    ) -> Result<Flow, ProcessError> {
+        loop {
+            let shipment = self.shipment(message.order_id).await?;
+            let state = shipment.as_ref().map_or("none", |row| row.state.as_str());
+            match state {
+                "none" | "pending" => {
+                    if let Some(flow) = self.buy_label(message, shipment.as_ref()).await? {
+                        return Ok(flow);
+                    }
+                    if options.crash_after == Some(LabelStep::LabelBought) {
+                        return Ok(Flow::Crashed);
+                    }
+                }
+                "label_created" => {
+                    let row = shipment.as_ref().ok_or_else(|| missing(message))?;
+                    self.store_label(message, row).await?;
+                    if options.crash_after == Some(LabelStep::LabelStored) {
+                        return Ok(Flow::Crashed);
+                    }
+                }
+                "label_stored" => {
+                    let row = shipment.as_ref().ok_or_else(|| missing(message))?;
+                    if let Some(flow) = self.report_tracking(message, row).await? {
+                        return Ok(flow);
+                    }
+                    if options.crash_after == Some(LabelStep::TrackingReported) {
+                        return Ok(Flow::Crashed);
+                    }
+                }
+                "tracking_reported" => {
+                    let row = shipment.as_ref().ok_or_else(|| missing(message))?;
+                    return self.confirm(message, row).await;
+                }
+                "shipped" | "delivered" => return Ok(Flow::Done(LabelOutcome::AlreadyDone)),
+                "voided" => return Ok(Flow::Done(LabelOutcome::WillNotShip("voided".into()))),
+                _ => {
+                    let why = shipment.and_then(|row| row.last_error).unwrap_or_default();
+                    return Err(ProcessError::permanent(format!(
+                        "the label of order {} failed earlier ({why}); fix the cause and set the shipment back to pending",
+                        message.external_id
+                    )));
+                }
+            }
+        }
+    }
+
+    async fn shipment(&self, order_id: Uuid) -> Result<Option<ShipmentRow>, ProcessError> {
+        sqlx::query_as(
+            "select state, shipment_id, tracking_pin, label_artifact_url, label_s3_key,
+                    label_requested_at, last_error
+             from sales.shipments where order_id = $1",
+        )
+        .bind(order_id)
+        .fetch_optional(self.pool)
+        .await
+        .map_err(|err| ProcessError::database("reading the shipment", err))
+    }
+
+    /// Step 1: make sure the order may ship, claim the row, buy the label, record the
+    /// answer. `Some(flow)` stops the flow here.
+    async fn buy_label(
+        &self,
+        message: &OrderMessage,
+        shipment: Option<&ShipmentRow>,
+    ) -> Result<Option<Flow>, ProcessError> {
+        if shipment.is_some_and(|row| row.label_requested_at.is_some()) {
+            return Err(ProcessError::permanent(format!(
+                "a Canada Post label purchase for order {} was in flight when an earlier attempt stopped; \
+                 check Canada Post for a shipment with reference {} before clearing label_requested_at, \
+                 so the order is not labelled twice",
+                message.external_id, message.external_id
+            )));
+        }
+        let db = |err| ProcessError::database("preparing the label", err);
+        let order: OrderRow = sqlx::query_as(
+            "select status, shipping_name, shipping_company, shipping_line1, shipping_line2,
+                    shipping_city, shipping_province, shipping_postal_code,
+                    shipping_country_code, shipping_phone
+             from sales.orders where id = $1 and channel = $2 and external_id = $3",
+        )
+        .bind(message.order_id)
+        .bind(&message.channel)
+        .bind(&message.external_id)
+        .fetch_optional(self.pool)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| missing(message))?;
+        if order.status != "SHIPPING" {
+            if let Some(flow) = self.wait_for_shipping(message).await? {
+                return Ok(Some(flow));
+            }
+        }
+
+        let lines: Vec<PackedLine> = sqlx::query_as(
+            // A line accepted outside accept-orders may not be mapped yet: the shop
+            // SKU map names its variant.
+            "select l.quantity, v.weight_grams, v.length_cm, v.width_cm, v.height_cm
+             from sales.order_lines l
+             left join catalog.shop_sku_map m on m.channel = $2 and m.shop_sku = l.sku
+             left join catalog.product_variants v on v.id = coalesce(l.variant_id, m.variant_id)
+             where l.order_id = $1",
+        )
+        .bind(message.order_id)
+        .bind(&message.channel)
+        .fetch_all(self.pool)
+        .await
+        .map_err(db)?;
+        let parcel = Parcel::for_lines(&lines, self.default_parcel);
+        let request = self.shipment_request(message, &order, &parcel)?;
+
+        // Claim: committed before the carrier is called.
+        let claimed = sqlx::query(
+            "insert into sales.shipments
+                 (order_id, state, carrier, service_code, parcel_weight_grams, label_requested_at)
+             values ($1, 'pending', 'canada_post', $2, $3, now())
+             on conflict (order_id) do update set
+                 label_requested_at = now(), service_code = excluded.service_code,
+                 parcel_weight_grams = excluded.parcel_weight_grams, last_error = null
+             where shipments.state = 'pending' and shipments.shipment_id is null
+               and shipments.label_requested_at is null",
+        )
+        .bind(message.order_id)
+        .bind(self.service_code)
+        .bind(parcel.weight_grams())
+        .execute(self.pool)
+        .await
+        .map_err(db)?;
+        if claimed.rows_affected() != 1 {
+            return Err(ProcessError::retryable(
+                format!("label of order {}", message.external_id),
+                Reason("the shipment changed while it was being claimed".into()),
+            ));
+        }
+
+        match self
+            .canadapost
+            .create_shipment(message.order_id, &request)
+            .await
+        {
+            Ok(info) => {
+                let answer = serde_json::json!({
+                    "shipment_id": info.shipment_id,
+                    "tracking_pin": info.tracking_pin,
+                    "label_url": info.label_url,
+                });
+                sqlx::query(
+                    "update sales.shipments set state = 'label_created', shipment_id = $2,
+                         tracking_pin = $3, label_artifact_url = $4, label_created_at = now(),
+                         raw_payload = $5
+                     where order_id = $1",
+                )
+                .bind(message.order_id)
+                .bind(&info.shipment_id)
+                .bind(&info.tracking_pin)
+                .bind(&info.label_url)
+                .bind(answer)
+                .execute(self.pool)
+                .await
+                .map_err(|err| ProcessError::database("recording the bought label", err))?;
+                tracing::info!(order = %message.external_id, shipment_id = %info.shipment_id, "label bought");
+                Ok(None)
+            }
+            Err(err) => {
+                // A definite answer (refusal, 5xx, 429, no connection): nothing was
+                // bought, so the claim is withdrawn and a retry may buy.
+                let permanent = matches!(
+                    err,
+                    CanadaPostError::Rejected { .. } | CanadaPostError::UnexpectedBody { .. }
+                );
+                sqlx::query(
+                    "update sales.shipments set label_requested_at = null, last_error = $2,
+                         state = case when $3 then 'failed' else 'pending' end
+                     where order_id = $1",
+                )
+                .bind(message.order_id)
+                .bind(err.to_string())
+                .bind(permanent)
+                .execute(self.pool)
+                .await
+                .map_err(|err| ProcessError::database("recording the label failure", err))?;
+                Err(ProcessError::from(err))
+            }
+        }
+    }
+
+    /// The DB does not show the order SHIPPING: ask Mirakl. `None` means go ahead.
+    async fn wait_for_shipping(
+        &self,
+        message: &OrderMessage,
+    ) -> Result<Option<Flow>, ProcessError> {
+        let state = self.marketplace_state(message).await?;
+        if state.is_shipping() {
+            self.record_marketplace_state(message, &state).await?;
+            return Ok(None);
+        }
+        if state.is_shipped() || state.is_dead() {
+            self.record_marketplace_state(message, &state).await?;
+            tracing::info!(order = %message.external_id, state = %state.order_state, "order will not be labelled");
+            return Ok(Some(Flow::Done(LabelOutcome::WillNotShip(
+                state.order_state,
+            ))));
+        }
+        tracing::info!(order = %message.external_id, state = %state.order_state,
+            "order not debited yet; no label bought, waiting for its SHIPPING message");
+        Ok(Some(Flow::Later(LabelOutcome::NotYetShipping(
+            state.order_state,
+        ))))
+    }
+
+    async fn marketplace_state(&self, message: &OrderMessage) -> Result<OrderState, ProcessError> {
+        read_order_state(
+            self.mirakl,
+            &message.external_id,
+            message.order_id,
+            self.retry,
+        )
+        .await?
+        .ok_or_else(|| {
+            ProcessError::permanent(format!(
+                "Mirakl does not list order {}",
+                message.external_id
+            ))
+        })
+    }
+
+    async fn record_marketplace_state(
+        &self,
+        message: &OrderMessage,
+        state: &OrderState,
+    ) -> Result<(), ProcessError> {
+        let db = |err| ProcessError::database("recording the order's state", err);
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let current: Option<String> =
+            sqlx::query_scalar("select status from sales.orders where id = $1 for update")
+                .bind(message.order_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if current.as_deref() != Some(state.order_state.as_str()) {
+            record_status(
+                &mut tx,
+                message.order_id,
+                &state.order_state,
+                SOURCE,
+                Some("read from Mirakl (OR11)"),
+            )
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    fn shipment_request(
+        &self,
+        message: &OrderMessage,
+        order: &OrderRow,
+        parcel: &Parcel,
+    ) -> Result<NonContractShipment, ProcessError> {
+        let sender = self.sender;
+        let need = |value: &Option<String>, name: &str| {
+            value.clone().ok_or_else(|| {
+                ProcessError::permanent(format!(
+                    "the sender address is incomplete: {name} is not configured"
+                ))
+            })
+        };
+        let (Some(line1), Some(country)) = (&order.shipping_line1, &order.shipping_country_code)
+        else {
+            return Err(ProcessError::permanent(format!(
+                "order {} has no shipping address (street and country) to print on a label",
+                message.external_id
+            )));
+        };
+        Ok(NonContractShipment::new(DeliverySpec {
+            service_code: self.service_code.to_owned(),
+            sender: Sender {
+                name: sender.name.clone(),
+                company: need(&sender.company, "SENDER_COMPANY")?,
+                contact_phone: need(&sender.phone, "SENDER_PHONE")?,
+                address_details: SenderAddress {
+                    address_line_1: need(&sender.address_line1, "SENDER_ADDRESS_LINE1")?,
+                    address_line_2: sender.address_line2.clone(),
+                    city: need(&sender.city, "SENDER_CITY")?,
+                    prov_state: need(&sender.province, "SENDER_PROVINCE")?,
+                    postal_zip_code: need(&sender.postal_code, "SENDER_POSTAL_CODE")?,
+                },
+            },
+            destination: Destination {
+                name: order.shipping_name.clone(),
+                company: order.shipping_company.clone(),
+                client_voice_number: order.shipping_phone.clone(),
+                address_details: DestinationAddress {
+                    address_line_1: line1.clone(),
+                    address_line_2: order.shipping_line2.clone(),
+                    city: order.shipping_city.clone(),
+                    prov_state: order.shipping_province.clone(),
+                    country_code: country.clone(),
+                    postal_zip_code: order
+                        .shipping_postal_code
+                        .as_ref()
+                        .map(|code| code.replace(' ', "").to_uppercase()),
+                },
+            },
+            parcel_characteristics: parcel.characteristics(),
+            preferences: Preferences {
+                show_packing_instructions: false,
+            },
+            references: Some(References {
+                customer_ref_1: message.external_id.chars().take(35).collect(),
+            }),
+        }))
+    }
+
+    /// Step 2: fetch the PDF and store it under a key derived from the order.
+    async fn store_label(
+        &self,
+        message: &OrderMessage,
+        row: &ShipmentRow,
+    ) -> Result<(), ProcessError> {
+        let (Some(shipment_id), Some(url)) = (&row.shipment_id, &row.label_artifact_url) else {
+            return Err(ProcessError::permanent(format!(
+                "Canada Post gave order {} no label link; fetch the label by hand",
+                message.external_id
+            )));
+        };
+        let pdf = self
+            .canadapost
+            .download_label(message.order_id, url)
+            .await?;
+        let key = label_key(message, shipment_id);
+        self.s3
+            .put_object()
+            .bucket(self.labels_bucket)
+            .key(&key)
+            .content_type("application/pdf")
+            .body(ByteStream::from(pdf))
+            .send()
+            .await
+            .map_err(|err| {
+                ProcessError::aws(
+                    format!("storing the label s3://{}/{key}", self.labels_bucket),
+                    err,
+                )
+            })?;
+        sqlx::query(
+            "update sales.shipments set state = 'label_stored', label_s3_key = $2,
+                 label_stored_at = now()
+             where order_id = $1 and state = 'label_created'",
+        )
+        .bind(message.order_id)
+        .bind(&key)
+        .execute(self.pool)
+        .await
+        .map_err(|err| ProcessError::database("recording the stored label", err))?;
+        Ok(())
+    }
+
+    /// Step 3: OR23.
+    async fn report_tracking(
+        &self,
+        message: &OrderMessage,
+        row: &ShipmentRow,
+    ) -> Result<Option<Flow>, ProcessError> {
+        let Some(pin) = &row.tracking_pin else {
+            return Err(ProcessError::permanent(format!(
+                "the label of order {} has no tracking PIN to report; choose a tracked service",
+                message.external_id
+            )));
+        };
+        let tracking = Tracking {
+            carrier_code: self.carrier_code,
+            tracking_number: pin,
+        };
+        match send_tracking(
+            self.mirakl,
+            &message.external_id,
+            message.order_id,
+            &tracking,
+            self.retry,
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(err) => return self.after_refusal(message, err, row).await.map(Some),
+        }
+        sqlx::query(
+            "update sales.shipments set state = 'tracking_reported', tracking_reported_at = now()
+             where order_id = $1 and state = 'label_stored'",
+        )
+        .bind(message.order_id)
+        .execute(self.pool)
+        .await
+        .map_err(|err| ProcessError::database("recording the reported tracking", err))?;
+        Ok(None)
+    }
+
+    /// Step 4: OR24, then the order is shipped and its stock leaves the shelf.
+    async fn confirm(
+        &self,
+        message: &OrderMessage,
+        row: &ShipmentRow,
+    ) -> Result<Flow, ProcessError> {
+        if let Err(err) = confirm_shipment(
+            self.mirakl,
+            &message.external_id,
+            message.order_id,
+            self.retry,
+        )
+        .await
+        {
+            return self.after_refusal(message, err, row).await;
+        }
+        self.finish(message, row, "OR24 sent").await
+    }
+
+    /// OR23/OR24 refused: if the order already shipped on Mirakl, record that;
+    /// otherwise the refusal stands.
+    async fn after_refusal(
+        &self,
+        message: &OrderMessage,
+        err: MiraklError,
+        row: &ShipmentRow,
+    ) -> Result<Flow, ProcessError> {
+        if !is_invalid_state(&err) {
+            return Err(err.into());
+        }
+        let state = self.marketplace_state(message).await?;
+        if state.is_shipped() {
+            return self
+                .finish(message, row, "Mirakl already shows the order shipped")
+                .await;
+        }
+        Err(ProcessError::permanent(format!(
+            "Mirakl refused to ship order {} in state {}: {err}",
+            message.external_id, state.order_state
+        )))
+    }
+
+    async fn finish(
+        &self,
+        message: &OrderMessage,
+        row: &ShipmentRow,
+        note: &str,
+    ) -> Result<Flow, ProcessError> {
+        let db = |err| ProcessError::database("recording the shipment", err);
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query(
+            "update sales.shipments set state = 'shipped', shipped_at = now(),
+                 tracking_reported_at = coalesce(tracking_reported_at, now())
+             where order_id = $1",
+        )
+        .bind(message.order_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        record_status(&mut tx, message.order_id, "SHIPPED", SOURCE, Some(note))
+            .await
+            .map_err(db)?;
+        stock::consume_reservations(&mut tx, message.order_id)
+            .await
+            .map_err(db)?;
+        finish_tx(tx).await?;
+        tracing::info!(order = %message.external_id, "order shipped");
+        Ok(Flow::Done(LabelOutcome::Shipped {
+            tracking_pin: row.tracking_pin.clone().unwrap_or_default(),
+            label_s3_key: row.label_s3_key.clone().unwrap_or_default(),
+        }))
+    }
+}
+
+async fn finish_tx(tx: sqlx::Transaction<'_, sqlx::Postgres>) -> Result<(), ProcessError> {
+    tx.commit()
+        .await
+        .map_err(|err| ProcessError::database("recording the shipment", err))
+}
+
+/// `bestbuy_ca/<Mirakl order id>/<shipment id>.pdf`.
+pub fn label_key(message: &OrderMessage, shipment_id: &str) -> String {
+    let safe = |text: &str| -> String {
+        text.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    format!(
+        "{}/{}/{}.pdf",
+        message.channel,
+        safe(&message.external_id),
+        safe(shipment_id)
+    )
+}
+
+fn missing(message: &OrderMessage) -> ProcessError {
+    ProcessError::permanent(format!(
+        "order {} ({}) is not recorded on {}",
+        message.external_id, message.order_id, message.channel
+    ))
+}

@@ -1,0 +1,323 @@
+//! `ingest.ingestion_files`: one row per S3 object version, and the record that decides
+//! which attempt imports it.
+//!
+//! The row's life: claimed as `processing` with a lease → content hash recorded (or
+//! `duplicate` of a live file with the same hash) → batches advance
+//! `processed_rows + failed_rows`, the checkpoint → `completed` or `failed`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::types::PgInterval;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::file_reader::ContentScan;
+use super::notification::ObjectRef;
+use crate::ops::process_failures::{record_process_failure, ProcessFailure};
+
+/// The name under which failed imports are recorded in `ops.process_failures`.
+pub const PROCESS_NAME: &str = "OrderFileImport";
+
+/// A file this attempt now holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedFile {
+    /// The `ingestion_files` row.
+    pub file_id: Uuid,
+    /// Set when an earlier attempt already hashed the content.
+    pub content_hash: Option<String>,
+    /// Rows an earlier attempt already committed: the checkpoint to resume from.
+    pub rows_done: i64,
+}
+
+/// What claiming a file found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This attempt imports the file.
+    Claimed(ClaimedFile),
+    /// The file was settled before (`completed`, `failed` or `duplicate`).
+    Settled {
+        /// The `ingestion_files` row.
+        file_id: Uuid,
+        /// Its final status.
+        status: String,
+    },
+    /// Another attempt holds a live lease on it.
+    HeldElsewhere {
+        /// The `ingestion_files` row.
+        file_id: Uuid,
+        /// When that lease runs out.
+        until: DateTime<Utc>,
+    },
+    /// An unversioned key whose settled row describes other content (another entity
+    /// tag): the new content cannot get a row of its own.
+    Replaced {
+        /// The `ingestion_files` row of the earlier content.
+        file_id: Uuid,
+    },
+}
+
+fn interval(duration: Duration) -> PgInterval {
+    PgInterval {
+        months: 0,
+        days: 0,
+        microseconds: i64::try_from(duration.as_micros()).unwrap_or(i64::MAX),
+    }
+}
+
+/// Claims the object's row: inserts it as `processing`, or takes over a `processing` row
+/// whose lease has run out (a crashed attempt). The lease keeps a second delivery of the
+/// same event from doing the same work meanwhile.
+pub async fn claim(
+    pool: &PgPool,
+    object: &ObjectRef,
+    lease: Duration,
+) -> Result<Claim, sqlx::Error> {
+    let claimed: Option<(Uuid, Option<String>, i64)> = sqlx::query_as(
+        "insert into ingest.ingestion_files as f
+             (bucket, object_key, version_id, filename, etag, size_bytes, status, started_at,
+              locked_until)
+         values ($1, $2, $3, $4, $5, $6, 'processing', now(), now() + $7)
+         on conflict on constraint ingestion_files_bucket_object_key_version_id_key do update
+             set status = 'processing',
+                 started_at = coalesce(f.started_at, excluded.started_at),
+                 locked_until = excluded.locked_until
+             where f.status in ('pending', 'processing')
+               and (f.locked_until is null or f.locked_until <= now())
+         returning id, content_hash, (processed_rows + failed_rows)::bigint",
+    )
+    .bind(&object.bucket)
+    .bind(&object.key)
+    .bind(&object.version_id)
+    .bind(object.filename())
+    .bind(&object.etag)
+    .bind(object.size.filter(|size| *size >= 0))
+    .bind(interval(lease))
+    .fetch_optional(pool)
+    .await?;
+    if let Some((file_id, content_hash, rows_done)) = claimed {
+        return Ok(Claim::Claimed(ClaimedFile {
+            file_id,
+            content_hash,
+            rows_done,
+        }));
+    }
+
+    let (file_id, status, locked_until, etag): (
+        Uuid,
+        String,
+        Option<DateTime<Utc>>,
+        Option<String>,
+    ) = sqlx::query_as(
+        "select id, status::text, locked_until, etag from ingest.ingestion_files
+             where bucket = $1 and object_key = $2 and version_id is not distinct from $3",
+    )
+    .bind(&object.bucket)
+    .bind(&object.key)
+    .bind(&object.version_id)
+    .fetch_one(pool)
+    .await?;
+    Ok(match (status.as_str(), locked_until) {
+        ("processing" | "pending", Some(until)) => Claim::HeldElsewhere { file_id, until },
+        // Released between the two statements: the caller's retry will claim it.
+        ("processing" | "pending", None) => Claim::HeldElsewhere {
+            file_id,
+            until: Utc::now(),
+        },
+        _ if object.version_id.is_none()
+            && object.etag.is_some()
+            && etag.is_some()
+            && object.etag != etag =>
+        {
+            Claim::Replaced { file_id }
+        }
+        _ => Claim::Settled { file_id, status },
+    })
+}
+
+/// What recording the content hash found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContentCheck {
+    /// No other live file has this content: import it.
+    Unique,
+    /// Another file with the same content is imported or being imported; this one is
+    /// now marked `duplicate` of it.
+    DuplicateOf(Uuid),
+    /// The row is no longer this attempt's (another attempt took over and settled it).
+    Lost,
+}
+
+/// Records the file's hash and size. The partial unique index on `content_hash` among
+/// live files makes two copies of the same content under two keys meet here, even
+/// concurrently: one is imported, the other becomes its duplicate.
+pub async fn record_content(
+    pool: &PgPool,
+    file_id: Uuid,
+    scan: &ContentScan,
+) -> Result<ContentCheck, sqlx::Error> {
+    loop {
+        let updated = sqlx::query(
+            "update ingest.ingestion_files set content_hash = $2, size_bytes = $3
+             where id = $1 and status = 'processing'",
+        )
+        .bind(file_id)
+        .bind(&scan.sha256_hex)
+        .bind(scan.size_bytes)
+        .execute(pool)
+        .await;
+        match updated {
+            Ok(done) if done.rows_affected() == 1 => return Ok(ContentCheck::Unique),
+            Ok(_) => return Ok(ContentCheck::Lost),
+            Err(err) if is_violation_of(&err, "ingestion_files_content_hash_key") => {}
+            Err(err) => return Err(err),
+        }
+        let original: Option<Uuid> = sqlx::query_scalar(
+            "select id from ingest.ingestion_files
+             where content_hash = $1 and status in ('pending', 'processing', 'completed')
+               and id <> $2",
+        )
+        .bind(&scan.sha256_hex)
+        .bind(file_id)
+        .fetch_optional(pool)
+        .await?;
+        // None: the other file failed in between, so the hash is free again.
+        let Some(original) = original else { continue };
+        let marked = sqlx::query(
+            "update ingest.ingestion_files
+             set status = 'duplicate', duplicate_of_file_id = $2, content_hash = $3,
+                 size_bytes = $4, locked_until = null, completed_at = now()
+             where id = $1 and status = 'processing'",
+        )
+        .bind(file_id)
+        .bind(original)
+        .bind(&scan.sha256_hex)
+        .bind(scan.size_bytes)
+        .execute(pool)
+        .await?;
+        return Ok(if marked.rows_affected() == 1 {
+            ContentCheck::DuplicateOf(original)
+        } else {
+            ContentCheck::Lost
+        });
+    }
+}
+
+fn is_violation_of(err: &sqlx::Error, constraint: &str) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.constraint())
+        .is_some_and(|name| name == constraint)
+}
+
+/// Locks the row for one batch's transaction and checks that the checkpoint is still
+/// where this attempt left it. `false` means another attempt took the file over: the
+/// batch must not be written.
+pub async fn hold_checkpoint(
+    conn: &mut PgConnection,
+    file_id: Uuid,
+    rows_done: i64,
+) -> Result<bool, sqlx::Error> {
+    let checkpoint: Option<i64> = sqlx::query_scalar(
+        "select (processed_rows + failed_rows)::bigint from ingest.ingestion_files
+         where id = $1 and status = 'processing'
+         for update",
+    )
+    .bind(file_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(checkpoint == Some(rows_done))
+}
+
+/// Moves the checkpoint past a batch and renews the lease, in the batch's transaction.
+pub async fn advance_checkpoint(
+    conn: &mut PgConnection,
+    file_id: Uuid,
+    processed: i64,
+    failed: i64,
+    lease: Duration,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update ingest.ingestion_files
+         set processed_rows = processed_rows + $2, failed_rows = failed_rows + $3,
+             locked_until = now() + $4
+         where id = $1",
+    )
+    .bind(file_id)
+    .bind(i32::try_from(processed).unwrap_or(i32::MAX))
+    .bind(i32::try_from(failed).unwrap_or(i32::MAX))
+    .bind(interval(lease))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks the file completed once every row is accounted for, and returns its processed
+/// and failed row counts. `None` when another attempt settled it first.
+pub async fn complete(
+    conn: &mut PgConnection,
+    file_id: Uuid,
+    total_rows: i64,
+) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "update ingest.ingestion_files
+         set status = 'completed', total_rows = $2, completed_at = now(), locked_until = null,
+             error_message = null
+         where id = $1 and status = 'processing' and processed_rows + failed_rows = $2
+         returning processed_rows::bigint, failed_rows::bigint",
+    )
+    .bind(file_id)
+    .bind(i32::try_from(total_rows).unwrap_or(i32::MAX))
+    .fetch_optional(conn)
+    .await
+}
+
+/// Marks the file failed for `reason` and records the failure for a person, in one
+/// transaction. Rows committed by earlier batches stay: they are valid orders.
+pub async fn fail(
+    pool: &PgPool,
+    file_id: Uuid,
+    object: &ObjectRef,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let marked = sqlx::query(
+        "update ingest.ingestion_files
+         set status = 'failed', error_message = $2, completed_at = now(), locked_until = null
+         where id = $1 and status = 'processing'",
+    )
+    .bind(file_id)
+    .bind(reason)
+    .execute(&mut *tx)
+    .await?;
+    if marked.rows_affected() == 1 {
+        let payload = serde_json::json!({
+            "ingestion_file_id": file_id,
+            "bucket": object.bucket,
+            "key": object.key,
+            "version_id": object.version_id,
+        });
+        record_process_failure(
+            &mut *tx,
+            &ProcessFailure {
+                process: PROCESS_NAME,
+                entity_type: "ingestion_file",
+                entity_ref: &object.to_string(),
+                reason,
+                payload: Some(payload),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// Gives the lease back after a retryable failure, so the retry need not wait for it.
+pub async fn release(pool: &PgPool, file_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update ingest.ingestion_files set locked_until = now()
+         where id = $1 and status = 'processing'",
+    )
+    .bind(file_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,317 @@
+//! The marketplace poller: Mirakl OR11 orders and M11 threads changed since a watermark,
+//! recorded through the same path as the webhooks.
+//!
+//! Each entity (`mirakl`/`orders`, `mirakl`/`threads`) keeps its watermark and sync
+//! status in `etl.sync_metadata`. A poll starts an overlap window before the watermark
+//! (a change Mirakl commits late is still seen; seeing one twice changes nothing), pages
+//! to the end, records each order or thread in its own transaction, and only then moves
+//! the watermark to the newest change it saw. A 429 is honoured by waiting its
+//! `Retry-After` and asking again, a few times; a poll that cannot finish leaves the
+//! watermark where it was and records why.
+
+pub mod watermark;
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::flows::recording::mirakl::{record_mirakl_order, record_mirakl_thread};
+use crate::flows::recording::order::OrderChange;
+use crate::flows::recording::SeenBy;
+use crate::model::customer_email::EmailPepper;
+use crate::ops::config::MarketplaceSyncSettings;
+use crate::ops::errors::{error_chain, Disposition, ProcessError};
+use crate::ops::outbox::publish_due;
+use crate::ops::outbox::OutboxPublisher;
+use crate::ops::process_failures::{record_process_failure, ProcessFailure};
+use crate::systems::mirakl::orders::{list_orders, OrdersChangedSince};
+use crate::systems::mirakl::threads::list_threads;
+use crate::systems::mirakl::{MiraklClient, MiraklError};
+use watermark::{SyncEntity, Watermark};
+
+/// How often and how long a rate-limited call is retried within one poll.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimitPolicy {
+    /// Waits before giving the poll up.
+    pub max_waits: u32,
+    /// The longest single wait, whatever `Retry-After` says.
+    pub max_wait: Duration,
+    /// The wait when Mirakl names none.
+    pub default_wait: Duration,
+}
+
+impl Default for RateLimitPolicy {
+    fn default() -> Self {
+        Self {
+            max_waits: 3,
+            max_wait: Duration::from_secs(60),
+            default_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The poller's state for one run.
+#[derive(Debug, Clone)]
+pub struct MarketplaceSync {
+    /// Where to record.
+    pub pool: PgPool,
+    /// The Mirakl API.
+    pub client: MiraklClient,
+    /// The customer-email hash key.
+    pub pepper: EmailPepper,
+    /// Overlap window, first lookback, page size.
+    pub settings: MarketplaceSyncSettings,
+    /// How 429s are honoured.
+    pub rate_limit: RateLimitPolicy,
+}
+
+/// What one poll of one entity did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SyncTally {
+    /// Orders or threads read from Mirakl.
+    pub seen: u64,
+    /// Orders created or updated; threads with new messages.
+    pub changed: u64,
+    /// Outbox messages written.
+    pub follow_ups: u64,
+    /// Items that can never be recorded, written to `ops.process_failures`.
+    pub failed: u64,
+}
+
+const PROCESS: &str = "MarketplaceSync";
+
+/// What one scheduled run did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RunReport {
+    /// The OR11 poll.
+    pub orders: SyncTally,
+    /// The M11 poll.
+    pub threads: SyncTally,
+    /// Outbox messages sent (new ones and earlier failures).
+    pub published: u64,
+    /// Outbox messages whose send failed again; they wait for the next run.
+    pub deferred: u64,
+}
+
+/// How many outbox messages one run sends at most.
+const PUBLISH_LIMIT: i64 = 500;
+
+impl MarketplaceSync {
+    /// One scheduled run: polls orders, then threads, then publishes what is due in the
+    /// outbox, including messages whose earlier send failed (this run is their retry).
+    /// A failed poll is recorded in `etl.sync_metadata` and does not stop the other.
+    pub async fn run(
+        &self,
+        now: DateTime<Utc>,
+        publisher: Option<&OutboxPublisher>,
+    ) -> Result<RunReport, ProcessError> {
+        let orders = self.sync_orders(now).await;
+        let threads = self.sync_threads(now).await;
+        let mut report = RunReport::default();
+        if let Some(publisher) = publisher {
+            let tally =
+                publish_due(&self.pool, &publisher.sqs, &publisher.queues, PUBLISH_LIMIT).await?;
+            report.published = tally.published;
+            report.deferred = tally.deferred;
+        }
+        report.orders = orders?;
+        report.threads = threads?;
+        Ok(report)
+    }
+
+    /// Polls OR11 for orders changed since the watermark (less the overlap).
+    pub async fn sync_orders(&self, now: DateTime<Utc>) -> Result<SyncTally, ProcessError> {
+        let entity = SyncEntity::MIRAKL_ORDERS;
+        let start = watermark::begin(&self.pool, entity).await?;
+        let outcome = self.poll_orders(self.since(start, now)).await;
+        self.finish(entity, start, outcome).await
+    }
+
+    /// Polls M11 for threads changed since the watermark (less the overlap).
+    pub async fn sync_threads(&self, now: DateTime<Utc>) -> Result<SyncTally, ProcessError> {
+        let entity = SyncEntity::MIRAKL_THREADS;
+        let start = watermark::begin(&self.pool, entity).await?;
+        let outcome = self.poll_threads(self.since(start, now)).await;
+        self.finish(entity, start, outcome).await
+    }
+
+    fn since(&self, watermark: Watermark, now: DateTime<Utc>) -> DateTime<Utc> {
+        let overlap = chrono::Duration::from_std(self.settings.overlap).unwrap_or_default();
+        let lookback = chrono::Duration::from_std(self.settings.first_lookback).unwrap_or_default();
+        match watermark.at {
+            Some(at) => at - overlap,
+            None => now - lookback,
+        }
+    }
+
+    async fn finish(
+        &self,
+        entity: SyncEntity,
+        start: Watermark,
+        outcome: Result<(SyncTally, Option<DateTime<Utc>>), ProcessError>,
+    ) -> Result<SyncTally, ProcessError> {
+        match outcome {
+            Ok((tally, newest)) => {
+                let at = match (start.at, newest) {
+                    (Some(old), Some(new)) => Some(old.max(new)),
+                    (old, new) => new.or(old),
+                };
+                watermark::succeed(&self.pool, entity, at).await?;
+                Ok(tally)
+            }
+            Err(err) => {
+                watermark::fail(&self.pool, entity, &error_chain(&err)).await?;
+                Err(err)
+            }
+        }
+    }
+
+    async fn poll_orders(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<(SyncTally, Option<DateTime<Utc>>), ProcessError> {
+        let mut tally = SyncTally::default();
+        let mut newest = None;
+        let mut offset = 0u64;
+        loop {
+            let query = OrdersChangedSince {
+                updated_since: since,
+                offset,
+                max: self.settings.page_size,
+            };
+            let page = self.patiently(|| list_orders(&self.client, query)).await?;
+            let count = page.orders.len() as u64;
+            for order in &page.orders {
+                tally.seen += 1;
+                newest = newest.max(Some(order.value.last_updated_date));
+                let recorded = async {
+                    let mut tx = self.pool.begin().await?;
+                    let recorded =
+                        record_mirakl_order(&mut tx, order, &self.pepper, SeenBy::MiraklPoll)
+                            .await?;
+                    tx.commit().await?;
+                    Ok::<_, sqlx::Error>(recorded)
+                }
+                .await;
+                match recorded {
+                    Ok(recorded) => {
+                        if recorded.order.change != OrderChange::Unchanged {
+                            tally.changed += 1;
+                        }
+                        tally.follow_ups += u64::from(recorded.follow_ups);
+                    }
+                    Err(err) => {
+                        self.give_up_or_stop(err, "order", &order.value.order_id)
+                            .await?;
+                        tally.failed += 1;
+                    }
+                }
+            }
+            offset += count;
+            if count == 0 || offset >= page.total_count {
+                return Ok((tally, newest));
+            }
+        }
+    }
+
+    async fn poll_threads(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<(SyncTally, Option<DateTime<Utc>>), ProcessError> {
+        let mut tally = SyncTally::default();
+        let mut newest = None;
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .patiently(|| list_threads(&self.client, since, token.as_deref()))
+                .await?;
+            for thread in &page.data {
+                tally.seen += 1;
+                newest = newest.max(Some(thread.value.date_updated));
+                let recorded = async {
+                    let mut tx = self.pool.begin().await?;
+                    let recorded = record_mirakl_thread(&mut tx, thread).await?;
+                    tx.commit().await?;
+                    Ok::<_, sqlx::Error>(recorded)
+                }
+                .await;
+                match recorded {
+                    Ok(recorded) => {
+                        if recorded.new_messages > 0 {
+                            tally.changed += 1;
+                        }
+                        tally.follow_ups += u64::from(recorded.follow_ups);
+                    }
+                    Err(err) => {
+                        self.give_up_or_stop(err, "thread", &thread.value.id)
+                            .await?;
+                        tally.failed += 1;
+                    }
+                }
+            }
+            match page.next_page_token.filter(|t| !t.is_empty()) {
+                Some(next) if !page.data.is_empty() => token = Some(next),
+                _ => return Ok((tally, newest)),
+            }
+        }
+    }
+
+    /// A retryable failure stops the poll; a permanent one is written down for a person
+    /// and the poll goes on.
+    async fn give_up_or_stop(
+        &self,
+        err: sqlx::Error,
+        entity_type: &str,
+        entity_ref: &str,
+    ) -> Result<(), ProcessError> {
+        let err =
+            ProcessError::database(format!("recording Mirakl {entity_type} {entity_ref}"), err);
+        if err.disposition() == Disposition::Retry {
+            return Err(err);
+        }
+        let reason = error_chain(&err);
+        tracing::warn!(entity_type, entity_ref, %reason, "Mirakl item not recorded");
+        record_process_failure(
+            &self.pool,
+            &ProcessFailure {
+                process: PROCESS,
+                entity_type,
+                entity_ref,
+                reason: &reason,
+                payload: None,
+            },
+        )
+        .await
+        .map_err(|e| ProcessError::database("recording a sync failure", e))?;
+        Ok(())
+    }
+
+    /// Makes a Mirakl call, waiting out 429s as `Retry-After` asks, a few times.
+    async fn patiently<T, F, Fut>(&self, call: F) -> Result<T, ProcessError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, MiraklError>>,
+    {
+        let mut waits = 0;
+        loop {
+            match call().await {
+                Err(MiraklError::RateLimited { retry_after, .. })
+                    if waits < self.rate_limit.max_waits =>
+                {
+                    let wait = retry_after
+                        .unwrap_or(self.rate_limit.default_wait)
+                        .min(self.rate_limit.max_wait);
+                    tracing::info!(
+                        wait_ms = wait.as_millis() as u64,
+                        "Mirakl rate limit; waiting"
+                    );
+                    tokio::time::sleep(wait).await;
+                    waits += 1;
+                }
+                other => return other.map_err(ProcessError::from),
+            }
+        }
+    }
+}

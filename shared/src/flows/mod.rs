@@ -1,0 +1,7 @@
+//! The business flows: what the functions do, each in its own module.
+
+pub mod fulfilment;
+pub mod ingest;
+pub mod marketplace_sync;
+pub mod recording;
+pub mod webhooks;

@@ -1,0 +1,47 @@
+//! Freshdesk tickets into the `etl.freshdesk_tickets` envelope, keyed by helpdesk domain
+//! and ticket id. Ticket status and priority are normalised by the database's
+//! `support.extract_ticket_status` and `support.extract_ticket_priority`.
+
+use serde_json::Value;
+use sqlx::PgConnection;
+
+use super::hash_email;
+use crate::model::customer_email::EmailPepper;
+use crate::systems::freshdesk::FreshdeskTicket;
+
+/// How a ticket was filed: its status and priority as the seed's functions name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedTicket {
+    /// `open`, `pending`, `resolved`, `closed`, `other` or `unknown`.
+    pub status: String,
+    /// `low`, `medium`, `high`, `urgent`, `other` or `unknown`.
+    pub priority: String,
+}
+
+/// Upserts the ticket under (domain, ticket id). A later delivery's fields replace the
+/// earlier ones; fields it does not carry are kept.
+pub async fn record_ticket(
+    tx: &mut PgConnection,
+    domain: &str,
+    ticket: &FreshdeskTicket,
+    pepper: &EmailPepper,
+) -> Result<RecordedTicket, sqlx::Error> {
+    let email = hash_email(ticket.requester_email.as_deref(), pepper);
+    let document = Value::Object(ticket.document.clone()).to_string();
+    let (status, priority): (String, String) = sqlx::query_as(
+        "insert into etl.freshdesk_tickets as t
+             (domain, freshdesk_ticket_id, requester_email_hash, data)
+         values ($1, $2, $3, ops.redact_email_addresses($4)::jsonb)
+         on conflict on constraint freshdesk_tickets_domain_ticket_id_key do update set
+             requester_email_hash = coalesce(excluded.requester_email_hash, t.requester_email_hash),
+             data = t.data || excluded.data
+         returning support.extract_ticket_status(data), support.extract_ticket_priority(data)",
+    )
+    .bind(domain)
+    .bind(&ticket.ticket_id)
+    .bind(email.as_ref().map(|hash| hash.as_bytes().as_slice()))
+    .bind(document)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(RecordedTicket { status, priority })
+}

@@ -1,0 +1,134 @@
+//! Shopify orders into the canonical order tables, customers into the
+//! `etl.shopify_customers` envelope (the raw document less e-mail addresses).
+
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::order::{
+    record_channel_customer, record_order, ChannelOrder, ChannelOrderLine, OrderCustomer,
+    RecordedOrder, ShipTo,
+};
+use super::{hash_email, SeenBy};
+use crate::model::channel::Channel;
+use crate::model::customer_email::EmailPepper;
+use crate::model::received::Received;
+use crate::systems::shopify::{ShopifyCustomer, ShopifyOrder};
+
+/// Records a Shopify order through the shared order path, in the caller's transaction.
+pub async fn record_shopify_order(
+    tx: &mut PgConnection,
+    received: &Received<ShopifyOrder>,
+    pepper: &EmailPepper,
+) -> Result<RecordedOrder, sqlx::Error> {
+    let order = &received.value;
+    let external_id = order.id.to_string();
+    let customer_id = order.customer.as_ref().map(|c| c.id.to_string());
+    let email = order
+        .customer
+        .as_ref()
+        .and_then(|c| c.email.as_deref())
+        .or(order.email.as_deref());
+    let address = order.shipping_address.as_ref();
+    let line_ids: Vec<String> = order.line_items.iter().map(|l| l.id.to_string()).collect();
+    let lines = order
+        .line_items
+        .iter()
+        .zip(&line_ids)
+        .enumerate()
+        .map(|(index, (line, line_id))| ChannelOrderLine {
+            external_line_id: line_id,
+            line_number: i32::try_from(index + 1).unwrap_or(i32::MAX),
+            sku: line.sku.as_deref().unwrap_or(""),
+            title: line.title.as_deref(),
+            quantity: line.quantity,
+            unit_price: line.price,
+            line_total: line.price * Decimal::from(line.quantity),
+            shipping: None,
+            tax: None,
+            status: None,
+        })
+        .collect();
+    let channel_order = ChannelOrder {
+        channel: Channel::Shopify,
+        external_id: &external_id,
+        commercial_id: order.name.as_deref(),
+        status: order.status(),
+        currency: &order.currency,
+        subtotal: order.subtotal_price,
+        shipping: None,
+        tax: order.total_tax,
+        commission: None,
+        total: order.total_price,
+        payment_method: None,
+        placed_at: order.created_at,
+        last_updated_at: order.updated_at,
+        shipping_deadline: None,
+        shipping_method_code: None,
+        ship_to: address.map(|a| ShipTo {
+            name: Some(
+                [a.first_name.as_deref(), a.last_name.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+            .filter(|n| !n.is_empty()),
+            company: a.company.clone(),
+            line1: a.address1.clone(),
+            line2: a.address2.clone(),
+            city: a.city.clone(),
+            province: a.province_code.clone(),
+            postal_code: a.zip.clone(),
+            country_code: a
+                .country_code
+                .clone()
+                .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())),
+            phone: a.phone.clone(),
+        }),
+        customer: customer_id.as_deref().map(|id| OrderCustomer {
+            external_id: id,
+            email: hash_email(email, pepper),
+            region: address.and_then(|a| a.province_code.as_deref()),
+        }),
+        lines,
+        raw_payload: received.raw(),
+    };
+    record_order(tx, &channel_order, SeenBy::ShopifyWebhook).await
+}
+
+/// Upserts a customer document into `etl.shopify_customers` (keyed by store and Shopify
+/// id) and links it to its `sales.customers` row. Returns that row's id.
+pub async fn record_shopify_customer(
+    tx: &mut PgConnection,
+    shop_domain: &str,
+    received: &Received<ShopifyCustomer>,
+    pepper: &EmailPepper,
+) -> Result<Uuid, sqlx::Error> {
+    let customer = &received.value;
+    let shopify_id = customer.id.to_string();
+    let email = hash_email(customer.email.as_deref(), pepper);
+    let customer_id =
+        record_channel_customer(tx, Channel::Shopify, &shopify_id, email, None, None).await?;
+    sqlx::query(
+        "insert into etl.shopify_customers as s
+             (shop_domain, shopify_customer_id, customer_id, email_hash, data)
+         values ($1, $2, $3, $4, ops.redact_email_addresses($5)::jsonb)
+         on conflict on constraint shopify_customers_shop_domain_customer_id_key do update set
+             customer_id = excluded.customer_id,
+             email_hash = coalesce(excluded.email_hash, s.email_hash),
+             data = excluded.data
+         where $6::timestamptz is null
+            or s.data ->> 'updated_at' is null
+            or (s.data ->> 'updated_at')::timestamptz <= $6",
+    )
+    .bind(shop_domain)
+    .bind(&shopify_id)
+    .bind(customer_id)
+    .bind(email.as_ref().map(|hash| hash.as_bytes().as_slice()))
+    .bind(received.raw())
+    .bind(customer.updated_at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(customer_id)
+}

@@ -1,0 +1,565 @@
+//! Webhook deliveries: `POST /webhooks/{mirakl|shopify|freshdesk}`.
+//!
+//! [`WebhookService::handle`] takes a delivery (method, path, headers, raw body) and
+//! answers with a status and a small JSON body, independent of any HTTP framework so
+//! tests and the benchmark call it directly. In order:
+//!
+//! | check | answer |
+//! |---|---|
+//! | unknown route | 404 |
+//! | not POST | 405 |
+//! | body above the limit | 413 |
+//! | signature or secret missing or wrong | 401, nothing stored |
+//! | body malformed | 400, naming the problem |
+//! | stored and recorded (or seen before) | 200 |
+//! | anything else | 500, no internals |
+//!
+//! One transaction stores the delivery in `ops.inbox` (unique per source and delivery
+//! id: a delivery seen before answers 200 and changes nothing), records it, and marks
+//! it processed. A part that can never be recorded (a constraint it breaks) is rolled
+//! back to its savepoint and written to `ops.process_failures`; the rest stands. Outbox
+//! messages are published after commit; one whose send fails waits for the poller's
+//! sweep.
+
+pub mod inbox;
+pub mod verify;
+
+use reqwest::header::HeaderMap;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sqlx::{Acquire, PgConnection, PgPool};
+
+use crate::flows::recording::freshdesk::record_ticket;
+use crate::flows::recording::mirakl::record_mirakl_order;
+use crate::flows::recording::shopify::{record_shopify_customer, record_shopify_order};
+use crate::flows::recording::SeenBy;
+use crate::model::customer_email::EmailPepper;
+use crate::model::received::Received;
+use crate::ops::config::WebhookSettings;
+use crate::ops::errors::{error_chain, Disposition, ProcessError};
+use crate::ops::outbox::{publish_due, OutboxPublisher};
+use crate::ops::process_failures::{record_process_failure, ProcessFailure};
+use crate::systems::freshdesk::FreshdeskTicket;
+use crate::systems::mirakl::orders::MiraklOrder;
+use crate::systems::shopify::{ShopifyCustomer, ShopifyOrder, ShopifyTopic};
+
+/// The header carrying a shared secret (Mirakl, Freshdesk).
+pub const SECRET_HEADER: &str = "x-webhook-secret";
+
+/// Where deliveries come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookSource {
+    /// Mirakl order webhooks (Best Buy Canada).
+    Mirakl,
+    /// Shopify webhooks.
+    Shopify,
+    /// Freshdesk automation rules.
+    Freshdesk,
+}
+
+impl WebhookSource {
+    /// The name in the route and in `ops.inbox.source`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookSource::Mirakl => "mirakl",
+            WebhookSource::Shopify => "shopify",
+            WebhookSource::Freshdesk => "freshdesk",
+        }
+    }
+
+    /// The source a path names: `…/webhooks/{source}` (a stage prefix is allowed).
+    pub fn from_path(path: &str) -> Option<Self> {
+        let mut segments = path.trim_end_matches('/').rsplit('/');
+        let source = segments.next()?;
+        if segments.next()? != "webhooks" {
+            return None;
+        }
+        match source {
+            "mirakl" => Some(Self::Mirakl),
+            "shopify" => Some(Self::Shopify),
+            "freshdesk" => Some(Self::Freshdesk),
+            _ => None,
+        }
+    }
+}
+
+/// One HTTP delivery, as received.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookDelivery<'a> {
+    /// The HTTP method.
+    pub method: &'a str,
+    /// The request path.
+    pub path: &'a str,
+    /// The request headers.
+    pub headers: &'a HeaderMap,
+    /// The raw body, exactly as signed.
+    pub body: &'a [u8],
+}
+
+/// The answer: a status and a small JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Value,
+}
+
+impl WebhookAnswer {
+    fn new(status: u16, body: Value) -> Self {
+        Self { status, body }
+    }
+
+    fn refused(status: u16, message: impl Into<String>) -> Self {
+        Self::new(status, json!({ "error": message.into() }))
+    }
+}
+
+/// The webhook endpoint's state, built once per Lambda instance.
+#[derive(Debug, Clone)]
+pub struct WebhookService {
+    pool: PgPool,
+    settings: WebhookSettings,
+    pepper: EmailPepper,
+    publisher: Option<OutboxPublisher>,
+}
+
+/// A delivery that passed its checks, ready to record.
+enum Accepted {
+    MiraklOrders(Vec<Received<MiraklOrder>>),
+    ShopifyOrder(Box<Received<ShopifyOrder>>),
+    ShopifyCustomer {
+        shop_domain: String,
+        customer: Received<ShopifyCustomer>,
+    },
+    FreshdeskTicket {
+        domain: String,
+        ticket: FreshdeskTicket,
+    },
+}
+
+struct Recorded {
+    follow_ups: u32,
+    failures: Vec<String>,
+    details: Value,
+}
+
+impl WebhookService {
+    /// A service over `pool`; without a publisher, outbox messages wait for the poller.
+    pub fn new(
+        pool: PgPool,
+        settings: WebhookSettings,
+        pepper: EmailPepper,
+        publisher: Option<OutboxPublisher>,
+    ) -> Self {
+        Self {
+            pool,
+            settings,
+            pepper,
+            publisher,
+        }
+    }
+
+    /// Answers one delivery.
+    pub async fn handle(&self, delivery: WebhookDelivery<'_>) -> WebhookAnswer {
+        let Some(source) = WebhookSource::from_path(delivery.path) else {
+            return WebhookAnswer::refused(404, "no such webhook route");
+        };
+        if !delivery.method.eq_ignore_ascii_case("POST") {
+            return WebhookAnswer::refused(405, "webhooks are delivered with POST");
+        }
+        if delivery.body.len() > self.settings.body_limit_bytes {
+            return WebhookAnswer::refused(
+                413,
+                format!(
+                    "body is larger than {} bytes",
+                    self.settings.body_limit_bytes
+                ),
+            );
+        }
+        if !self.is_authentic(source, &delivery) {
+            tracing::warn!(
+                source = source.as_str(),
+                "webhook refused: not authenticated"
+            );
+            return WebhookAnswer::refused(401, "missing or invalid signature");
+        }
+        let Ok(body) = std::str::from_utf8(delivery.body) else {
+            return WebhookAnswer::refused(400, "body is not UTF-8 text");
+        };
+        let (delivery_id, accepted) = match self.accept(source, &delivery, body) {
+            Ok(Some(accepted)) => accepted,
+            Ok(None) => return WebhookAnswer::new(200, json!({ "status": "ignored" })),
+            Err(message) => return WebhookAnswer::refused(400, message),
+        };
+        match self
+            .record(source, &delivery_id, &delivery, body, accepted)
+            .await
+        {
+            Ok(answer) => answer,
+            Err(err) => {
+                tracing::error!(source = source.as_str(), %delivery_id,
+                    error = %error_chain(&err), "webhook delivery not recorded");
+                WebhookAnswer::refused(500, "internal error")
+            }
+        }
+    }
+
+    fn is_authentic(&self, source: WebhookSource, delivery: &WebhookDelivery<'_>) -> bool {
+        let header = |name: &str| {
+            delivery
+                .headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+        };
+        match source {
+            WebhookSource::Mirakl => match (&self.settings.mirakl_secret, header(SECRET_HEADER)) {
+                (Some(secret), Some(presented)) => verify::secret_matches(secret, presented),
+                _ => false,
+            },
+            WebhookSource::Shopify => match (
+                &self.settings.shopify_secret,
+                header("x-shopify-hmac-sha256"),
+            ) {
+                (Some(secret), Some(signature)) => {
+                    verify::shopify_signature_is_valid(secret, delivery.body, signature)
+                }
+                _ => false,
+            },
+            WebhookSource::Freshdesk => {
+                let Some(secret) = &self.settings.freshdesk_secret else {
+                    return false;
+                };
+                header(SECRET_HEADER).is_some_and(|s| verify::secret_matches(secret, s))
+                    || header("authorization")
+                        .is_some_and(|a| verify::basic_auth_password_matches(secret, a))
+            }
+        }
+    }
+
+    /// Parses an authenticated body. `Ok(None)` for a Shopify topic sellerops ignores.
+    fn accept(
+        &self,
+        source: WebhookSource,
+        delivery: &WebhookDelivery<'_>,
+        body: &str,
+    ) -> Result<Option<(String, Accepted)>, String> {
+        let header = |name: &str| {
+            delivery
+                .headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+        };
+        match source {
+            WebhookSource::Mirakl => {
+                let orders: Vec<Received<MiraklOrder>> = serde_json::from_str(body)
+                    .map_err(|err| format!("body is not a JSON list of Mirakl orders: {err}"))?;
+                Ok(Some((body_digest(body), Accepted::MiraklOrders(orders))))
+            }
+            WebhookSource::Shopify => {
+                let topic = header("x-shopify-topic").ok_or("X-Shopify-Topic header is missing")?;
+                let Some(topic) = ShopifyTopic::parse(topic) else {
+                    return Ok(None);
+                };
+                let delivery_id = header("x-shopify-webhook-id")
+                    .ok_or("X-Shopify-Webhook-Id header is missing")?
+                    .to_owned();
+                let accepted = match topic {
+                    ShopifyTopic::Order => Accepted::ShopifyOrder(Box::new(
+                        serde_json::from_str(body)
+                            .map_err(|err| format!("body is not a Shopify order: {err}"))?,
+                    )),
+                    ShopifyTopic::Customer => {
+                        let shop_domain = self.shopify_shop(header("x-shopify-shop-domain"))?;
+                        Accepted::ShopifyCustomer {
+                            shop_domain,
+                            customer: serde_json::from_str(body)
+                                .map_err(|err| format!("body is not a Shopify customer: {err}"))?,
+                        }
+                    }
+                };
+                Ok(Some((delivery_id, accepted)))
+            }
+            WebhookSource::Freshdesk => {
+                let ticket =
+                    FreshdeskTicket::parse(body.as_bytes()).map_err(|err| err.to_string())?;
+                let domain = self
+                    .settings
+                    .freshdesk_domain
+                    .clone()
+                    .or_else(|| ticket.domain_from_url.clone())
+                    .ok_or("ticket_url is missing, so the helpdesk is unknown")?;
+                Ok(Some((
+                    body_digest(body),
+                    Accepted::FreshdeskTicket { domain, ticket },
+                )))
+            }
+        }
+    }
+
+    fn shopify_shop(&self, header: Option<&str>) -> Result<String, String> {
+        match (&self.settings.shopify_shop_domain, header) {
+            (Some(configured), Some(named)) if !configured.eq_ignore_ascii_case(named) => {
+                Err(format!("X-Shopify-Shop-Domain {named:?} is not this store"))
+            }
+            (Some(configured), _) => Ok(configured.to_ascii_lowercase()),
+            (None, Some(named)) => Ok(named.to_ascii_lowercase()),
+            (None, None) => Err("X-Shopify-Shop-Domain header is missing".into()),
+        }
+    }
+
+    async fn record(
+        &self,
+        source: WebhookSource,
+        delivery_id: &str,
+        delivery: &WebhookDelivery<'_>,
+        body: &str,
+        accepted: Accepted,
+    ) -> Result<WebhookAnswer, ProcessError> {
+        let db = |err| ProcessError::database("recording a webhook delivery", err);
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let headers = kept_headers(delivery.headers);
+        let Some(inbox_id) =
+            inbox::store_delivery(&mut tx, source.as_str(), delivery_id, &headers, body)
+                .await
+                .map_err(db)?
+        else {
+            tx.rollback().await.map_err(db)?;
+            return Ok(WebhookAnswer::new(
+                200,
+                json!({ "status": "duplicate", "delivery_id": delivery_id }),
+            ));
+        };
+        let recorded = self.record_accepted(&mut tx, source, accepted).await?;
+        let error = (!recorded.failures.is_empty()).then(|| recorded.failures.join("; "));
+        inbox::mark_processed(&mut tx, inbox_id, error.as_deref())
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+
+        if recorded.follow_ups > 0 {
+            self.publish(recorded.follow_ups).await;
+        }
+        let mut answer = json!({ "status": "recorded", "delivery_id": delivery_id });
+        if let (Value::Object(answer), Value::Object(details)) = (&mut answer, recorded.details) {
+            answer.extend(details);
+        }
+        Ok(WebhookAnswer::new(200, answer))
+    }
+
+    async fn record_accepted(
+        &self,
+        tx: &mut PgConnection,
+        source: WebhookSource,
+        accepted: Accepted,
+    ) -> Result<Recorded, ProcessError> {
+        let db = |err| ProcessError::database("recording a webhook delivery", err);
+        let mut recorded = Recorded {
+            follow_ups: 0,
+            failures: Vec::new(),
+            details: json!({}),
+        };
+        match accepted {
+            Accepted::MiraklOrders(orders) => {
+                let mut count = 0;
+                for order in &orders {
+                    let mut savepoint = tx.begin().await.map_err(db)?;
+                    let work = record_mirakl_order(
+                        &mut savepoint,
+                        order,
+                        &self.pepper,
+                        SeenBy::MiraklWebhook,
+                    )
+                    .await;
+                    let outcome = settle(savepoint, work).await?;
+                    match outcome {
+                        Ok(done) => {
+                            recorded.follow_ups += done.follow_ups;
+                            count += 1;
+                        }
+                        Err(reason) => {
+                            give_up(tx, source, "order", &order.value.order_id, &reason).await?;
+                            recorded
+                                .failures
+                                .push(format!("{}: {reason}", order.value.order_id));
+                        }
+                    }
+                }
+                recorded.details = json!({ "orders": count });
+            }
+            Accepted::ShopifyOrder(order) => {
+                let mut savepoint = tx.begin().await.map_err(db)?;
+                let work = record_shopify_order(&mut savepoint, &order, &self.pepper).await;
+                let outcome = settle(savepoint, work).await?;
+                if let Err(reason) = outcome {
+                    let id = order.value.id.to_string();
+                    give_up(tx, source, "order", &id, &reason).await?;
+                    recorded.failures.push(reason);
+                }
+            }
+            Accepted::ShopifyCustomer {
+                shop_domain,
+                customer,
+            } => {
+                let mut savepoint = tx.begin().await.map_err(db)?;
+                let work =
+                    record_shopify_customer(&mut savepoint, &shop_domain, &customer, &self.pepper)
+                        .await;
+                let outcome = settle(savepoint, work).await?;
+                if let Err(reason) = outcome {
+                    let id = customer.value.id.to_string();
+                    give_up(tx, source, "customer", &id, &reason).await?;
+                    recorded.failures.push(reason);
+                }
+            }
+            Accepted::FreshdeskTicket { domain, ticket } => {
+                let mut savepoint = tx.begin().await.map_err(db)?;
+                let work = record_ticket(&mut savepoint, &domain, &ticket, &self.pepper).await;
+                let outcome = settle(savepoint, work).await?;
+                match outcome {
+                    Ok(filed) => {
+                        recorded.details = json!({ "ticket_status": filed.status, "ticket_priority": filed.priority });
+                    }
+                    Err(reason) => {
+                        give_up(tx, source, "ticket", &ticket.ticket_id, &reason).await?;
+                        recorded.failures.push(reason);
+                    }
+                }
+            }
+        }
+        Ok(recorded)
+    }
+
+    async fn publish(&self, expected: u32) {
+        let Some(publisher) = &self.publisher else {
+            return;
+        };
+        let limit = i64::from(expected) + 10;
+        match publish_due(&self.pool, &publisher.sqs, &publisher.queues, limit).await {
+            Ok(tally) if tally.deferred > 0 => {
+                tracing::warn!(
+                    deferred = tally.deferred,
+                    "outbox messages left for the sweep"
+                );
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(error = %error_chain(&err), "outbox not published; left for the sweep");
+            }
+        }
+    }
+}
+
+/// Ends the savepoint `work` ran in. A permanent failure rolls it back and comes back
+/// as `Ok(Err(reason))`; a retryable one fails the whole delivery.
+async fn settle<T>(
+    savepoint: sqlx::Transaction<'_, sqlx::Postgres>,
+    work: Result<T, sqlx::Error>,
+) -> Result<Result<T, String>, ProcessError> {
+    let db = |err| ProcessError::database("recording a webhook delivery", err);
+    match work {
+        Ok(value) => {
+            savepoint.commit().await.map_err(db)?;
+            Ok(Ok(value))
+        }
+        Err(err) => {
+            savepoint.rollback().await.map_err(db)?;
+            let err = db(err);
+            match err.disposition() {
+                Disposition::Retry => Err(err),
+                Disposition::GiveUp => Ok(Err(error_chain(&err))),
+            }
+        }
+    }
+}
+
+async fn give_up(
+    tx: &mut PgConnection,
+    source: WebhookSource,
+    entity_type: &str,
+    entity_ref: &str,
+    reason: &str,
+) -> Result<(), ProcessError> {
+    tracing::warn!(
+        source = source.as_str(),
+        entity_type,
+        entity_ref,
+        reason,
+        "webhook part not recorded"
+    );
+    let process = format!("{}Webhook", source.as_str());
+    record_process_failure(
+        tx,
+        &ProcessFailure {
+            process: &process,
+            entity_type,
+            entity_ref,
+            reason,
+            payload: None,
+        },
+    )
+    .await
+    .map(|_| ())
+    .map_err(|err| ProcessError::database("recording a webhook failure", err))
+}
+
+/// The delivery id of a source that sends none: the body's SHA-256. A provider's retry
+/// resends the same body, so it is the same delivery.
+fn body_digest(body: &str) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(body.as_bytes())))
+}
+
+/// The headers worth keeping with a delivery: never a signature or a secret.
+fn kept_headers(headers: &HeaderMap) -> Value {
+    const KEPT: &[&str] = &[
+        "content-type",
+        "user-agent",
+        "x-shopify-topic",
+        "x-shopify-shop-domain",
+        "x-shopify-webhook-id",
+        "x-shopify-event-id",
+        "x-shopify-triggered-at",
+        "x-shopify-api-version",
+    ];
+    let kept: serde_json::Map<String, Value> = KEPT
+        .iter()
+        .filter_map(|name| {
+            let value = headers.get(*name)?.to_str().ok()?;
+            Some(((*name).to_owned(), Value::from(value)))
+        })
+        .collect();
+    Value::Object(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_name_their_source_with_or_without_a_stage() {
+        assert_eq!(
+            WebhookSource::from_path("/webhooks/mirakl"),
+            Some(WebhookSource::Mirakl)
+        );
+        assert_eq!(
+            WebhookSource::from_path("/prod/webhooks/shopify/"),
+            Some(WebhookSource::Shopify)
+        );
+        assert_eq!(WebhookSource::from_path("/webhooks/amazon"), None);
+        assert_eq!(WebhookSource::from_path("/mirakl"), None);
+        assert_eq!(WebhookSource::from_path("/"), None);
+    }
+
+    #[test]
+    fn kept_headers_never_include_signatures_or_secrets() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-shopify-topic", "orders/create".parse().unwrap());
+        headers.insert("x-shopify-hmac-sha256", "c2lnbmF0dXJl".parse().unwrap());
+        headers.insert(SECRET_HEADER, "hunter2".parse().unwrap());
+        let kept = kept_headers(&headers).to_string();
+        assert!(kept.contains("orders/create"));
+        assert!(!kept.contains("c2lnbmF0dXJl") && !kept.contains("hunter2"));
+    }
+}
