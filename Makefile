@@ -1,5 +1,5 @@
 # The two commands a new machine needs (see README.md), and a few conveniences.
-.PHONY: demo test down lint bench-webhooks bench-ingest
+.PHONY: demo test down lint deny bench-webhooks bench-ingest
 
 ## demo: start the local stack and run sellerops end to end on it
 demo:
@@ -17,6 +17,11 @@ down:
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+## deny: licences, duplicate and banned crates, sources, advisories (deny.toml), as CI runs it
+## (needs `cargo install --locked cargo-deny`; the advisories need GitHub for their database)
+deny:
+	cargo deny --locked check
 
 .PHONY: services
 ## services: start the simulators and cargo lambda watch on the local stack (make down stops them)

@@ -3,7 +3,7 @@
 # invoke endpoint on port $SELLEROPS_LAMBDA_PORT (9000), serving every binary of the
 # workspace by its name.
 #
-#   bash infra/local/lambdas.sh start    build the functions, start, wait until it answers
+#   bash infra/local/lambdas.sh start    build the workspace, start, wait until it answers
 #   bash infra/local/lambdas.sh stop
 #   bash infra/local/lambdas.sh status
 #
@@ -13,8 +13,10 @@
 #
 # The functions get this script's environment: env.sh plus services-env.sh (the
 # simulators' URLs and credentials). cargo lambda builds a function on its first
-# invocation; start builds every functions/<name>/ crate first so that invocation
-# is quick. SELLEROPS_LAMBDA_RELOAD=0 turns off rebuilding when the code changes.
+# invocation (`cargo run --bin <fn>`); start runs `cargo build --workspace` first, which
+# builds exactly what those runs need, so every first invocation is quick (and after
+# up.sh, which ran the same build, it has nothing left to do).
+# SELLEROPS_LAMBDA_RELOAD=0 turns off rebuilding when the code changes.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -33,22 +35,18 @@ MARKER="lambda watch"
 WAIT_SECONDS=120
 
 build_functions() {
-    local -a functions
-    mapfile -t functions < <(workspace_functions)
-    if ((${#functions[@]} == 0)); then
+    if [[ -z $(workspace_functions) ]]; then
         note "no functions under functions/ yet: nothing to build"
         return 0
     fi
-    # One package at a time, as `cargo lambda watch` builds them (`cargo run --bin <fn>`):
-    # cargo unifies dependency features across the packages of one command, so a
-    # combined build would produce artifacts the watcher does not reuse.
-    local function started=$SECONDS n=0
-    say "lambdas: building ${functions[*]} (the first build takes several minutes; cargo's progress below)"
-    for function in "${functions[@]}"; do
-        n=$((n + 1))
-        note "[$n/${#functions[@]}] cargo build -p $function"
-        (cd "$SELLEROPS_REPO_ROOT" && cargo build -p "$function") </dev/null 9>&-
-    done
+    # The watcher runs `cargo run --bin <fn>` from the workspace root: dev profile, no
+    # flags, dependency features resolved across the whole workspace. `cargo build
+    # --workspace` resolves them the same way, so the watcher reuses every artifact. (One
+    # `cargo build -p <fn>` per function would resolve features per package and build
+    # artifacts the watcher does not use.)
+    local started=$SECONDS
+    say "lambdas: cargo build --workspace (the first build takes several minutes; cargo's progress below)"
+    build_workspace
     note "built in $((SECONDS - started))s"
 }
 

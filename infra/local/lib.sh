@@ -149,3 +149,16 @@ except OSError:
     print("none")
 PY
 }
+
+# The one build of the local stack: every crate of the workspace in the dev profile,
+# with dependency features resolved across the whole workspace. Everything else
+# resolves them the same way and so reuses this build instead of compiling the
+# dependency tree again: `cargo lambda watch` runs `cargo run --bin <function>` from
+# the workspace root (no -p, no flags, no RUSTFLAGS), the scripts run `cargo run
+# --bin <name>`, and `cargo test --workspace` only adds wiremock's own crates (see
+# the feature note in Cargo.toml). Never `-p <package>` in these scripts: cargo then
+# resolves features for that package alone and rebuilds whatever they change
+# (tokio, hyper, the AWS SDK, sqlx, ...).
+build_workspace() {
+    (cd "$SELLEROPS_REPO_ROOT" && cargo build --workspace) </dev/null 9>&-
+}

@@ -27,7 +27,8 @@ MARKER=sellerops-event-router
 BINARY="$SELLEROPS_REPO_ROOT/target/debug/sellerops-event-router"
 
 build() {
-    (cd "$SELLEROPS_REPO_ROOT" && cargo build --quiet -p sellerops-event-router) </dev/null 9>&-
+    # --bin, not -p: features resolved across the workspace, as build_workspace does.
+    (cd "$SELLEROPS_REPO_ROOT" && cargo build --quiet --bin sellerops-event-router) </dev/null 9>&-
 }
 
 case "${1:-}" in

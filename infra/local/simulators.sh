@@ -35,8 +35,9 @@ start() {
     if http_answers "$MIRAKL_HEALTH" || http_answers "$CANADAPOST_HEALTH"; then
         die "something already answers on port $SIM_MIRAKL_PORT or $SIM_CANADAPOST_PORT; stop it or set SIM_MIRAKL_PORT / SIM_CANADAPOST_PORT"
     fi
-    say "simulators: building (cargo build -p sellerops-simulators)"
-    (cd "$SELLEROPS_REPO_ROOT" && cargo build --quiet -p sellerops-simulators) </dev/null 9>&-
+    # --bin, not -p: features resolved across the workspace, as build_workspace does.
+    say "simulators: building (cargo build --bin sellerops-simulators)"
+    (cd "$SELLEROPS_REPO_ROOT" && cargo build --quiet --bin sellerops-simulators) </dev/null 9>&-
     pid="$(daemon_start "$NAME" "$SELLEROPS_REPO_ROOT/target/debug/sellerops-simulators")"
     daemon_wait_http "$NAME" "$MARKER" "$MIRAKL_HEALTH" 30
     daemon_wait_http "$NAME" "$MARKER" "$CANADAPOST_HEALTH" 30

@@ -10,8 +10,8 @@
 #    (moto, boto3, cargo-lambda, cfn-lint), reinstalled when that file changes.
 # 3. moto's server on 127.0.0.1:$SELLEROPS_MOTO_PORT, standing in for S3/SQS.
 # 4. Buckets, queues, DLQs and the orders -> ingest notification (provision.py).
-# 5. Database migrations (the sellerops crate's `migrate` binary), unless
-#    SELLEROPS_SKIP_MIGRATIONS is set.
+# 5. One `cargo build --workspace`, then the database migrations (the sellerops
+#    crate's `migrate` binary), unless SELLEROPS_SKIP_MIGRATIONS is set.
 #
 # Settings come from infra/local/env.sh. Stop everything with infra/local/down.sh.
 # shellcheck source-path=SCRIPTDIR
@@ -333,8 +333,12 @@ migrate() {
         return 0
     fi
     command -v cargo >/dev/null 2>&1 || die "cargo is needed to apply the migrations"
-    say "Database: applying migrations (cargo run -p sellerops --bin migrate)"
-    (cd "$SELLEROPS_REPO_ROOT" && cargo run --quiet -p sellerops --bin migrate) </dev/null 9>&-
+    # The whole workspace at once rather than the migrate binary alone: the functions,
+    # simulators, event router and tests reuse this build (see build_workspace in lib.sh).
+    say "Rust: cargo build --workspace (the first build takes several minutes; later steps reuse it)"
+    build_workspace
+    say "Database: applying migrations (cargo run --bin migrate)"
+    (cd "$SELLEROPS_REPO_ROOT" && cargo run --quiet --bin migrate) </dev/null 9>&-
 }
 
 print_summary() {
