@@ -7,7 +7,7 @@ use std::time::Duration;
 use fetch_shipping_label::handle;
 use fulfilment_support::*;
 use lambda_runtime::{Context, LambdaEvent};
-use sellerops::flows::fulfilment::labels::{LabelDesk, LabelOptions, LabelOutcome, LabelStep};
+use sellerops::flows::fulfilment::labels::{LabelFlow, LabelOptions, LabelOutcome, LabelStep};
 use sellerops::flows::fulfilment::{OrderMessage, LABEL_PROCESS};
 use sellerops::ops::config::{DefaultParcel, SenderSettings};
 use sellerops::systems::canadapost::CanadaPostClient;
@@ -52,8 +52,8 @@ impl World {
         }
     }
 
-    fn desk(&self) -> LabelDesk<'_> {
-        LabelDesk {
+    fn label_flow(&self) -> LabelFlow<'_> {
+        LabelFlow {
             pool: &self.pool,
             mirakl: &self.mirakl,
             canadapost: &self.canadapost,
@@ -193,7 +193,7 @@ async fn an_order_in_shipping_gets_its_label_stored_tracked_and_shipped(pool: Pg
 
     // Act
     let outcome = world
-        .desk()
+        .label_flow()
         .handle(&order, LabelOptions::default())
         .await
         .unwrap();
@@ -247,16 +247,16 @@ async fn the_same_label_message_delivered_twice_at_once_buys_one_label(pool: PgP
     let (order, _) = world.order("SHIPPING").await;
     world.carrier_sells_label(1).await;
     world.marketplace_takes_shipment(1).await;
-    let desk = world.desk();
+    let flow = world.label_flow();
 
     // Act: two deliveries of one message through the handler, concurrently.
     let first = handle(
-        &desk,
+        &flow,
         LabelOptions::default(),
         LambdaEvent::new(sqs_event(&[&order]), Context::default()),
     );
     let second = handle(
-        &desk,
+        &flow,
         LabelOptions::default(),
         LambdaEvent::new(sqs_event(&[&order]), Context::default()),
     );
@@ -272,7 +272,7 @@ async fn the_same_label_message_delivered_twice_at_once_buys_one_label(pool: PgP
         .unwrap();
     assert_eq!(shipments, 1);
     let redelivered = world
-        .desk()
+        .label_flow()
         .handle(&order, LabelOptions::default())
         .await
         .unwrap();
@@ -290,14 +290,14 @@ async fn a_crash_after_the_carrier_answered_resumes_at_the_pdf_without_buying_ag
         lease: Duration::from_millis(300),
         crash_after: Some(LabelStep::LabelBought),
     };
-    let crashed = world.desk().handle(&order, crashing).await;
+    let crashed = world.label_flow().handle(&order, crashing).await;
     assert!(crashed.is_err());
     assert_eq!(world.shipment(&order).await.0, "label_created");
 
     // Act: the message comes back after the dead attempt's lease ran out.
     tokio::time::sleep(Duration::from_millis(400)).await;
     let outcome = world
-        .desk()
+        .label_flow()
         .handle(&order, LabelOptions::default())
         .await
         .unwrap();
@@ -335,11 +335,11 @@ async fn a_carrier_validation_error_is_permanent_and_names_the_carriers_message(
         .expect(0)
         .mount(&world.mirakl_server)
         .await;
-    let desk = world.desk();
+    let flow = world.label_flow();
 
     // Act
     let response = handle(
-        &desk,
+        &flow,
         LabelOptions::default(),
         LambdaEvent::new(sqs_event(&[&order]), Context::default()),
     )
@@ -367,7 +367,7 @@ async fn an_order_still_waiting_for_debit_is_acknowledged_without_buying(pool: P
 
     // Act
     let outcome = world
-        .desk()
+        .label_flow()
         .handle(&order, LabelOptions::default())
         .await
         .unwrap();
@@ -395,7 +395,7 @@ async fn an_order_debited_since_it_was_recorded_is_marked_shipping_and_labelled(
 
     // Act
     let outcome = world
-        .desk()
+        .label_flow()
         .handle(&order, LabelOptions::default())
         .await
         .unwrap();
@@ -430,7 +430,7 @@ async fn a_carrier_outage_is_retried_within_the_invocation(pool: PgPool) {
 
     // Act
     let outcome = world
-        .desk()
+        .label_flow()
         .handle(&order, LabelOptions::default())
         .await
         .unwrap();

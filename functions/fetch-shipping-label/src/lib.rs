@@ -3,7 +3,7 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
-use sellerops::flows::fulfilment::labels::{LabelDesk, LabelOptions};
+use sellerops::flows::fulfilment::labels::{LabelFlow, LabelOptions};
 use sellerops::flows::fulfilment::{OrderMessage, LABEL_PROCESS};
 use sellerops::ops::sqs_batch::settle_batch;
 use sellerops::ops::telemetry::{metrics_document, Count};
@@ -11,17 +11,17 @@ use sellerops::ops::telemetry::{metrics_document, Count};
 /// Handles one SQS batch, reporting the records to retry. `options` is
 /// [`LabelOptions::default`] in production; tests inject crashes through it.
 pub async fn handle(
-    desk: &LabelDesk<'_>,
+    flow: &LabelFlow<'_>,
     options: LabelOptions,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
     let (response, tally) = settle_batch(
-        desk.pool,
+        flow.pool,
         LABEL_PROCESS,
         event.payload,
         |record| async move {
             let message = OrderMessage::parse(record.body.as_deref())?;
-            let outcome = desk.handle(&message, options).await?;
+            let outcome = flow.handle(&message, options).await?;
             tracing::info!(order = %message.external_id, ?outcome, "label message handled");
             Ok(())
         },

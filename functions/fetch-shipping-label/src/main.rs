@@ -1,6 +1,6 @@
 use fetch_shipping_label::handle;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use sellerops::flows::fulfilment::labels::{LabelDesk, LabelOptions};
+use sellerops::flows::fulfilment::labels::{LabelFlow, LabelOptions};
 use sellerops::ops::config::Config;
 use sellerops::ops::retry::RetryPolicy;
 use sellerops::systems::aws::AwsClients;
@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     let mirakl = MiraklClient::from_settings(&config.mirakl, pool.clone())?;
     let canadapost = CanadaPostClient::from_settings(&config.canadapost, pool.clone())?;
     let aws = AwsClients::from_env(config.aws_endpoint_url.as_deref()).await;
-    let desk = LabelDesk {
+    let flow = LabelFlow {
         pool: &pool,
         mirakl: &mirakl,
         canadapost: &canadapost,
@@ -28,9 +28,9 @@ async fn main() -> Result<(), Error> {
         default_parcel: &config.fulfilment.default_parcel,
         retry: RetryPolicy::DEFAULT,
     };
-    let desk = &desk;
+    let flow = &flow;
     run(service_fn(move |event: LambdaEvent<_>| {
-        handle(desk, LabelOptions::default(), event)
+        handle(flow, LabelOptions::default(), event)
     }))
     .await
 }

@@ -73,7 +73,7 @@ impl Acceptance<'_> {
     pub async fn handle(&self, message: &OrderMessage) -> Result<AcceptOutcome, ProcessError> {
         let decision = match self.decide(message).await? {
             Decided::Ready(lines) => lines,
-            Decided::Nothing(outcome) => return Ok(outcome),
+            Decided::NothingToSend(outcome) => return Ok(outcome),
         };
         let or21: Vec<LineDecision> = decision
             .iter()
@@ -119,7 +119,7 @@ impl Acceptance<'_> {
                 .map_err(db)?;
         match stored {
             Some((state, _)) if state != "decided" => {
-                return Ok(Decided::Nothing(AcceptOutcome::AlreadyDecided))
+                return Ok(Decided::NothingToSend(AcceptOutcome::AlreadyDecided))
             }
             Some((_, lines)) => {
                 let lines = serde_json::from_value(lines).map_err(|err| {
@@ -134,7 +134,7 @@ impl Acceptance<'_> {
         }
         if status != "WAITING_ACCEPTANCE" {
             tracing::info!(order = %message.external_id, %status, "order is not waiting for acceptance");
-            return Ok(Decided::Nothing(AcceptOutcome::NotWaiting(status)));
+            return Ok(Decided::NothingToSend(AcceptOutcome::NotWaiting(status)));
         }
 
         let lines: Vec<OrderLine> = sqlx::query_as(
@@ -145,7 +145,7 @@ impl Acceptance<'_> {
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
-        needs_no_person(message, &lines)?;
+        require_mirakl_line_ids(message, &lines)?;
 
         let fills = match stock::reserve_lines(&mut tx, &message.channel, &lines)
             .await
@@ -288,9 +288,10 @@ impl Acceptance<'_> {
     }
 }
 
+/// What step 1 found: a decision to send with OR21, or an outcome that needs no call.
 enum Decided {
     Ready(Vec<DecidedLine>),
-    Nothing(AcceptOutcome),
+    NothingToSend(AcceptOutcome),
 }
 
 /// Locks the order row (serialising every decision about it) and returns its status.
@@ -320,8 +321,12 @@ async fn lock_order(tx: &mut PgConnection, message: &OrderMessage) -> Result<Str
     }
 }
 
-/// Cases OR21 cannot express: an order without lines, or a line Mirakl cannot name.
-fn needs_no_person(message: &OrderMessage, lines: &[OrderLine]) -> Result<(), ProcessError> {
+/// Refuses what OR21 cannot express, since it must list every line by its Mirakl id: an
+/// order without lines, or a line without a Mirakl order line id.
+fn require_mirakl_line_ids(
+    message: &OrderMessage,
+    lines: &[OrderLine],
+) -> Result<(), ProcessError> {
     if lines.is_empty() {
         return Err(ProcessError::permanent(format!(
             "order {} has no recorded lines to accept or refuse",

@@ -95,7 +95,7 @@ pub enum LabelOutcome {
 
 /// Everything the label flow needs, built once per Lambda instance.
 #[derive(Debug, Clone)]
-pub struct LabelDesk<'a> {
+pub struct LabelFlow<'a> {
     /// The database.
     pub pool: &'a PgPool,
     /// The marketplace.
@@ -143,14 +143,18 @@ struct OrderRow {
     shipping_phone: Option<String>,
 }
 
-enum Flow {
+/// Where a run of the flow stopped, which decides what becomes of the order's lease.
+enum Stop {
+    /// Nothing is left to do for the order: the lease is completed.
     Done(LabelOutcome),
-    /// Release the lease without completing: a later message must do the work.
-    Later(LabelOutcome),
+    /// The order cannot be labelled yet: the lease is released without completing, so a
+    /// later message does the work.
+    NotReady(LabelOutcome),
+    /// Tests only: the process "died" after a step; the lease is kept.
     Crashed,
 }
 
-impl LabelDesk<'_> {
+impl LabelFlow<'_> {
     /// Handles one label-queue message.
     pub async fn handle(
         &self,
@@ -178,17 +182,17 @@ impl LabelDesk<'_> {
         }
         let db = |err| ProcessError::database("settling the label lease", err);
         match self.run(message, options).await {
-            Ok(Flow::Done(outcome)) => {
+            Ok(Stop::Done(outcome)) => {
                 idempotency::complete(self.pool, &key, None)
                     .await
                     .map_err(db)?;
                 Ok(outcome)
             }
-            Ok(Flow::Later(outcome)) => {
+            Ok(Stop::NotReady(outcome)) => {
                 idempotency::release(self.pool, &key).await.map_err(db)?;
                 Ok(outcome)
             }
-            Ok(Flow::Crashed) => Err(ProcessError::retryable(
+            Ok(Stop::Crashed) => Err(ProcessError::retryable(
                 format!("label of order {}", message.external_id),
                 Reason("simulated crash".into()),
             )),
@@ -205,41 +209,41 @@ impl LabelDesk<'_> {
         &self,
         message: &OrderMessage,
         options: LabelOptions,
-    ) -> Result<Flow, ProcessError> {
+    ) -> Result<Stop, ProcessError> {
         loop {
             let shipment = self.shipment(message.order_id).await?;
             let state = shipment.as_ref().map_or("none", |row| row.state.as_str());
             match state {
                 "none" | "pending" => {
-                    if let Some(flow) = self.buy_label(message, shipment.as_ref()).await? {
-                        return Ok(flow);
+                    if let Some(stop) = self.buy_label(message, shipment.as_ref()).await? {
+                        return Ok(stop);
                     }
                     if options.crash_after == Some(LabelStep::LabelBought) {
-                        return Ok(Flow::Crashed);
+                        return Ok(Stop::Crashed);
                     }
                 }
                 "label_created" => {
                     let row = shipment.as_ref().ok_or_else(|| missing(message))?;
                     self.store_label(message, row).await?;
                     if options.crash_after == Some(LabelStep::LabelStored) {
-                        return Ok(Flow::Crashed);
+                        return Ok(Stop::Crashed);
                     }
                 }
                 "label_stored" => {
                     let row = shipment.as_ref().ok_or_else(|| missing(message))?;
-                    if let Some(flow) = self.report_tracking(message, row).await? {
-                        return Ok(flow);
+                    if let Some(stop) = self.report_tracking(message, row).await? {
+                        return Ok(stop);
                     }
                     if options.crash_after == Some(LabelStep::TrackingReported) {
-                        return Ok(Flow::Crashed);
+                        return Ok(Stop::Crashed);
                     }
                 }
                 "tracking_reported" => {
                     let row = shipment.as_ref().ok_or_else(|| missing(message))?;
                     return self.confirm(message, row).await;
                 }
-                "shipped" | "delivered" => return Ok(Flow::Done(LabelOutcome::AlreadyDone)),
-                "voided" => return Ok(Flow::Done(LabelOutcome::WillNotShip("voided".into()))),
+                "shipped" | "delivered" => return Ok(Stop::Done(LabelOutcome::AlreadyDone)),
+                "voided" => return Ok(Stop::Done(LabelOutcome::WillNotShip("voided".into()))),
                 _ => {
                     let why = shipment.and_then(|row| row.last_error).unwrap_or_default();
                     return Err(ProcessError::permanent(format!(
@@ -264,12 +268,12 @@ impl LabelDesk<'_> {
     }
 
     /// Step 1: make sure the order may ship, claim the row, buy the label, record the
-    /// answer. `Some(flow)` stops the flow here.
+    /// answer. `Some(stop)` stops the flow here.
     async fn buy_label(
         &self,
         message: &OrderMessage,
         shipment: Option<&ShipmentRow>,
-    ) -> Result<Option<Flow>, ProcessError> {
+    ) -> Result<Option<Stop>, ProcessError> {
         if shipment.is_some_and(|row| row.label_requested_at.is_some()) {
             return Err(ProcessError::permanent(format!(
                 "a Canada Post label purchase for order {} was in flight when an earlier attempt stopped; \
@@ -293,8 +297,8 @@ impl LabelDesk<'_> {
         .map_err(db)?
         .ok_or_else(|| missing(message))?;
         if order.status != "SHIPPING" {
-            if let Some(flow) = self.wait_for_shipping(message).await? {
-                return Ok(Some(flow));
+            if let Some(stop) = self.wait_for_shipping(message).await? {
+                return Ok(Some(stop));
             }
         }
 
@@ -394,7 +398,7 @@ impl LabelDesk<'_> {
     async fn wait_for_shipping(
         &self,
         message: &OrderMessage,
-    ) -> Result<Option<Flow>, ProcessError> {
+    ) -> Result<Option<Stop>, ProcessError> {
         let state = self.marketplace_state(message).await?;
         if state.is_shipping() {
             self.record_marketplace_state(message, &state).await?;
@@ -403,13 +407,13 @@ impl LabelDesk<'_> {
         if state.is_shipped() || state.is_dead() {
             self.record_marketplace_state(message, &state).await?;
             tracing::info!(order = %message.external_id, state = %state.order_state, "order will not be labelled");
-            return Ok(Some(Flow::Done(LabelOutcome::WillNotShip(
+            return Ok(Some(Stop::Done(LabelOutcome::WillNotShip(
                 state.order_state,
             ))));
         }
         tracing::info!(order = %message.external_id, state = %state.order_state,
             "order not debited yet; no label bought, waiting for its SHIPPING message");
-        Ok(Some(Flow::Later(LabelOutcome::NotYetShipping(
+        Ok(Some(Stop::NotReady(LabelOutcome::NotYetShipping(
             state.order_state,
         ))))
     }
@@ -567,7 +571,7 @@ impl LabelDesk<'_> {
         &self,
         message: &OrderMessage,
         row: &ShipmentRow,
-    ) -> Result<Option<Flow>, ProcessError> {
+    ) -> Result<Option<Stop>, ProcessError> {
         let Some(pin) = &row.tracking_pin else {
             return Err(ProcessError::permanent(format!(
                 "the label of order {} has no tracking PIN to report; choose a tracked service",
@@ -606,7 +610,7 @@ impl LabelDesk<'_> {
         &self,
         message: &OrderMessage,
         row: &ShipmentRow,
-    ) -> Result<Flow, ProcessError> {
+    ) -> Result<Stop, ProcessError> {
         if let Err(err) = confirm_shipment(
             self.mirakl,
             &message.external_id,
@@ -627,7 +631,7 @@ impl LabelDesk<'_> {
         message: &OrderMessage,
         err: MiraklError,
         row: &ShipmentRow,
-    ) -> Result<Flow, ProcessError> {
+    ) -> Result<Stop, ProcessError> {
         if !is_invalid_state(&err) {
             return Err(err.into());
         }
@@ -648,7 +652,7 @@ impl LabelDesk<'_> {
         message: &OrderMessage,
         row: &ShipmentRow,
         note: &str,
-    ) -> Result<Flow, ProcessError> {
+    ) -> Result<Stop, ProcessError> {
         let db = |err| ProcessError::database("recording the shipment", err);
         let mut tx = self.pool.begin().await.map_err(db)?;
         sqlx::query(
@@ -668,7 +672,7 @@ impl LabelDesk<'_> {
             .map_err(db)?;
         finish_tx(tx).await?;
         tracing::info!(order = %message.external_id, "order shipped");
-        Ok(Flow::Done(LabelOutcome::Shipped {
+        Ok(Stop::Done(LabelOutcome::Shipped {
             tracking_pin: row.tracking_pin.clone().unwrap_or_default(),
             label_s3_key: row.label_s3_key.clone().unwrap_or_default(),
         }))

@@ -124,8 +124,8 @@ pub struct WebhookService {
     publisher: Option<OutboxPublisher>,
 }
 
-/// A delivery that passed its checks, ready to record.
-enum Accepted {
+/// An authenticated delivery's body, parsed and ready to record.
+enum ParsedDelivery {
     MiraklOrders(Vec<Received<MiraklOrder>>),
     ShopifyOrder(Box<Received<ShopifyOrder>>),
     ShopifyCustomer {
@@ -187,13 +187,13 @@ impl WebhookService {
         let Ok(body) = std::str::from_utf8(delivery.body) else {
             return WebhookAnswer::refused(400, "body is not UTF-8 text");
         };
-        let (delivery_id, accepted) = match self.accept(source, &delivery, body) {
-            Ok(Some(accepted)) => accepted,
+        let (delivery_id, parsed) = match self.parse(source, &delivery, body) {
+            Ok(Some(parsed)) => parsed,
             Ok(None) => return WebhookAnswer::new(200, json!({ "status": "ignored" })),
             Err(message) => return WebhookAnswer::refused(400, message),
         };
         match self
-            .record(source, &delivery_id, &delivery, body, accepted)
+            .record(source, &delivery_id, &delivery, body, parsed)
             .await
         {
             Ok(answer) => answer,
@@ -238,12 +238,12 @@ impl WebhookService {
     }
 
     /// Parses an authenticated body. `Ok(None)` for a Shopify topic sellerops ignores.
-    fn accept(
+    fn parse(
         &self,
         source: WebhookSource,
         delivery: &WebhookDelivery<'_>,
         body: &str,
-    ) -> Result<Option<(String, Accepted)>, String> {
+    ) -> Result<Option<(String, ParsedDelivery)>, String> {
         let header = |name: &str| {
             delivery
                 .headers
@@ -256,7 +256,10 @@ impl WebhookService {
             WebhookSource::Mirakl => {
                 let orders: Vec<Received<MiraklOrder>> = serde_json::from_str(body)
                     .map_err(|err| format!("body is not a JSON list of Mirakl orders: {err}"))?;
-                Ok(Some((body_digest(body), Accepted::MiraklOrders(orders))))
+                Ok(Some((
+                    body_digest(body),
+                    ParsedDelivery::MiraklOrders(orders),
+                )))
             }
             WebhookSource::Shopify => {
                 let topic = header("x-shopify-topic").ok_or("X-Shopify-Topic header is missing")?;
@@ -266,21 +269,21 @@ impl WebhookService {
                 let delivery_id = header("x-shopify-webhook-id")
                     .ok_or("X-Shopify-Webhook-Id header is missing")?
                     .to_owned();
-                let accepted = match topic {
-                    ShopifyTopic::Order => Accepted::ShopifyOrder(Box::new(
+                let parsed = match topic {
+                    ShopifyTopic::Order => ParsedDelivery::ShopifyOrder(Box::new(
                         serde_json::from_str(body)
                             .map_err(|err| format!("body is not a Shopify order: {err}"))?,
                     )),
                     ShopifyTopic::Customer => {
                         let shop_domain = self.shopify_shop(header("x-shopify-shop-domain"))?;
-                        Accepted::ShopifyCustomer {
+                        ParsedDelivery::ShopifyCustomer {
                             shop_domain,
                             customer: serde_json::from_str(body)
                                 .map_err(|err| format!("body is not a Shopify customer: {err}"))?,
                         }
                     }
                 };
-                Ok(Some((delivery_id, accepted)))
+                Ok(Some((delivery_id, parsed)))
             }
             WebhookSource::Freshdesk => {
                 let ticket =
@@ -293,7 +296,7 @@ impl WebhookService {
                     .ok_or("ticket_url is missing, so the helpdesk is unknown")?;
                 Ok(Some((
                     body_digest(body),
-                    Accepted::FreshdeskTicket { domain, ticket },
+                    ParsedDelivery::FreshdeskTicket { domain, ticket },
                 )))
             }
         }
@@ -316,7 +319,7 @@ impl WebhookService {
         delivery_id: &str,
         delivery: &WebhookDelivery<'_>,
         body: &str,
-        accepted: Accepted,
+        parsed: ParsedDelivery,
     ) -> Result<WebhookAnswer, ProcessError> {
         let db = |err| ProcessError::database("recording a webhook delivery", err);
         let mut tx = self.pool.begin().await.map_err(db)?;
@@ -332,7 +335,7 @@ impl WebhookService {
                 json!({ "status": "duplicate", "delivery_id": delivery_id }),
             ));
         };
-        let recorded = self.record_accepted(&mut tx, source, accepted).await?;
+        let recorded = self.record_parsed(&mut tx, source, parsed).await?;
         let error = (!recorded.failures.is_empty()).then(|| recorded.failures.join("; "));
         inbox::mark_processed(&mut tx, inbox_id, error.as_deref())
             .await
@@ -349,11 +352,11 @@ impl WebhookService {
         Ok(WebhookAnswer::new(200, answer))
     }
 
-    async fn record_accepted(
+    async fn record_parsed(
         &self,
         tx: &mut PgConnection,
         source: WebhookSource,
-        accepted: Accepted,
+        parsed: ParsedDelivery,
     ) -> Result<Recorded, ProcessError> {
         let db = |err| ProcessError::database("recording a webhook delivery", err);
         let mut recorded = Recorded {
@@ -361,8 +364,8 @@ impl WebhookService {
             failures: Vec::new(),
             details: json!({}),
         };
-        match accepted {
-            Accepted::MiraklOrders(orders) => {
+        match parsed {
+            ParsedDelivery::MiraklOrders(orders) => {
                 let mut count = 0;
                 for order in &orders {
                     let mut savepoint = tx.begin().await.map_err(db)?;
@@ -389,7 +392,7 @@ impl WebhookService {
                 }
                 recorded.details = json!({ "orders": count });
             }
-            Accepted::ShopifyOrder(order) => {
+            ParsedDelivery::ShopifyOrder(order) => {
                 let mut savepoint = tx.begin().await.map_err(db)?;
                 let work = record_shopify_order(&mut savepoint, &order, &self.pepper).await;
                 let outcome = settle(savepoint, work).await?;
@@ -399,7 +402,7 @@ impl WebhookService {
                     recorded.failures.push(reason);
                 }
             }
-            Accepted::ShopifyCustomer {
+            ParsedDelivery::ShopifyCustomer {
                 shop_domain,
                 customer,
             } => {
@@ -414,7 +417,7 @@ impl WebhookService {
                     recorded.failures.push(reason);
                 }
             }
-            Accepted::FreshdeskTicket { domain, ticket } => {
+            ParsedDelivery::FreshdeskTicket { domain, ticket } => {
                 let mut savepoint = tx.begin().await.map_err(db)?;
                 let work = record_ticket(&mut savepoint, &domain, &ticket, &self.pepper).await;
                 let outcome = settle(savepoint, work).await?;
