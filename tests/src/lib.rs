@@ -6,6 +6,7 @@
 
 use sellerops::systems::aws::AwsClients;
 
+pub mod fixtures;
 pub mod marketplace;
 pub mod order_files;
 

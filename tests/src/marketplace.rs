@@ -1,4 +1,5 @@
-//! Helpers for the marketplace tests: fixtures, a configured webhook service, deliveries.
+//! Helpers for the marketplace tests: Mirakl orders, a configured webhook service,
+//! deliveries.
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::SecretString;
@@ -9,6 +10,8 @@ use sellerops::ops::config::WebhookSettings;
 use sellerops::ops::outbox::OutboxPublisher;
 use sqlx::PgPool;
 
+use crate::fixtures;
+
 /// The Mirakl webhook's shared secret in tests.
 pub const MIRAKL_SECRET: &str = "mirakl-webhook-secret-for-tests";
 /// The Shopify app secret in tests.
@@ -18,16 +21,10 @@ pub const SHOP_DOMAIN: &str = "maple-refurb.myshopify.com";
 /// The Freshdesk secret in tests.
 pub const FRESHDESK_SECRET: &str = "freshdesk-secret-for-tests";
 
-/// A file under `tests/fixtures/`.
-pub fn fixture(path: &str) -> String {
-    let full = format!("{}/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&full).unwrap_or_else(|err| panic!("reading {full}: {err}"))
-}
-
 /// The waiting-acceptance order fixture, moved to `state` at `last_updated` (RFC 3339),
 /// under `order_id`.
 pub fn mirakl_order(order_id: &str, state: &str, last_updated: &str) -> String {
-    fixture("mirakl/order_waiting_acceptance.json")
+    fixtures::text("mirakl/order_waiting_acceptance.json")
         .replace("BBY-20260302-0001-A", order_id)
         .replace("\"WAITING_ACCEPTANCE\"", &format!("\"{state}\""))
         .replace("2026-03-02T14:18:45Z", last_updated)

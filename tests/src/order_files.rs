@@ -2,8 +2,6 @@
 //! uploads, the events S3 and SQS would send, an importer with test settings, and a
 //! digest of everything an import leaves in the database.
 
-use std::path::PathBuf;
-
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use lambda_runtime::{Context, LambdaEvent};
@@ -25,19 +23,6 @@ pub const TEST_PEPPER: &str = "pepper-for-the-integration-tests";
 /// The currency test imports assume when a file names none (the sample seller is in
 /// Kenya).
 pub const TEST_DEFAULT_CURRENCY: &str = "KES";
-
-/// A fixture from `tests/fixtures/order-files/`.
-pub fn fixture(name: &str) -> Vec<u8> {
-    let path = fixture_path(name);
-    std::fs::read(&path).unwrap_or_else(|err| panic!("reading {}: {err}", path.display()))
-}
-
-/// Where a fixture lives.
-pub fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/order-files")
-        .join(name)
-}
 
 /// Creates a bucket of the caller's own in the local S3, versioned like the orders
 /// bucket unless told otherwise.

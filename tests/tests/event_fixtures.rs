@@ -8,8 +8,7 @@ use aws_lambda_events::sqs::SqsEvent;
 use sellerops::systems::aws::decode_notification_key;
 
 fn fixture(name: &str) -> String {
-    let path = format!("{}/fixtures/events/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
+    sellerops_tests::fixtures::text(&format!("events/{name}"))
 }
 
 #[test]

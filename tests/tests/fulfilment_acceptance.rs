@@ -7,6 +7,7 @@ use fulfilment_support::*;
 use lambda_runtime::{Context, LambdaEvent};
 use sellerops::flows::fulfilment::acceptance::{AcceptOutcome, Acceptance};
 use sellerops::flows::fulfilment::ACCEPTANCE_PROCESS;
+use sellerops_tests::fixtures;
 use sqlx::PgPool;
 use wiremock::matchers::{body_json, header, method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -334,7 +335,7 @@ async fn order_invalid_state_is_reconciled_by_reading_the_orders_state(pool: PgP
         .expect(1)
         .mount(&server)
         .await;
-    let or11 = fixture("mirakl/or11-order-state.json")
+    let or11 = fixtures::text("mirakl/or11-order-state.json")
         .replace("{order_id}", "BB-20421-A")
         .replace("{state}", "CANCELED");
     Mock::given(method("GET"))

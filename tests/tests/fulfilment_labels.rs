@@ -12,7 +12,7 @@ use sellerops::flows::fulfilment::{OrderMessage, LABEL_PROCESS};
 use sellerops::ops::config::{DefaultParcel, SenderSettings};
 use sellerops::systems::canadapost::CanadaPostClient;
 use sellerops::systems::mirakl::MiraklClient;
-use sellerops_tests::{create_local_bucket, local_aws};
+use sellerops_tests::{create_local_bucket, fixtures, local_aws};
 use sqlx::PgPool;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -85,8 +85,8 @@ impl World {
 
     /// Canada Post buys the label (exact request) `times` times.
     async fn carrier_sells_label(&self, times: u64) {
-        let answer =
-            fixture("canadapost/ncshipment-info.xml").replace("{base}", &self.carrier_server.uri());
+        let answer = fixtures::text("canadapost/ncshipment-info.xml")
+            .replace("{base}", &self.carrier_server.uri());
         let basic = "Basic Y3AtYXBpLXVzZXI6Y3AtYXBpLXBhc3N3b3JkLTlkMg==";
         Mock::given(method("POST"))
             .and(path(format!("/rs/{CP_CUSTOMER}/ncshipment")))
@@ -97,7 +97,7 @@ impl World {
                 "application/vnd.cpc.ncshipment-v4+xml",
             ))
             .and(header("accept-language", "en-CA"))
-            .and(XmlBody(fixture("canadapost/ncshipment-request.xml")))
+            .and(XmlBody(fixtures::text("canadapost/ncshipment-request.xml")))
             .respond_with(
                 ResponseTemplate::new(200)
                     .set_body_raw(answer, "application/vnd.cpc.ncshipment-v4+xml")
@@ -113,7 +113,7 @@ impl World {
             .and(header("accept", "application/pdf"))
             .respond_with(
                 ResponseTemplate::new(200)
-                    .set_body_raw(fixture_bytes("canadapost/label.pdf"), "application/pdf"),
+                    .set_body_raw(fixtures::bytes("canadapost/label.pdf"), "application/pdf"),
             )
             .expect(times)
             .mount(&self.carrier_server)
@@ -142,7 +142,7 @@ impl World {
     }
 
     async fn marketplace_shows(&self, state: &str) {
-        let body = fixture("mirakl/or11-order-state.json")
+        let body = fixtures::text("mirakl/or11-order-state.json")
             .replace("{order_id}", ORDER)
             .replace("{state}", state);
         Mock::given(method("GET"))
@@ -218,7 +218,7 @@ async fn an_order_in_shipping_gets_its_label_stored_tracked_and_shipped(pool: Pg
     );
     assert_eq!(
         world.stored_label(&key).await,
-        fixture_bytes("canadapost/label.pdf")
+        fixtures::bytes("canadapost/label.pdf")
     );
     assert_eq!(
         statuses(&world.pool, &order).await,
@@ -324,7 +324,7 @@ async fn a_carrier_validation_error_is_permanent_and_names_the_carriers_message(
     Mock::given(method("POST"))
         .and(path(format!("/rs/{CP_CUSTOMER}/ncshipment")))
         .respond_with(ResponseTemplate::new(400).set_body_raw(
-            fixture("canadapost/messages-postal-code.xml"),
+            fixtures::text("canadapost/messages-postal-code.xml"),
             "application/vnd.cpc.ncshipment-v4+xml",
         ))
         .expect(1)

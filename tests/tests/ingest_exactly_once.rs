@@ -7,10 +7,11 @@ use std::time::Duration;
 use sellerops::flows::ingest::{ImportOptions, ImportOutcome, ObjectRef};
 use sellerops::ops::errors::Disposition;
 use sellerops::systems::aws::AwsClients;
+use sellerops_tests::fixtures::order_file;
 use sellerops_tests::local_aws;
 use sellerops_tests::order_files::{
-    create_bucket, database_digest, failed_message_ids, fixture, importer, invoke, s3_record,
-    sqs_event, upload, ScratchDatabase,
+    create_bucket, database_digest, failed_message_ids, importer, invoke, s3_record, sqs_event,
+    upload, ScratchDatabase,
 };
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
@@ -64,7 +65,7 @@ async fn the_same_event_delivered_twice_imports_the_file_once(pool: PgPool) {
     // Arrange
     let aws = local_aws().await;
     let bucket = create_bucket(&aws, true).await;
-    let object = upload(&aws, &bucket, "sample.csv", fixture("sample-orders.csv")).await;
+    let object = upload(&aws, &bucket, "sample.csv", order_file("sample-orders.csv")).await;
     let importer = importer(&pool, &aws, ImportOptions::default());
     let event = sqs_event(&[("m-1", json!({ "Records": [s3_record(&object)] }))]);
     invoke(&importer, event.clone()).await.unwrap();
@@ -91,14 +92,14 @@ async fn the_same_content_under_another_key_is_a_duplicate_and_adds_no_rows(pool
         &aws,
         &bucket,
         "exports/2026-03-04.csv",
-        fixture("sample-orders.csv"),
+        order_file("sample-orders.csv"),
     )
     .await;
     let again = upload(
         &aws,
         &bucket,
         "exports/copy of 2026-03-04.csv",
-        fixture("sample-orders.csv"),
+        order_file("sample-orders.csv"),
     )
     .await;
     let importer = importer(&pool, &aws, ImportOptions::default());
@@ -137,8 +138,8 @@ async fn two_copies_of_one_file_imported_at_once_import_once(pool: PgPool) {
     // Arrange
     let aws = local_aws().await;
     let bucket = create_bucket(&aws, true).await;
-    let a = upload(&aws, &bucket, "a.csv", fixture("sample-orders.csv")).await;
-    let b = upload(&aws, &bucket, "b.csv", fixture("sample-orders.csv")).await;
+    let a = upload(&aws, &bucket, "a.csv", order_file("sample-orders.csv")).await;
+    let b = upload(&aws, &bucket, "b.csv", order_file("sample-orders.csv")).await;
     let importer = importer(&pool, &aws, in_batches_of(2));
 
     // Act
@@ -167,7 +168,7 @@ async fn two_concurrent_invocations_for_one_object_import_it_once(pool: PgPool) 
     // Arrange
     let aws = local_aws().await;
     let bucket = create_bucket(&aws, true).await;
-    let object = upload(&aws, &bucket, "sample.csv", fixture("sample-orders.csv")).await;
+    let object = upload(&aws, &bucket, "sample.csv", order_file("sample-orders.csv")).await;
     let importer = importer(&pool, &aws, in_batches_of(2));
     let event = |id: &str| sqs_event(&[(id, json!({ "Records": [s3_record(&object)] }))]);
 
@@ -199,7 +200,7 @@ async fn a_crash_between_batches_then_a_retry_leaves_the_database_as_one_clean_i
     // Arrange
     let aws = local_aws().await;
     let bucket = create_bucket(&aws, true).await;
-    let object = upload(&aws, &bucket, "sample.csv", fixture("sample-orders.csv")).await;
+    let object = upload(&aws, &bucket, "sample.csv", order_file("sample-orders.csv")).await;
     let crashing = importer(
         &pool,
         &aws,
@@ -254,8 +255,8 @@ async fn a_crash_at_any_batch_boundary_then_a_retry_gives_the_same_database(pool
     let aws = local_aws().await;
     let bucket = create_bucket(&aws, true).await;
     let body = [
-        fixture("sample-orders.csv"),
-        fixture("bad-rows.csv")[fixture("bad-rows.csv")
+        order_file("sample-orders.csv"),
+        order_file("bad-rows.csv")[order_file("bad-rows.csv")
             .iter()
             .position(|&b| b == b'\n')
             .unwrap()
@@ -316,7 +317,7 @@ async fn attempts_racing_on_one_file_after_its_lease_ran_out_still_import_it_onc
     // only the checkpoint keeps them from writing a batch twice.
     let aws = local_aws().await;
     let bucket = create_bucket(&aws, true).await;
-    let object = upload(&aws, &bucket, "sample.csv", fixture("sample-orders.csv")).await;
+    let object = upload(&aws, &bucket, "sample.csv", order_file("sample-orders.csv")).await;
     let racing = importer(
         &pool,
         &aws,
@@ -359,7 +360,7 @@ async fn an_unversioned_key_is_read_as_notified_and_new_content_under_it_is_refu
         &aws,
         &bucket,
         "daily.csv",
-        fixture("no-currency-column.csv"),
+        order_file("no-currency-column.csv"),
     )
     .await;
     assert_eq!(first.version_id, None);
@@ -371,7 +372,7 @@ async fn an_unversioned_key_is_read_as_notified_and_new_content_under_it_is_refu
     );
 
     // Act: other content uploaded under the same key.
-    let replaced = upload(&aws, &bucket, "daily.csv", fixture("sample-orders.csv")).await;
+    let replaced = upload(&aws, &bucket, "daily.csv", order_file("sample-orders.csv")).await;
     let outcome = importer.import(&replaced).await.unwrap();
 
     // Assert: nothing imported under the old row; a person is told.
@@ -400,8 +401,8 @@ async fn a_live_lease_sends_only_that_message_back_to_the_queue(pool: PgPool) {
     // Arrange: an attempt on b.csv crashed a moment ago; its lease is still running.
     let aws = local_aws().await;
     let bucket = create_bucket(&aws, true).await;
-    let a = upload(&aws, &bucket, "a.csv", fixture("no-currency-column.csv")).await;
-    let b = upload(&aws, &bucket, "b.csv", fixture("sample-orders.csv")).await;
+    let a = upload(&aws, &bucket, "a.csv", order_file("no-currency-column.csv")).await;
+    let b = upload(&aws, &bucket, "b.csv", order_file("sample-orders.csv")).await;
     let crashing = importer(
         &pool,
         &aws,
@@ -487,7 +488,7 @@ async fn the_database_unavailable_is_retryable(pool: PgPool) {
         .connect_lazy_with(options);
     let aws = local_aws().await;
     let bucket = create_bucket(&aws, true).await;
-    let object = upload(&aws, &bucket, "sample.csv", fixture("sample-orders.csv")).await;
+    let object = upload(&aws, &bucket, "sample.csv", order_file("sample-orders.csv")).await;
     let importer = importer(&down, &aws, ImportOptions::default());
     let event = sqs_event(&[("m-1", json!({ "Records": [s3_record(&object)] }))]);
 

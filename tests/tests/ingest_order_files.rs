@@ -4,10 +4,11 @@
 
 use rust_decimal::Decimal;
 use sellerops::flows::ingest::{ImportOptions, ImportOutcome, ObjectRef, OrderFileImporter};
+use sellerops_tests::fixtures::order_file;
 use sellerops_tests::local_aws;
 use sellerops_tests::order_files::{
-    create_bucket, failed_message_ids, fixture, importer, invoke, s3_event, s3_record,
-    s3_test_event, sqs_event, upload,
+    create_bucket, failed_message_ids, importer, invoke, s3_event, s3_record, s3_test_event,
+    sqs_event, upload,
 };
 use serde_json::json;
 use sqlx::PgPool;
@@ -53,7 +54,7 @@ async fn the_sample_file_becomes_customers_products_orders_and_lines(pool: PgPoo
     let (outcome, _, _) = import_bytes(
         &pool,
         "incoming/sample-orders.csv",
-        fixture("sample-orders.csv"),
+        order_file("sample-orders.csv"),
     )
     .await;
 
@@ -66,7 +67,7 @@ async fn the_sample_file_becomes_customers_products_orders_and_lines(pool: PgPoo
                 started_at <= completed_at and locked_until is null
          from ingest.ingestion_files",
     )
-    .bind(fixture("sample-orders.csv"))
+    .bind(order_file("sample-orders.csv"))
     .fetch_one(&pool)
     .await
     .unwrap();
@@ -75,7 +76,7 @@ async fn the_sample_file_becomes_customers_products_orders_and_lines(pool: PgPoo
         ("completed", 12, 12, 0)
     );
     assert!(hash_matches, "content_hash is the SHA-256 of the file");
-    assert_eq!(size, fixture("sample-orders.csv").len() as i64);
+    assert_eq!(size, order_file("sample-orders.csv").len() as i64);
     assert!(
         timed,
         "started and completed times are set, the lease is gone"
@@ -144,7 +145,7 @@ async fn the_sample_file_becomes_customers_products_orders_and_lines(pool: PgPoo
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn one_customer_per_address_with_first_and_last_order_and_the_latest_region(pool: PgPool) {
     // Act: Wanjiku orders twice, the second time with her address in another case.
-    import_bytes(&pool, "sample-orders.csv", fixture("sample-orders.csv")).await;
+    import_bytes(&pool, "sample-orders.csv", order_file("sample-orders.csv")).await;
 
     // Assert
     let (orders, region, first, last): (i64, String, String, String) = sqlx::query_as(
@@ -172,7 +173,7 @@ async fn one_customer_per_address_with_first_and_last_order_and_the_latest_regio
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_customer_seen_in_two_files_keeps_one_row_spanning_both(pool: PgPool) {
     // Arrange
-    import_bytes(&pool, "march.csv", fixture("sample-orders.csv")).await;
+    import_bytes(&pool, "march.csv", order_file("sample-orders.csv")).await;
     let april = "order_ref,order_date,customer_email,customer_region,sku,product_name,category,quantity,unit_price,payment_method\n\
                  SHG-10100,2026-04-10T10:00:00+03:00,  WANJIKU.KAMAU@example.co.ke ,Eldoret,SOLAR-LAMP-01,,,1,2450,mpesa\n\
                  SHG-10101,2026-02-01T10:00:00+03:00,wanjiku.kamau@example.co.ke,Thika,SOLAR-LAMP-01,,,1,2450,mpesa\n";
@@ -212,13 +213,13 @@ async fn columns_in_any_order_and_case_with_bom_crlf_quotes_and_extras_read_as_t
     let (outcome, _, _) = import_bytes(
         &pool,
         "reordered.csv",
-        fixture("sample-orders-reordered.csv"),
+        order_file("sample-orders-reordered.csv"),
     )
     .await;
     assert_eq!(completed(&outcome), (12, 12, 0));
 
     // Act: the plain sample, the same orders written the seed's way.
-    let (outcome, _, _) = import_bytes(&pool, "plain.csv", fixture("sample-orders.csv")).await;
+    let (outcome, _, _) = import_bytes(&pool, "plain.csv", order_file("sample-orders.csv")).await;
 
     // Assert: every row is recognised as already imported; nothing new, nothing refused.
     assert_eq!(completed(&outcome), (12, 12, 0));
@@ -242,7 +243,7 @@ async fn a_gzipped_file_imports_like_the_plain_one(pool: PgPool) {
     let (outcome, _, _) = import_bytes(
         &pool,
         "incoming/orders.csv.gz",
-        fixture("sample-orders.csv.gz"),
+        order_file("sample-orders.csv.gz"),
     )
     .await;
 
@@ -257,8 +258,12 @@ async fn a_gzipped_file_imports_like_the_plain_one(pool: PgPool) {
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_file_without_a_currency_column_takes_the_configured_currency(pool: PgPool) {
-    let (outcome, _, _) =
-        import_bytes(&pool, "no-currency.csv", fixture("no-currency-column.csv")).await;
+    let (outcome, _, _) = import_bytes(
+        &pool,
+        "no-currency.csv",
+        order_file("no-currency-column.csv"),
+    )
+    .await;
     assert_eq!(completed(&outcome), (3, 3, 0));
     let currencies: Vec<String> =
         sqlx::query_scalar("select distinct currency::text from sales.orders")
@@ -271,7 +276,7 @@ async fn a_file_without_a_currency_column_takes_the_configured_currency(pool: Pg
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn bad_rows_are_recorded_with_row_column_and_reason_and_the_rest_is_imported(pool: PgPool) {
     // Act
-    let (outcome, _, _) = import_bytes(&pool, "bad-rows.csv", fixture("bad-rows.csv")).await;
+    let (outcome, _, _) = import_bytes(&pool, "bad-rows.csv", order_file("bad-rows.csv")).await;
 
     // Assert: processed + failed = total.
     assert_eq!(completed(&outcome), (9, 2, 7));
@@ -334,7 +339,7 @@ async fn a_line_contradicting_an_order_imported_from_another_file_is_an_error_no
     pool: PgPool,
 ) {
     // Arrange
-    import_bytes(&pool, "march.csv", fixture("sample-orders.csv")).await;
+    import_bytes(&pool, "march.csv", order_file("sample-orders.csv")).await;
     let correction = "order_ref,order_date,customer_email,customer_region,sku,product_name,category,quantity,unit_price,payment_method,currency\n\
         SHG-10002,2026-03-02T11:40:00+03:00,someone.else@example.com,Kisumu,KIKOY-TOWEL-L,Kikoy,Textiles,3,1200.00,mpesa,KES\n\
         SHG-10003,2026-03-05T23:30:00+03:00,amina.hassan@example.co.ke,Mombasa,SOLAR-LAMP-01,Lamp,Lighting,1,2450.00,card,KES\n\
@@ -417,7 +422,7 @@ async fn aggregates_in_table(pool: &PgPool) -> Vec<String> {
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn daily_aggregates_are_exact_after_every_import_including_overlapping_files(pool: PgPool) {
     // Act 1: the sample.
-    import_bytes(&pool, "march.csv", fixture("sample-orders.csv")).await;
+    import_bytes(&pool, "march.csv", order_file("sample-orders.csv")).await;
 
     // Assert 1: exact, and the UTC day of 01:30 in Nairobi is the day before.
     let mut expected = aggregates_recomputed_from_base_rows(&pool).await;
@@ -502,7 +507,13 @@ async fn a_file_missing_required_columns_fails_naming_them_and_the_message_is_ac
     // Arrange
     let aws = local_aws().await;
     let bucket = create_bucket(&aws, true).await;
-    let object = upload(&aws, &bucket, "missing.csv", fixture("missing-columns.csv")).await;
+    let object = upload(
+        &aws,
+        &bucket,
+        "missing.csv",
+        order_file("missing-columns.csv"),
+    )
+    .await;
     let importer = importer(&pool, &aws, ImportOptions::default());
     let event = sqs_event(&[("m-1", json!({ "Records": [s3_record(&object)] }))]);
 
@@ -540,7 +551,7 @@ async fn a_file_missing_required_columns_fails_naming_them_and_the_message_is_ac
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_file_that_is_not_utf8_or_not_csv_fails_before_any_row_is_written(pool: PgPool) {
     for (key, body, expected) in [
-        ("latin1.csv", fixture("latin1.csv"), "not UTF-8"),
+        ("latin1.csv", order_file("latin1.csv"), "not UTF-8"),
         (
             "photo.csv",
             b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec(),
@@ -586,14 +597,14 @@ async fn an_sqs_batch_of_notifications_imports_each_file_with_url_encoded_keys(p
         &aws,
         &bucket,
         "incoming/2026/March orders, Nairobi+Mombasa.csv",
-        fixture("sample-orders.csv"),
+        order_file("sample-orders.csv"),
     )
     .await;
     let april = upload(
         &aws,
         &bucket,
         "incoming/2026/no currency.csv",
-        fixture("no-currency-column.csv"),
+        order_file("no-currency-column.csv"),
     )
     .await;
     let importer = importer(&pool, &aws, ImportOptions::default());
@@ -632,7 +643,7 @@ async fn a_direct_s3_event_imports_the_file_and_reports_the_outcome(pool: PgPool
         &aws,
         &bucket,
         "adhoc/sample.csv",
-        fixture("sample-orders.csv"),
+        order_file("sample-orders.csv"),
     )
     .await;
     let importer = importer(&pool, &aws, ImportOptions::default());

@@ -4,7 +4,8 @@
 use rust_decimal::Decimal;
 use sellerops::flows::recording::mirakl::record_mirakl_thread;
 use sellerops::model::received::Received;
-use sellerops_tests::marketplace::{deliver_mirakl, fixture, mirakl_order, webhook_service};
+use sellerops_tests::fixtures;
+use sellerops_tests::marketplace::{deliver_mirakl, mirakl_order, webhook_service};
 use sqlx::PgPool;
 use std::str::FromStr;
 
@@ -34,7 +35,7 @@ async fn a_waiting_order_is_recorded_with_its_lines_customer_history_and_accepta
 
     let answer = deliver_mirakl(
         &service,
-        &[&fixture("mirakl/order_waiting_acceptance.json")],
+        &[&fixtures::text("mirakl/order_waiting_acceptance.json")],
     )
     .await;
 
@@ -91,7 +92,7 @@ async fn money_sent_as_json_numbers_stays_exact_to_the_cent(pool: PgPool) {
 
     deliver_mirakl(
         &service,
-        &[&fixture("mirakl/order_waiting_acceptance.json")],
+        &[&fixtures::text("mirakl/order_waiting_acceptance.json")],
     )
     .await;
 
@@ -120,7 +121,7 @@ async fn the_customer_email_is_hashed_and_no_address_is_stored_anywhere(pool: Pg
 
     deliver_mirakl(
         &service,
-        &[&fixture("mirakl/order_waiting_acceptance.json")],
+        &[&fixtures::text("mirakl/order_waiting_acceptance.json")],
     )
     .await;
 
@@ -162,7 +163,7 @@ async fn a_mapped_shop_sku_finds_its_variant_and_an_unknown_one_is_recorded_with
 
     let answer = deliver_mirakl(
         &service,
-        &[&fixture("mirakl/order_waiting_acceptance.json")],
+        &[&fixtures::text("mirakl/order_waiting_acceptance.json")],
     )
     .await;
 
@@ -269,11 +270,11 @@ async fn an_unanswered_customer_message_is_queued_for_a_reply_once(pool: PgPool)
     let service = webhook_service(&pool, None);
     deliver_mirakl(
         &service,
-        &[&fixture("mirakl/order_waiting_acceptance.json")],
+        &[&fixtures::text("mirakl/order_waiting_acceptance.json")],
     )
     .await;
     let thread: Received<sellerops::systems::mirakl::threads::MiraklThread> =
-        serde_json::from_str(&fixture("mirakl/thread_where_is_my_order.json")).unwrap();
+        serde_json::from_str(&fixtures::text("mirakl/thread_where_is_my_order.json")).unwrap();
 
     let mut tx = pool.begin().await.unwrap();
     let first = record_mirakl_thread(&mut tx, &thread).await.unwrap();

@@ -9,7 +9,8 @@ use sellerops::flows::marketplace_sync::{MarketplaceSync, RateLimitPolicy};
 use sellerops::ops::config::{MarketplaceSyncSettings, QueueUrls};
 use sellerops::ops::outbox::OutboxPublisher;
 use sellerops::systems::mirakl::MiraklClient;
-use sellerops_tests::marketplace::{fixture, mirakl_order, pepper};
+use sellerops_tests::fixtures;
+use sellerops_tests::marketplace::{mirakl_order, pepper};
 use sellerops_tests::{local_aws, unique_name};
 use sqlx::PgPool;
 use wiremock::matchers::{method, path, query_param};
@@ -228,7 +229,7 @@ async fn a_poll_that_stays_rate_limited_records_the_failure_and_keeps_the_waterm
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn threads_are_read_page_by_page_and_new_customer_messages_queue_a_reply(pool: PgPool) {
     let server = MockServer::start().await;
-    let thread = fixture("mirakl/thread_where_is_my_order.json");
+    let thread = fixtures::text("mirakl/thread_where_is_my_order.json");
     let other = thread
         .replace(
             "4b8f0c2e-6f1a-4d7e-9a51-2f0b6d3c9e11",

@@ -2,8 +2,9 @@
 
 use base64::Engine as _;
 use sellerops::flows::webhooks::WebhookDelivery;
+use sellerops_tests::fixtures;
 use sellerops_tests::marketplace::{
-    deliver, deliver_mirakl, fixture, headers, mirakl_order, shopify_headers, webhook_service,
+    deliver, deliver_mirakl, headers, mirakl_order, shopify_headers, webhook_service,
     FRESHDESK_SECRET, MIRAKL_SECRET,
 };
 use sqlx::PgPool;
@@ -20,7 +21,7 @@ async fn count(pool: &PgPool, table: &str) -> i64 {
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_shopify_delivery_signed_with_the_app_secret_is_recorded(pool: PgPool) {
     let service = webhook_service(&pool, None);
-    let body = fixture("shopify/order_created.json");
+    let body = fixtures::text("shopify/order_created.json");
 
     let answer = deliver(
         &service,
@@ -46,7 +47,7 @@ async fn a_shopify_delivery_with_a_wrong_missing_or_stale_signature_is_401_and_s
     pool: PgPool,
 ) {
     let service = webhook_service(&pool, None);
-    let body = fixture("shopify/order_created.json");
+    let body = fixtures::text("shopify/order_created.json");
     let signed = shopify_headers("orders/create", "wh-1", &body);
 
     let mut wrong = signed.clone();
@@ -72,7 +73,10 @@ async fn a_shopify_delivery_with_a_wrong_missing_or_stale_signature_is_401_and_s
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_mirakl_delivery_needs_the_shared_secret(pool: PgPool) {
     let service = webhook_service(&pool, None);
-    let body = format!("[{}]", fixture("mirakl/order_waiting_acceptance.json"));
+    let body = format!(
+        "[{}]",
+        fixtures::text("mirakl/order_waiting_acceptance.json")
+    );
 
     let wrong = deliver(
         &service,
@@ -100,7 +104,7 @@ async fn a_mirakl_delivery_needs_the_shared_secret(pool: PgPool) {
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_freshdesk_ticket_is_filed_with_normalised_status_and_priority(pool: PgPool) {
     let service = webhook_service(&pool, None);
-    let body = fixture("freshdesk/ticket_created.json");
+    let body = fixtures::text("freshdesk/ticket_created.json");
     let basic = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("freshdesk:{FRESHDESK_SECRET}"))
@@ -160,7 +164,7 @@ async fn a_freshdesk_ticket_is_filed_with_normalised_status_and_priority(pool: P
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_shopify_customer_lands_in_the_envelope_without_its_email(pool: PgPool) {
     let service = webhook_service(&pool, None);
-    let body = fixture("shopify/customer_created.json");
+    let body = fixtures::text("shopify/customer_created.json");
 
     let answer = deliver(
         &service,
@@ -285,7 +289,7 @@ async fn a_database_failure_is_500_without_internals(pool: PgPool) {
 
     let answer = deliver_mirakl(
         &service,
-        &[&fixture("mirakl/order_waiting_acceptance.json")],
+        &[&fixtures::text("mirakl/order_waiting_acceptance.json")],
     )
     .await;
 
@@ -301,7 +305,7 @@ async fn a_database_failure_is_500_without_internals(pool: PgPool) {
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_delivery_is_stored_raw_and_a_repeat_answers_200_and_changes_nothing(pool: PgPool) {
     let service = webhook_service(&pool, None);
-    let order = fixture("mirakl/order_waiting_acceptance.json");
+    let order = fixtures::text("mirakl/order_waiting_acceptance.json");
 
     let first = deliver_mirakl(&service, &[&order]).await;
     let snapshot: String = sqlx::query_scalar("select row_to_json(o)::text from sales.orders o")
@@ -331,7 +335,7 @@ async fn a_delivery_is_stored_raw_and_a_repeat_answers_200_and_changes_nothing(p
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_shopify_retry_with_the_same_webhook_id_is_a_duplicate(pool: PgPool) {
     let service = webhook_service(&pool, None);
-    let body = fixture("shopify/order_created.json");
+    let body = fixtures::text("shopify/order_created.json");
     let signed = shopify_headers("orders/create", "wh-7", &body);
 
     let first = deliver(&service, "shopify", &signed, &body).await;

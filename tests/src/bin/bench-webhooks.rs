@@ -13,9 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sellerops::flows::webhooks::{WebhookDelivery, WebhookService};
-use sellerops_tests::marketplace::{
-    fixture, headers, mirakl_order, shopify_headers, MIRAKL_SECRET,
-};
+use sellerops_tests::marketplace::{headers, mirakl_order, shopify_headers, MIRAKL_SECRET};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 
@@ -143,7 +141,7 @@ fn delivery(source: &str, id: &str) -> (reqwest::header::HeaderMap, String) {
             (headers(&[("x-webhook-secret", MIRAKL_SECRET)]), body)
         }
         _ => {
-            let body = fixture("shopify/order_created.json")
+            let body = sellerops_tests::fixtures::text("shopify/order_created.json")
                 .replace("5820417390766", &format!("9{}", digits(id)))
                 .replace("7310044512430", &format!("8{}", digits(id)))
                 .replace("liam.macdonald", &format!("liam.{id}"));

@@ -27,16 +27,6 @@ pub const FAST_RETRY: RetryPolicy = RetryPolicy {
     max_delay: Duration::from_secs(2),
 };
 
-pub fn fixture(path: &str) -> String {
-    std::fs::read_to_string(format!("{}/fixtures/{path}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap_or_else(|err| panic!("fixture {path}: {err}"))
-}
-
-pub fn fixture_bytes(path: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/fixtures/{path}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap_or_else(|err| panic!("fixture {path}: {err}"))
-}
-
 pub fn mirakl(server: &MockServer, pool: &PgPool) -> MiraklClient {
     MiraklClient::new(
         &server.uri(),
