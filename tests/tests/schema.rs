@@ -947,6 +947,56 @@ async fn an_unknown_channel_or_payment_method_is_rejected(pool: PgPool) {
     assert_eq!(violated_constraint(method), "payment_method_check");
 }
 
+/// The values a table's or domain's check constraint allows, in its order, read back
+/// through `T`'s database mapping: a value the enum does not know fails the read.
+async fn allowed_values_as<T>(pool: &PgPool, constraint: &str) -> Vec<T>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+{
+    let definition: String = sqlx::query_scalar(
+        "select pg_get_constraintdef(oid) from pg_constraint where conname = $1",
+    )
+    .bind(constraint)
+    .fetch_one(pool)
+    .await
+    .unwrap_or_else(|e| panic!("constraint {constraint}: {e}"));
+    // `CHECK ((state = ANY (ARRAY['pending'::text, …])))`: the quoted words.
+    let values: Vec<&str> = definition.split('\'').skip(1).step_by(2).collect();
+    sqlx::query_scalar("select v from unnest($1::text[]) with ordinality as t(v, n) order by n")
+        .bind(&values)
+        .fetch_all(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{constraint} allows {values:?}: {e}"))
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn every_state_a_check_constraint_allows_is_one_its_enum_names(pool: PgPool) {
+    use sellerops::flows::fulfilment::acceptance::AcceptanceState;
+    use sellerops::flows::fulfilment::labels::ShipmentState;
+
+    assert_eq!(
+        allowed_values_as::<ShipmentState>(&pool, "shipments_state_check").await,
+        [
+            ShipmentState::Pending,
+            ShipmentState::LabelCreated,
+            ShipmentState::LabelStored,
+            ShipmentState::TrackingReported,
+            ShipmentState::Shipped,
+            ShipmentState::Delivered,
+            ShipmentState::Voided,
+            ShipmentState::Failed,
+        ]
+    );
+    assert_eq!(
+        allowed_values_as::<AcceptanceState>(&pool, "order_acceptances_state_check").await,
+        [
+            AcceptanceState::Decided,
+            AcceptanceState::Sent,
+            AcceptanceState::Reconciled,
+        ]
+    );
+}
+
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn order_status_history_is_append_only(pool: PgPool) {
     let order = insert_order(&pool, "O-1", None, "2025-03-01T00:00:00Z").await;

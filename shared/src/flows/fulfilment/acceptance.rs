@@ -48,6 +48,20 @@ pub enum AcceptOutcome {
     Reconciled(String),
 }
 
+/// Where an order's acceptance decision stands (`sales.order_acceptances.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum AcceptanceState {
+    /// Stock is reserved and the decision written; Mirakl has not taken it yet, so a retry
+    /// sends the same decision.
+    Decided,
+    /// Mirakl took the decision (OR21).
+    Sent,
+    /// Mirakl had moved on (`ORDER_INVALID_STATE`); the state it showed was recorded
+    /// instead.
+    Reconciled,
+}
+
 /// What the acceptance flow needs.
 #[derive(Debug, Clone)]
 pub struct Acceptance<'a> {
@@ -111,17 +125,17 @@ impl Acceptance<'_> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let status = lock_order(&mut tx, message).await?;
 
-        let stored: Option<(String, serde_json::Value)> =
+        let stored: Option<(AcceptanceState, serde_json::Value)> =
             sqlx::query_as("select state, lines from sales.order_acceptances where order_id = $1")
                 .bind(message.order_id)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db)?;
         match stored {
-            Some((state, _)) if state != "decided" => {
+            Some((AcceptanceState::Sent | AcceptanceState::Reconciled, _)) => {
                 return Ok(Decided::NothingToSend(AcceptOutcome::AlreadyDecided))
             }
-            Some((_, lines)) => {
+            Some((AcceptanceState::Decided, lines)) => {
                 let lines = serde_json::from_value(lines).map_err(|err| {
                     ProcessError::permanent(format!(
                         "the stored acceptance decision of order {} is unreadable: {err}",

@@ -118,9 +118,34 @@ pub struct LabelFlow<'a> {
     pub retry: RetryPolicy,
 }
 
+/// Where an order's shipment stands (`sales.shipments.state`): the steps drawn above,
+/// and the ends a person or the carrier may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum ShipmentState {
+    /// Claimed; a label may be bought, unless `label_requested_at` shows a purchase in
+    /// flight.
+    Pending,
+    /// Canada Post sold the label: shipment id, PIN and label link are recorded.
+    LabelCreated,
+    /// The PDF is in S3.
+    LabelStored,
+    /// Mirakl has the tracking PIN (OR23).
+    TrackingReported,
+    /// Mirakl knows the order shipped (OR24).
+    Shipped,
+    /// The carrier delivered the parcel.
+    Delivered,
+    /// The label was cancelled: the order does not ship from here.
+    Voided,
+    /// Canada Post refused the label for good; `last_error` says why, and a person sets
+    /// the row back to `pending` once the cause is fixed.
+    Failed,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct ShipmentRow {
-    state: String,
+    state: ShipmentState,
     shipment_id: Option<String>,
     tracking_pin: Option<String>,
     label_artifact_url: Option<String>,
@@ -212,9 +237,8 @@ impl LabelFlow<'_> {
     ) -> Result<Stop, ProcessError> {
         loop {
             let shipment = self.shipment(message.order_id).await?;
-            let state = shipment.as_ref().map_or("none", |row| row.state.as_str());
-            match state {
-                "none" | "pending" => {
+            match shipment.as_ref().map(|row| (row.state, row)) {
+                None | Some((ShipmentState::Pending, _)) => {
                     if let Some(stop) = self.buy_label(message, shipment.as_ref()).await? {
                         return Ok(stop);
                     }
@@ -222,15 +246,13 @@ impl LabelFlow<'_> {
                         return Ok(Stop::Crashed);
                     }
                 }
-                "label_created" => {
-                    let row = shipment.as_ref().ok_or_else(|| missing(message))?;
+                Some((ShipmentState::LabelCreated, row)) => {
                     self.store_label(message, row).await?;
                     if options.crash_after == Some(LabelStep::LabelStored) {
                         return Ok(Stop::Crashed);
                     }
                 }
-                "label_stored" => {
-                    let row = shipment.as_ref().ok_or_else(|| missing(message))?;
+                Some((ShipmentState::LabelStored, row)) => {
                     if let Some(stop) = self.report_tracking(message, row).await? {
                         return Ok(stop);
                     }
@@ -238,14 +260,17 @@ impl LabelFlow<'_> {
                         return Ok(Stop::Crashed);
                     }
                 }
-                "tracking_reported" => {
-                    let row = shipment.as_ref().ok_or_else(|| missing(message))?;
-                    return self.confirm(message, row).await;
+                Some((ShipmentState::TrackingReported, row)) => {
+                    return self.confirm(message, row).await
                 }
-                "shipped" | "delivered" => return Ok(Stop::Done(LabelOutcome::AlreadyDone)),
-                "voided" => return Ok(Stop::Done(LabelOutcome::WillNotShip("voided".into()))),
-                _ => {
-                    let why = shipment.and_then(|row| row.last_error).unwrap_or_default();
+                Some((ShipmentState::Shipped | ShipmentState::Delivered, _)) => {
+                    return Ok(Stop::Done(LabelOutcome::AlreadyDone))
+                }
+                Some((ShipmentState::Voided, _)) => {
+                    return Ok(Stop::Done(LabelOutcome::WillNotShip("voided".into())))
+                }
+                Some((ShipmentState::Failed, row)) => {
+                    let why = row.last_error.as_deref().unwrap_or_default();
                     return Err(ProcessError::permanent(format!(
                         "the label of order {} failed earlier ({why}); fix the cause and set the shipment back to pending",
                         message.external_id
