@@ -6,7 +6,9 @@
 
 use sellerops::systems::aws::AwsClients;
 
+pub mod events;
 pub mod fixtures;
+pub mod fulfilment;
 pub mod marketplace;
 pub mod order_files;
 

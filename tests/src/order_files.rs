@@ -1,17 +1,17 @@
 //! Helpers for the order-file import tests and benchmark: a bucket of the test's own,
-//! uploads, the events S3 and SQS would send, an importer with test settings, and a
-//! digest of everything an import leaves in the database.
+//! uploads, an importer with test settings and its handler, and a digest of everything
+//! an import leaves in the database.
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use lambda_runtime::{Context, LambdaEvent};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use secrecy::SecretString;
 use sellerops::flows::ingest::{ImportOptions, ObjectRef, OrderFileImporter};
 use sellerops::model::customer_email::EmailPepper;
 use sellerops::model::money::Currency;
 use sellerops::systems::aws::AwsClients;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
@@ -76,99 +76,14 @@ pub fn importer(pool: &PgPool, aws: &AwsClients, options: ImportOptions) -> Orde
     .with_options(options)
 }
 
-/// Runs the function's handler as Lambda would.
+/// Runs the function's handler as Lambda would, with `event` (an SQS or S3 event) as
+/// the payload.
 pub async fn invoke(
     importer: &OrderFileImporter,
-    payload: Value,
+    event: impl Serialize,
 ) -> Result<Value, lambda_runtime::Error> {
+    let payload = serde_json::to_value(event).expect("an event is JSON");
     ingest_orders_file::handle(importer, LambdaEvent::new(payload, Context::default())).await
-}
-
-/// Characters S3 leaves as they are when it URL-encodes a key for a notification.
-const KEY_ENCODING: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'/')
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'*');
-
-/// One S3 notification record for `object`, its key URL-encoded as S3 sends it.
-pub fn s3_record(object: &ObjectRef) -> Value {
-    let key = utf8_percent_encode(&object.key, KEY_ENCODING)
-        .to_string()
-        .replace("%20", "+");
-    let mut s3_object =
-        json!({ "key": key, "size": object.size, "sequencer": "0055AED6DCD90281E5" });
-    if let Some(version) = &object.version_id {
-        s3_object["versionId"] = json!(version);
-    }
-    if let Some(etag) = &object.etag {
-        s3_object["eTag"] = json!(etag);
-    }
-    json!({
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": "ca-central-1",
-        "eventTime": "2026-03-04T08:00:00.000Z",
-        "eventName": "ObjectCreated:Put",
-        "userIdentity": {"principalId": "AWS:EXAMPLE"},
-        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-        "responseElements": {},
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "configurationId": "orders-object-created-to-ingest",
-            "bucket": {"name": object.bucket, "arn": format!("arn:aws:s3:::{}", object.bucket)},
-            "object": s3_object
-        }
-    })
-}
-
-/// A direct S3 event naming `objects`.
-pub fn s3_event(objects: &[&ObjectRef]) -> Value {
-    json!({ "Records": objects.iter().map(|object| s3_record(object)).collect::<Vec<_>>() })
-}
-
-/// The S3 test event S3 sends when a notification is configured.
-pub fn s3_test_event() -> Value {
-    json!({
-        "Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-03-04T08:00:00.000Z",
-        "Bucket": "sellerops-orders", "RequestId": "5582815E1AEA5ADF", "HostId": "8cLeGAmw"
-    })
-}
-
-/// An SQS event as the ingest queue's event source mapping delivers it: one record per
-/// `(message id, body)`.
-pub fn sqs_event(messages: &[(&str, Value)]) -> Value {
-    let records: Vec<Value> = messages
-        .iter()
-        .map(|(id, body)| {
-            json!({
-                "messageId": id,
-                "receiptHandle": format!("receipt-{id}"),
-                "body": body.to_string(),
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:ca-central-1:123456789012:sellerops-ingest",
-                "awsRegion": "ca-central-1"
-            })
-        })
-        .collect();
-    json!({ "Records": records })
-}
-
-/// The ids of the messages a handler's SQS response asks to have delivered again.
-pub fn failed_message_ids(response: &Value) -> Vec<String> {
-    response["batchItemFailures"]
-        .as_array()
-        .map(|failures| {
-            failures
-                .iter()
-                .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Everything an import leaves in the database, by natural keys (no generated ids), one

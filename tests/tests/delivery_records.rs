@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use sellerops::ops::api_calls::{record_api_call, ApiCall};
 use sellerops::ops::errors::ProcessError;
 use sellerops::ops::idempotency::{claim, complete, release, Claim, KeyPolicy};
 use sellerops::ops::sqs_batch::{settle_batch, BatchTally};
+use sellerops_tests::events::sqs_event;
+use serde_json::json;
 use sqlx::PgPool;
 
 const LEASE: KeyPolicy = KeyPolicy {
@@ -82,22 +83,14 @@ async fn a_released_key_can_be_claimed_again_at_once(pool: PgPool) {
     );
 }
 
-fn message(id: &str, body: &str) -> SqsMessage {
-    let mut message = SqsMessage::default();
-    message.message_id = Some(id.to_owned());
-    message.body = Some(body.to_owned());
-    message
-}
-
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn one_bad_message_never_fails_its_neighbours(pool: PgPool) {
     // Arrange
-    let mut event = SqsEvent::default();
-    event.records = vec![
-        message("m-ok", r#"{"order":"A"}"#),
-        message("m-busy", r#"{"order":"B"}"#),
-        message("m-bad", r#"{"order":"C"}"#),
-    ];
+    let event = sqs_event([
+        ("m-ok", json!({ "order": "A" })),
+        ("m-busy", json!({ "order": "B" })),
+        ("m-bad", json!({ "order": "C" })),
+    ]);
 
     // Act
     let (response, tally) = settle_batch(&pool, "TestProcess", event, |record| async move {

@@ -1,13 +1,14 @@
 //! accept-orders against a fake Mirakl: decide, reserve, OR21, queue the label.
 
-mod fulfilment_support;
-
 use accept_orders::{handle, AcceptOrders};
-use fulfilment_support::*;
-use lambda_runtime::{Context, LambdaEvent};
+use futures::future::join_all;
 use sellerops::flows::fulfilment::acceptance::{AcceptOutcome, Acceptance};
 use sellerops::flows::fulfilment::ACCEPTANCE_PROCESS;
 use sellerops_tests::fixtures;
+use sellerops_tests::fulfilment::{
+    component_of, failures, listed_variant, mirakl, queued, statuses, stock_of, BestBuyOrder,
+    FAST_RETRY, MIRAKL_KEY,
+};
 use sqlx::PgPool;
 use wiremock::matchers::{body_json, header, method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -42,13 +43,10 @@ async fn open_reservations(
 async fn an_order_in_stock_is_accepted_reserved_and_queued_for_its_label(pool: PgPool) {
     // Arrange
     let laptop = listed_variant(&pool, "BBY-T480-16-512", Some(3)).await;
-    let order = best_buy_order(
-        &pool,
-        "BB-20417-A",
-        "WAITING_ACCEPTANCE",
-        &[("BBY-T480-16-512", 2)],
-    )
-    .await;
+    let order = BestBuyOrder::new("BB-20417-A")
+        .line("BBY-T480-16-512", 2)
+        .record(&pool)
+        .await;
     let server = MockServer::start().await;
     Mock::given(method("PUT"))
         .and(path("/api/orders/BB-20417-A/accept"))
@@ -62,7 +60,7 @@ async fn an_order_in_stock_is_accepted_reserved_and_queued_for_its_label(pool: P
         .expect(1)
         .mount(&server)
         .await;
-    let client = mirakl(&server, &pool);
+    let client = mirakl(&server.uri(), &pool);
 
     // Act
     let outcome = acceptance(&pool, &client).handle(&order).await.unwrap();
@@ -106,13 +104,11 @@ async fn a_line_without_stock_is_refused_and_an_assembled_line_uses_its_componen
     let laptop = listed_variant(&pool, "BBY-T480-32-1TB", Some(0)).await;
     let ram = component_of(&pool, laptop, "ram-16gb", 2, 4).await;
     listed_variant(&pool, "BBY-DOCK-USB-C", Some(0)).await;
-    let order = best_buy_order(
-        &pool,
-        "BB-20418-A",
-        "WAITING_ACCEPTANCE",
-        &[("BBY-T480-32-1TB", 2), ("BBY-DOCK-USB-C", 1)],
-    )
-    .await;
+    let order = BestBuyOrder::new("BB-20418-A")
+        .line("BBY-T480-32-1TB", 2)
+        .line("BBY-DOCK-USB-C", 1)
+        .record(&pool)
+        .await;
     let server = MockServer::start().await;
     Mock::given(method("PUT"))
         .and(path("/api/orders/BB-20418-A/accept"))
@@ -126,7 +122,7 @@ async fn a_line_without_stock_is_refused_and_an_assembled_line_uses_its_componen
         .expect(1)
         .mount(&server)
         .await;
-    let client = mirakl(&server, &pool);
+    let client = mirakl(&server.uri(), &pool);
 
     // Act
     let outcome = acceptance(&pool, &client).handle(&order).await.unwrap();
@@ -160,13 +156,10 @@ async fn fifty_orders_competing_for_ten_units_accept_exactly_ten(pool: PgPool) {
     let mut orders = Vec::new();
     for n in 0..50 {
         orders.push(
-            best_buy_order(
-                &pool,
-                &format!("BB-3{n:04}-A"),
-                "WAITING_ACCEPTANCE",
-                &[("BBY-T480-16-512", 1)],
-            )
-            .await,
+            BestBuyOrder::new(&format!("BB-3{n:04}-A"))
+                .line("BBY-T480-16-512", 1)
+                .record(&pool)
+                .await,
         );
     }
     let server = MockServer::start().await;
@@ -176,11 +169,11 @@ async fn fifty_orders_competing_for_ten_units_accept_exactly_ten(pool: PgPool) {
         .expect(50)
         .mount(&server)
         .await;
-    let client = mirakl(&server, &pool);
+    let client = mirakl(&server.uri(), &pool);
 
     // Act: every order at once.
     let flow = acceptance(&pool, &client);
-    let outcomes = futures_join_all(orders.iter().map(|order| flow.handle(order))).await;
+    let outcomes = join_all(orders.iter().map(|order| flow.handle(order))).await;
 
     // Assert
     let accepted = outcomes
@@ -209,56 +202,22 @@ async fn fifty_orders_competing_for_ten_units_accept_exactly_ten(pool: PgPool) {
     assert_eq!(labels, 10);
 }
 
-/// `join_all` without another dependency: spawn nothing, poll all in one task.
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for future in futures {
-        set.push(Box::pin(future));
-    }
-    let mut results: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (slot, future) in results.iter_mut().zip(set.iter_mut()) {
-            if slot.is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(value) => *slot = Some(value),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    results
-        .into_iter()
-        .map(|slot| slot.expect("every future finished"))
-        .collect()
-}
-
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn an_unknown_sku_makes_no_call_and_records_why_for_a_person(pool: PgPool) {
     // Arrange
     listed_variant(&pool, "BBY-T480-16-512", Some(5)).await;
-    let order = best_buy_order(
-        &pool,
-        "BB-20419-A",
-        "WAITING_ACCEPTANCE",
-        &[("BBY-T480-16-512", 1), ("BBY-UNLISTED-9", 1)],
-    )
-    .await;
+    let order = BestBuyOrder::new("BB-20419-A")
+        .line("BBY-T480-16-512", 1)
+        .line("BBY-UNLISTED-9", 1)
+        .record(&pool)
+        .await;
     let server = MockServer::start().await;
     Mock::given(method("PUT"))
         .respond_with(ResponseTemplate::new(204))
         .expect(0)
         .mount(&server)
         .await;
-    let client = mirakl(&server, &pool);
+    let client = mirakl(&server.uri(), &pool);
     let aws = sellerops_tests::local_aws().await;
     let queues = sellerops::ops::config::QueueUrls::default();
     let function = AcceptOrders {
@@ -268,12 +227,7 @@ async fn an_unknown_sku_makes_no_call_and_records_why_for_a_person(pool: PgPool)
     };
 
     // Act
-    let response = handle(
-        &function,
-        LambdaEvent::new(sqs_event(&[&order]), Context::default()),
-    )
-    .await
-    .unwrap();
+    let response = handle(&function, queued(&[&order])).await.unwrap();
 
     // Assert: acknowledged, recorded, nothing reserved.
     assert!(response.batch_item_failures.is_empty());
@@ -290,20 +244,17 @@ async fn an_unknown_sku_makes_no_call_and_records_why_for_a_person(pool: PgPool)
 async fn an_order_already_decided_is_not_decided_again(pool: PgPool) {
     // Arrange
     listed_variant(&pool, "BBY-T480-16-512", Some(5)).await;
-    let order = best_buy_order(
-        &pool,
-        "BB-20420-A",
-        "WAITING_ACCEPTANCE",
-        &[("BBY-T480-16-512", 1)],
-    )
-    .await;
+    let order = BestBuyOrder::new("BB-20420-A")
+        .line("BBY-T480-16-512", 1)
+        .record(&pool)
+        .await;
     let server = MockServer::start().await;
     Mock::given(method("PUT"))
         .respond_with(ResponseTemplate::new(204))
         .expect(1)
         .mount(&server)
         .await;
-    let client = mirakl(&server, &pool);
+    let client = mirakl(&server.uri(), &pool);
     let flow = acceptance(&pool, &client);
     flow.handle(&order).await.unwrap();
 
@@ -319,13 +270,10 @@ async fn an_order_already_decided_is_not_decided_again(pool: PgPool) {
 async fn order_invalid_state_is_reconciled_by_reading_the_orders_state(pool: PgPool) {
     // Arrange: the customer cancelled while the decision was on its way.
     let laptop = listed_variant(&pool, "BBY-T480-16-512", Some(5)).await;
-    let order = best_buy_order(
-        &pool,
-        "BB-20421-A",
-        "WAITING_ACCEPTANCE",
-        &[("BBY-T480-16-512", 1)],
-    )
-    .await;
+    let order = BestBuyOrder::new("BB-20421-A")
+        .line("BBY-T480-16-512", 1)
+        .record(&pool)
+        .await;
     let server = MockServer::start().await;
     Mock::given(method("PUT"))
         .and(path("/api/orders/BB-20421-A/accept"))
@@ -346,7 +294,7 @@ async fn order_invalid_state_is_reconciled_by_reading_the_orders_state(pool: PgP
         .expect(1)
         .mount(&server)
         .await;
-    let client = mirakl(&server, &pool);
+    let client = mirakl(&server.uri(), &pool);
 
     // Act
     let outcome = acceptance(&pool, &client).handle(&order).await.unwrap();
@@ -366,13 +314,10 @@ async fn order_invalid_state_is_reconciled_by_reading_the_orders_state(pool: PgP
 async fn a_mirakl_429_is_retried_and_the_next_answer_taken(pool: PgPool) {
     // Arrange
     listed_variant(&pool, "BBY-T480-16-512", Some(5)).await;
-    let order = best_buy_order(
-        &pool,
-        "BB-20422-A",
-        "WAITING_ACCEPTANCE",
-        &[("BBY-T480-16-512", 1)],
-    )
-    .await;
+    let order = BestBuyOrder::new("BB-20422-A")
+        .line("BBY-T480-16-512", 1)
+        .record(&pool)
+        .await;
     let server = MockServer::start().await;
     Mock::given(method("PUT"))
         .and(path("/api/orders/BB-20422-A/accept"))
@@ -387,7 +332,7 @@ async fn a_mirakl_429_is_retried_and_the_next_answer_taken(pool: PgPool) {
         .expect(1)
         .mount(&server)
         .await;
-    let client = mirakl(&server, &pool);
+    let client = mirakl(&server.uri(), &pool);
 
     // Act
     let outcome = acceptance(&pool, &client).handle(&order).await.unwrap();

@@ -1,21 +1,21 @@
 //! fetch-shipping-label against fake Canada Post and Mirakl servers and the local S3.
 
-mod fulfilment_support;
-
 use std::time::Duration;
 
 use fetch_shipping_label::handle;
-use fulfilment_support::*;
-use lambda_runtime::{Context, LambdaEvent};
 use sellerops::flows::fulfilment::labels::{LabelFlow, LabelOptions, LabelOutcome, LabelStep};
 use sellerops::flows::fulfilment::{OrderMessage, LABEL_PROCESS};
 use sellerops::ops::config::{DefaultParcel, SenderSettings};
 use sellerops::systems::canadapost::CanadaPostClient;
 use sellerops::systems::mirakl::MiraklClient;
+use sellerops_tests::fulfilment::{
+    canadapost, default_parcel, failures, listed_variant, mirakl, queued, sender, statuses,
+    stock_of, BestBuyOrder, CP_CUSTOMER, FAST_RETRY, MIRAKL_KEY,
+};
 use sellerops_tests::{create_local_bucket, fixtures, local_aws};
 use sqlx::PgPool;
 use wiremock::matchers::{body_json, header, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
 const ORDER: &str = "BB-20417-A";
 const SKU: &str = "BBY-T480-16-512";
@@ -40,8 +40,8 @@ impl World {
         let aws = local_aws().await;
         let bucket = create_local_bucket(&aws, "labels").await;
         Self {
-            mirakl: mirakl(&mirakl_server, &pool),
-            canadapost: canadapost(&carrier_server, &pool),
+            mirakl: mirakl(&mirakl_server.uri(), &pool),
+            canadapost: canadapost(&carrier_server.uri(), &pool),
             pool,
             mirakl_server,
             carrier_server,
@@ -70,7 +70,11 @@ impl World {
     /// An accepted order whose one laptop is reserved, recorded as `status`.
     async fn order(&self, status: &str) -> (OrderMessage, uuid::Uuid) {
         let laptop = listed_variant(&self.pool, SKU, Some(4)).await;
-        let order = best_buy_order(&self.pool, ORDER, status, &[(SKU, 1)]).await;
+        let order = BestBuyOrder::new(ORDER)
+            .status(status)
+            .line(SKU, 1)
+            .record(&self.pool)
+            .await;
         sqlx::query(
             "insert into inventory.stock_reservations (order_line_id, variant_id, quantity)
              select id, $2, 1 from sales.order_lines where order_id = $1",
@@ -250,16 +254,8 @@ async fn the_same_label_message_delivered_twice_at_once_buys_one_label(pool: PgP
     let flow = world.label_flow();
 
     // Act: two deliveries of one message through the handler, concurrently.
-    let first = handle(
-        &flow,
-        LabelOptions::default(),
-        LambdaEvent::new(sqs_event(&[&order]), Context::default()),
-    );
-    let second = handle(
-        &flow,
-        LabelOptions::default(),
-        LambdaEvent::new(sqs_event(&[&order]), Context::default()),
-    );
+    let first = handle(&flow, LabelOptions::default(), queued(&[&order]));
+    let second = handle(&flow, LabelOptions::default(), queued(&[&order]));
     let (first, second) = tokio::join!(first, second);
 
     // Assert: one bought the label, the other is left for redelivery, which then finds it done.
@@ -338,13 +334,9 @@ async fn a_carrier_validation_error_is_permanent_and_names_the_carriers_message(
     let flow = world.label_flow();
 
     // Act
-    let response = handle(
-        &flow,
-        LabelOptions::default(),
-        LambdaEvent::new(sqs_event(&[&order]), Context::default()),
-    )
-    .await
-    .unwrap();
+    let response = handle(&flow, LabelOptions::default(), queued(&[&order]))
+        .await
+        .unwrap();
 
     // Assert
     assert!(response.batch_item_failures.is_empty());
@@ -440,4 +432,26 @@ async fn a_carrier_outage_is_retried_within_the_invocation(pool: PgPool) {
         matches!(outcome, LabelOutcome::Shipped { .. }),
         "{outcome:?}"
     );
+}
+
+/// Matches an XML body equal to `expected` once whitespace between tags is ignored.
+pub struct XmlBody(pub String);
+
+fn squeeze(xml: &str) -> String {
+    xml.lines().map(str::trim).collect::<Vec<_>>().join("")
+}
+
+impl Match for XmlBody {
+    fn matches(&self, request: &Request) -> bool {
+        let body = String::from_utf8_lossy(&request.body);
+        let matched = squeeze(&body) == squeeze(&self.0);
+        if !matched {
+            eprintln!(
+                "XML body differs:\n got: {}\nwant: {}",
+                squeeze(&body),
+                squeeze(&self.0)
+            );
+        }
+        matched
+    }
 }

@@ -7,13 +7,12 @@ use std::time::Duration;
 use sellerops::flows::ingest::{ImportOptions, ImportOutcome, ObjectRef};
 use sellerops::ops::errors::Disposition;
 use sellerops::systems::aws::AwsClients;
+use sellerops_tests::events::{failed_message_ids, s3_event, sqs_event};
 use sellerops_tests::fixtures::order_file;
 use sellerops_tests::local_aws;
 use sellerops_tests::order_files::{
-    create_bucket, database_digest, failed_message_ids, importer, invoke, s3_record, sqs_event,
-    upload, ScratchDatabase,
+    create_bucket, database_digest, importer, invoke, upload, ScratchDatabase,
 };
-use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
@@ -67,7 +66,7 @@ async fn the_same_event_delivered_twice_imports_the_file_once(pool: PgPool) {
     let bucket = create_bucket(&aws, true).await;
     let object = upload(&aws, &bucket, "sample.csv", order_file("sample-orders.csv")).await;
     let importer = importer(&pool, &aws, ImportOptions::default());
-    let event = sqs_event(&[("m-1", json!({ "Records": [s3_record(&object)] }))]);
+    let event = sqs_event([("m-1", s3_event(&[&object]))]);
     invoke(&importer, event.clone()).await.unwrap();
     let after_first = database_digest(&pool).await;
 
@@ -170,7 +169,7 @@ async fn two_concurrent_invocations_for_one_object_import_it_once(pool: PgPool) 
     let bucket = create_bucket(&aws, true).await;
     let object = upload(&aws, &bucket, "sample.csv", order_file("sample-orders.csv")).await;
     let importer = importer(&pool, &aws, in_batches_of(2));
-    let event = |id: &str| sqs_event(&[(id, json!({ "Records": [s3_record(&object)] }))]);
+    let event = |id: &str| sqs_event([(id, s3_event(&[&object]))]);
 
     // Act: S3 sent the notification twice and two instances took one each.
     let (first, second) = tokio::join!(
@@ -413,10 +412,7 @@ async fn a_live_lease_sends_only_that_message_back_to_the_queue(pool: PgPool) {
     );
     assert!(crashing.import(&b).await.is_err());
     let importer = importer(&pool, &aws, ImportOptions::default());
-    let event = sqs_event(&[
-        ("m-a", json!({ "Records": [s3_record(&a)] })),
-        ("m-b", json!({ "Records": [s3_record(&b)] })),
-    ]);
+    let event = sqs_event([("m-a", s3_event(&[&a])), ("m-b", s3_event(&[&b]))]);
 
     // Act
     let response = invoke(&importer, event).await.unwrap();
@@ -460,7 +456,7 @@ async fn s3_unavailable_is_retryable_and_leaves_nothing_behind_but_the_released_
     };
     let object = ObjectRef::new("sellerops-orders", "unreachable.csv");
     let importer = importer(&pool, &unreachable, ImportOptions::default());
-    let event = sqs_event(&[("m-1", json!({ "Records": [s3_record(&object)] }))]);
+    let event = sqs_event([("m-1", s3_event(&[&object]))]);
 
     // Act
     let response = invoke(&importer, event).await.unwrap();
@@ -490,7 +486,7 @@ async fn the_database_unavailable_is_retryable(pool: PgPool) {
     let bucket = create_bucket(&aws, true).await;
     let object = upload(&aws, &bucket, "sample.csv", order_file("sample-orders.csv")).await;
     let importer = importer(&down, &aws, ImportOptions::default());
-    let event = sqs_event(&[("m-1", json!({ "Records": [s3_record(&object)] }))]);
+    let event = sqs_event([("m-1", s3_event(&[&object]))]);
 
     // Act
     let response = invoke(&importer, event).await.unwrap();

@@ -4,12 +4,10 @@
 
 use rust_decimal::Decimal;
 use sellerops::flows::ingest::{ImportOptions, ImportOutcome, ObjectRef, OrderFileImporter};
+use sellerops_tests::events::{failed_message_ids, s3_event, s3_test_event, sqs_event};
 use sellerops_tests::fixtures::order_file;
 use sellerops_tests::local_aws;
-use sellerops_tests::order_files::{
-    create_bucket, failed_message_ids, importer, invoke, s3_event, s3_record, s3_test_event,
-    sqs_event, upload,
-};
+use sellerops_tests::order_files::{create_bucket, importer, invoke, upload};
 use serde_json::json;
 use sqlx::PgPool;
 use std::str::FromStr;
@@ -515,7 +513,7 @@ async fn a_file_missing_required_columns_fails_naming_them_and_the_message_is_ac
     )
     .await;
     let importer = importer(&pool, &aws, ImportOptions::default());
-    let event = sqs_event(&[("m-1", json!({ "Records": [s3_record(&object)] }))]);
+    let event = sqs_event([("m-1", s3_event(&[&object]))]);
 
     // Act
     let response = invoke(&importer, event).await.unwrap();
@@ -608,10 +606,10 @@ async fn an_sqs_batch_of_notifications_imports_each_file_with_url_encoded_keys(p
     )
     .await;
     let importer = importer(&pool, &aws, ImportOptions::default());
-    let event = sqs_event(&[
-        ("m-march", json!({ "Records": [s3_record(&march)] })),
+    let event = sqs_event([
+        ("m-march", s3_event(&[&march])),
         ("m-test", s3_test_event()),
-        ("m-april", json!({ "Records": [s3_record(&april)] })),
+        ("m-april", s3_event(&[&april])),
     ]);
 
     // Act
@@ -666,7 +664,7 @@ async fn an_s3_test_event_is_acknowledged_and_ignored(pool: PgPool) {
     let importer = importer(&pool, &aws, ImportOptions::default());
 
     let direct = invoke(&importer, s3_test_event()).await.unwrap();
-    let queued = invoke(&importer, sqs_event(&[("m-test", s3_test_event())]))
+    let queued = invoke(&importer, sqs_event([("m-test", s3_test_event())]))
         .await
         .unwrap();
 
@@ -689,7 +687,7 @@ async fn a_message_that_is_not_an_s3_notification_is_recorded_and_acknowledged(p
 
     let response = invoke(
         &importer,
-        sqs_event(&[("m-odd", json!({ "order": "SHG-1" }))]),
+        sqs_event([("m-odd", json!({ "order": "SHG-1" }))]),
     )
     .await
     .unwrap();

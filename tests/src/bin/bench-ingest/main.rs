@@ -24,7 +24,8 @@ use sellerops::flows::ingest::{ImportOptions, ObjectRef, OrderFileImporter};
 use sellerops::model::customer_email::EmailPepper;
 use sellerops::ops::config::Config;
 use sellerops::systems::aws::AwsClients;
-use sellerops_tests::order_files::{create_bucket, s3_event, ScratchDatabase};
+use sellerops_tests::events::s3_event;
+use sellerops_tests::order_files::{create_bucket, ScratchDatabase};
 use sellerops_tests::{local_aws, stack_var};
 use sqlx::postgres::PgPoolOptions;
 

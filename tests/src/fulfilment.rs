@@ -1,9 +1,11 @@
-//! Shared arrangements of the fulfilment tests: catalogue, stock, orders, fakes.
-#![allow(dead_code)]
+//! Arrangements of the fulfilment tests: the catalogue and its stock, recorded Best Buy
+//! orders and the queue events that carry them, and clients of fake Mirakl and Canada
+//! Post servers.
 
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{Context, LambdaEvent};
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 use sellerops::flows::fulfilment::OrderMessage;
@@ -13,11 +15,14 @@ use sellerops::systems::canadapost::CanadaPostClient;
 use sellerops::systems::mirakl::MiraklClient;
 use sqlx::PgPool;
 use uuid::Uuid;
-use wiremock::{Match, MockServer, Request};
 
+use crate::events::sqs_event;
+
+/// The shop key the Mirakl client sends.
 pub const MIRAKL_KEY: &str = "bestbuy-shop-key-5f1e0c";
-pub const CP_USER: &str = "cp-api-user";
-pub const CP_PASSWORD: &str = "cp-api-password-9d2";
+const CP_USER: &str = "cp-api-user";
+const CP_PASSWORD: &str = "cp-api-password-9d2";
+/// The Canada Post customer number, part of every shipment path.
 pub const CP_CUSTOMER: &str = "0008675309";
 
 /// Short waits so retries do not slow the suite.
@@ -27,19 +32,15 @@ pub const FAST_RETRY: RetryPolicy = RetryPolicy {
     max_delay: Duration::from_secs(2),
 };
 
-pub fn mirakl(server: &MockServer, pool: &PgPool) -> MiraklClient {
-    MiraklClient::new(
-        &server.uri(),
-        SecretString::from(MIRAKL_KEY),
-        None,
-        pool.clone(),
-    )
-    .unwrap()
+/// A Mirakl client of the server at `base_url`.
+pub fn mirakl(base_url: &str, pool: &PgPool) -> MiraklClient {
+    MiraklClient::new(base_url, SecretString::from(MIRAKL_KEY), None, pool.clone()).unwrap()
 }
 
-pub fn canadapost(server: &MockServer, pool: &PgPool) -> CanadaPostClient {
+/// A Canada Post client of the server at `base_url`, retrying fast.
+pub fn canadapost(base_url: &str, pool: &PgPool) -> CanadaPostClient {
     let settings = CanadaPostSettings {
-        base_url: Some(server.uri()),
+        base_url: Some(base_url.to_owned()),
         username: Some(SecretString::from(CP_USER)),
         password: Some(SecretString::from(CP_PASSWORD)),
         customer_number: Some(CP_CUSTOMER.into()),
@@ -51,6 +52,7 @@ pub fn canadapost(server: &MockServer, pool: &PgPool) -> CanadaPostClient {
         .with_retry_policy(FAST_RETRY)
 }
 
+/// The seller's shipping address, as the label request fixture has it.
 pub fn sender() -> SenderSettings {
     SenderSettings {
         name: Some("Shipping Desk".into()),
@@ -64,6 +66,7 @@ pub fn sender() -> SenderSettings {
     }
 }
 
+/// The parcel of a variant without dimensions.
 pub fn default_parcel() -> DefaultParcel {
     DefaultParcel {
         weight_kg: Decimal::ONE,
@@ -143,7 +146,7 @@ pub async fn component_of(
     component
 }
 
-pub async fn stock(pool: &PgPool, variant: Uuid, on_hand: i32) {
+async fn stock(pool: &PgPool, variant: Uuid, on_hand: i32) {
     sqlx::query("insert into inventory.stock_levels (variant_id, on_hand) values ($1, $2)")
         .bind(variant)
         .bind(on_hand)
@@ -161,63 +164,82 @@ pub async fn stock_of(pool: &PgPool, variant: Uuid) -> (i32, i32) {
         .unwrap()
 }
 
-/// A recorded Best Buy order with one line per (SKU, quantity); line ids are
-/// `<external_id>-<n>`.
-pub async fn best_buy_order(
-    pool: &PgPool,
-    external_id: &str,
-    status: &str,
-    lines: &[(&str, i32)],
-) -> OrderMessage {
-    let order_id: Uuid = sqlx::query_scalar(
-        "insert into sales.orders
-             (channel, external_id, commercial_id, status, total_amount, placed_at,
-              shipping_name, shipping_line1, shipping_line2, shipping_city, shipping_province,
-              shipping_postal_code, shipping_country_code, shipping_phone)
-         values ('bestbuy_ca', $1, $2, $3, 1299.00, '2026-03-02T14:18:43Z',
-                 'Amelia Tremblay', '221 Queen Street West', 'Unit 4', 'Toronto', 'ON',
-                 'M5V 1Z4', 'CA', '4165550187')
-         returning id",
-    )
-    .bind(external_id)
-    .bind(external_id.trim_end_matches("-A"))
-    .bind(status)
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    for (index, (sku, quantity)) in lines.iter().enumerate() {
-        sqlx::query(
-            "insert into sales.order_lines
-                 (order_id, line_number, external_line_id, sku, quantity, unit_price, line_total)
-             values ($1, $2, $3, $4, $5, 1299.00, 1299.00 * $5)",
+/// A Best Buy order to record: waiting for acceptance unless told otherwise, shipped to
+/// Toronto, one line per [`line`](Self::line) with ids `<external_id>-<n>`.
+pub struct BestBuyOrder {
+    external_id: String,
+    status: String,
+    lines: Vec<(String, i32)>,
+}
+
+impl BestBuyOrder {
+    pub fn new(external_id: &str) -> Self {
+        Self {
+            external_id: external_id.to_owned(),
+            status: "WAITING_ACCEPTANCE".to_owned(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// The order's status as recorded.
+    pub fn status(mut self, status: &str) -> Self {
+        self.status = status.to_owned();
+        self
+    }
+
+    /// A line of `quantity` units of `sku`.
+    pub fn line(mut self, sku: &str, quantity: i32) -> Self {
+        self.lines.push((sku.to_owned(), quantity));
+        self
+    }
+
+    /// Records the order and its lines; returns the message that names it.
+    pub async fn record(self, pool: &PgPool) -> OrderMessage {
+        let order_id: Uuid = sqlx::query_scalar(
+            "insert into sales.orders
+                 (channel, external_id, commercial_id, status, total_amount, placed_at,
+                  shipping_name, shipping_line1, shipping_line2, shipping_city, shipping_province,
+                  shipping_postal_code, shipping_country_code, shipping_phone)
+             values ('bestbuy_ca', $1, $2, $3, 1299.00, '2026-03-02T14:18:43Z',
+                     'Amelia Tremblay', '221 Queen Street West', 'Unit 4', 'Toronto', 'ON',
+                     'M5V 1Z4', 'CA', '4165550187')
+             returning id",
         )
-        .bind(order_id)
-        .bind(index as i32 + 1)
-        .bind(format!("{external_id}-{}", index + 1))
-        .bind(sku)
-        .bind(quantity)
-        .execute(pool)
+        .bind(&self.external_id)
+        .bind(self.external_id.trim_end_matches("-A"))
+        .bind(&self.status)
+        .fetch_one(pool)
         .await
         .unwrap();
+        for (index, (sku, quantity)) in self.lines.iter().enumerate() {
+            sqlx::query(
+                "insert into sales.order_lines
+                     (order_id, line_number, external_line_id, sku, quantity, unit_price, line_total)
+                 values ($1, $2, $3, $4, $5, 1299.00, 1299.00 * $5)",
+            )
+            .bind(order_id)
+            .bind(index as i32 + 1)
+            .bind(format!("{}-{}", self.external_id, index + 1))
+            .bind(sku)
+            .bind(quantity)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        OrderMessage::best_buy(order_id, &self.external_id)
     }
-    OrderMessage::best_buy(order_id, external_id)
 }
 
-pub fn sqs_event(messages: &[&OrderMessage]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    event.records = messages
+/// What Lambda hands a queue consumer (accept-orders, fetch-shipping-label) for a batch
+/// of one message per order.
+pub fn queued(orders: &[&OrderMessage]) -> LambdaEvent<SqsEvent> {
+    let messages = orders
         .iter()
-        .enumerate()
-        .map(|(index, message)| {
-            let mut record = SqsMessage::default();
-            record.message_id = Some(format!("message-{index}-{}", message.external_id));
-            record.body = Some(message.to_json().to_string());
-            record
-        })
-        .collect();
-    event
+        .map(|order| (format!("message-{}", order.external_id), order.to_json()));
+    LambdaEvent::new(sqs_event(messages), Context::default())
 }
 
+/// The order's status history: (status, who set it), oldest first.
 pub async fn statuses(pool: &PgPool, order: &OrderMessage) -> Vec<(String, String)> {
     sqlx::query_as(
         "select status, source from sales.order_status_history where order_id = $1 order by changed_at, created_at",
@@ -228,32 +250,11 @@ pub async fn statuses(pool: &PgPool, order: &OrderMessage) -> Vec<(String, Strin
     .unwrap()
 }
 
+/// The reasons recorded in `ops.process_failures` for a person to look at.
 pub async fn failures(pool: &PgPool, process: &str) -> Vec<String> {
     sqlx::query_scalar("select reason from ops.process_failures where process_name = $1")
         .bind(process)
         .fetch_all(pool)
         .await
         .unwrap()
-}
-
-/// Matches an XML body equal to `expected` once whitespace between tags is ignored.
-pub struct XmlBody(pub String);
-
-fn squeeze(xml: &str) -> String {
-    xml.lines().map(str::trim).collect::<Vec<_>>().join("")
-}
-
-impl Match for XmlBody {
-    fn matches(&self, request: &Request) -> bool {
-        let body = String::from_utf8_lossy(&request.body);
-        let matched = squeeze(&body) == squeeze(&self.0);
-        if !matched {
-            eprintln!(
-                "XML body differs:\n got: {}\nwant: {}",
-                squeeze(&body),
-                squeeze(&self.0)
-            );
-        }
-        matched
-    }
 }
