@@ -223,6 +223,26 @@ async fn history_gets_a_row_only_when_the_state_changes(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_state_mirakl_adds_later_is_recorded_as_spelled_and_queues_nothing(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+
+    let answer = deliver_mirakl(
+        &service,
+        &[&mirakl_order(ORDER, "WAITING_SCORING", "2026-03-02T14:00:00Z")],
+    )
+    .await;
+
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let status: String = sqlx::query_scalar("select status from sales.orders")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "WAITING_SCORING");
+    assert_eq!(history(&pool).await, ["WAITING_SCORING"]);
+    assert!(outbox(&pool).await.is_empty());
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_shipping_order_without_a_shipment_is_queued_for_a_label_once(pool: PgPool) {
     let service = webhook_service(&pool, None);
 

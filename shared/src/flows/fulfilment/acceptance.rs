@@ -24,7 +24,7 @@ use crate::ops::errors::ProcessError;
 use crate::ops::outbox::{enqueue, WorkQueue};
 use crate::ops::retry::RetryPolicy;
 use crate::systems::mirakl::line_decisions::{accept_order_lines, is_invalid_state, LineDecision};
-use crate::systems::mirakl::order_state::{read_order_state, OrderState};
+use crate::systems::mirakl::order_state::{read_order_state, OrderSnapshot, OrderState};
 use crate::systems::mirakl::MiraklClient;
 
 /// Who appends the status history rows written here.
@@ -43,9 +43,9 @@ pub enum AcceptOutcome {
     /// The order was decided before; nothing was done.
     AlreadyDecided,
     /// The order is not waiting for acceptance (its current status is given).
-    NotWaiting(String),
+    NotWaiting(OrderState),
     /// Mirakl had moved on; its state was recorded instead.
-    Reconciled(String),
+    Reconciled(OrderState),
 }
 
 /// Where an order's acceptance decision stands (`sales.order_acceptances.state`).
@@ -146,7 +146,7 @@ impl Acceptance<'_> {
             }
             None => {}
         }
-        if status != "WAITING_ACCEPTANCE" {
+        if status != OrderState::WaitingAcceptance {
             tracing::info!(order = %message.external_id, %status, "order is not waiting for acceptance");
             return Ok(Decided::NothingToSend(AcceptOutcome::NotWaiting(status)));
         }
@@ -213,12 +213,12 @@ impl Acceptance<'_> {
         // Best Buy moves an accepted order to WAITING_DEBIT (the poller records what
         // follows); an order with every line refused is REFUSED.
         let status = if accepted > 0 {
-            "WAITING_DEBIT"
+            OrderState::WaitingDebit
         } else {
-            "REFUSED"
+            OrderState::Refused
         };
         let note = decision_note(decision);
-        record_status(&mut tx, message.order_id, status, SOURCE, Some(&note))
+        record_status(&mut tx, message.order_id, &status, SOURCE, Some(&note))
             .await
             .map_err(db)?;
         if accepted > 0 {
@@ -234,7 +234,7 @@ impl Acceptance<'_> {
 
     /// Mirakl said `ORDER_INVALID_STATE`: record where the order really is.
     async fn reconcile(&self, message: &OrderMessage) -> Result<AcceptOutcome, ProcessError> {
-        let state = read_order_state(self.mirakl, &message.external_id, message.order_id, self.retry)
+        let snapshot = read_order_state(self.mirakl, &message.external_id, message.order_id, self.retry)
             .await?
             .ok_or_else(|| {
                 ProcessError::permanent(format!(
@@ -242,7 +242,7 @@ impl Acceptance<'_> {
                     message.external_id
                 ))
             })?;
-        if state.order_state == "WAITING_ACCEPTANCE" {
+        if snapshot.order_state == OrderState::WaitingAcceptance {
             return Err(ProcessError::retryable(
                 format!("reconciling order {}", message.external_id),
                 Reason(
@@ -254,7 +254,7 @@ impl Acceptance<'_> {
         let db = |err| ProcessError::database("recording the reconciled acceptance", err);
         let mut tx = self.pool.begin().await.map_err(db)?;
         lock_order(&mut tx, message).await?;
-        release_dead_lines(&mut tx, message.order_id, &state)
+        release_dead_lines(&mut tx, message.order_id, &snapshot)
             .await
             .map_err(db)?;
         sqlx::query(
@@ -263,25 +263,27 @@ impl Acceptance<'_> {
              where order_id = $1",
         )
         .bind(message.order_id)
-        .bind(&state.order_state)
+        .bind(&snapshot.order_state)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
         record_status(
             &mut tx,
             message.order_id,
-            &state.order_state,
+            &snapshot.order_state,
             SOURCE,
             Some("read from Mirakl after OR21 answered ORDER_INVALID_STATE"),
         )
         .await
         .map_err(db)?;
-        if state.is_waiting_for_debit() || state.is_shipping() {
+        if snapshot.order_state.is_waiting_for_debit()
+            || snapshot.order_state == OrderState::Shipping
+        {
             queue_label(&mut tx, message).await.map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
-        tracing::info!(order = %message.external_id, state = %state.order_state, "acceptance reconciled");
-        Ok(AcceptOutcome::Reconciled(state.order_state))
+        tracing::info!(order = %message.external_id, state = %snapshot.order_state, "acceptance reconciled");
+        Ok(AcceptOutcome::Reconciled(snapshot.order_state))
     }
 
     /// Mirakl refused the decision for good: release its stock and forget it.
@@ -309,8 +311,11 @@ enum Decided {
 }
 
 /// Locks the order row (serialising every decision about it) and returns its status.
-async fn lock_order(tx: &mut PgConnection, message: &OrderMessage) -> Result<String, ProcessError> {
-    let row: Option<(String, String)> = sqlx::query_as(
+async fn lock_order(
+    tx: &mut PgConnection,
+    message: &OrderMessage,
+) -> Result<OrderState, ProcessError> {
+    let row: Option<(String, OrderState)> = sqlx::query_as(
         "select external_id, status from sales.orders
          where id = $1 and channel = $2
          for update",
@@ -366,19 +371,22 @@ fn require_mirakl_line_ids(
 async fn release_dead_lines(
     tx: &mut PgConnection,
     order_id: Uuid,
-    state: &OrderState,
+    snapshot: &OrderSnapshot,
 ) -> Result<(), sqlx::Error> {
-    if state.is_dead() {
-        let reason = if state.order_state == "REFUSED" {
-            "refused"
-        } else {
-            "cancelled"
-        };
+    let whole_order = match snapshot.order_state {
+        OrderState::Refused => Some("refused"),
+        OrderState::Canceled => Some("cancelled"),
+        _ => None,
+    };
+    if let Some(reason) = whole_order {
         stock::release_reservations(tx, order_id, None, reason).await?;
         return Ok(());
     }
-    for (line_state, reason) in [("REFUSED", "refused"), ("CANCELED", "cancelled")] {
-        let lines: Vec<String> = state
+    for (line_state, reason) in [
+        (OrderState::Refused, "refused"),
+        (OrderState::Canceled, "cancelled"),
+    ] {
+        let lines: Vec<String> = snapshot
             .order_lines
             .iter()
             .filter(|line| line.order_line_state == line_state)

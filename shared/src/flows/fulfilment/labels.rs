@@ -88,9 +88,12 @@ pub enum LabelOutcome {
     /// Done before: nothing was done.
     AlreadyDone,
     /// Mirakl has not debited the customer yet (its state is given); nothing was bought.
-    NotYetShipping(String),
-    /// The order will not ship from here (refused, cancelled, shipped elsewhere).
-    WillNotShip(String),
+    NotYetShipping(OrderState),
+    /// Mirakl shows the order will not ship from here: refused, cancelled or shipped
+    /// elsewhere (its state is given).
+    WillNotShip(OrderState),
+    /// The shipment was voided: the order does not ship from here.
+    Voided,
 }
 
 /// Everything the label flow needs, built once per Lambda instance.
@@ -156,7 +159,7 @@ struct ShipmentRow {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct OrderRow {
-    status: String,
+    status: OrderState,
     shipping_name: Option<String>,
     shipping_company: Option<String>,
     shipping_line1: Option<String>,
@@ -266,9 +269,7 @@ impl LabelFlow<'_> {
                 Some((ShipmentState::Shipped | ShipmentState::Delivered, _)) => {
                     return Ok(Stop::Done(LabelOutcome::AlreadyDone))
                 }
-                Some((ShipmentState::Voided, _)) => {
-                    return Ok(Stop::Done(LabelOutcome::WillNotShip("voided".into())))
-                }
+                Some((ShipmentState::Voided, _)) => return Ok(Stop::Done(LabelOutcome::Voided)),
                 Some((ShipmentState::Failed, row)) => {
                     let why = row.last_error.as_deref().unwrap_or_default();
                     return Err(ProcessError::permanent(format!(
@@ -321,7 +322,7 @@ impl LabelFlow<'_> {
         .await
         .map_err(db)?
         .ok_or_else(|| missing(message))?;
-        if order.status != "SHIPPING" {
+        if order.status != OrderState::Shipping {
             if let Some(stop) = self.wait_for_shipping(message).await? {
                 return Ok(Some(stop));
             }
@@ -425,26 +426,23 @@ impl LabelFlow<'_> {
         message: &OrderMessage,
     ) -> Result<Option<Stop>, ProcessError> {
         let state = self.marketplace_state(message).await?;
-        if state.is_shipping() {
+        if state == OrderState::Shipping {
             self.record_marketplace_state(message, &state).await?;
             return Ok(None);
         }
         if state.is_shipped() || state.is_dead() {
             self.record_marketplace_state(message, &state).await?;
-            tracing::info!(order = %message.external_id, state = %state.order_state, "order will not be labelled");
-            return Ok(Some(Stop::Done(LabelOutcome::WillNotShip(
-                state.order_state,
-            ))));
+            tracing::info!(order = %message.external_id, %state, "order will not be labelled");
+            return Ok(Some(Stop::Done(LabelOutcome::WillNotShip(state))));
         }
-        tracing::info!(order = %message.external_id, state = %state.order_state,
+        tracing::info!(order = %message.external_id, %state,
             "order not debited yet; no label bought, waiting for its SHIPPING message");
-        Ok(Some(Stop::NotReady(LabelOutcome::NotYetShipping(
-            state.order_state,
-        ))))
+        Ok(Some(Stop::NotReady(LabelOutcome::NotYetShipping(state))))
     }
 
+    /// The order's state on Mirakl now (OR11).
     async fn marketplace_state(&self, message: &OrderMessage) -> Result<OrderState, ProcessError> {
-        read_order_state(
+        let snapshot = read_order_state(
             self.mirakl,
             &message.external_id,
             message.order_id,
@@ -456,7 +454,8 @@ impl LabelFlow<'_> {
                 "Mirakl does not list order {}",
                 message.external_id
             ))
-        })
+        })?;
+        Ok(snapshot.order_state)
     }
 
     async fn record_marketplace_state(
@@ -466,17 +465,17 @@ impl LabelFlow<'_> {
     ) -> Result<(), ProcessError> {
         let db = |err| ProcessError::database("recording the order's state", err);
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let current: Option<String> =
+        let current: Option<OrderState> =
             sqlx::query_scalar("select status from sales.orders where id = $1 for update")
                 .bind(message.order_id)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db)?;
-        if current.as_deref() != Some(state.order_state.as_str()) {
+        if current.as_ref() != Some(state) {
             record_status(
                 &mut tx,
                 message.order_id,
-                &state.order_state,
+                state,
                 SOURCE,
                 Some("read from Mirakl (OR11)"),
             )
@@ -667,8 +666,8 @@ impl LabelFlow<'_> {
                 .await;
         }
         Err(ProcessError::permanent(format!(
-            "Mirakl refused to ship order {} in state {}: {err}",
-            message.external_id, state.order_state
+            "Mirakl refused to ship order {} in state {state}: {err}",
+            message.external_id
         )))
     }
 
@@ -689,9 +688,15 @@ impl LabelFlow<'_> {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        record_status(&mut tx, message.order_id, "SHIPPED", SOURCE, Some(note))
-            .await
-            .map_err(db)?;
+        record_status(
+            &mut tx,
+            message.order_id,
+            &OrderState::Shipped,
+            SOURCE,
+            Some(note),
+        )
+        .await
+        .map_err(db)?;
         stock::consume_reservations(&mut tx, message.order_id)
             .await
             .map_err(db)?;

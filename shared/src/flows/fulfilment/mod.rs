@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::model::channel::Channel;
 use crate::ops::errors::ProcessError;
+use crate::systems::mirakl::order_state::OrderState;
 
 /// `ops.process_failures.process_name` of the acceptance flow.
 pub const ACCEPTANCE_PROCESS: &str = "OrderAcceptance";
@@ -79,7 +80,7 @@ impl OrderMessage {
 pub(crate) async fn record_status(
     tx: &mut PgConnection,
     order_id: Uuid,
-    status: &str,
+    status: &OrderState,
     source: &str,
     note: Option<&str>,
 ) -> Result<(), sqlx::Error> {

@@ -15,14 +15,16 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::order::{
-    record_order, ChannelOrder, ChannelOrderLine, OrderChange, OrderCustomer, RecordedOrder, ShipTo,
+    record_order, ChannelOrder, ChannelOrderLine, OrderChange, OrderCustomer, OrderStatus,
+    RecordedOrder, ShipTo,
 };
 use super::{hash_email, SeenBy};
 use crate::model::channel::Channel;
 use crate::model::customer_email::EmailPepper;
 use crate::model::received::Received;
 use crate::ops::outbox::{enqueue, WorkQueue};
-use crate::systems::mirakl::orders::{state, MiraklAddress, MiraklOrder};
+use crate::systems::mirakl::order_state::OrderState;
+use crate::systems::mirakl::orders::{MiraklAddress, MiraklOrder};
 use crate::systems::mirakl::threads::MiraklThread;
 
 const CHANNEL: Channel = Channel::BestBuyCa;
@@ -49,7 +51,7 @@ pub async fn record_mirakl_order(
         channel: CHANNEL,
         external_id: &order.order_id,
         commercial_id: order.commercial_id.as_deref(),
-        status: &order.order_state,
+        status: OrderStatus::Mirakl(order.order_state.clone()),
         currency: &order.currency_iso_code,
         subtotal: Some(order.price),
         shipping: order.shipping_price,
@@ -80,7 +82,7 @@ pub async fn record_mirakl_order(
                 line_total: line.price,
                 shipping: line.shipping_price,
                 tax: Some(line.tax_total()),
-                status: line.order_line_state.as_deref(),
+                status: line.order_line_state.clone().map(OrderStatus::Mirakl),
             })
             .collect(),
         raw_payload: received.raw(),
@@ -109,12 +111,12 @@ async fn queue_order_follow_ups(
         "channel": CHANNEL.as_str(),
         "external_id": order.order_id,
     });
-    let queued = match order.order_state.as_str() {
-        state::WAITING_ACCEPTANCE => {
+    let queued = match order.order_state {
+        OrderState::WaitingAcceptance => {
             let dedup_id = format!("accept:{CHANNEL}:{}", order.order_id);
             enqueue(tx, WorkQueue::Accept, &dedup_id, &body).await?
         }
-        state::SHIPPING => {
+        OrderState::Shipping => {
             let has_shipment: bool = sqlx::query_scalar(
                 "select exists (select 1 from sales.shipments where order_id = $1)",
             )

@@ -10,6 +10,29 @@ use super::SeenBy;
 use crate::model::channel::Channel;
 use crate::model::customer_email::EmailHash;
 use crate::model::customers::{record_customer, CustomerSighting};
+use crate::systems::mirakl::order_state::OrderState;
+use crate::systems::shopify::ShopifyOrderStatus;
+
+/// An order's or a line's status in its channel's own words, as `sales.orders.status`,
+/// `sales.order_lines.status` and the status history keep it: each channel's vocabulary
+/// is its own, and words a channel adds later are kept as it spells them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderStatus {
+    /// A Best Buy (Mirakl) order or line state.
+    Mirakl(OrderState),
+    /// A Shopify order's status word.
+    Shopify(ShopifyOrderStatus),
+}
+
+impl OrderStatus {
+    /// The stored word.
+    pub fn as_str(&self) -> &str {
+        match self {
+            OrderStatus::Mirakl(state) => state.as_str(),
+            OrderStatus::Shopify(status) => status.as_str(),
+        }
+    }
+}
 
 /// An order as a channel describes it, mapped to sellerops' words.
 #[derive(Debug, Clone)]
@@ -20,8 +43,7 @@ pub struct ChannelOrder<'a> {
     pub external_id: &'a str,
     /// The id the customer sees.
     pub commercial_id: Option<&'a str>,
-    /// The channel's state, in its own vocabulary.
-    pub status: &'a str,
+    pub status: OrderStatus,
     /// ISO 4217 code.
     pub currency: &'a str,
     /// Lines total, shipping excluded.
@@ -109,8 +131,8 @@ pub struct ChannelOrderLine<'a> {
     pub shipping: Option<Decimal>,
     /// Taxes on the line.
     pub tax: Option<Decimal>,
-    /// The line's own state.
-    pub status: Option<&'a str>,
+    /// The line's own state, when the channel gives lines one.
+    pub status: Option<OrderStatus>,
 }
 
 /// What recording did.
@@ -202,7 +224,7 @@ pub async fn record_order(
     .bind(order.external_id)
     .bind(order.commercial_id)
     .bind(customer_id)
-    .bind(order.status)
+    .bind(order.status.as_str())
     .bind(order.currency)
     .bind(order.subtotal)
     .bind(order.shipping)
@@ -255,7 +277,7 @@ pub async fn record_order(
                 limit 1) is distinct from $2",
     )
     .bind(order_id)
-    .bind(order.status)
+    .bind(order.status.as_str())
     .bind(order.last_updated_at)
     .bind(seen_by.as_str())
     .execute(&mut *tx)
@@ -324,7 +346,12 @@ async fn record_lines(
     .bind(lines.iter().map(|l| l.line_total).collect::<Vec<_>>())
     .bind(lines.iter().map(|l| l.shipping).collect::<Vec<_>>())
     .bind(lines.iter().map(|l| l.tax).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.status).collect::<Vec<_>>())
+    .bind(
+        lines
+            .iter()
+            .map(|l| l.status.as_ref().map(OrderStatus::as_str))
+            .collect::<Vec<_>>(),
+    )
     .bind(order.channel.as_str())
     .fetch_all(&mut *tx)
     .await?

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::order::{
     record_channel_customer, record_order, ChannelOrder, ChannelOrderLine, OrderCustomer,
-    RecordedOrder, ShipTo,
+    OrderStatus, RecordedOrder, ShipTo,
 };
 use super::{hash_email, SeenBy};
 use crate::model::channel::Channel;
@@ -53,7 +53,7 @@ pub async fn record_shopify_order(
         channel: Channel::Shopify,
         external_id: &external_id,
         commercial_id: order.name.as_deref(),
-        status: order.status(),
+        status: OrderStatus::Shopify(order.status()),
         currency: &order.currency,
         subtotal: order.subtotal_price,
         shipping: None,

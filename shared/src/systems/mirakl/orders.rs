@@ -9,16 +9,9 @@ use reqwest::Method;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use super::order_state::OrderState;
 use super::{MiraklClient, MiraklError, MiraklRequest};
 use crate::model::received::{decimal, optional_decimal, Received};
-
-/// A Mirakl order state (`order_state`), e.g. `WAITING_ACCEPTANCE`, `SHIPPING`.
-pub mod state {
-    /// Waiting for the shop to accept or refuse it (OR21).
-    pub const WAITING_ACCEPTANCE: &str = "WAITING_ACCEPTANCE";
-    /// Accepted and paid: the shop must ship it.
-    pub const SHIPPING: &str = "SHIPPING";
-}
 
 /// One order as OR11 (and an order webhook) describes it.
 #[derive(Debug, Clone, Deserialize)]
@@ -28,8 +21,7 @@ pub struct MiraklOrder {
     /// The id the customer sees (several orders may share it).
     #[serde(default)]
     pub commercial_id: Option<String>,
-    /// `WAITING_ACCEPTANCE`, `SHIPPING`, `SHIPPED`, `CLOSED`, `CANCELED`, …
-    pub order_state: String,
+    pub order_state: OrderState,
     /// When the customer placed it.
     pub created_date: DateTime<Utc>,
     /// When Mirakl last changed it: the newer version of an order wins.
@@ -129,7 +121,7 @@ pub struct MiraklOrderLine {
     pub order_line_index: i32,
     /// The line's own state.
     #[serde(default)]
-    pub order_line_state: Option<String>,
+    pub order_line_state: Option<OrderState>,
     /// The shop's SKU of the offer: looked up in `catalog.shop_sku_map`.
     pub offer_sku: String,
     /// Product title as listed.

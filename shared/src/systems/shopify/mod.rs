@@ -137,14 +137,93 @@ pub struct ShopifyAddress {
 }
 
 impl ShopifyOrder {
-    /// The order's state in one word: cancelled, fulfilled/partial, else its payment state.
-    pub fn status(&self) -> &str {
+    /// The order's status in one word: cancelled, else its fulfilment state, else its
+    /// payment state.
+    pub fn status(&self) -> ShopifyOrderStatus {
         if self.cancelled_at.is_some() {
-            "cancelled"
+            ShopifyOrderStatus::Cancelled
         } else if let Some(fulfillment) = self.fulfillment_status.as_deref() {
-            fulfillment
+            ShopifyOrderStatus::from(fulfillment)
         } else {
-            self.financial_status.as_deref().unwrap_or("open")
+            self.financial_status
+                .as_deref()
+                .map_or(ShopifyOrderStatus::Open, ShopifyOrderStatus::from)
+        }
+    }
+}
+
+/// A Shopify order's status in one word ([`ShopifyOrder::status`]), as
+/// `sales.orders.status` keeps it.
+///
+/// Shopify may add words: one this code does not know is kept as
+/// [`ShopifyOrderStatus::Other`] with Shopify's spelling and recorded like any other.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ShopifyOrderStatus {
+    /// `cancelled_at` is set.
+    Cancelled,
+    /// Fulfilment: every line shipped.
+    Fulfilled,
+    /// Fulfilment: some lines shipped.
+    Partial,
+    /// Fulfilment: the items went back to stock.
+    Restocked,
+    /// Payment: not captured yet.
+    Pending,
+    /// Payment: authorised, not captured.
+    Authorized,
+    /// Payment: partly paid.
+    PartiallyPaid,
+    /// Payment: paid.
+    Paid,
+    /// Payment: partly refunded.
+    PartiallyRefunded,
+    /// Payment: refunded.
+    Refunded,
+    /// Payment: the authorisation was voided.
+    Voided,
+    /// Neither fulfilment nor payment has a state yet.
+    Open,
+    /// A word this code does not know, as Shopify spells it.
+    Other(String),
+}
+
+impl ShopifyOrderStatus {
+    /// Shopify's spelling.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ShopifyOrderStatus::Cancelled => "cancelled",
+            ShopifyOrderStatus::Fulfilled => "fulfilled",
+            ShopifyOrderStatus::Partial => "partial",
+            ShopifyOrderStatus::Restocked => "restocked",
+            ShopifyOrderStatus::Pending => "pending",
+            ShopifyOrderStatus::Authorized => "authorized",
+            ShopifyOrderStatus::PartiallyPaid => "partially_paid",
+            ShopifyOrderStatus::Paid => "paid",
+            ShopifyOrderStatus::PartiallyRefunded => "partially_refunded",
+            ShopifyOrderStatus::Refunded => "refunded",
+            ShopifyOrderStatus::Voided => "voided",
+            ShopifyOrderStatus::Open => "open",
+            ShopifyOrderStatus::Other(status) => status,
+        }
+    }
+}
+
+impl From<&str> for ShopifyOrderStatus {
+    fn from(status: &str) -> Self {
+        match status {
+            "cancelled" => ShopifyOrderStatus::Cancelled,
+            "fulfilled" => ShopifyOrderStatus::Fulfilled,
+            "partial" => ShopifyOrderStatus::Partial,
+            "restocked" => ShopifyOrderStatus::Restocked,
+            "pending" => ShopifyOrderStatus::Pending,
+            "authorized" => ShopifyOrderStatus::Authorized,
+            "partially_paid" => ShopifyOrderStatus::PartiallyPaid,
+            "paid" => ShopifyOrderStatus::Paid,
+            "partially_refunded" => ShopifyOrderStatus::PartiallyRefunded,
+            "refunded" => ShopifyOrderStatus::Refunded,
+            "voided" => ShopifyOrderStatus::Voided,
+            "open" => ShopifyOrderStatus::Open,
+            other => ShopifyOrderStatus::Other(other.to_owned()),
         }
     }
 }
@@ -160,4 +239,62 @@ pub struct ShopifyCustomer {
     /// When it last changed: the newer version wins.
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_word_reads_back_as_spelled_and_an_unknown_one_is_kept() {
+        for spelled in [
+            "cancelled",
+            "fulfilled",
+            "partial",
+            "restocked",
+            "pending",
+            "authorized",
+            "partially_paid",
+            "paid",
+            "partially_refunded",
+            "refunded",
+            "voided",
+            "open",
+        ] {
+            let status = ShopifyOrderStatus::from(spelled);
+            assert!(!matches!(status, ShopifyOrderStatus::Other(_)), "{spelled}");
+            assert_eq!(status.as_str(), spelled);
+        }
+        assert_eq!(
+            ShopifyOrderStatus::from("on_hold").as_str(),
+            "on_hold",
+            "a word Shopify adds later"
+        );
+    }
+
+    #[test]
+    fn cancellation_wins_over_fulfilment_which_wins_over_payment() {
+        let order = |cancelled: bool, fulfillment: Option<&str>, financial: Option<&str>| {
+            let mut order: ShopifyOrder = serde_json::from_value(serde_json::json!({
+                "id": 1, "created_at": "2026-03-02T10:00:00Z",
+                "updated_at": "2026-03-02T10:00:00Z", "currency": "CAD", "total_price": "1.00",
+                "fulfillment_status": fulfillment, "financial_status": financial,
+            }))
+            .unwrap();
+            if cancelled {
+                order.cancelled_at = Some(order.created_at);
+            }
+            order.status()
+        };
+        assert_eq!(
+            order(true, Some("fulfilled"), Some("paid")),
+            ShopifyOrderStatus::Cancelled
+        );
+        assert_eq!(
+            order(false, Some("partial"), Some("paid")),
+            ShopifyOrderStatus::Partial
+        );
+        assert_eq!(order(false, None, Some("paid")), ShopifyOrderStatus::Paid);
+        assert_eq!(order(false, None, None), ShopifyOrderStatus::Open);
+    }
 }
