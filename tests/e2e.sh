@@ -38,7 +38,7 @@ say "e2e: fresh database $e2e_database"
 "$psql_bin" "$stack_database_url" --quiet --no-psqlrc -v ON_ERROR_STOP=1 \
     -c "drop database if exists $e2e_database with (force)" \
     -c "create database $e2e_database"
-(cd "$repo" && DATABASE_URL="$e2e_database_url" cargo run --quiet --locked -p sellerops --bin migrate) </dev/null
+(cd "$repo" && DATABASE_URL="$e2e_database_url" cargo run --quiet --locked --bin migrate) </dev/null
 
 # Everything the services and functions read, pointed at the e2e pieces. Set before
 # services-env.sh is sourced (by the scripts below), so these win over its defaults.
