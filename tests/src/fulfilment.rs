@@ -40,10 +40,10 @@ pub fn mirakl(base_url: &str, pool: &PgPool) -> MiraklClient {
 /// A Canada Post client of the server at `base_url`, retrying fast.
 pub fn canadapost(base_url: &str, pool: &PgPool) -> CanadaPostClient {
     let settings = CanadaPostSettings {
-        base_url: Some(base_url.to_owned()),
-        username: Some(SecretString::from(CP_USER)),
-        password: Some(SecretString::from(CP_PASSWORD)),
-        customer_number: Some(CP_CUSTOMER.into()),
+        base_url: base_url.to_owned(),
+        username: SecretString::from(CP_USER),
+        password: SecretString::from(CP_PASSWORD),
+        customer_number: CP_CUSTOMER.into(),
         service_code: "DOM.EP".into(),
         language: "en-CA".into(),
     };
@@ -56,13 +56,13 @@ pub fn canadapost(base_url: &str, pool: &PgPool) -> CanadaPostClient {
 pub fn sender() -> SenderSettings {
     SenderSettings {
         name: Some("Shipping Desk".into()),
-        company: Some("Northern Refurb Ltd".into()),
-        phone: Some("613-555-0142".into()),
-        address_line1: Some("88 Bank Street".into()),
+        company: "Northern Refurb Ltd".into(),
+        phone: "613-555-0142".into(),
+        address_line1: "88 Bank Street".into(),
         address_line2: None,
-        city: Some("Ottawa".into()),
-        province: Some("ON".into()),
-        postal_code: Some("K1P5N2".into()),
+        city: "Ottawa".into(),
+        province: "ON".into(),
+        postal_code: "K1P5N2".into(),
     }
 }
 

@@ -1,7 +1,7 @@
 use accept_orders::{handle, AcceptOrders};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use sellerops::flows::fulfilment::acceptance::Acceptance;
-use sellerops::ops::config::{Config, QueueUrls};
+use sellerops::ops::config::{AcceptOrdersSettings, FromEnvironment};
 use sellerops::ops::retry::RetryPolicy;
 use sellerops::systems::aws::AwsClients;
 use sellerops::systems::mirakl::MiraklClient;
@@ -9,17 +9,10 @@ use sellerops::systems::mirakl::MiraklClient;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     sellerops::ops::telemetry::init();
-    let config = Config::from_env()?;
-    let pool = sellerops::systems::db::pool(&config.database, "accept-orders")?;
-    Config::require(&config.queues.label, "LABEL_QUEUE_URL")?;
-    let mirakl = MiraklClient::from_settings(&config.mirakl, pool.clone())?;
-    let aws = AwsClients::from_env(config.aws_endpoint_url.as_deref()).await;
-    // accept-orders may send to the label queue only; other follow-ups wait for the
-    // recording functions, which may send them.
-    let label_queue_only = QueueUrls {
-        label: config.queues.label.clone(),
-        ..QueueUrls::default()
-    };
+    let settings = AcceptOrdersSettings::from_env()?;
+    let pool = sellerops::systems::db::pool(&settings.database, "accept-orders")?;
+    let mirakl = MiraklClient::from_settings(&settings.mirakl, pool.clone())?;
+    let aws = AwsClients::from_env(settings.aws.endpoint_url.as_deref()).await;
     let function = AcceptOrders {
         acceptance: Acceptance {
             pool: &pool,
@@ -27,7 +20,7 @@ async fn main() -> Result<(), Error> {
             retry: RetryPolicy::DEFAULT,
         },
         sqs: &aws.sqs,
-        queues: &label_queue_only,
+        queues: &settings.outbox_queues,
     };
     let function = &function;
     run(service_fn(move |event: LambdaEvent<_>| {

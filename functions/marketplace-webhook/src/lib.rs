@@ -35,17 +35,15 @@ pub async fn handle(service: &WebhookService, request: Request) -> Response<Body
 mod tests {
     use super::*;
     use sellerops::model::customer_email::EmailPepper;
-    use sellerops::ops::config::WebhookSettings;
+    use sellerops::ops::config::{DatabaseSettings, WebhookSettings};
 
     fn service() -> WebhookService {
         // Never connects: these answers are decided before any database work.
-        let config = sellerops::ops::config::Config::from_lookup(|name| match name {
-            "DATABASE_URL" => Some("postgres://nobody@127.0.0.1:1/none".into()),
-            "EMAIL_HASH_PEPPER" => Some("pepper-for-the-unit-tests".into()),
-            _ => None,
-        })
-        .unwrap();
-        let pool = sellerops::systems::db::pool(&config.database, "unit-test").unwrap();
+        let database = DatabaseSettings {
+            url: "postgres://nobody@127.0.0.1:1/none".to_owned().into(),
+            max_connections: 1,
+        };
+        let pool = sellerops::systems::db::pool(&database, "unit-test").unwrap();
         WebhookService::new(
             pool,
             WebhookSettings {

@@ -1,27 +1,26 @@
 //! marketplace-webhook: `POST /webhooks/{mirakl|shopify|freshdesk}` behind API Gateway.
-//! Configuration, pool and clients are built once; each request goes to the shared
+//! Settings, pool and clients are built once; each request goes to the shared
 //! webhook service.
 
 use lambda_http::{run, service_fn, Error, Request};
 use sellerops::flows::webhooks::WebhookService;
-use sellerops::model::customer_email::EmailPepper;
-use sellerops::ops::config::Config;
+use sellerops::ops::config::{FromEnvironment, MarketplaceWebhookSettings};
 use sellerops::ops::outbox::OutboxPublisher;
 use sellerops::systems::aws::AwsClients;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     sellerops::ops::telemetry::init();
-    let config = Config::from_env()?;
-    let pool = sellerops::systems::db::pool(&config.database, "marketplace-webhook")?;
-    let aws = AwsClients::from_env(config.aws_endpoint_url.as_deref()).await;
+    let settings = MarketplaceWebhookSettings::from_env()?;
+    let pool = sellerops::systems::db::pool(&settings.database, "marketplace-webhook")?;
+    let aws = AwsClients::from_env(settings.aws.endpoint_url.as_deref()).await;
     let service = WebhookService::new(
         pool,
-        config.webhooks.clone(),
-        EmailPepper::new(config.email_hash_pepper.clone()),
+        settings.webhooks,
+        settings.email_hash_pepper,
         Some(OutboxPublisher {
             sqs: aws.sqs,
-            queues: config.queues.clone(),
+            queues: settings.outbox_queues,
         }),
     );
     let service = &service;

@@ -4,8 +4,7 @@
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use sellerops::flows::marketplace_sync::{MarketplaceSync, RateLimitPolicy, RunReport};
-use sellerops::model::customer_email::EmailPepper;
-use sellerops::ops::config::Config;
+use sellerops::ops::config::{FromEnvironment, SyncMarketplaceSettings};
 use sellerops::ops::outbox::OutboxPublisher;
 use sellerops::ops::telemetry::{emit_counts, Count};
 use sellerops::systems::aws::AwsClients;
@@ -17,20 +16,20 @@ const FUNCTION: &str = "sync-marketplace";
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     sellerops::ops::telemetry::init();
-    let config = Config::from_env()?;
-    let pool = sellerops::systems::db::pool(&config.database, FUNCTION)?;
-    let client = MiraklClient::from_settings(&config.mirakl, pool.clone())?;
-    let aws = AwsClients::from_env(config.aws_endpoint_url.as_deref()).await;
+    let settings = SyncMarketplaceSettings::from_env()?;
+    let pool = sellerops::systems::db::pool(&settings.database, FUNCTION)?;
+    let client = MiraklClient::from_settings(&settings.mirakl, pool.clone())?;
+    let aws = AwsClients::from_env(settings.aws.endpoint_url.as_deref()).await;
     let sync = MarketplaceSync {
         pool,
         client,
-        pepper: EmailPepper::new(config.email_hash_pepper.clone()),
-        settings: config.marketplace_sync,
+        pepper: settings.email_hash_pepper,
+        settings: settings.sync,
         rate_limit: RateLimitPolicy::default(),
     };
     let publisher = OutboxPublisher {
         sqs: aws.sqs,
-        queues: config.queues.clone(),
+        queues: settings.outbox_queues,
     };
     let (sync, publisher) = (&sync, &publisher);
     run(service_fn(

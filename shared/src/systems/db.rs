@@ -16,10 +16,7 @@ use crate::ops::config::{ConfigError, DatabaseSettings};
 pub fn pool(settings: &DatabaseSettings, application_name: &str) -> Result<PgPool, ConfigError> {
     let options = PgConnectOptions::from_str(settings.expose_url())
         // The parse error may quote the URL and its password, so it is not passed on.
-        .map_err(|_| ConfigError::Invalid {
-            name: "DATABASE_URL",
-            reason: "not a valid PostgreSQL connection URL".into(),
-        })?
+        .map_err(|_| ConfigError::invalid("DATABASE_URL", "not a valid PostgreSQL connection URL"))?
         .application_name(application_name);
     Ok(PgPoolOptions::new()
         .max_connections(settings.max_connections)

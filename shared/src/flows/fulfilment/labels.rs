@@ -492,13 +492,6 @@ impl LabelFlow<'_> {
         parcel: &Parcel,
     ) -> Result<NonContractShipment, ProcessError> {
         let sender = self.sender;
-        let need = |value: &Option<String>, name: &str| {
-            value.clone().ok_or_else(|| {
-                ProcessError::permanent(format!(
-                    "the sender address is incomplete: {name} is not configured"
-                ))
-            })
-        };
         let (Some(line1), Some(country)) = (&order.shipping_line1, &order.shipping_country_code)
         else {
             return Err(ProcessError::permanent(format!(
@@ -510,14 +503,14 @@ impl LabelFlow<'_> {
             service_code: self.service_code.to_owned(),
             sender: Sender {
                 name: sender.name.clone(),
-                company: need(&sender.company, "SENDER_COMPANY")?,
-                contact_phone: need(&sender.phone, "SENDER_PHONE")?,
+                company: sender.company.clone(),
+                contact_phone: sender.phone.clone(),
                 address_details: SenderAddress {
-                    address_line_1: need(&sender.address_line1, "SENDER_ADDRESS_LINE1")?,
+                    address_line_1: sender.address_line1.clone(),
                     address_line_2: sender.address_line2.clone(),
-                    city: need(&sender.city, "SENDER_CITY")?,
-                    prov_state: need(&sender.province, "SENDER_PROVINCE")?,
-                    postal_zip_code: need(&sender.postal_code, "SENDER_POSTAL_CODE")?,
+                    city: sender.city.clone(),
+                    prov_state: sender.province.clone(),
+                    postal_zip_code: sender.postal_code.clone(),
                 },
             },
             destination: Destination {

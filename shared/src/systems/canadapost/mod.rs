@@ -149,43 +149,28 @@ impl From<CanadaPostError> for ProcessError {
 }
 
 impl CanadaPostClient {
-    /// Builds the client from the configuration, naming any missing setting.
+    /// Builds the client from its settings, logging calls through `log`.
     pub fn from_settings(settings: &CanadaPostSettings, log: PgPool) -> Result<Self, ConfigError> {
-        let base_url = Self::require(settings.base_url.clone(), "CANADAPOST_BASE_URL")?;
-        let username = settings
-            .username
-            .clone()
-            .ok_or(ConfigError::Missing("CANADAPOST_USERNAME"))?;
-        let password = settings
-            .password
-            .clone()
-            .ok_or(ConfigError::Missing("CANADAPOST_PASSWORD"))?;
-        let customer_number = Self::require(
-            settings.customer_number.clone(),
-            "CANADAPOST_CUSTOMER_NUMBER",
-        )?;
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(Duration::from_secs(5))
             .build()
-            .map_err(|err| ConfigError::Invalid {
-                name: "CANADAPOST_BASE_URL",
-                reason: format!("cannot build an HTTP client: {err}"),
+            .map_err(|err| {
+                ConfigError::invalid(
+                    "CANADAPOST_BASE_URL",
+                    format!("cannot build an HTTP client: {err}"),
+                )
             })?;
         Ok(Self {
             http,
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            username,
-            password,
-            customer_number,
+            base_url: settings.base_url.trim_end_matches('/').to_owned(),
+            username: settings.username.clone(),
+            password: settings.password.clone(),
+            customer_number: settings.customer_number.clone(),
             language: settings.language.clone(),
             retry: RetryPolicy::DEFAULT,
             log,
         })
-    }
-
-    fn require(value: Option<String>, name: &'static str) -> Result<String, ConfigError> {
-        value.ok_or(ConfigError::Missing(name))
     }
 
     /// Replaces the in-invocation retry policy (tests use short delays).

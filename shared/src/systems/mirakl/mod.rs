@@ -15,7 +15,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::ops::api_calls::{record_api_call, ApiCall};
-use crate::ops::config::{Config, ConfigError, MiraklSettings};
+use crate::ops::config::{ConfigError, MiraklSettings};
 
 pub mod orders;
 pub mod threads;
@@ -161,19 +161,19 @@ impl From<MiraklError> for ProcessError {
 }
 
 impl MiraklClient {
-    /// Builds the client from the configuration (`MIRAKL_BASE_URL`, `MIRAKL_API_KEY`,
-    /// `MIRAKL_SHOP_ID`), naming any missing setting.
+    /// Builds the client from its settings, logging calls through `log`.
     pub fn from_settings(settings: &MiraklSettings, log: PgPool) -> Result<Self, ConfigError> {
-        let base_url = Config::require(&settings.base_url, "MIRAKL_BASE_URL")?;
-        let api_key = settings
-            .api_key
-            .clone()
-            .ok_or(ConfigError::Missing("MIRAKL_API_KEY"))?;
-        Self::new(base_url, api_key, settings.shop_id.clone(), log).map_err(|err| {
-            ConfigError::Invalid {
-                name: "MIRAKL_BASE_URL",
-                reason: format!("cannot build an HTTP client: {err}"),
-            }
+        Self::new(
+            &settings.base_url,
+            settings.api_key.clone(),
+            settings.shop_id.clone(),
+            log,
+        )
+        .map_err(|err| {
+            ConfigError::invalid(
+                "MIRAKL_BASE_URL",
+                format!("cannot build an HTTP client: {err}"),
+            )
         })
     }
 

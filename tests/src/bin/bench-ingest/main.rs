@@ -21,8 +21,7 @@ use std::time::Instant;
 use aws_sdk_s3::primitives::ByteStream;
 use lambda_runtime::{Context, LambdaEvent};
 use sellerops::flows::ingest::{ImportOptions, ObjectRef, OrderFileImporter};
-use sellerops::model::customer_email::EmailPepper;
-use sellerops::ops::config::Config;
+use sellerops::ops::config::{FromEnvironment, IngestOrdersFileSettings};
 use sellerops::systems::aws::AwsClients;
 use sellerops_tests::events::s3_event;
 use sellerops_tests::order_files::{create_bucket, ScratchDatabase};
@@ -195,9 +194,9 @@ async fn import_in_this_process(args: &[String]) -> BenchResult<()> {
         return Err("usage: bench-ingest import <bucket> <key> <version> <etag>".into());
     };
     sellerops::ops::telemetry::init();
-    let config = Config::from_env()?;
-    let pool = sellerops::systems::db::pool(&config.database, "bench-ingest")?;
-    let aws = AwsClients::from_env(config.aws_endpoint_url.as_deref()).await;
+    let settings = IngestOrdersFileSettings::from_env()?;
+    let pool = sellerops::systems::db::pool(&settings.database, "bench-ingest")?;
+    let aws = AwsClients::from_env(settings.aws.endpoint_url.as_deref()).await;
     let batch_rows = std::env::var("BATCH_ROWS")
         .ok()
         .and_then(|raw| raw.parse().ok())
@@ -205,8 +204,8 @@ async fn import_in_this_process(args: &[String]) -> BenchResult<()> {
     let importer = OrderFileImporter::new(
         pool,
         aws.s3,
-        EmailPepper::new(config.email_hash_pepper.clone()),
-        config.default_currency,
+        settings.email_hash_pepper,
+        settings.default_currency,
     )
     .with_options(ImportOptions {
         batch_rows,

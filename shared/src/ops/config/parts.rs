@@ -1,0 +1,487 @@
+//! The parts function settings are composed of, each reading its own variables.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{FromEnvironment, Variables};
+use crate::model::customer_email::EmailPepper;
+use crate::ops::outbox::WorkQueue;
+
+/// How to reach PostgreSQL; every function reads it.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `DATABASE_URL`, a `postgres://` URL. Secret: it may carry the password.
+    pub url: SecretString,
+    /// `DATABASE_MAX_CONNECTIONS`: one Lambda instance handles one event at a time, so a
+    /// couple of connections is enough and keeps RDS's connection count low.
+    pub max_connections: u32,
+}
+
+const DEFAULT_MAX_CONNECTIONS: u32 = 2;
+
+impl FromEnvironment for DatabaseSettings {
+    fn read(vars: &mut Variables<'_>) -> Self {
+        const URL: &str = "DATABASE_URL";
+        let url = vars.required_secret(URL);
+        let text = url.expose_secret();
+        if !text.is_empty() {
+            // Neither reason quotes the URL: it may carry the password.
+            if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+                vars.invalid(URL, "expected a postgres:// or postgresql:// URL");
+            } else if sqlx::postgres::PgConnectOptions::from_str(text).is_err() {
+                vars.invalid(URL, "not a valid PostgreSQL connection URL");
+            }
+        }
+        Self {
+            url,
+            max_connections: vars.parsed_or(
+                "DATABASE_MAX_CONNECTIONS",
+                DEFAULT_MAX_CONNECTIONS,
+                positive_whole,
+            ),
+        }
+    }
+}
+
+impl DatabaseSettings {
+    /// The URL, for the one place that connects.
+    pub(crate) fn expose_url(&self) -> &str {
+        self.url.expose_secret()
+    }
+}
+
+/// `EMAIL_HASH_PEPPER`, read by the functions that record customers.
+impl FromEnvironment for EmailPepper {
+    fn read(vars: &mut Variables<'_>) -> Self {
+        const NAME: &str = "EMAIL_HASH_PEPPER";
+        let pepper = vars.required_secret(NAME);
+        let length = pepper.expose_secret().len();
+        if length > 0 && length < 16 {
+            vars.invalid(NAME, "must be at least 16 characters long");
+        }
+        EmailPepper::new(pepper)
+    }
+}
+
+/// How the AWS SDK is reached; region and credentials come from the SDK's own chain.
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    /// `AWS_ENDPOINT_URL`: where every AWS request goes, set only for the local stack.
+    pub endpoint_url: Option<String>,
+}
+
+impl FromEnvironment for AwsSettings {
+    fn read(vars: &mut Variables<'_>) -> Self {
+        Self {
+            endpoint_url: vars.optional("AWS_ENDPOINT_URL"),
+        }
+    }
+}
+
+/// How to reach the Mirakl seller API (Best Buy Canada).
+#[derive(Debug, Clone)]
+pub struct MiraklSettings {
+    /// `MIRAKL_BASE_URL`, e.g. `https://marketplace.bestbuy.ca`.
+    pub base_url: String,
+    /// `MIRAKL_API_KEY`: the shop API key. Secret.
+    pub api_key: SecretString,
+    /// `MIRAKL_SHOP_ID`: only for users linked to several shops.
+    pub shop_id: Option<String>,
+}
+
+impl FromEnvironment for MiraklSettings {
+    fn read(vars: &mut Variables<'_>) -> Self {
+        Self {
+            base_url: vars.required_parsed("MIRAKL_BASE_URL", http_url),
+            api_key: vars.required_secret("MIRAKL_API_KEY"),
+            shop_id: vars.optional("MIRAKL_SHOP_ID"),
+        }
+    }
+}
+
+/// How to reach Canada Post's REST API (non-contract shipments).
+#[derive(Debug, Clone)]
+pub struct CanadaPostSettings {
+    /// `CANADAPOST_BASE_URL`: `https://soa-gw.canadapost.ca` (production) or
+    /// `https://ct.soa-gw.canadapost.ca` (development).
+    pub base_url: String,
+    /// `CANADAPOST_USERNAME`: the API key's user id. Secret.
+    pub username: SecretString,
+    /// `CANADAPOST_PASSWORD`: the API key's password. Secret.
+    pub password: SecretString,
+    /// `CANADAPOST_CUSTOMER_NUMBER`: the seller's customer number, in the request path.
+    pub customer_number: String,
+    /// `CANADAPOST_SERVICE_CODE`: the service labels are bought for (default `DOM.EP`).
+    pub service_code: String,
+    /// `CANADAPOST_LANGUAGE`: `en-CA` (default) or `fr-CA`, for the carrier's messages.
+    pub language: String,
+}
+
+impl FromEnvironment for CanadaPostSettings {
+    fn read(vars: &mut Variables<'_>) -> Self {
+        Self {
+            base_url: vars.required_parsed("CANADAPOST_BASE_URL", http_url),
+            username: vars.required_secret("CANADAPOST_USERNAME"),
+            password: vars.required_secret("CANADAPOST_PASSWORD"),
+            customer_number: vars.required("CANADAPOST_CUSTOMER_NUMBER"),
+            service_code: vars
+                .optional("CANADAPOST_SERVICE_CODE")
+                .unwrap_or_else(|| "DOM.EP".into()),
+            language: vars.parsed_or("CANADAPOST_LANGUAGE", "en-CA".into(), |raw| match raw {
+                "en-CA" | "fr-CA" => Ok(raw.to_owned()),
+                _ => Err(format!("expected en-CA or fr-CA, got {raw:?}")),
+            }),
+        }
+    }
+}
+
+/// `SENDER_*`: the seller's return address, printed on every label.
+#[derive(Debug, Clone, Default)]
+pub struct SenderSettings {
+    /// `SENDER_NAME`: a contact person (optional).
+    pub name: Option<String>,
+    /// `SENDER_COMPANY`.
+    pub company: String,
+    /// `SENDER_PHONE`.
+    pub phone: String,
+    /// `SENDER_ADDRESS_LINE1`.
+    pub address_line1: String,
+    /// `SENDER_ADDRESS_LINE2`: unit or suite (optional).
+    pub address_line2: Option<String>,
+    /// `SENDER_CITY`.
+    pub city: String,
+    /// `SENDER_PROVINCE`: two-letter code, e.g. `ON`.
+    pub province: String,
+    /// `SENDER_POSTAL_CODE`, e.g. `K1A0B1`.
+    pub postal_code: String,
+}
+
+impl FromEnvironment for SenderSettings {
+    fn read(vars: &mut Variables<'_>) -> Self {
+        Self {
+            name: vars.optional("SENDER_NAME"),
+            company: vars.required("SENDER_COMPANY"),
+            phone: vars.required("SENDER_PHONE"),
+            address_line1: vars.required("SENDER_ADDRESS_LINE1"),
+            address_line2: vars.optional("SENDER_ADDRESS_LINE2"),
+            city: vars.required("SENDER_CITY"),
+            province: vars.required("SENDER_PROVINCE"),
+            postal_code: vars.required("SENDER_POSTAL_CODE"),
+        }
+    }
+}
+
+/// `DEFAULT_PARCEL_*`: weight (kg) and size (cm) used when the products do not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DefaultParcel {
+    /// `DEFAULT_PARCEL_WEIGHT_KG` (default 1.0).
+    pub weight_kg: Decimal,
+    /// `DEFAULT_PARCEL_LENGTH_CM` (default 30).
+    pub length_cm: Decimal,
+    /// `DEFAULT_PARCEL_WIDTH_CM` (default 20).
+    pub width_cm: Decimal,
+    /// `DEFAULT_PARCEL_HEIGHT_CM` (default 10).
+    pub height_cm: Decimal,
+}
+
+impl FromEnvironment for DefaultParcel {
+    fn read(vars: &mut Variables<'_>) -> Self {
+        let mut read =
+            |name, default| vars.parsed_or(name, Decimal::from(default), positive_decimal);
+        Self {
+            weight_kg: read("DEFAULT_PARCEL_WEIGHT_KG", 1),
+            length_cm: read("DEFAULT_PARCEL_LENGTH_CM", 30),
+            width_cm: read("DEFAULT_PARCEL_WIDTH_CM", 20),
+            height_cm: read("DEFAULT_PARCEL_HEIGHT_CM", 10),
+        }
+    }
+}
+
+/// How webhook deliveries are authenticated and bounded. A source whose secret is not
+/// configured refuses every delivery (401): nothing unauthenticated is ever stored.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// `MIRAKL_WEBHOOK_SECRET`: the value Mirakl sends in `X-Webhook-Secret`. Secret.
+    pub mirakl_secret: Option<SecretString>,
+    /// `SHOPIFY_WEBHOOK_SECRET`: the app's client secret, key of `X-Shopify-Hmac-Sha256`. Secret.
+    pub shopify_secret: Option<SecretString>,
+    /// `SHOPIFY_SHOP_DOMAIN`: the store (`example.myshopify.com`); deliveries naming
+    /// another store in `X-Shopify-Shop-Domain` are refused.
+    pub shopify_shop_domain: Option<String>,
+    /// `FRESHDESK_WEBHOOK_SECRET`: sent by Freshdesk's automation rule in
+    /// `X-Webhook-Secret`, or as the Basic-auth password. Secret.
+    pub freshdesk_secret: Option<SecretString>,
+    /// `FRESHDESK_DOMAIN`: the helpdesk (`example.freshdesk.com`) tickets are filed under
+    /// when the delivery carries no `ticket_url`.
+    pub freshdesk_domain: Option<String>,
+    /// `WEBHOOK_BODY_LIMIT_BYTES`: larger bodies get 413 (default 1 MiB).
+    pub body_limit_bytes: usize,
+}
+
+const DEFAULT_WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            mirakl_secret: None,
+            shopify_secret: None,
+            shopify_shop_domain: None,
+            freshdesk_secret: None,
+            freshdesk_domain: None,
+            body_limit_bytes: DEFAULT_WEBHOOK_BODY_LIMIT,
+        }
+    }
+}
+
+impl FromEnvironment for WebhookSettings {
+    fn read(vars: &mut Variables<'_>) -> Self {
+        Self {
+            mirakl_secret: vars.optional_secret("MIRAKL_WEBHOOK_SECRET"),
+            shopify_secret: vars.optional_secret("SHOPIFY_WEBHOOK_SECRET"),
+            shopify_shop_domain: vars.optional("SHOPIFY_SHOP_DOMAIN"),
+            freshdesk_secret: vars.optional_secret("FRESHDESK_WEBHOOK_SECRET"),
+            freshdesk_domain: vars.optional("FRESHDESK_DOMAIN"),
+            body_limit_bytes: vars.parsed_or(
+                "WEBHOOK_BODY_LIMIT_BYTES",
+                DEFAULT_WEBHOOK_BODY_LIMIT,
+                positive_whole,
+            ),
+        }
+    }
+}
+
+/// How the marketplace poller reads Mirakl.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarketplaceSyncSettings {
+    /// `MARKETPLACE_SYNC_OVERLAP_SECONDS`: each poll starts this long before the
+    /// watermark, so a change committed late on Mirakl's side is still seen (default 300).
+    pub overlap: Duration,
+    /// `MARKETPLACE_SYNC_FIRST_LOOKBACK_HOURS`: how far back the very first poll reads
+    /// (default 72).
+    pub first_lookback: Duration,
+    /// `MARKETPLACE_SYNC_PAGE_SIZE`: orders per OR11 page, at most 100 (default 100).
+    pub page_size: u32,
+}
+
+impl Default for MarketplaceSyncSettings {
+    fn default() -> Self {
+        Self {
+            overlap: Duration::from_secs(300),
+            first_lookback: Duration::from_secs(72 * 3600),
+            page_size: 100,
+        }
+    }
+}
+
+impl FromEnvironment for MarketplaceSyncSettings {
+    fn read(vars: &mut Variables<'_>) -> Self {
+        let defaults = Self::default();
+        Self {
+            overlap: vars.parsed_or(
+                "MARKETPLACE_SYNC_OVERLAP_SECONDS",
+                defaults.overlap,
+                |raw| positive_whole(raw).map(Duration::from_secs),
+            ),
+            first_lookback: vars.parsed_or(
+                "MARKETPLACE_SYNC_FIRST_LOOKBACK_HOURS",
+                defaults.first_lookback,
+                |raw| {
+                    let hours: u64 = positive_whole(raw)?;
+                    hours
+                        .checked_mul(3600)
+                        .map(Duration::from_secs)
+                        .ok_or_else(|| format!("{hours} hours is too long"))
+                },
+            ),
+            page_size: vars.parsed_or("MARKETPLACE_SYNC_PAGE_SIZE", defaults.page_size, |raw| {
+                positive_whole(raw).and_then(|size| match size {
+                    1..=100 => Ok(size),
+                    _ => Err("Mirakl returns at most 100 orders a page".into()),
+                })
+            }),
+        }
+    }
+}
+
+/// Where the outbox sends each work queue's messages; a queue without a URL is not
+/// published by this function, and its messages wait for one that may send them.
+#[derive(Debug, Clone, Default)]
+pub struct QueueUrls {
+    /// `ACCEPT_QUEUE_URL`: orders waiting for acceptance.
+    pub accept: Option<String>,
+    /// `LABEL_QUEUE_URL`: accepted orders that need a shipping label.
+    pub label: Option<String>,
+    /// `REPLY_QUEUE_URL`: customer messages that may get an automatic answer.
+    pub reply: Option<String>,
+    /// `PRICING_QUEUE_URL`: competitor offer, cost and stock changes.
+    pub pricing: Option<String>,
+}
+
+impl QueueUrls {
+    /// Reads the URL of each of `queues`, all required: a function that writes a queue's
+    /// messages must be able to send them.
+    pub fn read(vars: &mut Variables<'_>, queues: &[WorkQueue]) -> Self {
+        let mut urls = Self::default();
+        for queue in queues {
+            let (name, url) = match queue {
+                WorkQueue::Accept => ("ACCEPT_QUEUE_URL", &mut urls.accept),
+                WorkQueue::Label => ("LABEL_QUEUE_URL", &mut urls.label),
+                WorkQueue::Reply => ("REPLY_QUEUE_URL", &mut urls.reply),
+                WorkQueue::Pricing => ("PRICING_QUEUE_URL", &mut urls.pricing),
+            };
+            *url = Some(vars.required(name));
+        }
+        urls
+    }
+}
+
+/// The queues the recording path writes follow-ups to, which the recording functions
+/// (`marketplace-webhook`, `sync-marketplace`) publish.
+pub(super) const RECORDING_FOLLOW_UPS: &[WorkQueue] =
+    &[WorkQueue::Accept, WorkQueue::Label, WorkQueue::Reply];
+
+fn positive_whole<T: TryFrom<u64>>(raw: &str) -> Result<T, String> {
+    raw.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| format!("expected a positive whole number, got {raw:?}"))
+}
+
+fn positive_decimal(raw: &str) -> Result<Decimal, String> {
+    raw.trim()
+        .parse::<Decimal>()
+        .ok()
+        .filter(|value| value.is_sign_positive() && !value.is_zero())
+        .ok_or_else(|| format!("expected a positive number, got {raw:?}"))
+}
+
+/// An `http://` or `https://` URL with a host. The value is not quoted back: a URL may
+/// carry credentials.
+fn http_url(raw: &str) -> Result<String, String> {
+    match reqwest::Url::parse(raw.trim()) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+            Ok(raw.trim().to_owned())
+        }
+        _ => Err("expected an http:// or https:// URL".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{assert_hides, lookup, with, DATABASE};
+    use super::super::ConfigProblem;
+    use super::*;
+
+    #[test]
+    fn the_database_gets_its_default_pool_size_and_hides_its_url() {
+        let database = DatabaseSettings::from_lookup(lookup(DATABASE)).unwrap();
+        assert_eq!(database.max_connections, 2);
+        assert_hides(&format!("{database:?}"), &["hunter2-db-password"]);
+    }
+
+    #[test]
+    fn a_database_url_that_is_not_postgres_is_named_without_its_password() {
+        let vars = with(DATABASE, "DATABASE_URL", "mysql://root:topsecret@host/db");
+        let err = DatabaseSettings::from_lookup(lookup(&vars)).unwrap_err();
+        assert_eq!(err.variables(), ["DATABASE_URL"]);
+        assert_hides(&err.to_string(), &["topsecret"]);
+        assert_hides(&format!("{err:?}"), &["topsecret"]);
+    }
+
+    #[test]
+    fn a_short_pepper_is_refused_without_being_shown() {
+        let err =
+            EmailPepper::from_lookup(lookup(&[("EMAIL_HASH_PEPPER", "short-secret")])).unwrap_err();
+        assert!(matches!(
+            err.problems(),
+            [ConfigProblem::Invalid {
+                name: "EMAIL_HASH_PEPPER",
+                ..
+            }]
+        ));
+        assert_hides(&err.to_string(), &["short-secret"]);
+    }
+
+    #[test]
+    fn a_base_url_must_be_http() {
+        let err = MiraklSettings::from_lookup(lookup(&[
+            ("MIRAKL_BASE_URL", "marketplace.bestbuy.ca"),
+            ("MIRAKL_API_KEY", "shop-key"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.variables(), ["MIRAKL_BASE_URL"]);
+    }
+
+    #[test]
+    fn carrier_and_parcel_defaults_are_the_documented_ones() {
+        let canadapost = CanadaPostSettings::from_lookup(lookup(&[
+            ("CANADAPOST_BASE_URL", "https://ct.soa-gw.canadapost.ca"),
+            ("CANADAPOST_USERNAME", "user"),
+            ("CANADAPOST_PASSWORD", "password"),
+            ("CANADAPOST_CUSTOMER_NUMBER", "0001234567"),
+        ]))
+        .unwrap();
+        assert_eq!(canadapost.service_code, "DOM.EP");
+        assert_eq!(canadapost.language, "en-CA");
+        let parcel = DefaultParcel::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(parcel.weight_kg, Decimal::ONE);
+        assert_eq!(
+            (parcel.length_cm, parcel.width_cm, parcel.height_cm),
+            (Decimal::from(30), Decimal::from(20), Decimal::from(10))
+        );
+    }
+
+    #[test]
+    fn parcel_sizes_and_the_carrier_language_are_checked() {
+        let err = DefaultParcel::from_lookup(lookup(&[
+            ("DEFAULT_PARCEL_WEIGHT_KG", "-2"),
+            ("DEFAULT_PARCEL_HEIGHT_CM", "tall"),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            err.variables(),
+            ["DEFAULT_PARCEL_WEIGHT_KG", "DEFAULT_PARCEL_HEIGHT_CM"]
+        );
+        let err = CanadaPostSettings::from_lookup(lookup(&[("CANADAPOST_LANGUAGE", "de-DE")]))
+            .unwrap_err();
+        assert!(err.variables().contains(&"CANADAPOST_LANGUAGE"));
+    }
+
+    #[test]
+    fn webhook_and_sync_settings_have_defaults_and_limits() {
+        let webhooks = WebhookSettings::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(webhooks.body_limit_bytes, 1024 * 1024);
+        assert!(webhooks.mirakl_secret.is_none());
+        let sync = MarketplaceSyncSettings::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(sync, MarketplaceSyncSettings::default());
+
+        let sync = MarketplaceSyncSettings::from_lookup(lookup(&[
+            ("MARKETPLACE_SYNC_OVERLAP_SECONDS", "60"),
+            ("MARKETPLACE_SYNC_FIRST_LOOKBACK_HOURS", "2"),
+        ]))
+        .unwrap();
+        assert_eq!(sync.overlap, Duration::from_secs(60));
+        assert_eq!(sync.first_lookback, Duration::from_secs(7200));
+
+        let err = MarketplaceSyncSettings::from_lookup(lookup(&[
+            ("MARKETPLACE_SYNC_PAGE_SIZE", "500"),
+            (
+                "MARKETPLACE_SYNC_FIRST_LOOKBACK_HOURS",
+                "18446744073709551615",
+            ),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            err.variables(),
+            [
+                "MARKETPLACE_SYNC_FIRST_LOOKBACK_HOURS",
+                "MARKETPLACE_SYNC_PAGE_SIZE"
+            ]
+        );
+    }
+}

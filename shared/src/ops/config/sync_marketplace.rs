@@ -1,0 +1,105 @@
+//! `sync-marketplace`: polls Mirakl on a schedule and records what changed.
+
+use super::parts::RECORDING_FOLLOW_UPS;
+use super::{
+    AwsSettings, DatabaseSettings, FromEnvironment, MarketplaceSyncSettings, MiraklSettings,
+    QueueUrls, Variables,
+};
+use crate::model::customer_email::EmailPepper;
+
+/// What `sync-marketplace` reads at cold start.
+#[derive(Debug, Clone)]
+pub struct SyncMarketplaceSettings {
+    /// The recorded orders and threads, and the watermarks.
+    pub database: DatabaseSettings,
+    /// SQS, for the follow-ups.
+    pub aws: AwsSettings,
+    /// `EMAIL_HASH_PEPPER`: customers are recorded by the keyed hash of their e-mail.
+    pub email_hash_pepper: EmailPepper,
+    /// OR11 and M11.
+    pub mirakl: MiraklSettings,
+    /// Overlap, first look-back and page size of the polls.
+    pub sync: MarketplaceSyncSettings,
+    /// The accept, label and reply queues: the poller is also the outbox's sweep, so it
+    /// publishes every follow-up the recording path writes.
+    pub outbox_queues: QueueUrls,
+}
+
+impl FromEnvironment for SyncMarketplaceSettings {
+    fn read(vars: &mut Variables<'_>) -> Self {
+        Self {
+            database: DatabaseSettings::read(vars),
+            aws: AwsSettings::read(vars),
+            email_hash_pepper: EmailPepper::read(vars),
+            mirakl: MiraklSettings::read(vars),
+            sync: MarketplaceSyncSettings::read(vars),
+            outbox_queues: QueueUrls::read(vars, RECORDING_FOLLOW_UPS),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{assert_hides, lookup, with};
+    use super::*;
+
+    const COMPLETE: &[(&str, &str)] = &[
+        (
+            "DATABASE_URL",
+            "postgres://app:hunter2-db-password@db.internal/sellerops",
+        ),
+        ("EMAIL_HASH_PEPPER", "a-pepper-never-printed"),
+        ("MIRAKL_BASE_URL", "https://marketplace.bestbuy.ca"),
+        ("MIRAKL_API_KEY", "mirakl-key-never-printed"),
+        ("ACCEPT_QUEUE_URL", "https://sqs/1/accept"),
+        ("LABEL_QUEUE_URL", "https://sqs/1/label"),
+        ("REPLY_QUEUE_URL", "https://sqs/1/reply"),
+    ];
+
+    const SECRETS: &[&str] = &[
+        "hunter2-db-password",
+        "a-pepper-never-printed",
+        "mirakl-key-never-printed",
+    ];
+
+    #[test]
+    fn a_complete_environment_gets_the_sync_defaults_and_hides_secrets() {
+        let settings = SyncMarketplaceSettings::from_lookup(lookup(COMPLETE)).unwrap();
+        assert_eq!(settings.sync, MarketplaceSyncSettings::default());
+        assert!(settings.outbox_queues.reply.is_some());
+        assert_hides(&format!("{settings:?}"), SECRETS);
+    }
+
+    #[test]
+    fn every_missing_variable_is_named_in_one_error() {
+        let err = SyncMarketplaceSettings::from_lookup(lookup(&[])).unwrap_err();
+        assert_eq!(
+            err.variables(),
+            [
+                "DATABASE_URL",
+                "EMAIL_HASH_PEPPER",
+                "MIRAKL_BASE_URL",
+                "MIRAKL_API_KEY",
+                "ACCEPT_QUEUE_URL",
+                "LABEL_QUEUE_URL",
+                "REPLY_QUEUE_URL"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_secret_never_reaches_the_error() {
+        let vars = with(COMPLETE, "MARKETPLACE_SYNC_PAGE_SIZE", "500");
+        let vars = with(
+            &vars,
+            "DATABASE_URL",
+            "postgres://app:hunter2-db-password@[::1",
+        );
+        let err = SyncMarketplaceSettings::from_lookup(lookup(&vars)).unwrap_err();
+        assert_eq!(
+            err.variables(),
+            ["DATABASE_URL", "MARKETPLACE_SYNC_PAGE_SIZE"]
+        );
+        assert_hides(&format!("{err} {err:?}"), SECRETS);
+    }
+}
