@@ -3,9 +3,12 @@
 //! S3, through the function's handler.
 
 use rust_decimal::Decimal;
-use sellerops::flows::ingest::{ImportOptions, ImportOutcome, ObjectRef, OrderFileImporter};
+use sellerops::flows::ingest::notification::notifications_in_message_body;
+use sellerops::flows::ingest::{
+    ImportOptions, ImportOutcome, Invocation, Notification, ObjectRef, OrderFileImporter,
+};
 use sellerops_tests::events::{failed_message_ids, s3_event, s3_test_event, sqs_event};
-use sellerops_tests::fixtures::order_file;
+use sellerops_tests::fixtures::{self, order_file};
 use sellerops_tests::local_aws;
 use sellerops_tests::order_files::{create_bucket, importer, invoke, upload};
 use serde_json::json;
@@ -702,4 +705,45 @@ async fn a_message_that_is_not_an_s3_notification_is_recorded_and_acknowledged(p
         (entity_type.as_str(), entity_ref.as_str()),
         ("sqs_message", "m-odd")
     );
+}
+
+/// The object both ingest event fixtures notify: what `cargo lambda invoke` and the
+/// end-to-end test hand the function.
+fn object_in_the_event_fixtures() -> Notification {
+    Notification::ObjectCreated(ObjectRef {
+        bucket: "sellerops-orders".into(),
+        key: "incoming/sample-orders.csv".into(),
+        version_id: None,
+        etag: Some("d41d8cd98f00b204e9800998ecf8427e".into()),
+        size: Some(1533),
+    })
+}
+
+fn event_fixture(name: &str) -> serde_json::Value {
+    serde_json::from_str(&fixtures::text(&format!("events/{name}"))).unwrap()
+}
+
+#[test]
+fn the_queued_notification_fixture_is_an_sqs_event_naming_the_sample_file() {
+    let Invocation::Sqs(event) =
+        Invocation::from_payload(event_fixture("sqs-s3-notification.json")).unwrap()
+    else {
+        panic!("expected an SQS event");
+    };
+
+    let body = event.records[0].body.as_deref().unwrap();
+    assert_eq!(
+        notifications_in_message_body(body).unwrap(),
+        [object_in_the_event_fixtures()]
+    );
+}
+
+#[test]
+fn the_direct_s3_event_fixture_names_the_sample_file() {
+    let invocation = Invocation::from_payload(event_fixture("s3-object-created.json")).unwrap();
+
+    let Invocation::S3(notifications) = invocation else {
+        panic!("expected a direct S3 event, got {invocation:?}");
+    };
+    assert_eq!(notifications, [object_in_the_event_fixtures()]);
 }
