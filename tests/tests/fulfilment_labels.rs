@@ -1,5 +1,6 @@
 //! fetch-shipping-label against fake Canada Post and Mirakl servers and the local S3.
 
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use fetch_shipping_label::handle;
@@ -14,8 +15,9 @@ use sellerops_tests::fulfilment::{
 };
 use sellerops_tests::{create_local_bucket, fixtures, local_aws};
 use sqlx::PgPool;
+use tokio::sync::Notify;
 use wiremock::matchers::{body_json, header, method, path, query_param};
-use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Match, Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const ORDER: &str = "BB-20417-A";
 const SKU: &str = "BBY-T480-16-512";
@@ -89,8 +91,20 @@ impl World {
 
     /// Canada Post buys the label (exact request) `times` times.
     async fn carrier_sells_label(&self, times: u64) {
+        self.carrier_sells_label_answering(times, self.label_bought())
+            .await;
+    }
+
+    /// Canada Post's answer to a label purchase: the shipment, with its label's link.
+    fn label_bought(&self) -> ResponseTemplate {
         let answer = fixtures::text("canadapost/ncshipment-info.xml")
             .replace("{base}", &self.carrier_server.uri());
+        ResponseTemplate::new(200).set_body_raw(answer, "application/vnd.cpc.ncshipment-v4+xml")
+    }
+
+    /// Canada Post buys the label (exact request) `times` times, answering the purchase
+    /// with `answer`.
+    async fn carrier_sells_label_answering(&self, times: u64, answer: impl Respond + 'static) {
         let basic = "Basic Y3AtYXBpLXVzZXI6Y3AtYXBpLXBhc3N3b3JkLTlkMg==";
         Mock::given(method("POST"))
             .and(path(format!("/rs/{CP_CUSTOMER}/ncshipment")))
@@ -102,12 +116,7 @@ impl World {
             ))
             .and(header("accept-language", "en-CA"))
             .and(XmlBody(fixtures::text("canadapost/ncshipment-request.xml")))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_raw(answer, "application/vnd.cpc.ncshipment-v4+xml")
-                    // Lets a second concurrent delivery arrive while this one is in flight.
-                    .set_delay(Duration::from_millis(200)),
-            )
+            .respond_with(answer)
             .expect(times)
             .mount(&self.carrier_server)
             .await;
@@ -155,6 +164,17 @@ impl World {
             .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
             .mount(&self.mirakl_server)
             .await;
+    }
+
+    /// The lease of an attempt that died runs out.
+    async fn lease_runs_out(&self) {
+        sqlx::query(
+            "update ops.idempotency_keys set locked_until = now() - interval '1 second'
+             where state = 'in_progress'",
+        )
+        .execute(&self.pool)
+        .await
+        .unwrap();
     }
 
     async fn shipment(
@@ -249,13 +269,22 @@ async fn the_same_label_message_delivered_twice_at_once_buys_one_label(pool: PgP
     // Arrange
     let world = World::new(pool).await;
     let (order, _) = world.order("SHIPPING").await;
-    world.carrier_sells_label(1).await;
+    let purchase = HeldAnswer::new(world.label_bought());
+    world
+        .carrier_sells_label_answering(1, purchase.clone())
+        .await;
     world.marketplace_takes_shipment(1).await;
     let flow = world.label_flow();
 
-    // Act: two deliveries of one message through the handler, concurrently.
+    // Act: two deliveries of one message through the handler, the second while the
+    // first is buying the label.
     let first = handle(&flow, LabelOptions::default(), queued(&[&order]));
-    let second = handle(&flow, LabelOptions::default(), queued(&[&order]));
+    let second = async {
+        purchase.requested().await;
+        let answer = handle(&flow, LabelOptions::default(), queued(&[&order])).await;
+        purchase.release();
+        answer
+    };
     let (first, second) = tokio::join!(first, second);
 
     // Assert: one bought the label, the other is left for redelivery, which then finds it done.
@@ -283,15 +312,15 @@ async fn a_crash_after_the_carrier_answered_resumes_at_the_pdf_without_buying_ag
     world.carrier_sells_label(1).await;
     world.marketplace_takes_shipment(1).await;
     let crashing = LabelOptions {
-        lease: Duration::from_millis(300),
         crash_after: Some(LabelStep::LabelBought),
+        ..LabelOptions::default()
     };
     let crashed = world.label_flow().handle(&order, crashing).await;
     assert!(crashed.is_err());
     assert_eq!(world.shipment(&order).await.0, "label_created");
+    world.lease_runs_out().await;
 
     // Act: the message comes back after the dead attempt's lease ran out.
-    tokio::time::sleep(Duration::from_millis(400)).await;
     let outcome = world
         .label_flow()
         .handle(&order, LabelOptions::default())
@@ -453,5 +482,52 @@ impl Match for XmlBody {
             );
         }
         matched
+    }
+}
+
+/// Holds an answer until the test releases it, so that something can happen while the
+/// request is in flight. wiremock asks a responder on its server's own thread, so the
+/// wait blocks only the fake server; it gives up after a minute so a failed test cannot
+/// hang.
+#[derive(Clone)]
+struct HeldAnswer {
+    answer: ResponseTemplate,
+    requested: Arc<Notify>,
+    released: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl HeldAnswer {
+    fn new(answer: ResponseTemplate) -> Self {
+        Self {
+            answer,
+            requested: Arc::new(Notify::new()),
+            released: Arc::new((Mutex::new(false), Condvar::new())),
+        }
+    }
+
+    /// Returns once the request has arrived and is being held.
+    async fn requested(&self) {
+        self.requested.notified().await;
+    }
+
+    fn release(&self) {
+        let (released, signal) = &*self.released;
+        *released.lock().unwrap() = true;
+        signal.notify_all();
+    }
+}
+
+impl Respond for HeldAnswer {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        self.requested.notify_one();
+        let (released, signal) = &*self.released;
+        let _released = signal
+            .wait_timeout_while(
+                released.lock().unwrap(),
+                Duration::from_secs(60),
+                |released| !*released,
+            )
+            .unwrap();
+        self.answer.clone()
     }
 }
