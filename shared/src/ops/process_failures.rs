@@ -23,16 +23,16 @@ pub async fn record_process_failure<'e>(
     executor: impl PgExecutor<'e>,
     failure: &ProcessFailure<'_>,
 ) -> Result<Uuid, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "insert into ops.process_failures (process_name, entity_type, entity_ref, reason, payload)
          values ($1, $2, $3, $4, $5)
          returning id",
+        failure.process,
+        failure.entity_type,
+        failure.entity_ref,
+        failure.reason,
+        failure.payload.as_ref(),
     )
-    .bind(failure.process)
-    .bind(failure.entity_type)
-    .bind(failure.entity_ref)
-    .bind(failure.reason)
-    .bind(&failure.payload)
     .fetch_one(executor)
     .await
 }

@@ -84,19 +84,21 @@ pub(crate) async fn record_status(
     source: &str,
     note: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update sales.orders set status = $2 where id = $1 and status <> $2")
-        .bind(order_id)
-        .bind(status)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
+    sqlx::query!(
+        "update sales.orders set status = $2 where id = $1 and status <> $2",
+        order_id,
+        status as &OrderState,
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
         "insert into sales.order_status_history (order_id, status, source, note)
          values ($1, $2, $3, $4)",
+        order_id,
+        status as &OrderState,
+        source,
+        note,
     )
-    .bind(order_id)
-    .bind(status)
-    .bind(source)
-    .bind(note)
     .execute(&mut *tx)
     .await?;
     Ok(())

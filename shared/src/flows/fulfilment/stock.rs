@@ -60,15 +60,16 @@ pub async fn reserve_lines(
     lines: &[OrderLine],
 ) -> Result<Result<Vec<LineFill>, NeedsPerson>, sqlx::Error> {
     let skus: Vec<String> = lines.iter().map(|line| line.sku.clone()).collect();
-    let mapped: HashMap<String, Uuid> = sqlx::query_as::<_, (String, Uuid)>(
+    let mapped: HashMap<String, Uuid> = sqlx::query!(
         "select shop_sku, variant_id from catalog.shop_sku_map
          where channel = $1 and shop_sku = any($2)",
+        channel,
+        &skus,
     )
-    .bind(channel)
-    .bind(&skus)
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
+    .map(|row| (row.shop_sku, row.variant_id))
     .collect();
     let unknown: BTreeSet<String> = skus
         .iter()
@@ -84,13 +85,13 @@ pub async fn reserve_lines(
 
     let line_ids: Vec<Uuid> = lines.iter().map(|line| line.id).collect();
     let line_variants: Vec<Uuid> = lines.iter().map(|line| mapped[&line.sku]).collect();
-    sqlx::query(
+    sqlx::query!(
         "update sales.order_lines l set variant_id = m.variant_id
          from unnest($1::uuid[], $2::uuid[]) as m(line_id, variant_id)
          where l.id = m.line_id and l.variant_id is distinct from m.variant_id",
+        &line_ids,
+        &line_variants,
     )
-    .bind(&line_ids)
-    .bind(&line_variants)
     .execute(&mut *tx)
     .await?;
 
@@ -98,17 +99,17 @@ pub async fn reserve_lines(
     let mut touched: BTreeSet<Uuid> = line_variants.iter().copied().collect();
     touched.extend(boms.values().flatten().map(|(component, _)| *component));
     let touched: Vec<Uuid> = touched.into_iter().collect();
-    let mut available: HashMap<Uuid, i64> = sqlx::query_as::<_, (Uuid, i32)>(
-        "select variant_id, on_hand - reserved from inventory.stock_levels
+    let mut available: HashMap<Uuid, i64> = sqlx::query!(
+        r#"select variant_id, on_hand - reserved as "units!" from inventory.stock_levels
          where variant_id = any($1)
          order by variant_id
-         for update",
+         for update"#,
+        &touched,
     )
-    .bind(&touched)
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
-    .map(|(variant, units)| (variant, i64::from(units)))
+    .map(|row| (row.variant_id, i64::from(row.units)))
     .collect();
 
     let mut fills = Vec::with_capacity(lines.len());
@@ -146,13 +147,13 @@ pub async fn reserve_lines(
                     (a, b, c)
                 },
             );
-        sqlx::query(
+        sqlx::query!(
             "insert into inventory.stock_reservations (order_line_id, variant_id, quantity)
              select * from unnest($1::uuid[], $2::uuid[], $3::integer[])",
+            &line_ids,
+            &variants,
+            &units,
         )
-        .bind(&line_ids)
-        .bind(&variants)
-        .bind(&units)
         .execute(&mut *tx)
         .await?;
     }
@@ -164,17 +165,19 @@ async fn bills_of_materials(
     tx: &mut PgConnection,
     variants: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<(Uuid, Decimal)>>, sqlx::Error> {
-    let rows: Vec<(Uuid, Uuid, Decimal)> = sqlx::query_as(
+    let rows = sqlx::query!(
         "select variant_id, component_variant_id, quantity from catalog.variant_components
          where variant_id = any($1)
          order by variant_id, component_variant_id",
+        variants,
     )
-    .bind(variants)
     .fetch_all(&mut *tx)
     .await?;
     let mut boms: HashMap<Uuid, Vec<(Uuid, Decimal)>> = HashMap::new();
-    for (variant, component, quantity) in rows {
-        boms.entry(variant).or_default().push((component, quantity));
+    for row in rows {
+        boms.entry(row.variant_id)
+            .or_default()
+            .push((row.component_variant_id, row.quantity));
     }
     Ok(boms)
 }
@@ -236,16 +239,16 @@ pub async fn release_reservations(
     external_line_ids: Option<&[String]>,
     reason: &str,
 ) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update inventory.stock_reservations r
          set released_at = now(), release_reason = $2
          from sales.order_lines l
          where l.id = r.order_line_id and l.order_id = $1 and r.released_at is null
            and ($3::text[] is null or l.external_line_id = any($3))",
+        order_id,
+        reason,
+        external_line_ids,
     )
-    .bind(order_id)
-    .bind(reason)
-    .bind(external_line_ids)
     .execute(&mut *tx)
     .await?;
     Ok(done.rows_affected())
@@ -258,28 +261,28 @@ pub async fn consume_reservations(
     tx: &mut PgConnection,
     order_id: Uuid,
 ) -> Result<(), sqlx::Error> {
-    let released: Vec<(Uuid, i32)> = sqlx::query_as(
+    let released = sqlx::query!(
         "update inventory.stock_reservations r
          set released_at = now(), release_reason = 'shipped'
          from sales.order_lines l
          where l.id = r.order_line_id and l.order_id = $1 and r.released_at is null
          returning r.variant_id, r.quantity",
+        order_id,
     )
-    .bind(order_id)
     .fetch_all(&mut *tx)
     .await?;
     let mut per_variant: HashMap<Uuid, i32> = HashMap::new();
-    for (variant, units) in released {
-        *per_variant.entry(variant).or_default() += units;
+    for row in released {
+        *per_variant.entry(row.variant_id).or_default() += row.quantity;
     }
     let (variants, units): (Vec<Uuid>, Vec<i32>) = per_variant.into_iter().unzip();
-    sqlx::query(
+    sqlx::query!(
         "update inventory.stock_levels s set on_hand = s.on_hand - u.units
          from unnest($1::uuid[], $2::integer[]) as u(variant_id, units)
          where s.variant_id = u.variant_id",
+        &variants,
+        &units,
     )
-    .bind(&variants)
-    .bind(&units)
     .execute(&mut *tx)
     .await?;
     Ok(())

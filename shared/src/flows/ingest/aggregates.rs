@@ -24,10 +24,12 @@ pub async fn days_touched_by(
     conn: &mut PgConnection,
     file_id: Uuid,
 ) -> Result<Vec<NaiveDate>, sqlx::Error> {
-    sqlx::query_scalar("select day from ingest.ingestion_file_days where file_id = $1 order by day")
-        .bind(file_id)
-        .fetch_all(conn)
-        .await
+    sqlx::query_scalar!(
+        "select day from ingest.ingestion_file_days where file_id = $1 order by day",
+        file_id,
+    )
+    .fetch_all(conn)
+    .await
 }
 
 /// Recomputes the aggregates of `days` (sorted) in the caller's transaction and returns
@@ -44,22 +46,22 @@ pub async fn refresh_days(
         return Ok(0);
     }
     if rows_written >= FRESH_STATISTICS_ROWS {
-        sqlx::query("analyze sales.orders, sales.order_lines")
+        sqlx::query!("analyze sales.orders, sales.order_lines")
             .execute(&mut *conn)
             .await?;
     }
-    sqlx::query("select pg_advisory_xact_lock($1)")
-        .bind(SALES_AGGREGATES_LOCK)
+    sqlx::query!("select pg_advisory_xact_lock($1)", SALES_AGGREGATES_LOCK)
         .execute(&mut *conn)
         .await?;
     let mut written = 0_i64;
     for (from, until) in contiguous_runs(days) {
-        let rows: i32 =
-            sqlx::query_scalar("select analytics.refresh_sales_aggregates_daily($1, $2)")
-                .bind(from)
-                .bind(until)
-                .fetch_one(&mut *conn)
-                .await?;
+        let rows = sqlx::query_scalar!(
+            r#"select analytics.refresh_sales_aggregates_daily($1, $2) as "rows!""#,
+            from,
+            until,
+        )
+        .fetch_one(&mut *conn)
+        .await?;
         written += i64::from(rows);
     }
     Ok(written)

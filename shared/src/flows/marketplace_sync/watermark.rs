@@ -40,15 +40,15 @@ fn db(err: sqlx::Error) -> ProcessError {
 
 /// Marks a poll started and returns the watermark it starts from.
 pub async fn begin(pool: &PgPool, entity: SyncEntity) -> Result<Watermark, ProcessError> {
-    let at = sqlx::query_scalar(
+    let at = sqlx::query_scalar!(
         "insert into etl.sync_metadata as m (source, entity, sync_status, last_started_at)
          values ($1, $2, 'in_progress', now())
          on conflict on constraint sync_metadata_source_entity_key do update set
              sync_status = 'in_progress', last_started_at = now()
          returning m.watermark_at",
+        entity.source,
+        entity.entity,
     )
-    .bind(entity.source)
-    .bind(entity.entity)
     .fetch_one(pool)
     .await
     .map_err(db)?;
@@ -61,15 +61,15 @@ pub async fn succeed(
     entity: SyncEntity,
     at: Option<DateTime<Utc>>,
 ) -> Result<(), ProcessError> {
-    sqlx::query(
+    sqlx::query!(
         "update etl.sync_metadata set
              sync_status = 'success', last_error = null, last_succeeded_at = now(),
              watermark_at = greatest(watermark_at, $3)
          where source = $1 and entity = $2",
+        entity.source,
+        entity.entity,
+        at,
     )
-    .bind(entity.source)
-    .bind(entity.entity)
-    .bind(at)
     .execute(pool)
     .await
     .map_err(db)?;
@@ -78,13 +78,13 @@ pub async fn succeed(
 
 /// Records a poll that could not finish; the watermark stays.
 pub async fn fail(pool: &PgPool, entity: SyncEntity, reason: &str) -> Result<(), ProcessError> {
-    sqlx::query(
+    sqlx::query!(
         "update etl.sync_metadata set sync_status = 'failed', last_error = $3
          where source = $1 and entity = $2",
+        entity.source,
+        entity.entity,
+        reason,
     )
-    .bind(entity.source)
-    .bind(entity.entity)
-    .bind(reason)
     .execute(pool)
     .await
     .map_err(db)?;

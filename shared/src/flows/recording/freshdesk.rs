@@ -28,20 +28,21 @@ pub async fn record_ticket(
 ) -> Result<RecordedTicket, sqlx::Error> {
     let email = hash_email(ticket.requester_email.as_deref(), pepper);
     let document = Value::Object(ticket.document.clone()).to_string();
-    let (status, priority): (String, String) = sqlx::query_as(
-        "insert into etl.freshdesk_tickets as t
+    sqlx::query_as!(
+        RecordedTicket,
+        r#"insert into etl.freshdesk_tickets as t
              (domain, freshdesk_ticket_id, requester_email_hash, data)
          values ($1, $2, $3, ops.redact_email_addresses($4)::jsonb)
          on conflict on constraint freshdesk_tickets_domain_ticket_id_key do update set
              requester_email_hash = coalesce(excluded.requester_email_hash, t.requester_email_hash),
              data = t.data || excluded.data
-         returning support.extract_ticket_status(data), support.extract_ticket_priority(data)",
+         returning support.extract_ticket_status(data) as "status!",
+             support.extract_ticket_priority(data) as "priority!""#,
+        domain,
+        &ticket.ticket_id,
+        email.as_ref().map(|hash| hash.as_bytes().as_slice()),
+        document,
     )
-    .bind(domain)
-    .bind(&ticket.ticket_id)
-    .bind(email.as_ref().map(|hash| hash.as_bytes().as_slice()))
-    .bind(document)
     .fetch_one(&mut *tx)
-    .await?;
-    Ok(RecordedTicket { status, priority })
+    .await
 }

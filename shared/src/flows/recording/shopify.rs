@@ -110,7 +110,7 @@ pub async fn record_shopify_customer(
     let email = hash_email(customer.email.as_deref(), pepper);
     let customer_id =
         record_channel_customer(tx, Channel::Shopify, &shopify_id, email, None, None).await?;
-    sqlx::query(
+    sqlx::query!(
         "insert into etl.shopify_customers as s
              (shop_domain, shopify_customer_id, customer_id, email_hash, data)
          values ($1, $2, $3, $4, ops.redact_email_addresses($5)::jsonb)
@@ -121,13 +121,13 @@ pub async fn record_shopify_customer(
          where $6::timestamptz is null
             or s.data ->> 'updated_at' is null
             or (s.data ->> 'updated_at')::timestamptz <= $6",
+        shop_domain,
+        &shopify_id,
+        customer_id,
+        email.as_ref().map(|hash| hash.as_bytes().as_slice()),
+        received.raw(),
+        customer.updated_at,
     )
-    .bind(shop_domain)
-    .bind(&shopify_id)
-    .bind(customer_id)
-    .bind(email.as_ref().map(|hash| hash.as_bytes().as_slice()))
-    .bind(received.raw())
-    .bind(customer.updated_at)
     .execute(&mut *tx)
     .await?;
     Ok(customer_id)

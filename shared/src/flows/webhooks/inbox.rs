@@ -14,16 +14,16 @@ pub async fn store_delivery(
     headers: &serde_json::Value,
     body: &str,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "insert into ops.inbox (source, delivery_id, headers, body)
          values ($1, $2, $3, ops.redact_email_addresses($4)::jsonb)
          on conflict on constraint inbox_source_delivery_id_key do nothing
          returning id",
+        source,
+        delivery_id,
+        headers,
+        body,
     )
-    .bind(source)
-    .bind(delivery_id)
-    .bind(headers)
-    .bind(body)
     .fetch_optional(tx)
     .await
 }
@@ -34,10 +34,12 @@ pub async fn mark_processed(
     inbox_id: Uuid,
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update ops.inbox set processed_at = now(), error = $2 where id = $1")
-        .bind(inbox_id)
-        .bind(error)
-        .execute(tx)
-        .await?;
+    sqlx::query!(
+        "update ops.inbox set processed_at = now(), error = $2 where id = $1",
+        inbox_id,
+        error,
+    )
+    .execute(tx)
+    .await?;
     Ok(())
 }
