@@ -228,7 +228,11 @@ async fn a_state_mirakl_adds_later_is_recorded_as_spelled_and_queues_nothing(poo
 
     let answer = deliver_mirakl(
         &service,
-        &[&mirakl_order(ORDER, "WAITING_SCORING", "2026-03-02T14:00:00Z")],
+        &[&mirakl_order(
+            ORDER,
+            "WAITING_SCORING",
+            "2026-03-02T14:00:00Z",
+        )],
     )
     .await;
 
