@@ -1,10 +1,12 @@
-//! Idempotency keys, partial SQS batches and the ops logs, against a real PostgreSQL.
+//! Idempotency keys and their leases, partial SQS batches and the ops logs, against a
+//! real PostgreSQL.
 
 use std::time::Duration;
 
 use sellerops::ops::api_calls::{record_api_call, ApiCall};
 use sellerops::ops::errors::ProcessError;
-use sellerops::ops::idempotency::{claim, complete, release, Claim, KeyPolicy};
+use sellerops::ops::idempotency::{claim, complete, Claim, KeyPolicy};
+use sellerops::ops::lease::{Lease, LeaseError};
 use sellerops::ops::sqs_batch::{settle_batch, BatchTally};
 use sellerops_tests::events::sqs_event;
 use serde_json::json;
@@ -15,19 +17,39 @@ const LEASE: KeyPolicy = KeyPolicy {
     retention: Duration::from_secs(3600),
 };
 
+/// Claims `key`, which must be free.
+async fn acquire(pool: &PgPool, key: &str) -> Lease<String> {
+    match claim(pool, "test", key, LEASE).await.unwrap() {
+        Claim::Acquired(lease) => lease,
+        other => panic!("expected to acquire {key}, got {other:?}"),
+    }
+}
+
+/// What a crashed attempt's lease does once its time is up.
+async fn let_leases_run_out(pool: &PgPool) {
+    sqlx::query(
+        "update ops.idempotency_keys set locked_until = now() - interval '1 second'
+         where state = 'in_progress'",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+async fn key_row(pool: &PgPool, key: &str) -> (String, Option<serde_json::Value>) {
+    sqlx::query_as("select state, result from ops.idempotency_keys where key = $1")
+        .bind(key)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_second_delivery_of_a_completed_key_changes_nothing(pool: PgPool) {
     // Arrange
-    assert_eq!(
-        claim(&pool, "test", "s3://orders/a.csv#v1", LEASE)
-            .await
-            .unwrap(),
-        Claim::Acquired
-    );
+    let lease = acquire(&pool, "s3://orders/a.csv#v1").await;
     let result = serde_json::json!({ "rows": 12 });
-    complete(&pool, "s3://orders/a.csv#v1", Some(&result))
-        .await
-        .unwrap();
+    complete(&pool, &lease, Some(&result)).await.unwrap();
 
     // Act
     let again = claim(&pool, "test", "s3://orders/a.csv#v1", LEASE)
@@ -45,41 +67,103 @@ async fn a_live_lease_keeps_a_concurrent_delivery_out(pool: PgPool) {
         claim(&pool, "test", "webhook:42", LEASE)
     );
     let mut outcomes = [a.unwrap(), b.unwrap()];
-    outcomes.sort_by_key(|c| matches!(c, Claim::Acquired));
-    assert_eq!(outcomes, [Claim::HeldElsewhere, Claim::Acquired]);
+    outcomes.sort_by_key(|c| matches!(c, Claim::Acquired(_)));
+    assert_eq!(outcomes[0], Claim::HeldElsewhere);
+    assert!(matches!(outcomes[1], Claim::Acquired(_)), "{outcomes:?}");
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_crashed_attempt_is_taken_over_once_its_lease_runs_out(pool: PgPool) {
     // Arrange: an attempt claimed the key and died without completing.
+    let crashed = acquire(&pool, "msg-1").await;
     assert_eq!(
         claim(&pool, "test", "msg-1", LEASE).await.unwrap(),
-        Claim::Acquired
+        Claim::HeldElsewhere,
+        "its lease is still live"
     );
-    sqlx::query("update ops.idempotency_keys set locked_until = now() - interval '1 second'")
-        .execute(&pool)
-        .await
-        .unwrap();
+    let_leases_run_out(&pool).await;
 
-    // Act / Assert
-    assert_eq!(
-        claim(&pool, "test", "msg-1", LEASE).await.unwrap(),
-        Claim::Acquired
-    );
+    // Act
+    let retry = claim(&pool, "test", "msg-1", LEASE).await.unwrap();
+
+    // Assert
+    let Claim::Acquired(retry) = retry else {
+        panic!("expected a take-over, got {retry:?}");
+    };
+    assert_ne!(retry, crashed, "the take-over holds a lease of its own");
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_released_key_can_be_claimed_again_at_once(pool: PgPool) {
-    assert_eq!(
+    let lease = acquire(&pool, "msg-2").await;
+    lease.release(&pool).await.unwrap();
+    assert!(matches!(
         claim(&pool, "test", "msg-2", LEASE).await.unwrap(),
-        Claim::Acquired
+        Claim::Acquired(_)
+    ));
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_stale_holders_completion_is_refused_and_changes_nothing(pool: PgPool) {
+    // Arrange: the first attempt stalled past its lease and a retry took the key over.
+    let stale = acquire(&pool, "msg-3").await;
+    let_leases_run_out(&pool).await;
+    let current = acquire(&pool, "msg-3").await;
+
+    // Act
+    let refused = complete(&pool, &stale, Some(&serde_json::json!({ "by": "stale" }))).await;
+
+    // Assert
+    assert!(matches!(refused, Err(LeaseError::Lost)), "{refused:?}");
+    assert_eq!(
+        key_row(&pool, "msg-3").await,
+        ("in_progress".to_owned(), None)
     );
-    release(&pool, "msg-2").await.unwrap();
-    // `now()` is the transaction's start, so the next statement sees the lease as over.
-    tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(
-        claim(&pool, "test", "msg-2", LEASE).await.unwrap(),
-        Claim::Acquired
+        claim(&pool, "test", "msg-3", LEASE).await.unwrap(),
+        Claim::HeldElsewhere,
+        "the current holder's lease is untouched"
+    );
+    let result = serde_json::json!({ "by": "current" });
+    complete(&pool, &current, Some(&result)).await.unwrap();
+    assert_eq!(
+        key_row(&pool, "msg-3").await,
+        ("completed".to_owned(), Some(result))
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_stale_holders_release_leaves_the_current_lease_alone(pool: PgPool) {
+    // Arrange
+    let stale = acquire(&pool, "msg-4").await;
+    let_leases_run_out(&pool).await;
+    let _current = acquire(&pool, "msg-4").await;
+
+    // Act
+    stale.release(&pool).await.unwrap();
+
+    // Assert
+    assert_eq!(
+        claim(&pool, "test", "msg-4", LEASE).await.unwrap(),
+        Claim::HeldElsewhere
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_completed_key_cannot_be_completed_twice(pool: PgPool) {
+    // Arrange
+    let lease = acquire(&pool, "msg-5").await;
+    let first = serde_json::json!({ "attempt": 1 });
+    complete(&pool, &lease, Some(&first)).await.unwrap();
+
+    // Act
+    let again = complete(&pool, &lease, Some(&serde_json::json!({ "attempt": 2 }))).await;
+
+    // Assert
+    assert!(matches!(again, Err(LeaseError::Lost)), "{again:?}");
+    assert_eq!(
+        key_row(&pool, "msg-5").await,
+        ("completed".to_owned(), Some(first))
     );
 }
 

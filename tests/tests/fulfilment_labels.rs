@@ -4,9 +4,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use fetch_shipping_label::handle;
-use sellerops::flows::fulfilment::labels::{LabelFlow, LabelOptions, LabelOutcome, LabelStep};
+use sellerops::flows::fulfilment::labels::{LabelFlow, LabelOptions, LabelOutcome};
 use sellerops::flows::fulfilment::{OrderMessage, LABEL_PROCESS};
 use sellerops::ops::config::{DefaultParcel, SenderSettings};
+use sellerops::ops::crash_points::{Crash, CrashPoint};
 use sellerops::systems::canadapost::CanadaPostClient;
 use sellerops::systems::mirakl::MiraklClient;
 use sellerops_tests::fulfilment::{
@@ -311,11 +312,9 @@ async fn a_crash_after_the_carrier_answered_resumes_at_the_pdf_without_buying_ag
     let (order, _) = world.order("SHIPPING").await;
     world.carrier_sells_label(1).await;
     world.marketplace_takes_shipment(1).await;
-    let crashing = LabelOptions {
-        crash_after: Some(LabelStep::LabelBought),
-        ..LabelOptions::default()
-    };
-    let crashed = world.label_flow().handle(&order, crashing).await;
+    let crashed = Crash::at(CrashPoint::LabelBought)
+        .during(world.label_flow().handle(&order, LabelOptions::default()))
+        .await;
     assert!(crashed.is_err());
     assert_eq!(world.shipment(&order).await.0, "label_created");
     world.lease_runs_out().await;

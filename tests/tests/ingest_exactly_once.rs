@@ -4,8 +4,11 @@
 
 use std::time::Duration;
 
-use sellerops::flows::ingest::{ImportOptions, ImportOutcome, ObjectRef};
+use sellerops::flows::ingest::ingestion_file::{self, Claim};
+use sellerops::flows::ingest::{ImportOptions, ImportOutcome, ObjectRef, OrderFileImporter};
+use sellerops::ops::crash_points::{Crash, CrashPoint};
 use sellerops::ops::errors::Disposition;
+use sellerops::ops::lease::LeaseError;
 use sellerops::systems::aws::AwsClients;
 use sellerops_tests::events::{failed_message_ids, s3_event, sqs_event};
 use sellerops_tests::fixtures::order_file;
@@ -57,6 +60,19 @@ async fn let_leases_run_out(pool: &PgPool) {
     .execute(pool)
     .await
     .unwrap();
+}
+
+/// Imports `object` and dies, as the process would, once `batches` batches have
+/// committed (0: before the first).
+async fn import_crashing_after(importer: &OrderFileImporter, object: &ObjectRef, batches: usize) {
+    let crashed = Crash::at(CrashPoint::OrderFileBatchBoundary)
+        .after_passing(batches)
+        .during(importer.import(object))
+        .await;
+    assert!(
+        crashed.is_err(),
+        "expected a crash after {batches} batches: {crashed:?}"
+    );
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
@@ -200,19 +216,11 @@ async fn a_crash_between_batches_then_a_retry_leaves_the_database_as_one_clean_i
     let aws = local_aws().await;
     let bucket = create_bucket(&aws, true).await;
     let object = upload(&aws, &bucket, "sample.csv", order_file("sample-orders.csv")).await;
-    let crashing = importer(
-        &pool,
-        &aws,
-        ImportOptions {
-            fail_after_batches: Some(2),
-            ..in_batches_of(3)
-        },
-    );
+    let importer = importer(&pool, &aws, in_batches_of(3));
 
     // Act: the first attempt dies after two of four batches; its lease runs out; the
     // message is delivered again.
-    let crashed = crashing.import(&object).await;
-    assert_eq!(crashed.unwrap_err().disposition(), Disposition::Retry);
+    import_crashing_after(&importer, &object, 2).await;
     let (processed, status): (i32, String) =
         sqlx::query_as("select processed_rows, status::text from ingest.ingestion_files")
             .fetch_one(&pool)
@@ -224,10 +232,7 @@ async fn a_crash_between_batches_then_a_retry_leaves_the_database_as_one_clean_i
         "two batches committed"
     );
     let_leases_run_out(&pool).await;
-    let retry = importer(&pool, &aws, in_batches_of(3))
-        .import(&object)
-        .await
-        .unwrap();
+    let retry = importer.import(&object).await.unwrap();
 
     // Assert
     assert!(
@@ -270,22 +275,12 @@ async fn a_crash_at_any_batch_boundary_then_a_retry_gives_the_same_database(pool
     for crash_after in [0, 3, 6] {
         let scratch = ScratchDatabase::create(&pool).await;
         let object = upload(&aws, &bucket, "sample-and-bad.csv", body.clone()).await;
-        let crashing = importer(
-            &scratch.pool,
-            &aws,
-            ImportOptions {
-                fail_after_batches: Some(crash_after),
-                ..in_batches_of(4)
-            },
-        );
+        let importer = importer(&scratch.pool, &aws, in_batches_of(4));
 
         // Act
-        assert!(crashing.import(&object).await.is_err());
+        import_crashing_after(&importer, &object, crash_after).await;
         let_leases_run_out(&scratch.pool).await;
-        let retry = importer(&scratch.pool, &aws, in_batches_of(4))
-            .import(&object)
-            .await
-            .unwrap();
+        let retry = importer.import(&object).await.unwrap();
 
         // Assert
         assert!(
@@ -402,15 +397,7 @@ async fn a_live_lease_sends_only_that_message_back_to_the_queue(pool: PgPool) {
     let bucket = create_bucket(&aws, true).await;
     let a = upload(&aws, &bucket, "a.csv", order_file("no-currency-column.csv")).await;
     let b = upload(&aws, &bucket, "b.csv", order_file("sample-orders.csv")).await;
-    let crashing = importer(
-        &pool,
-        &aws,
-        ImportOptions {
-            fail_after_batches: Some(1),
-            ..in_batches_of(5)
-        },
-    );
-    assert!(crashing.import(&b).await.is_err());
+    import_crashing_after(&importer(&pool, &aws, in_batches_of(5)), &b, 1).await;
     let importer = importer(&pool, &aws, ImportOptions::default());
     let event = sqs_event([("m-a", s3_event(&[&a])), ("m-b", s3_event(&[&b]))]);
 
@@ -493,4 +480,51 @@ async fn the_database_unavailable_is_retryable(pool: PgPool) {
 
     // Assert
     assert_eq!(failed_message_ids(&response), ["m-1"]);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn an_attempt_taken_over_can_neither_checkpoint_nor_complete_the_file(pool: PgPool) {
+    // Arrange: an attempt claimed the file, stalled past its lease, and a retry took the
+    // file over.
+    let lease = ImportOptions::default().lease;
+    let object = ObjectRef::new("sellerops-orders", "stalled.csv");
+    let Claim::Claimed(stale) = ingestion_file::claim(&pool, &object, lease).await.unwrap() else {
+        panic!("the first attempt claims the file");
+    };
+    let_leases_run_out(&pool).await;
+    let Claim::Claimed(current) = ingestion_file::claim(&pool, &object, lease).await.unwrap()
+    else {
+        panic!("the retry takes the file over");
+    };
+    assert_eq!(current.file_id(), stale.file_id());
+
+    // Act: the stalled attempt wakes up and tries to commit a batch, then to complete.
+    let mut tx = pool.begin().await.unwrap();
+    let renewed = stale.lease.renew(&mut tx, lease).await;
+    let completed = ingestion_file::complete(&mut tx, &stale.lease, 0).await;
+    tx.commit().await.unwrap();
+
+    // Assert: both refused, nothing changed; the current attempt completes the file.
+    assert!(matches!(renewed, Err(LeaseError::Lost)), "{renewed:?}");
+    assert!(matches!(completed, Err(LeaseError::Lost)), "{completed:?}");
+    let (status, leased): (String, bool) =
+        sqlx::query_as("select status::text, locked_until > now() from ingest.ingestion_files")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), leased), ("processing", true));
+    let mut tx = pool.begin().await.unwrap();
+    let counts = ingestion_file::complete(&mut tx, &current.lease, 0)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(counts, Some((0, 0)));
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ingest.ingestion_files where status = 'completed'"
+        )
+        .await,
+        1
+    );
 }

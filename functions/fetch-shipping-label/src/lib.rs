@@ -9,7 +9,7 @@ use sellerops::ops::sqs_batch::settle_batch;
 use sellerops::ops::telemetry::{metrics_document, Count};
 
 /// Handles one SQS batch, reporting the records to retry. `options` is
-/// [`LabelOptions::default`] in production; tests inject crashes through it.
+/// [`LabelOptions::default`] in production.
 pub async fn handle(
     flow: &LabelFlow<'_>,
     options: LabelOptions,

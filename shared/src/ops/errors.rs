@@ -17,6 +17,8 @@ use std::fmt::Write as _;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
+use crate::ops::lease::LeaseError;
+
 /// A boxed cause.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
@@ -72,6 +74,16 @@ impl ProcessError {
     /// A database failure, classified by [`database_disposition`].
     pub fn database(context: impl Into<String>, err: sqlx::Error) -> Self {
         Self::classified(context.into(), database_disposition(&err), err.into())
+    }
+
+    /// A write under a lease that did not happen: retryable when another attempt took
+    /// the work over (a later delivery finds it done or still held), otherwise
+    /// classified as a database failure.
+    pub fn lease(context: impl Into<String>, err: LeaseError) -> Self {
+        match err {
+            LeaseError::Lost => Self::retryable(context, err),
+            LeaseError::Database(err) => Self::database(context, err),
+        }
     }
 
     /// An AWS SDK failure (S3, SQS), classified by [`aws_disposition`].

@@ -1,22 +1,32 @@
 //! Delivery records: S3 events, webhooks and SQS messages arrive more than once, and the
 //! record of each delivery key decides whether this attempt does the work.
 //!
-//! A claim leases the key for a while (`in_progress` until `locked_until`). The attempt
-//! that holds the lease does the work and marks it `completed`; a second delivery then
-//! finds the key completed and changes nothing. If an attempt crashes, its lease runs
-//! out and a retry claims the key again, so the work is finished exactly once provided
-//! the work itself commits atomically with [`complete`] or is safe to redo.
+//! A claim leases the key (see [`crate::ops::lease`]): `in_progress` until `locked_until`.
+//! The attempt that holds the lease does the work and marks it `completed`; a second
+//! delivery then finds the key completed and changes nothing. If an attempt crashes, its
+//! lease runs out and a retry claims the key again, so the work is finished exactly once
+//! provided the work itself commits atomically with [`complete`] or is safe to redo. An
+//! attempt whose lease was taken over cannot complete the key any more.
 
 use std::time::Duration;
 
-use sqlx::postgres::types::PgInterval;
 use sqlx::PgExecutor;
+
+use crate::ops::lease::{self, Lease, LeaseError, LeasedTable};
+
+/// Delivery records, leased while `in_progress`.
+static DELIVERY_RECORDS: LeasedTable = LeasedTable {
+    table: "ops.idempotency_keys",
+    key_column: "key",
+    open: "state = 'in_progress'",
+    on_take: "",
+};
 
 /// What a claim found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
     /// This attempt holds the lease and must do the work.
-    Acquired,
+    Acquired(Lease<String>),
     /// The work was done before; here is what it recorded.
     AlreadyCompleted(Option<serde_json::Value>),
     /// Another attempt holds a live lease; try again after it runs out.
@@ -43,14 +53,6 @@ impl KeyPolicy {
     }
 }
 
-fn interval(duration: Duration) -> PgInterval {
-    PgInterval {
-        months: 0,
-        days: 0,
-        microseconds: i64::try_from(duration.as_micros()).unwrap_or(i64::MAX),
-    }
-}
-
 /// Claims `key` in `scope` (e.g. `ingest-orders-file`). Expired keys are treated as new.
 pub async fn claim<'e>(
     executor: impl PgExecutor<'e> + Copy,
@@ -58,29 +60,41 @@ pub async fn claim<'e>(
     key: &str,
     policy: KeyPolicy,
 ) -> Result<Claim, sqlx::Error> {
-    // One statement: insert a new key, or take over one whose lease ran out (or that
-    // has expired). A key held by a live lease, or completed, is left alone.
-    let acquired: Option<String> = sqlx::query_scalar(
-        "insert into ops.idempotency_keys as k (key, scope, state, locked_until, expires_at)
-         values ($1, $2, 'in_progress', now() + $3, now() + $4)
+    // A new key, or one forgotten (expired), is inserted already leased.
+    let token = lease::fresh_token();
+    let inserted: Option<String> = sqlx::query_scalar(
+        "insert into ops.idempotency_keys as k
+             (key, scope, state, locked_until, lease_token, expires_at)
+         values ($1, $2, 'in_progress', now() + $3, $4, now() + $5)
          on conflict (key) do update set
              scope = excluded.scope,
              state = 'in_progress',
              locked_until = excluded.locked_until,
+             lease_token = excluded.lease_token,
              expires_at = excluded.expires_at,
              result = null
          where k.expires_at < now()
-            or (k.state = 'in_progress' and k.locked_until < now())
          returning k.key",
     )
     .bind(key)
     .bind(scope)
-    .bind(interval(policy.lease))
-    .bind(interval(policy.retention))
+    .bind(lease::interval(policy.lease))
+    .bind(token)
+    .bind(lease::interval(policy.retention))
     .fetch_optional(executor)
     .await?;
-    if acquired.is_some() {
-        return Ok(Claim::Acquired);
+    if inserted.is_some() {
+        return Ok(Claim::Acquired(Lease::inserted(
+            &DELIVERY_RECORDS,
+            key.to_owned(),
+            token,
+        )));
+    }
+    // A crashed attempt's key: taken over once its lease has run out.
+    if let Some(taken) =
+        Lease::take(executor, &DELIVERY_RECORDS, key.to_owned(), policy.lease).await?
+    {
+        return Ok(Claim::Acquired(taken));
     }
     let existing: Option<(String, Option<serde_json::Value>)> =
         sqlx::query_as("select state, result from ops.idempotency_keys where key = $1")
@@ -89,38 +103,32 @@ pub async fn claim<'e>(
             .await?;
     Ok(match existing {
         Some((state, result)) if state == "completed" => Claim::AlreadyCompleted(result),
-        // Held by a live lease (or deleted between the two statements: let the retry decide).
+        // Held by a live lease (or deleted between the statements: let the retry decide).
         _ => Claim::HeldElsewhere,
     })
 }
 
-/// Marks the work for `key` done, keeping `result` for later deliveries. Run it in the
-/// same transaction as the work's own writes.
+/// Marks the work under `lease` done, keeping `result` for later deliveries. Run it in
+/// the same transaction as the work's own writes. [`LeaseError::Lost`]: another attempt
+/// took the key over, and nothing was changed.
 pub async fn complete<'e>(
     executor: impl PgExecutor<'e>,
-    key: &str,
+    lease: &Lease<String>,
     result: Option<&serde_json::Value>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), LeaseError> {
+    let completed = sqlx::query(
         "update ops.idempotency_keys
-         set state = 'completed', locked_until = null, result = $2
-         where key = $1",
+         set state = 'completed', locked_until = null, result = $3
+         where key = $1 and lease_token = $2 and state = 'in_progress'",
     )
-    .bind(key)
+    .bind(lease.key())
+    .bind(lease.token())
     .bind(result)
     .execute(executor)
     .await?;
-    Ok(())
-}
-
-/// Gives the lease back after a failure, so a retry need not wait for it to run out.
-pub async fn release<'e>(executor: impl PgExecutor<'e>, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update ops.idempotency_keys set locked_until = now()
-         where key = $1 and state = 'in_progress'",
-    )
-    .bind(key)
-    .execute(executor)
-    .await?;
-    Ok(())
+    if completed.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(LeaseError::Lost)
+    }
 }

@@ -1,10 +1,13 @@
 //! The machinery every flow shares: configuration, errors, SQS batches, delivery
-//! records, the outbox, retries, telemetry, and the API-call and failure logs.
+//! records and the leases behind them, the outbox, retries, telemetry, and the API-call
+//! and failure logs.
 
 pub mod api_calls;
 pub mod config;
+pub mod crash_points;
 pub mod errors;
 pub mod idempotency;
+pub mod lease;
 pub mod outbox;
 pub mod process_failures;
 pub mod retry;

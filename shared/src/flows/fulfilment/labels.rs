@@ -29,6 +29,7 @@ use uuid::Uuid;
 use super::parcel::{PackedLine, Parcel};
 use super::{record_status, stock, OrderMessage, Reason};
 use crate::ops::config::{DefaultParcel, SenderSettings};
+use crate::ops::crash_points::crash_point;
 use crate::ops::errors::ProcessError;
 use crate::ops::idempotency::{self, Claim, KeyPolicy};
 use crate::ops::retry::RetryPolicy;
@@ -45,32 +46,18 @@ use crate::systems::mirakl::{MiraklClient, MiraklError};
 pub const SOURCE: &str = "fetch-shipping-label";
 const LEASE_SCOPE: &str = "fetch-shipping-label";
 
-/// A step of the flow, for the test-only crash hook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LabelStep {
-    /// Canada Post answered and the answer is recorded.
-    LabelBought,
-    /// The PDF is in S3 and recorded.
-    LabelStored,
-    /// OR23 was sent and recorded.
-    TrackingReported,
-}
-
 /// Per-invocation options. Production uses [`LabelOptions::default`].
 #[derive(Debug, Clone, Copy)]
 pub struct LabelOptions {
     /// How long one attempt holds the order; longer than the function's timeout, so a
     /// live attempt is never overtaken.
     pub lease: Duration,
-    /// Tests only: stop right after this step as if the process died (lease kept).
-    pub crash_after: Option<LabelStep>,
 }
 
 impl Default for LabelOptions {
     fn default() -> Self {
         Self {
             lease: Duration::from_secs(120),
-            crash_after: None,
         }
     }
 }
@@ -178,8 +165,6 @@ enum Stop {
     /// The order cannot be labelled yet: the lease is released without completing, so a
     /// later message does the work.
     NotReady(LabelOutcome),
-    /// Tests only: the process "died" after a step; the lease is kept.
-    Crashed,
 }
 
 impl LabelFlow<'_> {
@@ -198,7 +183,7 @@ impl LabelFlow<'_> {
         )
         .await
         .map_err(|err| ProcessError::database("claiming the order's label", err))?;
-        match lease {
+        let lease = match lease {
             Claim::AlreadyCompleted(_) => return Ok(LabelOutcome::AlreadyDone),
             Claim::HeldElsewhere => {
                 return Err(ProcessError::retryable(
@@ -206,26 +191,22 @@ impl LabelFlow<'_> {
                     Reason("another attempt is working on it".into()),
                 ))
             }
-            Claim::Acquired => {}
-        }
+            Claim::Acquired(lease) => lease,
+        };
         let db = |err| ProcessError::database("settling the label lease", err);
-        match self.run(message, options).await {
+        match self.run(message).await {
             Ok(Stop::Done(outcome)) => {
-                idempotency::complete(self.pool, &key, None)
+                idempotency::complete(self.pool, &lease, None)
                     .await
-                    .map_err(db)?;
+                    .map_err(|err| ProcessError::lease("completing the label lease", err))?;
                 Ok(outcome)
             }
             Ok(Stop::NotReady(outcome)) => {
-                idempotency::release(self.pool, &key).await.map_err(db)?;
+                lease.release(self.pool).await.map_err(db)?;
                 Ok(outcome)
             }
-            Ok(Stop::Crashed) => Err(ProcessError::retryable(
-                format!("label of order {}", message.external_id),
-                Reason("simulated crash".into()),
-            )),
             Err(err) => {
-                if let Err(release) = idempotency::release(self.pool, &key).await {
+                if let Err(release) = lease.release(self.pool).await {
                     tracing::warn!(error = %release, "could not release the label lease");
                 }
                 Err(err)
@@ -233,11 +214,7 @@ impl LabelFlow<'_> {
         }
     }
 
-    async fn run(
-        &self,
-        message: &OrderMessage,
-        options: LabelOptions,
-    ) -> Result<Stop, ProcessError> {
+    async fn run(&self, message: &OrderMessage) -> Result<Stop, ProcessError> {
         loop {
             let shipment = self.shipment(message.order_id).await?;
             match shipment.as_ref().map(|row| (row.state, row)) {
@@ -245,23 +222,17 @@ impl LabelFlow<'_> {
                     if let Some(stop) = self.buy_label(message, shipment.as_ref()).await? {
                         return Ok(stop);
                     }
-                    if options.crash_after == Some(LabelStep::LabelBought) {
-                        return Ok(Stop::Crashed);
-                    }
+                    crash_point!(LabelBought);
                 }
                 Some((ShipmentState::LabelCreated, row)) => {
                     self.store_label(message, row).await?;
-                    if options.crash_after == Some(LabelStep::LabelStored) {
-                        return Ok(Stop::Crashed);
-                    }
+                    crash_point!(LabelStored);
                 }
                 Some((ShipmentState::LabelStored, row)) => {
                     if let Some(stop) = self.report_tracking(message, row).await? {
                         return Ok(stop);
                     }
-                    if options.crash_after == Some(LabelStep::TrackingReported) {
-                        return Ok(Stop::Crashed);
-                    }
+                    crash_point!(TrackingReported);
                 }
                 Some((ShipmentState::TrackingReported, row)) => {
                     return self.confirm(message, row).await

@@ -19,14 +19,15 @@
 //! **Exactly once.** The file's `ingestion_files` row (one per object version) is the
 //! delivery record. An attempt claims it with a lease (a second delivery meanwhile is
 //! told to retry later; a settled file is acknowledged and left alone). Each batch's
-//! transaction locks the row, checks that `processed_rows + failed_rows` is still where
-//! this attempt left it, writes the batch's orders, lines and errors, and advances that
-//! checkpoint. A batch is therefore written entirely or not at all, exactly once: after
-//! a crash, the retry (once the lease runs out) re-reads the file, skips the rows before
-//! the checkpoint and carries on; an attempt that lost its lease to another finds the
-//! checkpoint moved and stops. The last transaction marks the file completed and
-//! recomputes the daily aggregates of every day any batch touched (recorded with the
-//! batches, so a crashed attempt's days are not forgotten).
+//! transaction renews the lease, which locks the row and fails if another attempt took
+//! the file over, writes the batch's orders, lines and errors, and advances
+//! `processed_rows + failed_rows`, the checkpoint. A batch is therefore written entirely
+//! or not at all, exactly once: after a crash, the retry (once the lease runs out) takes
+//! the file over, re-reads it, skips the rows before the checkpoint and carries on; the
+//! attempt taken over, should it wake up, finds its lease gone and stops. The last
+//! transaction marks the file completed and recomputes the daily aggregates of every day
+//! any batch touched (recorded with the batches, so a crashed attempt's days are not
+//! forgotten).
 //!
 //! Within a batch, the rules of [`super::chunk_plan`] apply to what the database already
 //! holds, read under an advisory lock that keeps concurrent imports of other files from
@@ -51,11 +52,12 @@ use super::notification::ObjectRef;
 use super::order_file_row::{OrderFileRow, RejectedRow, RowNumber, RowParser};
 use crate::model::customer_email::EmailPepper;
 use crate::model::money::Currency;
+use crate::ops::crash_points::crash_point;
 use crate::ops::errors::{error_chain, ProcessError};
+use crate::ops::lease::{Lease, LeaseError};
 use crate::ops::process_failures::{record_process_failure, ProcessFailure};
 
-/// How an import runs. The defaults suit production; tests shrink batches and inject
-/// crashes.
+/// How an import runs. The defaults suit production; tests shrink batches.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
     /// Rows per batch (and per transaction).
@@ -65,10 +67,6 @@ pub struct ImportOptions {
     /// one batch (the function's 300 s timeout bounds both); shorter than the queue's
     /// visibility timeout, so a retried message finds a crashed attempt's lease expired.
     pub lease: Duration,
-    /// Test hook: stop, as if the process died, once this many batches have committed in
-    /// this attempt (`Some(0)`: after the scan, before the first batch). No lease is
-    /// released and nothing is cleaned up. Never set in production.
-    pub fail_after_batches: Option<usize>,
 }
 
 impl Default for ImportOptions {
@@ -76,7 +74,6 @@ impl Default for ImportOptions {
         Self {
             batch_rows: 5_000,
             lease: Duration::from_secs(5 * 60),
-            fail_after_batches: None,
         }
     }
 }
@@ -136,8 +133,6 @@ enum Stop {
     Failed(ProcessError),
     /// Another attempt took the file over (its lease ran out on us).
     Lost,
-    /// The test hook fired.
-    Crashed,
 }
 
 impl From<ProcessError> for Stop {
@@ -149,6 +144,14 @@ impl From<ProcessError> for Stop {
 /// A database failure while doing `what`, classified retryable or permanent.
 fn db(what: &'static str) -> impl FnOnce(sqlx::Error) -> ProcessError {
     move |err| ProcessError::database(what, err)
+}
+
+/// A write under the file's lease that did not happen while doing `what`.
+fn leased(what: &'static str) -> impl FnOnce(LeaseError) -> Stop {
+    move |err| match err {
+        LeaseError::Lost => Stop::Lost,
+        LeaseError::Database(err) => Stop::Failed(ProcessError::database(what, err)),
+    }
 }
 
 /// Rows parsed from the file, on their way to the database.
@@ -217,7 +220,7 @@ impl OrderFileImporter {
                 return self.refuse_replaced_content(object, file_id).await;
             }
         };
-        let file_id = claimed.file_id;
+        let file_id = claimed.file_id();
         tracing::info!(%file_id, %object, resume_after_rows = claimed.rows_done, "importing order file");
 
         // Boxed: the import future is deep, and boxing keeps callers' types shallow.
@@ -230,34 +233,31 @@ impl OrderFileImporter {
             Err(Stop::Failed(err @ ProcessError::Permanent { .. })) => {
                 let reason = error_chain(&err);
                 tracing::error!(%file_id, %object, reason, "order file refused");
-                ingestion_file::fail(&self.pool, file_id, object, &reason)
-                    .await
-                    .map_err(db("recording the order file as failed"))?;
-                Ok(ImportOutcome::Failed { file_id, reason })
+                match ingestion_file::fail(&self.pool, &claimed.lease, object, &reason).await {
+                    Ok(()) => Ok(ImportOutcome::Failed { file_id, reason }),
+                    Err(LeaseError::Lost) => Err(taken_over(object, file_id)),
+                    Err(LeaseError::Database(err)) => Err(ProcessError::database(
+                        "recording the order file as failed",
+                        err,
+                    )),
+                }
             }
             Err(Stop::Failed(err)) => {
-                if let Err(release_err) = ingestion_file::release(&self.pool, file_id).await {
+                if let Err(release_err) = claimed.lease.release(&self.pool).await {
                     tracing::warn!(%file_id, error = %error_chain(&release_err),
                         "could not release the lease; the retry waits for it to run out");
                 }
                 Err(err)
             }
-            Err(Stop::Lost) => Err(ProcessError::retryable(
-                format!("order file {object} was taken over by another attempt"),
-                format!("checkpoint of file {file_id} moved"),
-            )),
-            Err(Stop::Crashed) => Err(ProcessError::retryable(
-                format!("import of {object} stopped by the test hook"),
-                "fail_after_batches",
-            )),
+            Err(Stop::Lost) => Err(taken_over(object, file_id)),
         }
     }
 
     async fn run(&self, object: &ObjectRef, claimed: &ClaimedFile) -> Result<ImportOutcome, Stop> {
-        let file_id = claimed.file_id;
+        let file_id = claimed.file_id();
         if claimed.content_hash.is_none() {
             let scan = file_reader::scan(&self.s3, object).await?;
-            match ingestion_file::record_content(&self.pool, file_id, &scan)
+            match ingestion_file::record_content(&self.pool, &claimed.lease, &scan)
                 .await
                 .map_err(db("recording the order file's content hash"))?
             {
@@ -296,7 +296,7 @@ impl OrderFileImporter {
             self.options.batch_rows.max(1),
             sender,
         );
-        let writing = self.write_batches(file_id, claimed.rows_done, receiver);
+        let writing = self.write_batches(&claimed.lease, claimed.rows_done, receiver);
         let (read, written) = tokio::join!(reading, writing);
         // A writing failure explains a reading one (the reader stops when the writer
         // does), so it is reported first.
@@ -309,53 +309,44 @@ impl OrderFileImporter {
             )
             .into());
         }
-        self.finish(file_id, total_rows).await
+        self.finish(&claimed.lease, total_rows).await
     }
 
     async fn write_batches(
         &self,
-        file_id: Uuid,
+        lease: &Lease<Uuid>,
         mut rows_done: i64,
         mut receiver: mpsc::Receiver<Batch>,
     ) -> Result<i64, Stop> {
-        let crash_after = self.options.fail_after_batches;
-        if crash_after == Some(0) {
-            return Err(Stop::Crashed);
-        }
         let mut cache = VariantCache::default();
-        let mut committed = 0_usize;
+        crash_point!(OrderFileBatchBoundary);
         while let Some(batch) = receiver.recv().await {
             let size = batch.len() as i64;
-            let variants = self.write_batch(file_id, rows_done, batch, &cache).await?;
+            let variants = self.write_batch(lease, batch, &cache).await?;
             cache.remember(variants);
             rows_done += size;
-            committed += 1;
-            if crash_after == Some(committed) {
-                return Err(Stop::Crashed);
-            }
+            crash_point!(OrderFileBatchBoundary);
         }
         Ok(rows_done)
     }
 
-    /// One batch, one transaction: everything or nothing, and only while the checkpoint
-    /// is still this attempt's.
+    /// One batch, one transaction: everything or nothing, and only while the file is
+    /// still this attempt's.
     async fn write_batch(
         &self,
-        file_id: Uuid,
-        rows_done: i64,
+        lease: &Lease<Uuid>,
         batch: Batch,
         cache: &VariantCache,
     ) -> Result<std::collections::HashMap<String, Uuid>, Stop> {
+        let file_id = *lease.key();
         let mut tx = self.pool.begin().await.map_err(db("starting a batch"))?;
         chunk_writer::lock_file_import_orders(&mut tx)
             .await
             .map_err(db("waiting for other order imports"))?;
-        if !ingestion_file::hold_checkpoint(&mut tx, file_id, rows_done)
+        lease
+            .renew(&mut tx, self.options.lease)
             .await
-            .map_err(db("locking the order file's checkpoint"))?
-        {
-            return Err(Stop::Lost);
-        }
+            .map_err(leased("renewing the order file's lease"))?;
         let order_refs: Vec<String> = batch
             .rows
             .iter()
@@ -378,31 +369,26 @@ impl OrderFileImporter {
         .await
         .map_err(db("recording rejected rows"))?;
         let failed = (batch.rejected.len() + plan.rejected.len()) as i64;
-        ingestion_file::advance_checkpoint(
-            &mut tx,
-            file_id,
-            plan.accepted_rows as i64,
-            failed,
-            self.options.lease,
-        )
-        .await
-        .map_err(db("advancing the order file's checkpoint"))?;
+        ingestion_file::advance_checkpoint(&mut tx, file_id, plan.accepted_rows as i64, failed)
+            .await
+            .map_err(db("advancing the order file's checkpoint"))?;
         tx.commit().await.map_err(db("committing a batch"))?;
         Ok(variants)
     }
 
     /// The last transaction: the file is completed and the aggregates of its days are
     /// recomputed, together.
-    async fn finish(&self, file_id: Uuid, total_rows: i64) -> Result<ImportOutcome, Stop> {
+    async fn finish(&self, lease: &Lease<Uuid>, total_rows: i64) -> Result<ImportOutcome, Stop> {
+        let file_id = *lease.key();
         let mut tx = self
             .pool
             .begin()
             .await
             .map_err(db("starting the last transaction"))?;
         let Some((processed_rows, failed_rows)) =
-            ingestion_file::complete(&mut tx, file_id, total_rows)
+            ingestion_file::complete(&mut tx, lease, total_rows)
                 .await
-                .map_err(db("completing the order file"))?
+                .map_err(leased("completing the order file"))?
         else {
             return Err(Stop::Lost);
         };
@@ -454,6 +440,14 @@ impl OrderFileImporter {
         tracing::error!(%file_id, %object, "order file replaced under an unversioned key");
         Ok(ImportOutcome::Failed { file_id, reason })
     }
+}
+
+/// The retryable error of an attempt whose file another attempt took over.
+fn taken_over(object: &ObjectRef, file_id: Uuid) -> ProcessError {
+    ProcessError::retryable(
+        format!("order file {object} was taken over by another attempt"),
+        format!("the lease on file {file_id} was taken over"),
+    )
 }
 
 /// Reads the rows after the header, skips the `skip` rows an earlier attempt committed,

@@ -1,20 +1,31 @@
 //! `ingest.ingestion_files`: one row per S3 object version, and the record that decides
 //! which attempt imports it.
 //!
-//! The row's life: claimed as `processing` with a lease → content hash recorded (or
-//! `duplicate` of a live file with the same hash) → batches advance
-//! `processed_rows + failed_rows`, the checkpoint → `completed` or `failed`.
+//! The row's life: claimed as `processing` with a lease ([`crate::ops::lease`]) →
+//! content hash recorded (or `duplicate` of a live file with the same hash) → batches
+//! advance `processed_rows + failed_rows`, the checkpoint → `completed` or `failed`. Every
+//! write after the claim is fenced by the lease: an attempt that was taken over writes
+//! nothing more.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::types::PgInterval;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::file_reader::ContentScan;
 use super::notification::ObjectRef;
+use crate::ops::lease::{self, Lease, LeaseError, LeasedTable};
 use crate::ops::process_failures::{record_process_failure, ProcessFailure};
+
+/// Order files, leased while they are being imported. Taking over a `pending` row starts
+/// its import.
+static ORDER_FILES: LeasedTable = LeasedTable {
+    table: "ingest.ingestion_files",
+    key_column: "id",
+    open: "status in ('pending', 'processing')",
+    on_take: ", status = 'processing', started_at = coalesce(started_at, now())",
+};
 
 /// The name under which failed imports are recorded in `ops.process_failures`.
 pub const PROCESS_NAME: &str = "OrderFileImport";
@@ -22,8 +33,8 @@ pub const PROCESS_NAME: &str = "OrderFileImport";
 /// A file this attempt now holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedFile {
-    /// The `ingestion_files` row.
-    pub file_id: Uuid,
+    /// The lease on the `ingestion_files` row; its key is the file's id.
+    pub lease: Lease<Uuid>,
     /// Set when an earlier attempt already hashed the content.
     pub content_hash: Option<String>,
     /// Rows an earlier attempt already committed: the checkpoint to resume from.
@@ -57,34 +68,29 @@ pub enum Claim {
     },
 }
 
-fn interval(duration: Duration) -> PgInterval {
-    PgInterval {
-        months: 0,
-        days: 0,
-        microseconds: i64::try_from(duration.as_micros()).unwrap_or(i64::MAX),
+impl ClaimedFile {
+    /// The `ingestion_files` row.
+    pub fn file_id(&self) -> Uuid {
+        *self.lease.key()
     }
 }
 
-/// Claims the object's row: inserts it as `processing`, or takes over a `processing` row
+/// Claims the object's row: inserts it as `processing`, or takes over an unsettled row
 /// whose lease has run out (a crashed attempt). The lease keeps a second delivery of the
 /// same event from doing the same work meanwhile.
 pub async fn claim(
     pool: &PgPool,
     object: &ObjectRef,
-    lease: Duration,
+    duration: Duration,
 ) -> Result<Claim, sqlx::Error> {
-    let claimed: Option<(Uuid, Option<String>, i64)> = sqlx::query_as(
-        "insert into ingest.ingestion_files as f
+    let token = lease::fresh_token();
+    let inserted: Option<Uuid> = sqlx::query_scalar(
+        "insert into ingest.ingestion_files
              (bucket, object_key, version_id, filename, etag, size_bytes, status, started_at,
-              locked_until)
-         values ($1, $2, $3, $4, $5, $6, 'processing', now(), now() + $7)
-         on conflict on constraint ingestion_files_bucket_object_key_version_id_key do update
-             set status = 'processing',
-                 started_at = coalesce(f.started_at, excluded.started_at),
-                 locked_until = excluded.locked_until
-             where f.status in ('pending', 'processing')
-               and (f.locked_until is null or f.locked_until <= now())
-         returning id, content_hash, (processed_rows + failed_rows)::bigint",
+              locked_until, lease_token)
+         values ($1, $2, $3, $4, $5, $6, 'processing', now(), now() + $7, $8)
+         on conflict on constraint ingestion_files_bucket_object_key_version_id_key do nothing
+         returning id",
     )
     .bind(&object.bucket)
     .bind(&object.key)
@@ -92,14 +98,15 @@ pub async fn claim(
     .bind(object.filename())
     .bind(&object.etag)
     .bind(object.size.filter(|size| *size >= 0))
-    .bind(interval(lease))
+    .bind(lease::interval(duration))
+    .bind(token)
     .fetch_optional(pool)
     .await?;
-    if let Some((file_id, content_hash, rows_done)) = claimed {
+    if let Some(file_id) = inserted {
         return Ok(Claim::Claimed(ClaimedFile {
-            file_id,
-            content_hash,
-            rows_done,
+            lease: Lease::inserted(&ORDER_FILES, file_id, token),
+            content_hash: None,
+            rows_done: 0,
         }));
     }
 
@@ -117,13 +124,30 @@ pub async fn claim(
     .bind(&object.version_id)
     .fetch_one(pool)
     .await?;
-    Ok(match (status.as_str(), locked_until) {
-        ("processing" | "pending", Some(until)) => Claim::HeldElsewhere { file_id, until },
-        // Released between the two statements: the caller's retry will claim it.
-        ("processing" | "pending", None) => Claim::HeldElsewhere {
+    if matches!(status.as_str(), "processing" | "pending") {
+        if let Some(lease) = Lease::take(pool, &ORDER_FILES, file_id, duration).await? {
+            // Read once the lease is ours: the attempt taken over can no longer move the
+            // checkpoint.
+            let (content_hash, rows_done): (Option<String>, i64) = sqlx::query_as(
+                "select content_hash, (processed_rows + failed_rows)::bigint
+                 from ingest.ingestion_files where id = $1",
+            )
+            .bind(file_id)
+            .fetch_one(pool)
+            .await?;
+            return Ok(Claim::Claimed(ClaimedFile {
+                lease,
+                content_hash,
+                rows_done,
+            }));
+        }
+        // Held by a live lease, or settled in between: the caller's retry will tell.
+        return Ok(Claim::HeldElsewhere {
             file_id,
-            until: Utc::now(),
-        },
+            until: locked_until.unwrap_or_else(Utc::now),
+        });
+    }
+    Ok(match status.as_str() {
         _ if object.version_id.is_none()
             && object.etag.is_some()
             && etag.is_some()
@@ -152,17 +176,19 @@ pub enum ContentCheck {
 /// concurrently: one is imported, the other becomes its duplicate.
 pub async fn record_content(
     pool: &PgPool,
-    file_id: Uuid,
+    lease: &Lease<Uuid>,
     scan: &ContentScan,
 ) -> Result<ContentCheck, sqlx::Error> {
+    let file_id = *lease.key();
     loop {
         let updated = sqlx::query(
             "update ingest.ingestion_files set content_hash = $2, size_bytes = $3
-             where id = $1 and status = 'processing'",
+             where id = $1 and lease_token = $4 and status = 'processing'",
         )
         .bind(file_id)
         .bind(&scan.sha256_hex)
         .bind(scan.size_bytes)
+        .bind(lease.token())
         .execute(pool)
         .await;
         match updated {
@@ -186,12 +212,13 @@ pub async fn record_content(
             "update ingest.ingestion_files
              set status = 'duplicate', duplicate_of_file_id = $2, content_hash = $3,
                  size_bytes = $4, locked_until = null, completed_at = now()
-             where id = $1 and status = 'processing'",
+             where id = $1 and lease_token = $5 and status = 'processing'",
         )
         .bind(file_id)
         .bind(original)
         .bind(&scan.sha256_hex)
         .bind(scan.size_bytes)
+        .bind(lease.token())
         .execute(pool)
         .await?;
         return Ok(if marked.rows_affected() == 1 {
@@ -208,116 +235,92 @@ fn is_violation_of(err: &sqlx::Error, constraint: &str) -> bool {
         .is_some_and(|name| name == constraint)
 }
 
-/// Locks the row for one batch's transaction and checks that the checkpoint is still
-/// where this attempt left it. `false` means another attempt took the file over: the
-/// batch must not be written.
-pub async fn hold_checkpoint(
-    conn: &mut PgConnection,
-    file_id: Uuid,
-    rows_done: i64,
-) -> Result<bool, sqlx::Error> {
-    let checkpoint: Option<i64> = sqlx::query_scalar(
-        "select (processed_rows + failed_rows)::bigint from ingest.ingestion_files
-         where id = $1 and status = 'processing'
-         for update",
-    )
-    .bind(file_id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(checkpoint == Some(rows_done))
-}
-
-/// Moves the checkpoint past a batch and renews the lease, in the batch's transaction.
+/// Moves the checkpoint past a batch, in the batch's transaction, which has renewed the
+/// lease first ([`Lease::renew`]): only the holder moves the checkpoint.
 pub async fn advance_checkpoint(
     conn: &mut PgConnection,
     file_id: Uuid,
     processed: i64,
     failed: i64,
-    lease: Duration,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "update ingest.ingestion_files
-         set processed_rows = processed_rows + $2, failed_rows = failed_rows + $3,
-             locked_until = now() + $4
+         set processed_rows = processed_rows + $2, failed_rows = failed_rows + $3
          where id = $1",
     )
     .bind(file_id)
     .bind(i32::try_from(processed).unwrap_or(i32::MAX))
     .bind(i32::try_from(failed).unwrap_or(i32::MAX))
-    .bind(interval(lease))
     .execute(conn)
     .await?;
     Ok(())
 }
 
 /// Marks the file completed once every row is accounted for, and returns its processed
-/// and failed row counts. `None` when another attempt settled it first.
+/// and failed row counts. `Ok(None)`: the checkpoint is not at `total_rows`, and nothing
+/// was changed. [`LeaseError::Lost`]: another attempt took the file over, and nothing
+/// was changed.
 pub async fn complete(
     conn: &mut PgConnection,
-    file_id: Uuid,
+    lease: &Lease<Uuid>,
     total_rows: i64,
-) -> Result<Option<(i64, i64)>, sqlx::Error> {
-    sqlx::query_as(
+) -> Result<Option<(i64, i64)>, LeaseError> {
+    lease.hold(conn).await?;
+    let counts = sqlx::query_as(
         "update ingest.ingestion_files
          set status = 'completed', total_rows = $2, completed_at = now(), locked_until = null,
              error_message = null
-         where id = $1 and status = 'processing' and processed_rows + failed_rows = $2
+         where id = $1 and processed_rows + failed_rows = $2
          returning processed_rows::bigint, failed_rows::bigint",
     )
-    .bind(file_id)
+    .bind(lease.key())
     .bind(i32::try_from(total_rows).unwrap_or(i32::MAX))
     .fetch_optional(conn)
-    .await
+    .await?;
+    Ok(counts)
 }
 
 /// Marks the file failed for `reason` and records the failure for a person, in one
 /// transaction. Rows committed by earlier batches stay: they are valid orders.
+/// [`LeaseError::Lost`]: another attempt took the file over, and nothing was changed.
 pub async fn fail(
     pool: &PgPool,
-    file_id: Uuid,
+    lease: &Lease<Uuid>,
     object: &ObjectRef,
     reason: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), LeaseError> {
+    let file_id = *lease.key();
     let mut tx = pool.begin().await?;
     let marked = sqlx::query(
         "update ingest.ingestion_files
          set status = 'failed', error_message = $2, completed_at = now(), locked_until = null
-         where id = $1 and status = 'processing'",
+         where id = $1 and lease_token = $3 and status = 'processing'",
     )
     .bind(file_id)
     .bind(reason)
+    .bind(lease.token())
     .execute(&mut *tx)
     .await?;
-    if marked.rows_affected() == 1 {
-        let payload = serde_json::json!({
-            "ingestion_file_id": file_id,
-            "bucket": object.bucket,
-            "key": object.key,
-            "version_id": object.version_id,
-        });
-        record_process_failure(
-            &mut *tx,
-            &ProcessFailure {
-                process: PROCESS_NAME,
-                entity_type: "ingestion_file",
-                entity_ref: &object.to_string(),
-                reason,
-                payload: Some(payload),
-            },
-        )
-        .await?;
+    if marked.rows_affected() != 1 {
+        return Err(LeaseError::Lost);
     }
-    tx.commit().await
-}
-
-/// Gives the lease back after a retryable failure, so the retry need not wait for it.
-pub async fn release(pool: &PgPool, file_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update ingest.ingestion_files set locked_until = now()
-         where id = $1 and status = 'processing'",
+    let payload = serde_json::json!({
+        "ingestion_file_id": file_id,
+        "bucket": object.bucket,
+        "key": object.key,
+        "version_id": object.version_id,
+    });
+    record_process_failure(
+        &mut *tx,
+        &ProcessFailure {
+            process: PROCESS_NAME,
+            entity_type: "ingestion_file",
+            entity_ref: &object.to_string(),
+            reason,
+            payload: Some(payload),
+        },
     )
-    .bind(file_id)
-    .execute(pool)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
