@@ -1,9 +1,11 @@
 //! Helpers for the marketplace tests: Mirakl orders, a configured webhook service,
 //! deliveries.
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::SecretString;
-use sellerops::flows::webhooks::verify::shopify_signature;
 use sellerops::flows::webhooks::{WebhookAnswer, WebhookDelivery, WebhookService};
 use sellerops::model::customer_email::EmailPepper;
 use sellerops::ops::config::WebhookSettings;
@@ -92,6 +94,15 @@ pub async fn deliver_mirakl(service: &WebhookService, orders: &[&str]) -> Webhoo
         &body,
     )
     .await
+}
+
+/// The `X-Shopify-Hmac-Sha256` Shopify sends for `body`: base64 of HMAC-SHA256 of the raw
+/// body under the app secret.
+pub fn shopify_signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(body);
+    BASE64.encode(mac.finalize().into_bytes())
 }
 
 /// Headers of a genuine Shopify delivery of `body`.

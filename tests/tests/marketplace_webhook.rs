@@ -4,8 +4,8 @@ use base64::Engine as _;
 use sellerops::flows::webhooks::WebhookDelivery;
 use sellerops_tests::fixtures;
 use sellerops_tests::marketplace::{
-    deliver, deliver_mirakl, headers, mirakl_order, shopify_headers, webhook_service,
-    FRESHDESK_SECRET, MIRAKL_SECRET,
+    deliver, deliver_mirakl, headers, mirakl_order, shopify_headers, shopify_signature,
+    webhook_service, FRESHDESK_SECRET, MIRAKL_SECRET,
 };
 use sqlx::PgPool;
 
@@ -51,8 +51,7 @@ async fn a_shopify_delivery_with_a_wrong_missing_or_stale_signature_is_401_and_s
     let signed = shopify_headers("orders/create", "wh-1", &body);
 
     let mut wrong = signed.clone();
-    let forged =
-        sellerops::flows::webhooks::verify::shopify_signature("not-the-secret", body.as_bytes());
+    let forged = shopify_signature("not-the-secret", body.as_bytes());
     wrong.insert("x-shopify-hmac-sha256", forged.parse().unwrap());
     let mut missing = signed.clone();
     missing.remove("x-shopify-hmac-sha256");
