@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
-use sellerops::flows::marketplace_sync::{MarketplaceSync, RateLimitPolicy};
+use sellerops::flows::marketplace_sync::MarketplaceSync;
 use sellerops::ops::config::{MarketplaceSyncSettings, QueueUrls};
 use sellerops::ops::outbox::OutboxPublisher;
+use sellerops::ops::retry::RetryPolicy;
 use sellerops::systems::mirakl::MiraklClient;
 use sellerops_tests::fixtures;
 use sellerops_tests::marketplace::{mirakl_order, pepper};
@@ -36,10 +37,10 @@ fn poller(server: &MockServer, pool: &PgPool, page_size: u32) -> MarketplaceSync
             first_lookback: Duration::from_secs(24 * 3600),
             page_size,
         },
-        rate_limit: RateLimitPolicy {
-            max_waits: 2,
-            max_wait: Duration::from_secs(2),
-            default_wait: Duration::from_millis(100),
+        retry: RetryPolicy {
+            attempts: 3,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
         },
     }
 }

@@ -3,7 +3,7 @@
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use sellerops::flows::marketplace_sync::{MarketplaceSync, RateLimitPolicy, RunReport};
+use sellerops::flows::marketplace_sync::{MarketplaceSync, RunReport, POLL_RETRY};
 use sellerops::ops::config::{FromEnvironment, SyncMarketplaceSettings};
 use sellerops::ops::outbox::OutboxPublisher;
 use sellerops::ops::telemetry::{emit_counts, Count};
@@ -25,7 +25,7 @@ async fn main() -> Result<(), Error> {
         client,
         pepper: settings.email_hash_pepper,
         settings: settings.sync,
-        rate_limit: RateLimitPolicy::default(),
+        retry: POLL_RETRY,
     };
     let publisher = OutboxPublisher {
         sqs: aws.sqs,

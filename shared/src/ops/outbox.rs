@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::ops::config::QueueUrls;
 use crate::ops::errors::{error_chain, ProcessError};
+use crate::ops::retry::RetryPolicy;
 
 /// The work queues follow-up messages go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,10 +195,20 @@ async fn send(
         .map_err(|err| error_chain(&err))
 }
 
-/// Doubling from 5 seconds, at most 15 minutes.
+/// How an unsent message waits for its next pass: 5 seconds after the first failure,
+/// doubling up to 15 minutes. The outbox never gives a message up, so the number of
+/// attempts is not the policy's to bound.
+const SEND_RETRY: RetryPolicy = RetryPolicy {
+    attempts: u32::MAX,
+    base_delay: Duration::from_secs(5),
+    max_delay: Duration::from_secs(15 * 60),
+};
+
+/// The wait before the next send of a message whose `attempts` earlier sends failed
+/// (this one failing too).
 fn backoff(attempts: i32) -> Duration {
-    let exponent = u32::try_from(attempts.clamp(0, 8)).unwrap_or(8);
-    Duration::from_secs((5u64 << exponent).min(900))
+    let failures = u32::try_from(attempts).unwrap_or(0).saturating_add(1);
+    SEND_RETRY.delay_after(failures)
 }
 
 #[cfg(test)]

@@ -1,12 +1,19 @@
-//! Bounded retries inside one invocation, for calls whose failure may pass in a moment
-//! (a 5xx, a timeout, a 429 with a short `Retry-After`).
+//! The one retry policy: how many attempts a failing call gets and how the waits grow.
 //!
-//! Retrying here saves a round trip through the queue; the bound keeps the invocation
-//! well inside the Lambda timeout. When the attempts run out the caller returns a
-//! retryable error and the queue tries again later.
+//! Two kinds of retry follow it. Inside one invocation, [`with_retries`] repeats a call
+//! whose failure may pass in a moment (a 5xx, a timeout, a 429 with a short
+//! `Retry-After`): that saves a round trip through the queue, and the bound keeps the
+//! invocation well inside the Lambda timeout. When the attempts run out, or the server
+//! asks for a longer wait than the policy allows, the error is returned and the caller's
+//! queue (or schedule) tries again later. Across invocations, the outbox stores its next
+//! attempt's time in the database, computed with [`RetryPolicy::delay_after`]. Both take
+//! their waits from the same exponential schedule.
 
+use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 
 /// How often and how long to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,8 +22,9 @@ pub struct RetryPolicy {
     pub attempts: u32,
     /// The wait before the second attempt; it doubles after each further failure.
     pub base_delay: Duration,
-    /// The longest single wait. A server asking for more (`Retry-After`) is not
-    /// waited for: the error is returned at once and the queue retries later.
+    /// The longest single wait: the doubling stops there, and a server asking for more
+    /// (`Retry-After`) is not waited for: the error is returned at once and the queue
+    /// retries later.
     pub max_delay: Duration,
 }
 
@@ -35,12 +43,37 @@ impl RetryPolicy {
         max_delay: Duration::ZERO,
     };
 
-    fn delay(&self, failures: u32, asked: Option<Duration>) -> Option<Duration> {
-        let exponential = self
-            .base_delay
-            .saturating_mul(1u32 << failures.saturating_sub(1).min(16));
-        let wait = asked.unwrap_or(exponential);
-        (wait <= self.max_delay).then_some(wait)
+    /// The waits between attempts: `base_delay`, doubling up to `max_delay`, without
+    /// jitter (one invocation's few calls do not stampede), `attempts - 1` of them.
+    fn schedule(&self) -> ExponentialBuilder {
+        let retries = usize::try_from(self.attempts.max(1) - 1).unwrap_or(usize::MAX);
+        ExponentialBuilder::new()
+            .with_factor(2.0)
+            .with_min_delay(self.base_delay)
+            .with_max_delay(self.max_delay)
+            .with_max_times(retries)
+    }
+
+    /// The wait before the next attempt: the schedule's (`planned`, `None` once the
+    /// attempts are used up), or the server's when it asks for one the cap allows.
+    fn wait(&self, planned: Option<Duration>, failure: Transient) -> Option<Duration> {
+        match (planned, failure) {
+            (None, _) => None,
+            (Some(_), Transient::Yes(Some(asked))) => (asked <= self.max_delay).then_some(asked),
+            (Some(planned), _) => Some(planned),
+        }
+    }
+
+    /// The wait after the `failures`-th failure in a row (1 for the first), for a retry
+    /// scheduled outside this process; the number of attempts is not checked.
+    pub fn delay_after(&self, failures: u32) -> Duration {
+        // The schedule is flat at `max_delay` long before 64 steps.
+        let step = usize::try_from(failures.clamp(1, 64) - 1).unwrap_or(0);
+        self.schedule()
+            .without_max_times()
+            .build()
+            .nth(step)
+            .unwrap_or(self.max_delay)
     }
 }
 
@@ -60,33 +93,27 @@ pub enum Transient {
 }
 
 /// Runs `attempt` until it succeeds, fails for good, or the policy's attempts run out.
+/// A wait the server asks for replaces the policy's own, up to `max_delay`; asking for
+/// longer ends the retries at once.
 pub async fn with_retries<T, E, F, Fut>(
     policy: RetryPolicy,
     classify: impl Fn(&E) -> Transient,
-    mut attempt: F,
+    attempt: F,
 ) -> Result<T, E>
 where
+    E: Display,
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let mut failures = 0;
-    loop {
-        let err = match attempt().await {
-            Ok(value) => return Ok(value),
-            Err(err) => err,
-        };
-        failures += 1;
-        let Transient::Yes(asked) = classify(&err) else {
-            return Err(err);
-        };
-        if failures >= policy.attempts.max(1) {
-            return Err(err);
-        }
-        match policy.delay(failures, asked) {
-            Some(wait) => tokio::time::sleep(wait).await,
-            None => return Err(err),
-        }
-    }
+    attempt
+        .retry(policy.schedule())
+        .when(|err| classify(err) != Transient::No)
+        .adjust(|err, planned| policy.wait(planned, classify(err)))
+        .notify(|err, wait| {
+            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+            tracing::info!(wait_ms, error = %err, "transient failure; trying again");
+        })
+        .await
 }
 
 #[cfg(test)]
@@ -162,5 +189,36 @@ mod tests {
         )
         .await;
         assert_eq!(calls.get(), 1);
+    }
+
+    #[test]
+    fn the_waits_double_and_a_retry_after_within_the_cap_replaces_them() {
+        let policy = RetryPolicy {
+            attempts: 4,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(30),
+        };
+        let planned: Vec<Duration> = policy.schedule().build().collect();
+        assert_eq!(planned, [1, 2, 4].map(Duration::from_secs));
+
+        let secs = |s| Some(Duration::from_secs(s));
+        let asked = |s| Transient::Yes(secs(s));
+        assert_eq!(policy.wait(secs(2), Transient::Yes(None)), secs(2));
+        assert_eq!(policy.wait(secs(2), asked(7)), secs(7));
+        assert_eq!(policy.wait(secs(2), asked(31)), None, "longer than the cap");
+        assert_eq!(policy.wait(None, asked(7)), None, "attempts used up");
+    }
+
+    #[test]
+    fn a_delay_scheduled_elsewhere_follows_the_same_doubling_and_cap() {
+        let policy = RetryPolicy {
+            attempts: 1,
+            base_delay: Duration::from_secs(5),
+            max_delay: Duration::from_secs(900),
+        };
+        let delays: Vec<u64> = [1, 2, 4, 8, 9, 1000]
+            .map(|failures| policy.delay_after(failures).as_secs())
+            .to_vec();
+        assert_eq!(delays, [5, 10, 40, 640, 900, 900]);
     }
 }

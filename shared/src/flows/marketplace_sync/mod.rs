@@ -5,13 +5,13 @@
 //! status in `etl.sync_metadata`. A poll starts an overlap window before the watermark
 //! (a change Mirakl commits late is still seen; seeing one twice changes nothing), pages
 //! to the end, records each order or thread in its own transaction, and only then moves
-//! the watermark to the newest change it saw. A 429 is honoured by waiting its
-//! `Retry-After` and asking again, a few times; a poll that cannot finish leaves the
-//! watermark where it was and records why.
+//! the watermark to the newest change it saw. A call that fails transiently (429, 5xx,
+//! no answer) is asked again a few times, after the wait a 429's `Retry-After` asks for
+//! when [`POLL_RETRY`] allows it; a poll that cannot finish leaves the watermark where it
+//! was and records why, and the next scheduled run tries again.
 
 pub mod watermark;
 
-use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -26,31 +26,19 @@ use crate::ops::errors::{error_chain, Disposition, ProcessError};
 use crate::ops::outbox::publish_due;
 use crate::ops::outbox::OutboxPublisher;
 use crate::ops::process_failures::{record_process_failure, ProcessFailure};
+use crate::ops::retry::RetryPolicy;
 use crate::systems::mirakl::orders::{list_orders, OrdersChangedSince};
 use crate::systems::mirakl::threads::list_threads;
-use crate::systems::mirakl::{MiraklClient, MiraklError};
+use crate::systems::mirakl::MiraklClient;
 use watermark::{SyncEntity, Watermark};
 
-/// How often and how long a rate-limited call is retried within one poll.
-#[derive(Debug, Clone, Copy)]
-pub struct RateLimitPolicy {
-    /// Waits before giving the poll up.
-    pub max_waits: u32,
-    /// The longest single wait, whatever `Retry-After` says.
-    pub max_wait: Duration,
-    /// The wait when Mirakl names none.
-    pub default_wait: Duration,
-}
-
-impl Default for RateLimitPolicy {
-    fn default() -> Self {
-        Self {
-            max_waits: 3,
-            max_wait: Duration::from_secs(60),
-            default_wait: Duration::from_secs(10),
-        }
-    }
-}
+/// How a failed OR11 or M11 call is retried within one poll: Mirakl allows OR11 about
+/// once a minute, so the poller waits longer than the other flows' calls do.
+pub const POLL_RETRY: RetryPolicy = RetryPolicy {
+    attempts: 4,
+    base_delay: Duration::from_secs(10),
+    max_delay: Duration::from_secs(60),
+};
 
 /// The poller's state for one run.
 #[derive(Debug, Clone)]
@@ -63,8 +51,8 @@ pub struct MarketplaceSync {
     pub pepper: EmailPepper,
     /// Overlap window, first lookback, page size.
     pub settings: MarketplaceSyncSettings,
-    /// How 429s are honoured.
-    pub rate_limit: RateLimitPolicy,
+    /// How a failed Mirakl call is retried within the poll ([`POLL_RETRY`] in production).
+    pub retry: RetryPolicy,
 }
 
 /// What one poll of one entity did.
@@ -181,7 +169,7 @@ impl MarketplaceSync {
                 offset,
                 max: self.settings.page_size,
             };
-            let page = self.patiently(|| list_orders(&self.client, query)).await?;
+            let page = list_orders(&self.client, query, self.retry).await?;
             let count = page.orders.len() as u64;
             for order in &page.orders {
                 tally.seen += 1;
@@ -203,7 +191,7 @@ impl MarketplaceSync {
                         tally.follow_ups += u64::from(recorded.follow_ups);
                     }
                     Err(err) => {
-                        self.give_up_or_stop(err, "order", &order.value.order_id)
+                        self.record_failure_or_stop_poll(err, "order", &order.value.order_id)
                             .await?;
                         tally.failed += 1;
                     }
@@ -224,9 +212,7 @@ impl MarketplaceSync {
         let mut newest = None;
         let mut token: Option<String> = None;
         loop {
-            let page = self
-                .patiently(|| list_threads(&self.client, since, token.as_deref()))
-                .await?;
+            let page = list_threads(&self.client, since, token.as_deref(), self.retry).await?;
             for thread in &page.data {
                 tally.seen += 1;
                 newest = newest.max(Some(thread.value.date_updated));
@@ -245,7 +231,7 @@ impl MarketplaceSync {
                         tally.follow_ups += u64::from(recorded.follow_ups);
                     }
                     Err(err) => {
-                        self.give_up_or_stop(err, "thread", &thread.value.id)
+                        self.record_failure_or_stop_poll(err, "thread", &thread.value.id)
                             .await?;
                         tally.failed += 1;
                     }
@@ -260,7 +246,7 @@ impl MarketplaceSync {
 
     /// A retryable failure stops the poll; a permanent one is written down for a person
     /// and the poll goes on.
-    async fn give_up_or_stop(
+    async fn record_failure_or_stop_poll(
         &self,
         err: sqlx::Error,
         entity_type: &str,
@@ -286,32 +272,5 @@ impl MarketplaceSync {
         .await
         .map_err(|e| ProcessError::database("recording a sync failure", e))?;
         Ok(())
-    }
-
-    /// Makes a Mirakl call, waiting out 429s as `Retry-After` asks, a few times.
-    async fn patiently<T, F, Fut>(&self, call: F) -> Result<T, ProcessError>
-    where
-        F: Fn() -> Fut,
-        Fut: Future<Output = Result<T, MiraklError>>,
-    {
-        let mut waits = 0;
-        loop {
-            match call().await {
-                Err(MiraklError::RateLimited { retry_after, .. })
-                    if waits < self.rate_limit.max_waits =>
-                {
-                    let wait = retry_after
-                        .unwrap_or(self.rate_limit.default_wait)
-                        .min(self.rate_limit.max_wait);
-                    tracing::info!(
-                        wait_ms = wait.as_millis() as u64,
-                        "Mirakl rate limit; waiting"
-                    );
-                    tokio::time::sleep(wait).await;
-                    waits += 1;
-                }
-                other => return other.map_err(ProcessError::from),
-            }
-        }
     }
 }

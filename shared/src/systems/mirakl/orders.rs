@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::order_state::OrderState;
 use super::{MiraklClient, MiraklError, MiraklRequest};
 use crate::model::received::{decimal, optional_decimal, Received};
+use crate::ops::retry::RetryPolicy;
 
 /// One order as OR11 (and an order webhook) describes it.
 #[derive(Debug, Clone, Deserialize)]
@@ -197,10 +198,12 @@ pub struct OrdersChangedSince {
     pub max: u32,
 }
 
-/// OR11: one page of orders changed since a time, oldest created first.
+/// OR11: one page of orders changed since a time, oldest created first; a transient
+/// failure is retried as `policy` allows.
 pub async fn list_orders(
     client: &MiraklClient,
     query: OrdersChangedSince,
+    policy: RetryPolicy,
 ) -> Result<OrderPage, MiraklError> {
     let mut request = MiraklRequest::new("OR11", Method::GET, "/api/orders");
     request.query = vec![
@@ -215,7 +218,7 @@ pub async fn list_orders(
         ("sort", "dateCreated".to_owned()),
         ("order", "asc".to_owned()),
     ];
-    client.send(request).await?.json("OR11")
+    client.send_retrying(request, policy).await?.json("OR11")
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::{MiraklClient, MiraklError, MiraklRequest};
 use crate::model::received::Received;
+use crate::ops::retry::RetryPolicy;
 
 /// One message thread, with its latest messages.
 #[derive(Debug, Deserialize)]
@@ -128,10 +129,12 @@ pub struct ThreadPage {
 }
 
 /// M11: threads changed since a time, with their messages; `page_token` continues a list.
+/// A transient failure is retried as `policy` allows.
 pub async fn list_threads(
     client: &MiraklClient,
     updated_since: DateTime<Utc>,
     page_token: Option<&str>,
+    policy: RetryPolicy,
 ) -> Result<ThreadPage, MiraklError> {
     let mut request = MiraklRequest::new("M11", Method::GET, "/api/inbox/threads");
     request.query = vec![
@@ -145,5 +148,5 @@ pub async fn list_threads(
     if let Some(token) = page_token {
         request.query.push(("page_token", token.to_owned()));
     }
-    client.send(request).await?.json("M11")
+    client.send_retrying(request, policy).await?.json("M11")
 }
