@@ -11,7 +11,8 @@
 //! - [`systems`]: the outside systems, each behind its own client or document types:
 //!   Mirakl ([`systems::mirakl`]), Canada Post ([`systems::canadapost`]), Shopify
 //!   ([`systems::shopify`]), Freshdesk ([`systems::freshdesk`]), AWS ([`systems::aws`])
-//!   and the database pool ([`systems::db`]).
+//!   and the database pool ([`systems::db`]); the HTTP APIs all go through one client
+//!   ([`systems::http`]).
 //! - [`ops`]: the machinery the flows share: configuration, errors, SQS batches,
 //!   delivery records, outbox, retries, telemetry, the API-call and failure logs.
 //! - [`model`]: the values every flow speaks in: channels, money, customer emails and

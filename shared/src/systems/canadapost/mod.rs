@@ -1,20 +1,21 @@
 //! Canada Post's REST API: buy a non-contract shipment label and fetch its PDF.
 //!
-//! [`CanadaPostClient`] sends each call with HTTP Basic auth and the exact ncshipment v4
-//! media type (Canada Post refuses `*/*`), logs it in `ops.api_calls` with the
-//! Authorization redacted, and retries 5xx, 429 and transport failures a bounded number
-//! of times within the invocation. A `<messages>` answer (bad address, bad postal code,
-//! wrong service) is a [`CanadaPostError::Rejected`] carrying the carrier's code and
-//! description: permanent, for a person to fix.
+//! [`CanadaPostClient`] builds each call with HTTP Basic auth and the exact ncshipment
+//! v4 media type (Canada Post refuses `*/*`) and sends it through the shared
+//! [`HttpClient`], which logs it in `ops.api_calls` with the Authorization redacted and
+//! retries 5xx, 429 and transport failures a bounded number of times within the
+//! invocation. Buying a label is a POST, so it is retried only when Canada Post did not
+//! take it (429, 503) or the request never left: a timed-out purchase may have bought
+//! one. A `<messages>` answer (bad address, bad postal code, wrong service) is a
+//! [`CanadaPostError::Rejected`] carrying the carrier's code and description:
+//! permanent, for a person to fix.
 
 mod shipment;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
-use reqwest::header::{
-    HeaderMap, ACCEPT, ACCEPT_LANGUAGE, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER,
-};
+use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
@@ -26,10 +27,10 @@ pub use shipment::{
     ShipmentInfo, MEDIA_TYPE, NAMESPACE,
 };
 
-use crate::ops::api_calls::{record_api_call, ApiCall};
 use crate::ops::config::{CanadaPostSettings, ConfigError};
-use crate::ops::errors::{error_chain, ProcessError};
-use crate::ops::retry::{with_retries, RetryPolicy, Transient};
+use crate::ops::errors::ProcessError;
+use crate::ops::retry::RetryPolicy;
+use crate::systems::http::{Call, Failure, HttpClient};
 
 /// The service name in `ops.api_calls`.
 pub const SERVICE: &str = "canadapost";
@@ -43,14 +44,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// A Canada Post client, built once per Lambda instance.
 #[derive(Clone)]
 pub struct CanadaPostClient {
-    http: reqwest::Client,
+    http: HttpClient,
     base_url: String,
     username: SecretString,
     password: SecretString,
     customer_number: String,
     language: String,
     retry: RetryPolicy,
-    log: PgPool,
 }
 
 impl std::fmt::Debug for CanadaPostClient {
@@ -125,25 +125,39 @@ fn describe(messages: &[CarrierMessage]) -> String {
 }
 
 impl CanadaPostError {
-    fn transient(&self) -> Transient {
+    /// The error for `operation` from the shared client's classification; a refusal
+    /// carries the carrier's messages.
+    fn from_failure(operation: &'static str, failure: Failure) -> Self {
+        match failure {
+            Failure::RateLimited { retry_after } => Self::RateLimited {
+                operation,
+                retry_after,
+            },
+            Failure::Unavailable { status } => Self::Unavailable { operation, status },
+            Failure::Transport { source } => Self::Transport { operation, source },
+            Failure::Rejected { status, body } => Self::Rejected {
+                operation,
+                status,
+                messages: parse_messages(&String::from_utf8_lossy(&body)).unwrap_or_default(),
+            },
+        }
+    }
+
+    fn is_retryable(&self) -> bool {
         match self {
-            Self::RateLimited { retry_after, .. } => Transient::Yes(*retry_after),
-            Self::Unavailable { .. } | Self::Transport { .. } => Transient::Yes(None),
-            Self::Rejected { .. } | Self::UnexpectedBody { .. } | Self::ForeignLink(_) => {
-                Transient::No
-            }
+            Self::RateLimited { .. } | Self::Unavailable { .. } | Self::Transport { .. } => true,
+            Self::Rejected { .. } | Self::UnexpectedBody { .. } | Self::ForeignLink(_) => false,
         }
     }
 }
 
 impl From<CanadaPostError> for ProcessError {
     fn from(err: CanadaPostError) -> Self {
-        match err.transient() {
-            Transient::Yes(_) => {
-                let context = err.to_string();
-                ProcessError::retryable(context, err)
-            }
-            Transient::No => ProcessError::permanent(err.to_string()),
+        if err.is_retryable() {
+            let context = err.to_string();
+            ProcessError::retryable(context, err)
+        } else {
+            ProcessError::permanent(err.to_string())
         }
     }
 }
@@ -151,16 +165,12 @@ impl From<CanadaPostError> for ProcessError {
 impl CanadaPostClient {
     /// Builds the client from its settings, logging calls through `log`.
     pub fn from_settings(settings: &CanadaPostSettings, log: PgPool) -> Result<Self, ConfigError> {
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|err| {
-                ConfigError::invalid(
-                    "CANADAPOST_BASE_URL",
-                    format!("cannot build an HTTP client: {err}"),
-                )
-            })?;
+        let http = HttpClient::new(SERVICE, REQUEST_TIMEOUT, log).map_err(|err| {
+            ConfigError::invalid(
+                "CANADAPOST_BASE_URL",
+                format!("cannot build an HTTP client: {err}"),
+            )
+        })?;
         Ok(Self {
             http,
             base_url: settings.base_url.trim_end_matches('/').to_owned(),
@@ -169,7 +179,6 @@ impl CanadaPostClient {
             customer_number: settings.customer_number.clone(),
             language: settings.language.clone(),
             retry: RetryPolicy::DEFAULT,
-            log,
         })
     }
 
@@ -179,7 +188,9 @@ impl CanadaPostClient {
         self
     }
 
-    /// Buys a label: `POST /rs/{customer-number}/ncshipment`.
+    /// Buys a label: `POST /rs/{customer-number}/ncshipment`. Sent again within the
+    /// invocation only when Canada Post did not take it (429, 503) or no connection was
+    /// made, never after a timeout, which may have bought the label.
     pub async fn create_shipment(
         &self,
         order_id: Uuid,
@@ -199,17 +210,10 @@ impl CanadaPostClient {
                 percent_encoding::NON_ALPHANUMERIC
             )
         );
-        let answer = with_retries(self.retry, CanadaPostError::transient, || {
-            self.call(
-                CREATE_SHIPMENT,
-                Method::POST,
-                &url,
-                MEDIA_TYPE,
-                Some(&body),
-                order_id,
-            )
-        })
-        .await?;
+        let mut call = self.call(CREATE_SHIPMENT, Method::POST, url, MEDIA_TYPE, order_id);
+        call.headers.push((CONTENT_TYPE, MEDIA_TYPE.to_owned()));
+        call.body = Some(body);
+        let answer = self.send(&call).await?;
         let text = String::from_utf8_lossy(&answer).into_owned();
         ShipmentInfo::from_xml(&text).map_err(|err| CanadaPostError::UnexpectedBody {
             operation: CREATE_SHIPMENT,
@@ -227,17 +231,14 @@ impl CanadaPostClient {
         if !self.is_own_link(label_url) {
             return Err(CanadaPostError::ForeignLink(label_url.to_owned()));
         }
-        let pdf = with_retries(self.retry, CanadaPostError::transient, || {
-            self.call(
-                GET_ARTIFACT,
-                Method::GET,
-                label_url,
-                "application/pdf",
-                None,
-                order_id,
-            )
-        })
-        .await?;
+        let call = self.call(
+            GET_ARTIFACT,
+            Method::GET,
+            label_url.to_owned(),
+            "application/pdf",
+            order_id,
+        );
+        let pdf = self.send(&call).await?;
         if !pdf.starts_with(b"%PDF") {
             return Err(CanadaPostError::UnexpectedBody {
                 operation: GET_ARTIFACT,
@@ -264,115 +265,33 @@ impl CanadaPostClient {
         )
     }
 
-    /// One logged call; returns the body of a 2xx answer.
-    async fn call(
+    fn call(
         &self,
         operation: &'static str,
         method: Method,
-        url: &str,
+        url: String,
         accept: &str,
-        body: Option<&str>,
         order_id: Uuid,
-    ) -> Result<Vec<u8>, CanadaPostError> {
-        let mut builder = self
-            .http
-            .request(method.clone(), url)
-            .header(AUTHORIZATION, self.basic_auth())
-            .header(ACCEPT, accept)
-            .header(ACCEPT_LANGUAGE, &self.language);
-        if let Some(body) = body {
-            builder = builder
-                .header(CONTENT_TYPE, MEDIA_TYPE)
-                .body(body.to_owned());
-        }
-        let built = builder
-            .build()
-            .map_err(|source| CanadaPostError::Transport { operation, source })?;
-        let headers: Vec<(&str, &str)> = built
-            .headers()
-            .iter()
-            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-            .collect();
-        let mut log = ApiCall::new(SERVICE, operation, method.as_str(), url, headers);
-        log.request_body = body.map(str::to_owned);
-        log.order_id = Some(order_id);
-
-        let started = Instant::now();
-        let outcome = self.http.execute(built).await;
-        let result = match outcome {
-            Err(source) => {
-                log.error = Some(error_chain(&source));
-                Err(CanadaPostError::Transport { operation, source })
-            }
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let retry_after = retry_after(response.headers());
-                let content_type = response
-                    .headers()
-                    .get(CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                match response.bytes().await {
-                    Err(source) => {
-                        log.status_code = Some(status);
-                        log.error = Some(error_chain(&source));
-                        Err(CanadaPostError::Transport { operation, source })
-                    }
-                    Ok(bytes) => {
-                        log.status_code = Some(status);
-                        log.response_body = Some(loggable_body(&bytes, &content_type));
-                        classify(operation, status, retry_after, bytes.to_vec())
-                    }
-                }
-            }
-        };
-        log.duration = started.elapsed();
-        if let Err(err) = record_api_call(&self.log, &log).await {
-            tracing::warn!(error = %error_chain(&err), "could not log Canada Post call");
-        }
-        result
+    ) -> Call<'static> {
+        let mut call = Call::new(operation, method, url);
+        call.headers = vec![
+            (AUTHORIZATION, self.basic_auth()),
+            (ACCEPT, accept.to_owned()),
+            (ACCEPT_LANGUAGE, self.language.clone()),
+        ];
+        call.order_id = Some(order_id);
+        call
     }
-}
 
-fn classify(
-    operation: &'static str,
-    status: u16,
-    retry_after: Option<Duration>,
-    body: Vec<u8>,
-) -> Result<Vec<u8>, CanadaPostError> {
-    match status {
-        200..=299 => Ok(body),
-        429 => Err(CanadaPostError::RateLimited {
-            operation,
-            retry_after,
-        }),
-        500..=599 => Err(CanadaPostError::Unavailable { operation, status }),
-        _ => Err(CanadaPostError::Rejected {
-            operation,
-            status,
-            messages: parse_messages(&String::from_utf8_lossy(&body)).unwrap_or_default(),
-        }),
+    /// Sends `call` with the client's retries; returns the body of a 2xx answer.
+    async fn send(&self, call: &Call<'static>) -> Result<Vec<u8>, CanadaPostError> {
+        let operation = call.operation;
+        self.http
+            .send_retrying(call, self.retry)
+            .await
+            .map(|answer| answer.body)
+            .map_err(|failure| CanadaPostError::from_failure(operation, failure))
     }
-}
-
-/// Text bodies as received; a PDF or other binary as a short note, not its bytes.
-fn loggable_body(bytes: &[u8], content_type: &str) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(text) if !content_type.contains("pdf") => text.to_owned(),
-        _ => format!("<{} bytes of {content_type}>", bytes.len()),
-    }
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
 }
 
 #[cfg(test)]
@@ -382,7 +301,13 @@ mod tests {
     #[test]
     fn a_refusal_names_the_carriers_code_and_description_and_is_permanent() {
         let body = br#"<messages xmlns="http://www.canadapost.ca/ws/messages"><message><code>9111</code><description>Postal code is not valid for province.</description></message></messages>"#;
-        let err = classify(CREATE_SHIPMENT, 400, None, body.to_vec()).unwrap_err();
+        let err = CanadaPostError::from_failure(
+            CREATE_SHIPMENT,
+            Failure::Rejected {
+                status: 400,
+                body: body.to_vec(),
+            },
+        );
         let process = ProcessError::from(err);
         assert_eq!(
             process.disposition(),
@@ -398,20 +323,17 @@ mod tests {
 
     #[test]
     fn server_errors_and_throttling_are_retryable() {
-        for status in [429, 500, 503] {
-            let err = classify(CREATE_SHIPMENT, status, None, Vec::new()).unwrap_err();
+        let failures = [
+            Failure::RateLimited { retry_after: None },
+            Failure::Unavailable { status: 500 },
+            Failure::Unavailable { status: 503 },
+        ];
+        for failure in failures {
+            let err = CanadaPostError::from_failure(CREATE_SHIPMENT, failure);
             assert_eq!(
                 ProcessError::from(err).disposition(),
                 crate::ops::errors::Disposition::Retry
             );
         }
-    }
-
-    #[test]
-    fn a_pdf_is_logged_as_its_size_only() {
-        assert_eq!(
-            loggable_body(b"%PDF-1.4 ...", "application/pdf"),
-            "<12 bytes of application/pdf>"
-        );
     }
 }

@@ -1,25 +1,30 @@
 //! The Mirakl seller (shop) API, as Best Buy Canada runs it.
 //!
-//! [`MiraklClient`] sends one request, logs it in `ops.api_calls` with the API key
-//! redacted, and classifies the answer: 429 (with its `Retry-After`), 5xx and transport
-//! failures are retryable; any other 4xx is permanent and carries Mirakl's message.
-//! The operations themselves (OR11, OR21, OR23, OR24, M11, M12) live beside it, one file
-//! per area.
+//! [`MiraklClient`] builds each request (the shop's API key, JSON, the shop id) and
+//! sends it through the shared [`HttpClient`], which logs it in `ops.api_calls` with the
+//! key redacted and classifies the answer: 429 (with its `Retry-After`), 5xx and
+//! transport failures are retryable; any other 4xx is permanent and carries Mirakl's
+//! message. The operations themselves (OR11, OR21, OR23, OR24, M11, M12) live beside it,
+//! one file per area.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::ops::api_calls::{record_api_call, ApiCall};
 use crate::ops::config::{ConfigError, MiraklSettings};
+use crate::ops::errors::ProcessError;
+use crate::ops::retry::RetryPolicy;
+use crate::systems::http::{Answer, Call, Failure, HttpClient};
 
+pub mod line_decisions;
+pub mod order_state;
 pub mod orders;
+pub mod shipping;
 pub mod threads;
-use crate::ops::errors::{error_chain, ProcessError};
 
 /// The service name in `ops.api_calls`.
 pub const SERVICE: &str = "mirakl";
@@ -30,11 +35,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// A Mirakl shop API client, built once per Lambda instance.
 #[derive(Clone)]
 pub struct MiraklClient {
-    http: reqwest::Client,
+    http: HttpClient,
     base_url: String,
     api_key: SecretString,
     shop_id: Option<String>,
-    log: PgPool,
 }
 
 impl std::fmt::Debug for MiraklClient {
@@ -51,7 +55,6 @@ impl std::fmt::Debug for MiraklClient {
 pub struct MiraklRequest<'a> {
     /// Mirakl's operation code, for `ops.api_calls`.
     pub operation: &'a str,
-    /// The HTTP method.
     pub method: Method,
     /// The path after the base URL, starting with `/api/`.
     pub path: String,
@@ -160,6 +163,27 @@ impl From<MiraklError> for ProcessError {
     }
 }
 
+impl MiraklError {
+    /// The error for `operation` from the shared client's classification; a refusal
+    /// carries Mirakl's own message.
+    fn from_failure(operation: &str, failure: Failure) -> Self {
+        let operation = operation.to_owned();
+        match failure {
+            Failure::RateLimited { retry_after } => Self::RateLimited {
+                operation,
+                retry_after,
+            },
+            Failure::Unavailable { status } => Self::Unavailable { operation, status },
+            Failure::Transport { source } => Self::Transport { operation, source },
+            Failure::Rejected { status, body } => Self::Rejected {
+                operation,
+                status,
+                message: error_message(&String::from_utf8_lossy(&body)),
+            },
+        }
+    }
+}
+
 impl MiraklClient {
     /// Builds the client from its settings, logging calls through `log`.
     pub fn from_settings(settings: &MiraklSettings, log: PgPool) -> Result<Self, ConfigError> {
@@ -185,98 +209,67 @@ impl MiraklClient {
         shop_id: Option<String>,
         log: PgPool,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            .build()?;
         Ok(Self {
-            http,
+            http: HttpClient::new(SERVICE, REQUEST_TIMEOUT, log)?,
             base_url: base_url.trim_end_matches('/').to_owned(),
             api_key,
             shop_id,
-            log,
         })
     }
 
     /// Sends one request, logs it, and classifies the answer.
     pub async fn send(&self, request: MiraklRequest<'_>) -> Result<MiraklResponse, MiraklError> {
-        let operation = request.operation.to_owned();
-        let mut query = request.query.clone();
-        if let Some(shop_id) = &self.shop_id {
-            query.push(("shop_id", shop_id.clone()));
-        }
-        let url = format!("{}{}", self.base_url, request.path);
-        let mut builder = self
-            .http
-            .request(request.method.clone(), &url)
-            .header(AUTHORIZATION, self.api_key.expose_secret())
-            .header(ACCEPT, "application/json")
-            .query(&query);
-        let request_body = request.body.as_ref().map(|body| body.to_string());
-        if let Some(body) = &request_body {
-            builder = builder
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
-        }
-        let built = builder.build().map_err(|source| MiraklError::Transport {
-            operation: operation.clone(),
-            source,
-        })?;
+        let call = self.call(&request);
+        let answer = self.http.send(&call).await;
+        respond(request.operation, answer)
+    }
 
-        let mut log = ApiCall::new(
-            SERVICE,
-            &operation,
-            request.method.as_str(),
-            built.url().as_str(),
-            header_pairs(built.headers()),
+    /// Sends `request`, retrying 429 (honouring a short `Retry-After`), 5xx and transport
+    /// failures as `policy` allows. Each attempt is logged.
+    pub async fn send_retrying(
+        &self,
+        request: MiraklRequest<'_>,
+        policy: RetryPolicy,
+    ) -> Result<MiraklResponse, MiraklError> {
+        let call = self.call(&request);
+        let answer = self.http.send_retrying(&call, policy).await;
+        respond(request.operation, answer)
+    }
+
+    fn call<'a>(&self, request: &MiraklRequest<'a>) -> Call<'a> {
+        let mut call = Call::new(
+            request.operation,
+            request.method.clone(),
+            format!("{}{}", self.base_url, request.path),
         );
-        log.request_body = request_body;
-        log.order_id = request.order_id;
-
-        let started = Instant::now();
-        let outcome = self.http.execute(built).await;
-        log.duration = started.elapsed();
-        let result = match outcome {
-            Err(source) => {
-                log.error = Some(error_chain(&source));
-                Err(MiraklError::Transport { operation, source })
-            }
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let retry_after = retry_after(response.headers());
-                let body = response.text().await.unwrap_or_default();
-                log.status_code = Some(status);
-                log.response_body = Some(body.clone());
-                classify(operation, status, retry_after, body)
-            }
-        };
-        // The log must not make a successful call fail: a lost log row is reported,
-        // the call's outcome stands.
-        if let Err(err) = record_api_call(&self.log, &log).await {
-            tracing::warn!(error = %error_chain(&err), "could not log Mirakl call");
+        call.query.clone_from(&request.query);
+        if let Some(shop_id) = &self.shop_id {
+            call.query.push(("shop_id", shop_id.clone()));
         }
-        result
+        call.headers = vec![
+            (AUTHORIZATION, self.api_key.expose_secret().to_owned()),
+            (ACCEPT, "application/json".to_owned()),
+        ];
+        if let Some(body) = &request.body {
+            call.headers
+                .push((CONTENT_TYPE, "application/json".to_owned()));
+            call.body = Some(body.to_string());
+        }
+        call.order_id = request.order_id;
+        call
     }
 }
 
-fn classify(
-    operation: String,
-    status: u16,
-    retry_after: Option<Duration>,
-    body: String,
+fn respond(
+    operation: &str,
+    answer: Result<Answer, Failure>,
 ) -> Result<MiraklResponse, MiraklError> {
-    match status {
-        200..=299 => Ok(MiraklResponse { status, body }),
-        429 => Err(MiraklError::RateLimited {
-            operation,
-            retry_after,
-        }),
-        500..=599 => Err(MiraklError::Unavailable { operation, status }),
-        _ => Err(MiraklError::Rejected {
-            operation,
+    match answer {
+        Ok(Answer { status, body }) => Ok(MiraklResponse {
             status,
-            message: error_message(&body),
+            body: String::from_utf8_lossy(&body).into_owned(),
         }),
+        Err(failure) => Err(MiraklError::from_failure(operation, failure)),
     }
 }
 
@@ -292,38 +285,22 @@ fn error_message(body: &str) -> String {
         .unwrap_or_else(|| body.trim().chars().take(500).collect())
 }
 
-/// `Retry-After` as seconds (the form Mirakl uses); an HTTP date is not honoured.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
-
-fn header_pairs(headers: &HeaderMap) -> Vec<(&str, &str)> {
-    headers
-        .iter()
-        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn classified(operation: &str, failure: Failure) -> MiraklError {
+        MiraklError::from_failure(operation, failure)
+    }
+
     #[test]
     fn a_429_is_rate_limited_and_retryable() {
-        let err = classify(
-            "OR11".into(),
-            429,
-            Some(Duration::from_secs(7)),
-            String::new(),
-        )
-        .unwrap_err();
+        let err = classified(
+            "OR11",
+            Failure::RateLimited {
+                retry_after: Some(Duration::from_secs(7)),
+            },
+        );
         assert!(
             matches!(err, MiraklError::RateLimited { retry_after: Some(d), .. } if d.as_secs() == 7)
         );
@@ -335,8 +312,8 @@ mod tests {
 
     #[test]
     fn a_4xx_is_permanent_and_names_mirakls_message() {
-        let body = r#"{"status":400,"message":"ORDER_INVALID_STATE"}"#.to_owned();
-        let err = classify("OR21".into(), 400, None, body).unwrap_err();
+        let body = br#"{"status":400,"message":"ORDER_INVALID_STATE"}"#.to_vec();
+        let err = classified("OR21", Failure::Rejected { status: 400, body });
         let process = ProcessError::from(err);
         assert_eq!(
             process.disposition(),
@@ -350,7 +327,7 @@ mod tests {
 
     #[test]
     fn a_5xx_is_retryable() {
-        let err = classify("OR23".into(), 503, None, "busy".into()).unwrap_err();
+        let err = classified("OR23", Failure::Unavailable { status: 503 });
         assert_eq!(
             ProcessError::from(err).disposition(),
             crate::ops::errors::Disposition::Retry
@@ -362,8 +339,3 @@ mod tests {
         assert_eq!(error_message(" Order not found \n"), "Order not found");
     }
 }
-
-pub mod line_decisions;
-pub mod order_state;
-mod retrying;
-pub mod shipping;

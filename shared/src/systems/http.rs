@@ -1,0 +1,363 @@
+//! The one outbound HTTP client. Every call to an outside API goes through [`HttpClient`],
+//! which
+//!
+//! - sends with a request timeout and a connect timeout, so a hung API cannot eat the
+//!   invocation's time budget;
+//! - classifies the answer the same way for every system: 2xx succeeded; 429 is rate
+//!   limited (with its `Retry-After`); 5xx is unavailable; no answer (refused, reset,
+//!   timed out) is a transport failure; any other 4xx is rejected, its body kept for the
+//!   adapter to read the reason from;
+//! - records the call in `ops.api_calls` with credentials redacted (see
+//!   [`crate::ops::api_calls`]), the bodies only when the call failed;
+//! - retries transient failures as a [`RetryPolicy`] allows ([`with_retries`]), and a
+//!   request that is not idempotent (a POST: buying a label, sending a message) only
+//!   when the server said it did not take it (429, 503) or the request provably never
+//!   left (no connection).
+//!
+//! It lives among the systems rather than in `ops` because only the adapters here speak
+//! HTTP: a flow talks to [`MiraklClient`](super::mirakl::MiraklClient) or
+//! [`CanadaPostClient`](super::canadapost::CanadaPostClient), which build the requests
+//! (URL, credentials, media types) and read the answers, never to this. The call log
+//! and the retry policy stay in `ops`, being machinery the flows use as well.
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::Method;
+use sqlx::PgPool;
+use tracing::Instrument as _;
+use uuid::Uuid;
+
+use crate::ops::api_calls::{record_api_call, ApiCall};
+use crate::ops::errors::error_chain;
+use crate::ops::retry::{with_retries, RetryPolicy, Transient};
+
+/// How long establishing a connection may take, whatever the API.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A client for one outside system (`service` in `ops.api_calls`), built once per Lambda
+/// instance by that system's adapter.
+#[derive(Clone)]
+pub struct HttpClient {
+    http: reqwest::Client,
+    service: &'static str,
+    log: PgPool,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One request to make. The parts are kept apart so that a retry builds the same
+/// request again.
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    /// The API's own name for the operation (`OR21`, `CreateNonContractShipment`), for
+    /// `ops.api_calls`.
+    pub operation: &'a str,
+    pub method: Method,
+    /// The full URL, without the query.
+    pub url: String,
+    pub query: Vec<(&'a str, String)>,
+    /// Credentials included: the log redacts them.
+    pub headers: Vec<(HeaderName, String)>,
+    pub body: Option<String>,
+    /// The order the call is about, linking the log row to it.
+    pub order_id: Option<Uuid>,
+}
+
+impl<'a> Call<'a> {
+    /// A call with no query, headers, body or order.
+    pub fn new(operation: &'a str, method: Method, url: impl Into<String>) -> Self {
+        Self {
+            operation,
+            method,
+            url: url.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            order_id: None,
+        }
+    }
+
+    /// RFC 9110's idempotent methods: sending one twice has the effect of sending it once.
+    /// Everything else (POST, PATCH) may do its work twice.
+    fn is_idempotent(&self) -> bool {
+        matches!(
+            self.method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+        )
+    }
+}
+
+/// A 2xx answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// 200, 201, 204, …
+    pub status: u16,
+    /// The body as received (empty for 204).
+    pub body: Vec<u8>,
+}
+
+/// Why a call got no 2xx answer.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// 429: too many calls; the server may say when to come back.
+    #[error("rate limited (retry after {retry_after:?})")]
+    RateLimited { retry_after: Option<Duration> },
+    /// 5xx: the server is failing.
+    #[error("HTTP {status}")]
+    Unavailable { status: u16 },
+    /// No (complete) answer: connection refused or reset, timed out, body cut short.
+    #[error("no answer")]
+    Transport {
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Any other 4xx: the request is wrong; the body says why, in the API's own format.
+    #[error("refused with HTTP {status}")]
+    Rejected { status: u16, body: Vec<u8> },
+}
+
+impl Failure {
+    /// True when the request provably never reached the server: it could not be built,
+    /// or no connection was made. Any other transport failure may have been acted on.
+    pub fn never_sent(&self) -> bool {
+        matches!(self, Self::Transport { source } if source.is_connect() || source.is_builder())
+    }
+
+    /// Whether another attempt may succeed now, and repeats no work: an idempotent
+    /// request is retried after any transient failure; another one only when the server
+    /// did not take it (429, 503) or it never left.
+    fn transient(&self, idempotent: bool) -> Transient {
+        match self {
+            Self::RateLimited { retry_after } => Transient::Yes(*retry_after),
+            Self::Unavailable { status } if idempotent || *status == 503 => Transient::Yes(None),
+            Self::Transport { .. } if idempotent || self.never_sent() => Transient::Yes(None),
+            Self::Unavailable { .. } | Self::Transport { .. } | Self::Rejected { .. } => {
+                Transient::No
+            }
+        }
+    }
+}
+
+impl HttpClient {
+    /// A client for `service` whose requests time out after `timeout`.
+    pub fn new(
+        service: &'static str,
+        timeout: Duration,
+        log: PgPool,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()?;
+        Ok(Self { http, service, log })
+    }
+
+    /// Sends `call` once, logs it, and classifies the answer.
+    pub async fn send(&self, call: &Call<'_>) -> Result<Answer, Failure> {
+        let mut builder = self
+            .http
+            .request(call.method.clone(), &call.url)
+            .query(&call.query);
+        for (name, value) in &call.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(body) = &call.body {
+            builder = builder.body(body.clone());
+        }
+        let request = builder
+            .build()
+            .map_err(|source| Failure::Transport { source })?;
+        let mut log = ApiCall::new(
+            self.service,
+            call.operation,
+            call.method.as_str(),
+            request.url().as_str(),
+            header_pairs(request.headers()),
+        );
+        log.order_id = call.order_id;
+
+        let started = Instant::now();
+        let outcome = self.exchange(request, &mut log).await;
+        log.duration = started.elapsed();
+        // Only a failed call keeps its bodies: they show what went wrong, while a
+        // successful answer (an order and its customer's address) has no place in a log.
+        if outcome.is_err() {
+            log.request_body.clone_from(&call.body);
+        } else {
+            log.response_body = None;
+        }
+        // The log must not make a call fail: a lost log row is reported, the call's
+        // outcome stands.
+        if let Err(err) = record_api_call(&self.log, &log).await {
+            tracing::warn!(service = self.service, error = %error_chain(&err), "could not log an API call");
+        }
+        outcome
+    }
+
+    /// Sends `call`, retrying transient failures as `policy` allows; a request that is not
+    /// idempotent is retried only when that cannot do its work twice. Each attempt is
+    /// logged.
+    pub async fn send_retrying(
+        &self,
+        call: &Call<'_>,
+        policy: RetryPolicy,
+    ) -> Result<Answer, Failure> {
+        let idempotent = call.is_idempotent();
+        with_retries(
+            policy,
+            |failure: &Failure| failure.transient(idempotent),
+            || self.send(call),
+        )
+        .instrument(tracing::info_span!(
+            "api_call",
+            service = self.service,
+            operation = call.operation
+        ))
+        .await
+    }
+
+    /// The exchange itself; fills in the log's status, error and answer body.
+    async fn exchange(
+        &self,
+        request: reqwest::Request,
+        log: &mut ApiCall,
+    ) -> Result<Answer, Failure> {
+        let response = self.http.execute(request).await.map_err(|source| {
+            log.error = Some(error_chain(&source));
+            Failure::Transport { source }
+        })?;
+        let status = response.status().as_u16();
+        log.status_code = Some(status);
+        let retry_after = retry_after(response.headers());
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response.bytes().await.map_err(|source| {
+            log.error = Some(error_chain(&source));
+            Failure::Transport { source }
+        })?;
+        log.response_body = Some(loggable_body(&body, &content_type));
+        classify(status, retry_after, body.to_vec())
+    }
+}
+
+fn classify(status: u16, retry_after: Option<Duration>, body: Vec<u8>) -> Result<Answer, Failure> {
+    match status {
+        200..=299 => Ok(Answer { status, body }),
+        429 => Err(Failure::RateLimited { retry_after }),
+        500..=599 => Err(Failure::Unavailable { status }),
+        _ => Err(Failure::Rejected { status, body }),
+    }
+}
+
+/// `Retry-After` as seconds, the form Mirakl and Canada Post use; an HTTP date is not
+/// honoured (the call is then retried on the policy's own schedule).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+fn header_pairs(headers: &HeaderMap) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .collect()
+}
+
+/// Text bodies as received; a PDF or other binary as a short note, not its bytes.
+fn loggable_body(bytes: &[u8], content_type: &str) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !content_type.contains("pdf") => text.to_owned(),
+        _ => format!("<{} bytes of {content_type}>", bytes.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn retry_after_of(value: &str) -> Option<Duration> {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+        retry_after(&headers)
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds_and_a_date_is_ignored() {
+        assert_eq!(retry_after_of(" 12 "), Some(Duration::from_secs(12)));
+        assert_eq!(retry_after_of("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn answers_are_classified_by_status() {
+        assert!(matches!(
+            classify(204, None, Vec::new()),
+            Ok(Answer { status: 204, .. })
+        ));
+        assert!(matches!(
+            classify(429, Some(Duration::from_secs(7)), Vec::new()),
+            Err(Failure::RateLimited { retry_after: Some(d) }) if d.as_secs() == 7
+        ));
+        assert!(matches!(
+            classify(502, None, Vec::new()),
+            Err(Failure::Unavailable { status: 502 })
+        ));
+        assert!(matches!(
+            classify(404, None, b"gone".to_vec()),
+            Err(Failure::Rejected { status: 404, body }) if body == b"gone"
+        ));
+    }
+
+    #[test]
+    fn a_request_that_is_not_idempotent_is_retried_only_when_the_server_did_not_take_it() {
+        let unavailable = |status| Failure::Unavailable { status };
+        let limited = Failure::RateLimited { retry_after: None };
+        for idempotent in [true, false] {
+            assert_eq!(limited.transient(idempotent), Transient::Yes(None));
+            assert_eq!(unavailable(503).transient(idempotent), Transient::Yes(None));
+            let rejected = Failure::Rejected {
+                status: 400,
+                body: Vec::new(),
+            };
+            assert_eq!(rejected.transient(idempotent), Transient::No);
+        }
+        assert_eq!(unavailable(500).transient(true), Transient::Yes(None));
+        assert_eq!(unavailable(500).transient(false), Transient::No);
+        assert_eq!(unavailable(504).transient(false), Transient::No);
+    }
+
+    #[test]
+    fn only_the_idempotent_methods_count_as_idempotent() {
+        let call = |method| Call::new("op", method, "http://example.test/");
+        assert!(call(Method::GET).is_idempotent());
+        assert!(call(Method::PUT).is_idempotent());
+        assert!(!call(Method::POST).is_idempotent());
+        assert!(!call(Method::PATCH).is_idempotent());
+    }
+
+    #[test]
+    fn a_pdf_is_logged_as_its_size_only() {
+        assert_eq!(
+            loggable_body(b"%PDF-1.4 ...", "application/pdf"),
+            "<12 bytes of application/pdf>"
+        );
+    }
+}
