@@ -50,7 +50,7 @@ impl Column {
         Column::Currency,
     ];
 
-    /// The header name, as seed 004 names it.
+    /// The column's name in an order file's header row.
     pub fn name(self) -> &'static str {
         match self {
             Column::OrderRef => "order_ref",

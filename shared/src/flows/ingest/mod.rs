@@ -1,4 +1,4 @@
-//! Order-file import (seed 004): a CSV file dropped into the orders bucket becomes
+//! Order-file import: a CSV file of orders (one row per order line) dropped into the orders bucket becomes
 //! customers, products, orders and order lines, with every bad row recorded and the
 //! daily sales aggregates kept exact.
 //!
