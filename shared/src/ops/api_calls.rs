@@ -159,26 +159,26 @@ pub async fn record_api_call<'e>(
     call: &ApiCall,
 ) -> Result<Uuid, sqlx::Error> {
     let duration_ms = i32::try_from(call.duration.as_millis()).unwrap_or(i32::MAX);
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "insert into ops.api_calls
              (service, operation, method, url, request_headers, request_body, status_code,
               response_body, duration_ms, error, order_id, request_id, started_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          returning id",
+        call.service,
+        call.operation,
+        call.method,
+        call.url,
+        call.request_headers,
+        call.request_body.as_deref(),
+        call.status_code.map(i32::from),
+        call.response_body.as_deref(),
+        duration_ms,
+        call.error.as_deref(),
+        call.order_id,
+        call.request_id.as_deref(),
+        call.started_at,
     )
-    .bind(&call.service)
-    .bind(&call.operation)
-    .bind(&call.method)
-    .bind(&call.url)
-    .bind(&call.request_headers)
-    .bind(&call.request_body)
-    .bind(call.status_code.map(i32::from))
-    .bind(&call.response_body)
-    .bind(duration_ms)
-    .bind(&call.error)
-    .bind(call.order_id)
-    .bind(&call.request_id)
-    .bind(call.started_at)
     .fetch_one(executor)
     .await
 }

@@ -9,7 +9,6 @@
 //! - a new customer message not yet answered in its thread → reply queue,
 //!   `reply:<message id>`.
 
-use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -117,10 +116,10 @@ async fn queue_order_follow_ups(
             enqueue(tx, WorkQueue::Accept, &dedup_id, &body).await?
         }
         OrderState::Shipping => {
-            let has_shipment: bool = sqlx::query_scalar(
-                "select exists (select 1 from sales.shipments where order_id = $1)",
+            let has_shipment = sqlx::query_scalar!(
+                r#"select exists (select 1 from sales.shipments where order_id = $1) as "exists!""#,
+                order_id,
             )
-            .bind(order_id)
             .fetch_one(&mut *tx)
             .await?;
             if has_shipment {
@@ -201,11 +200,11 @@ pub async fn record_mirakl_thread(
 ) -> Result<RecordedThread, sqlx::Error> {
     let thread = &received.value;
     let last_message_at = thread.messages.iter().map(|m| m.value.date_created).max();
-    let conversation_id: Uuid = sqlx::query_scalar(
-        "insert into support.conversations as c (
+    let conversation_id = sqlx::query_scalar!(
+        r#"insert into support.conversations as c (
              channel, external_id, customer_id, order_id, subject, topic, last_message_at,
              raw_payload)
-         values ($1, $2,
+         values ($1::text, $2,
                  (select id from sales.customers where channel = $1 and external_id = $3),
                  (select id from sales.orders where channel = $1 and external_id = $4),
                  $5, $6, $7, ops.redact_email_addresses($8)::jsonb)
@@ -223,23 +222,25 @@ pub async fn record_mirakl_thread(
              raw_payload = case when c.raw_payload ->> 'date_updated' is null
                                  or (c.raw_payload ->> 'date_updated')::timestamptz <= $9
                             then excluded.raw_payload else c.raw_payload end
-         returning id",
+         returning id as "id!""#,
+        CHANNEL.as_str(),
+        &thread.id,
+        thread.customer_id(),
+        thread.order_id(),
+        thread.topic.as_ref().and_then(|t| t.value.as_deref()),
+        thread.topic.as_ref().map(|t| t.kind.as_str()),
+        last_message_at,
+        received.raw(),
+        thread.date_updated,
     )
-    .bind(CHANNEL.as_str())
-    .bind(&thread.id)
-    .bind(thread.customer_id())
-    .bind(thread.order_id())
-    .bind(thread.topic.as_ref().and_then(|t| t.value.as_deref()))
-    .bind(thread.topic.as_ref().map(|t| t.kind.as_str()))
-    .bind(last_message_at)
-    .bind(received.raw())
-    .bind(thread.date_updated)
     .fetch_one(&mut *tx)
     .await?;
 
     let messages = &thread.messages;
-    let inserted: Vec<(Uuid, String, String, DateTime<Utc>)> = sqlx::query_as(
-        "insert into support.messages (
+    // `as _`: the macros type-check a text array only as `&[String]`, not the borrowed
+    // or nullable elements bound here; the casts in the SQL fix each array's type.
+    let inserted = sqlx::query!(
+        r#"insert into support.messages (
              conversation_id, channel, external_id, sender_type, sender_name, body, sent_at,
              raw_payload)
          select $1, $2, m.external_id, m.sender_type, m.sender_name,
@@ -249,41 +250,31 @@ pub async fn record_mirakl_thread(
                      $8::text[])
               as m(external_id, sender_type, sender_name, body, sent_at, raw)
          on conflict on constraint messages_channel_external_id_key do nothing
-         returning id, external_id, sender_type, sent_at",
-    )
-    .bind(conversation_id)
-    .bind(CHANNEL.as_str())
-    .bind(
+         returning id, external_id as "external_id!", sender_type, sent_at"#,
+        conversation_id,
+        CHANNEL.as_str() as &str,
         messages
             .iter()
             .map(|m| m.value.id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
+            .collect::<Vec<_>>() as _,
         messages
             .iter()
             .map(|m| m.value.from.sender_type())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
+            .collect::<Vec<_>>() as _,
         messages
             .iter()
             .map(|m| m.value.from.display_name.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
+            .collect::<Vec<_>>() as _,
         messages
             .iter()
             .map(|m| m.value.body.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        messages
+            .collect::<Vec<_>>() as _,
+        &messages
             .iter()
             .map(|m| m.value.date_created)
             .collect::<Vec<_>>(),
+        messages.iter().map(|m| m.raw()).collect::<Vec<_>>() as _,
     )
-    .bind(messages.iter().map(|m| m.raw()).collect::<Vec<_>>())
     .fetch_all(&mut *tx)
     .await?;
 
@@ -294,26 +285,28 @@ pub async fn record_mirakl_thread(
         .map(|m| m.value.date_created)
         .max();
     let mut follow_ups = 0;
-    for (message_id, external_id, sender_type, sent_at) in &inserted {
-        let answered = last_shop_answer.is_some_and(|answer| answer >= *sent_at);
-        if sender_type != "customer" || answered {
+    for message in &inserted {
+        let answered = last_shop_answer.is_some_and(|answer| answer >= message.sent_at);
+        if message.sender_type != "customer" || answered {
             continue;
         }
         let body = json!({
-            "message_id": message_id,
+            "message_id": message.id,
             "conversation_id": conversation_id,
             "thread_id": thread.id,
         });
-        let dedup_id = format!("reply:{external_id}");
+        let dedup_id = format!("reply:{}", message.external_id);
         if enqueue(tx, WorkQueue::Reply, &dedup_id, &body).await? {
             follow_ups += 1;
         }
     }
     if follow_ups > 0 {
-        sqlx::query("update support.conversations set status = 'unread' where id = $1")
-            .bind(conversation_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "update support.conversations set status = 'unread' where id = $1",
+            conversation_id,
+        )
+        .execute(&mut *tx)
+        .await?;
     }
     Ok(RecordedThread {
         conversation_id,

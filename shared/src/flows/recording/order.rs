@@ -182,8 +182,8 @@ pub async fn record_order(
         None => None,
     };
     let ship_to = order.ship_to.clone().unwrap_or_default();
-    let upserted: Option<(Uuid, bool)> = sqlx::query_as(
-        "insert into sales.orders as o (
+    let upserted = sqlx::query!(
+        r#"insert into sales.orders as o (
              channel, external_id, commercial_id, customer_id, status, currency,
              subtotal_amount, shipping_amount, tax_amount, commission_amount, total_amount,
              payment_method, placed_at, last_updated_at, shipping_deadline, shipping_method_code,
@@ -218,43 +218,44 @@ pub async fn record_order(
              shipping_phone = coalesce(excluded.shipping_phone, o.shipping_phone),
              raw_payload = excluded.raw_payload
          where o.last_updated_at is null or o.last_updated_at < excluded.last_updated_at
-         returning id, (xmax = 0) as created",
+         returning id, (xmax = 0) as "created!""#,
+        order.channel.as_str() as &str,
+        order.external_id,
+        order.commercial_id,
+        customer_id,
+        order.status.as_str(),
+        order.currency as &str,
+        order.subtotal,
+        order.shipping,
+        order.tax,
+        order.commission,
+        order.total,
+        order.payment_method as Option<&str>,
+        order.placed_at,
+        order.last_updated_at,
+        order.shipping_deadline,
+        order.shipping_method_code,
+        ship_to.name,
+        ship_to.company,
+        ship_to.line1,
+        ship_to.line2,
+        ship_to.city,
+        ship_to.province,
+        ship_to.postal_code,
+        ship_to.country_code,
+        ship_to.phone,
+        order.raw_payload,
     )
-    .bind(order.channel.as_str())
-    .bind(order.external_id)
-    .bind(order.commercial_id)
-    .bind(customer_id)
-    .bind(order.status.as_str())
-    .bind(order.currency)
-    .bind(order.subtotal)
-    .bind(order.shipping)
-    .bind(order.tax)
-    .bind(order.commission)
-    .bind(order.total)
-    .bind(order.payment_method)
-    .bind(order.placed_at)
-    .bind(order.last_updated_at)
-    .bind(order.shipping_deadline)
-    .bind(order.shipping_method_code)
-    .bind(&ship_to.name)
-    .bind(&ship_to.company)
-    .bind(&ship_to.line1)
-    .bind(&ship_to.line2)
-    .bind(&ship_to.city)
-    .bind(&ship_to.province)
-    .bind(&ship_to.postal_code)
-    .bind(&ship_to.country_code)
-    .bind(&ship_to.phone)
-    .bind(order.raw_payload)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .map(|row| (row.id, row.created));
 
     let Some((order_id, created)) = upserted else {
-        let order_id = sqlx::query_scalar(
+        let order_id = sqlx::query_scalar!(
             "select id from sales.orders where channel = $1 and external_id = $2",
+            order.channel.as_str(),
+            order.external_id,
         )
-        .bind(order.channel.as_str())
-        .bind(order.external_id)
         .fetch_one(&mut *tx)
         .await?;
         return Ok(RecordedOrder {
@@ -268,18 +269,18 @@ pub async fn record_order(
     let unmapped_skus = record_lines(tx, order_id, order).await?;
     // The order row is locked by the upsert until commit, so a concurrent recording of
     // the same order runs this after ours and sees our history row.
-    let status_changed = sqlx::query(
+    let status_changed = sqlx::query!(
         "insert into sales.order_status_history (order_id, status, changed_at, source)
          select $1, $2, $3, $4
          where (select h.status from sales.order_status_history h
                 where h.order_id = $1
                 order by h.changed_at desc, h.created_at desc
                 limit 1) is distinct from $2",
+        order_id,
+        order.status.as_str(),
+        order.last_updated_at,
+        seen_by.as_str(),
     )
-    .bind(order_id)
-    .bind(order.status.as_str())
-    .bind(order.last_updated_at)
-    .bind(seen_by.as_str())
     .execute(&mut *tx)
     .await?
     .rows_affected()
@@ -309,7 +310,9 @@ async fn record_lines(
     order: &ChannelOrder<'_>,
 ) -> Result<Vec<String>, sqlx::Error> {
     let lines = &order.lines;
-    let unmapped: Vec<String> = sqlx::query_scalar::<_, Option<String>>(
+    // `as _`: the macros type-check an array parameter only as `&[T]`, not the borrowed
+    // or nullable elements bound here; the casts in the SQL fix each array's type.
+    let unmapped: Vec<String> = sqlx::query_scalar!(
         "insert into sales.order_lines as l (
              order_id, line_number, external_line_id, sku, variant_id, title, quantity,
              unit_price, currency, line_total, shipping_amount, tax_amount, status)
@@ -334,25 +337,23 @@ async fn record_lines(
              tax_amount = excluded.tax_amount,
              status = excluded.status
          returning case when variant_id is null then sku end",
-    )
-    .bind(order_id)
-    .bind(order.currency)
-    .bind(lines.iter().map(|l| l.line_number).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.external_line_id).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.sku).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.title).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.unit_price).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.line_total).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.shipping).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.tax).collect::<Vec<_>>())
-    .bind(
+        order_id,
+        order.currency as &str,
+        &lines.iter().map(|l| l.line_number).collect::<Vec<_>>(),
+        lines.iter().map(|l| l.external_line_id).collect::<Vec<_>>() as _,
+        lines.iter().map(|l| l.sku).collect::<Vec<_>>() as _,
+        lines.iter().map(|l| l.title).collect::<Vec<_>>() as _,
+        &lines.iter().map(|l| l.quantity).collect::<Vec<_>>(),
+        &lines.iter().map(|l| l.unit_price).collect::<Vec<_>>(),
+        &lines.iter().map(|l| l.line_total).collect::<Vec<_>>(),
+        lines.iter().map(|l| l.shipping).collect::<Vec<_>>() as _,
+        lines.iter().map(|l| l.tax).collect::<Vec<_>>() as _,
         lines
             .iter()
             .map(|l| l.status.as_ref().map(OrderStatus::as_str))
-            .collect::<Vec<_>>(),
+            .collect::<Vec<_>>() as _,
+        order.channel.as_str(),
     )
-    .bind(order.channel.as_str())
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
@@ -374,17 +375,17 @@ pub(crate) async fn record_channel_customer(
 ) -> Result<Uuid, sqlx::Error> {
     let email = match email {
         Some(hash) => {
-            let holder: Option<(String, Option<String>)> = sqlx::query_as(
+            let holder = sqlx::query!(
                 "select channel, external_id from sales.customers where email_hash = $1",
+                hash.as_bytes().as_slice(),
             )
-            .bind(hash.as_bytes().as_slice())
             .fetch_optional(&mut *tx)
             .await?;
             match holder {
                 None => Some(hash),
-                Some((held_by_channel, held_by_id))
-                    if held_by_channel == channel.as_str()
-                        && held_by_id.as_deref() == Some(external_id) =>
+                Some(held_by)
+                    if held_by.channel == channel.as_str()
+                        && held_by.external_id.as_deref() == Some(external_id) =>
                 {
                     Some(hash)
                 }
