@@ -13,7 +13,7 @@
 //!   ([`systems::shopify`]), Freshdesk ([`systems::freshdesk`]), AWS ([`systems::aws`])
 //!   and the database pool ([`systems::db`]); the HTTP APIs all go through one client
 //!   ([`systems::http`]).
-//! - [`ops`]: the machinery the flows share: configuration, errors, SQS batches,
+//! - [`ops`]: the machinery the flows share: configuration, errors, SQS batches, leases,
 //!   delivery records, outbox, retries, telemetry, the API-call and failure logs.
 //! - [`model`]: the values every flow speaks in: channels, money, customer emails and
 //!   customers, outside documents kept exact.

@@ -1,6 +1,6 @@
-//! Order-file import: a CSV file of orders (one row per order line) dropped into the orders bucket becomes
-//! customers, products, orders and order lines, with every bad row recorded and the
-//! daily sales aggregates kept exact.
+//! Order-file import: a CSV file of orders (one row per order line) dropped into the
+//! orders bucket becomes customers, products, orders and order lines, with every bad row
+//! recorded and the daily sales aggregates kept exact.
 //!
 //! Layout, in the order an import uses them:
 //! - [`notification`]: S3 events (direct, or in SQS message bodies) → object versions
