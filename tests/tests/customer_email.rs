@@ -3,7 +3,9 @@
 use secrecy::SecretString;
 use sellerops::model::channel::Channel;
 use sellerops::model::customer_email::{CustomerEmail, EmailPepper};
-use sellerops::model::customers::{record_customer, CustomerSighting};
+use sellerops::model::customers::{
+    record_customer, record_customer_visits, CustomerSighting, CustomerVisit,
+};
 use sqlx::PgPool;
 
 fn pepper() -> EmailPepper {
@@ -143,6 +145,76 @@ async fn order_times_widen_and_region_follows_the_latest_order(pool: PgPool) {
     assert_eq!(region, "Nairobi");
     assert_eq!(first, older);
     assert_eq!(last, newer);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn an_order_file_batch_and_a_single_sighting_merge_by_the_same_rule(pool: PgPool) {
+    // Arrange: an order file's batch saw the customer's latest order; a marketplace
+    // sighting of an older order arrives afterwards, with another region.
+    let hash = CustomerEmail::parse("amina@example.org")
+        .unwrap()
+        .hash(&pepper());
+    let newer = "2026-03-02T10:00:00Z".parse().unwrap();
+    let older = "2026-01-15T08:30:00Z".parse().unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let ids = record_customer_visits(
+        &mut conn,
+        Channel::FileImport,
+        &[CustomerVisit::new(hash, newer, Some("Nairobi"))],
+    )
+    .await
+    .unwrap();
+
+    // Act
+    let mut sighting = CustomerSighting::by_email(Channel::BestBuyCa, hash);
+    sighting.region = Some("Mombasa");
+    sighting.ordered_at = Some(older);
+    let id = record_customer(&mut conn, &sighting).await.unwrap();
+
+    // Assert: one customer; the dates widened; the region is still the latest order's.
+    assert_eq!(ids.get(&hash), Some(&id));
+    let (region, first, last): (
+        String,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+    ) = sqlx::query_as("select region, first_order_at, last_order_at from sales.customers")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!((region.as_str(), first, last), ("Nairobi", older, newer));
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_sighting_that_changes_nothing_leaves_the_customer_row_unwritten(pool: PgPool) {
+    // Arrange
+    let hash = CustomerEmail::parse("amina@example.org")
+        .unwrap()
+        .hash(&pepper());
+    let at = "2026-03-02T10:00:00Z".parse().unwrap();
+    let visit = CustomerVisit::new(hash, at, Some("Nairobi"));
+    let mut conn = pool.acquire().await.unwrap();
+    record_customer_visits(&mut conn, Channel::FileImport, std::slice::from_ref(&visit))
+        .await
+        .unwrap();
+    let version = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, String>("select xmin::text from sales.customers")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let before = version(pool.clone()).await;
+
+    // Act: the same order seen again, in a batch and alone.
+    record_customer_visits(&mut conn, Channel::FileImport, &[visit])
+        .await
+        .unwrap();
+    let mut sighting = CustomerSighting::by_email(Channel::FileImport, hash);
+    sighting.region = Some("Nairobi");
+    sighting.ordered_at = Some(at);
+    record_customer(&mut conn, &sighting).await.unwrap();
+
+    // Assert: no new row version was written.
+    assert_eq!(version(pool.clone()).await, before);
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]

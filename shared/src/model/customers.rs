@@ -1,5 +1,15 @@
 //! Customers: one row per person, whatever the channel, found by email hash or by the
 //! channel's own customer id. The address itself is never stored (see [`crate::model::customer_email`]).
+//!
+//! **The merge rule.** Every sighting of a customer, one from a webhook or thousands from
+//! an order file, merges into the stored row the same way: the e-mail hash is kept once
+//! known, the first and last order times only widen, and the region follows the most
+//! recent order that names one. So sightings may arrive in any order and more than
+//! once. The rule is written once in SQL ([`MERGE_RULE`]) for one set-based statement
+//! whatever the number of sightings, and once in memory ([`CustomerVisit::add`]) for the
+//! sightings of one customer within a batch.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -59,44 +69,190 @@ impl<'a> CustomerSighting<'a> {
     }
 }
 
-/// Records a sighting and returns the customer's id. The first and last order times
-/// only widen, and the region follows the most recent order, so sightings may arrive in
-/// any order and more than once.
-pub async fn record_customer(
+/// What a batch of an order file says about one customer: the span of their new orders
+/// and the region of the latest one that names a region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerVisit {
+    /// The customer.
+    pub customer: EmailHash,
+    /// Their region, from their latest order in the batch that gives one.
+    pub region: Option<String>,
+    /// Their earliest new order.
+    pub first_order_at: DateTime<Utc>,
+    /// Their latest new order.
+    pub last_order_at: DateTime<Utc>,
+}
+
+impl CustomerVisit {
+    /// A visit of one order.
+    pub fn new(customer: EmailHash, at: DateTime<Utc>, region: Option<&str>) -> Self {
+        Self {
+            customer,
+            region: region.map(str::to_owned),
+            first_order_at: at,
+            last_order_at: at,
+        }
+    }
+
+    /// Merges another order of the same customer, by the rule [`MERGE_RULE`] applies in
+    /// the database.
+    pub fn add(&mut self, at: DateTime<Utc>, region: Option<&str>) {
+        self.first_order_at = self.first_order_at.min(at);
+        if at >= self.last_order_at {
+            self.last_order_at = at;
+            if let Some(region) = region {
+                self.region = Some(region.to_owned());
+            }
+        } else if self.region.is_none() {
+            self.region = region.map(str::to_owned);
+        }
+    }
+}
+
+/// The merge rule as the `do update` of an upsert into `sales.customers as c`: how a
+/// sighting (`excluded`) merges into the customer it matches. A customer the sighting
+/// would not change is not rewritten.
+const MERGE_RULE: &str = "
+    email_hash = coalesce(c.email_hash, excluded.email_hash),
+    region = case
+        when c.last_order_at is null or excluded.last_order_at >= c.last_order_at
+        then coalesce(excluded.region, c.region)
+        else coalesce(c.region, excluded.region)
+    end,
+    first_order_at = least(c.first_order_at, excluded.first_order_at),
+    last_order_at = greatest(c.last_order_at, excluded.last_order_at)
+    where (c.email_hash is null and excluded.email_hash is not null)
+       or c.first_order_at is null or c.last_order_at is null
+       or excluded.first_order_at < c.first_order_at
+       or excluded.last_order_at > c.last_order_at
+       or (excluded.region is not null and c.region is distinct from excluded.region
+           and (c.region is null or excluded.last_order_at >= c.last_order_at))";
+
+/// The unique key a sighting finds its customer by.
+#[derive(Debug, Clone, Copy)]
+enum MatchBy {
+    Email,
+    ExternalId,
+}
+
+/// Sightings as columns, for one statement.
+#[derive(Debug, Default)]
+struct Sightings<'a> {
+    external_ids: Vec<Option<&'a str>>,
+    email_hashes: Vec<Option<&'a [u8]>>,
+    regions: Vec<Option<&'a str>>,
+    first_order_at: Vec<Option<DateTime<Utc>>>,
+    last_order_at: Vec<Option<DateTime<Utc>>>,
+}
+
+/// Inserts the customers not seen before and merges the others by [`MERGE_RULE`], in one
+/// statement whatever the number of sightings.
+async fn merge(
     conn: &mut PgConnection,
-    sighting: &CustomerSighting<'_>,
-) -> Result<Uuid, sqlx::Error> {
-    let (external_id, email_hash) = match &sighting.identity {
-        CustomerIdentity::Email(hash) => (None, Some(hash)),
-        CustomerIdentity::External { id, email } => (Some(*id), email.as_ref()),
-    };
-    let email_bytes = email_hash.map(|hash| hash.as_bytes().as_slice());
-    let conflict_target = match sighting.identity {
-        CustomerIdentity::Email(_) => "(email_hash) where email_hash is not null",
-        CustomerIdentity::External { .. } => "on constraint customers_channel_external_id_key",
+    channel: Channel,
+    match_by: MatchBy,
+    sightings: &Sightings<'_>,
+) -> Result<(), sqlx::Error> {
+    let conflict_target = match match_by {
+        MatchBy::Email => "(email_hash) where email_hash is not null",
+        MatchBy::ExternalId => "on constraint customers_channel_external_id_key",
     };
     // The conflict target is one of two fixed strings; every value is bound.
     let sql = format!(
         "insert into sales.customers as c
              (channel, external_id, email_hash, region, first_order_at, last_order_at)
-         values ($1, $2, $3, $4, $5, $5)
-         on conflict {conflict_target} do update set
-             email_hash = coalesce(c.email_hash, excluded.email_hash),
-             region = case
-                 when c.last_order_at is null or excluded.last_order_at >= c.last_order_at
-                 then coalesce(excluded.region, c.region)
-                 else coalesce(c.region, excluded.region)
-             end,
-             first_order_at = least(c.first_order_at, excluded.first_order_at),
-             last_order_at = greatest(c.last_order_at, excluded.last_order_at)
-         returning id"
+         select $1, s.external_id, s.email_hash, s.region, s.first_order_at, s.last_order_at
+         from unnest($2::text[], $3::bytea[], $4::text[], $5::timestamptz[], $6::timestamptz[])
+             as s(external_id, email_hash, region, first_order_at, last_order_at)
+         on conflict {conflict_target} do update set {MERGE_RULE}"
     );
-    sqlx::query_scalar(&sql)
-        .bind(sighting.channel.as_str())
-        .bind(external_id)
-        .bind(email_bytes)
-        .bind(sighting.region)
-        .bind(sighting.ordered_at)
-        .fetch_one(conn)
-        .await
+    sqlx::query(&sql)
+        .bind(channel.as_str())
+        .bind(&sightings.external_ids)
+        .bind(&sightings.email_hashes)
+        .bind(&sightings.regions)
+        .bind(&sightings.first_order_at)
+        .bind(&sightings.last_order_at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records a sighting and returns the customer's id.
+pub async fn record_customer(
+    conn: &mut PgConnection,
+    sighting: &CustomerSighting<'_>,
+) -> Result<Uuid, sqlx::Error> {
+    let (match_by, external_id, email_hash) = match &sighting.identity {
+        CustomerIdentity::Email(hash) => (MatchBy::Email, None, Some(hash)),
+        CustomerIdentity::External { id, email } => {
+            (MatchBy::ExternalId, Some(*id), email.as_ref())
+        }
+    };
+    let email_bytes = email_hash.map(|hash| hash.as_bytes().as_slice());
+    let one = Sightings {
+        external_ids: vec![external_id],
+        email_hashes: vec![email_bytes],
+        regions: vec![sighting.region],
+        first_order_at: vec![sighting.ordered_at],
+        last_order_at: vec![sighting.ordered_at],
+    };
+    merge(&mut *conn, sighting.channel, match_by, &one).await?;
+    let id = match match_by {
+        MatchBy::Email => {
+            sqlx::query_scalar("select id from sales.customers where email_hash = $1")
+                .bind(email_bytes)
+                .fetch_one(conn)
+                .await?
+        }
+        MatchBy::ExternalId => {
+            sqlx::query_scalar(
+                "select id from sales.customers where channel = $1 and external_id = $2",
+            )
+            .bind(sighting.channel.as_str())
+            .bind(external_id)
+            .fetch_one(conn)
+            .await?
+        }
+    };
+    Ok(id)
+}
+
+/// Records the customers of a batch of `channel`'s orders, known by e-mail, and returns
+/// their ids by e-mail hash.
+pub async fn record_customer_visits(
+    conn: &mut PgConnection,
+    channel: Channel,
+    visits: &[CustomerVisit],
+) -> Result<HashMap<EmailHash, Uuid>, sqlx::Error> {
+    if visits.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let hashes: Vec<&[u8]> = visits
+        .iter()
+        .map(|visit| visit.customer.as_bytes().as_slice())
+        .collect();
+    let sightings = Sightings {
+        external_ids: vec![None; visits.len()],
+        email_hashes: hashes.iter().copied().map(Some).collect(),
+        regions: visits.iter().map(|visit| visit.region.as_deref()).collect(),
+        first_order_at: visits
+            .iter()
+            .map(|visit| Some(visit.first_order_at))
+            .collect(),
+        last_order_at: visits
+            .iter()
+            .map(|visit| Some(visit.last_order_at))
+            .collect(),
+    };
+    merge(&mut *conn, channel, MatchBy::Email, &sightings).await?;
+    let rows: Vec<(Vec<u8>, Uuid)> =
+        sqlx::query_as("select email_hash, id from sales.customers where email_hash = any($1)")
+            .bind(&hashes)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(hash, id)| EmailHash::from_stored(&hash).map(|hash| (hash, id)))
+        .collect())
 }

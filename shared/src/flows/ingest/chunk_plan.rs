@@ -21,6 +21,7 @@ use super::order_file_row::{
 };
 use super::payment_method::PaymentMethod;
 use crate::model::customer_email::EmailHash;
+use crate::model::customers::CustomerVisit;
 use crate::model::money::Currency;
 
 /// An order already in the database, as far as a batch needs to know it.
@@ -79,20 +80,6 @@ pub struct NewLine {
     pub currency: Currency,
     /// SKU, names, quantity and price.
     pub line: OrderFileLine,
-}
-
-/// What the batch says about one customer: the span of their new orders and the region
-/// of the latest one that names a region.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CustomerVisit {
-    /// The customer.
-    pub customer: EmailHash,
-    /// Their region, from their latest order in the batch that gives one.
-    pub region: Option<String>,
-    /// Their earliest new order.
-    pub first_order_at: DateTime<Utc>,
-    /// Their latest new order.
-    pub last_order_at: DateTime<Utc>,
 }
 
 /// A product a new line refers to, as first described in the batch.
@@ -173,15 +160,11 @@ impl BatchPlan {
                     total: Decimal::ZERO,
                     first_row: row.row_number,
                 });
-                let visit = customers
+                let (at, region) = (row.order.placed_at.at(), row.region.as_deref());
+                customers
                     .entry(row.order.customer)
-                    .or_insert_with(|| CustomerVisit {
-                        customer: row.order.customer,
-                        region: None,
-                        first_order_at: row.order.placed_at.at(),
-                        last_order_at: row.order.placed_at.at(),
-                    });
-                visit.add(row.order.placed_at.at(), row.region.as_deref());
+                    .and_modify(|visit| visit.add(at, region))
+                    .or_insert_with(|| CustomerVisit::new(row.order.customer, at, region));
             }
 
             let problems = order.contradictions(&row);
@@ -274,20 +257,6 @@ impl BatchPlan {
         plan.products = products.into_values().collect();
         plan.products.sort_by(|a, b| a.sku.cmp(&b.sku));
         plan
-    }
-}
-
-impl CustomerVisit {
-    fn add(&mut self, at: DateTime<Utc>, region: Option<&str>) {
-        self.first_order_at = self.first_order_at.min(at);
-        if at >= self.last_order_at {
-            self.last_order_at = at;
-            if let Some(region) = region {
-                self.region = Some(region.to_owned());
-            }
-        } else if self.region.is_none() {
-            self.region = region.map(str::to_owned);
-        }
     }
 }
 

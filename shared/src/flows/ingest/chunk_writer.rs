@@ -8,13 +8,12 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::chunk_plan::{
-    BatchPlan, CustomerVisit, KnownLine, KnownOrder, NewLine, NewOrder, ProductMention,
-};
+use super::chunk_plan::{BatchPlan, KnownLine, KnownOrder, NewLine, NewOrder, ProductMention};
 use super::order_file_row::RejectedRow;
 use super::payment_method::PaymentMethod;
 use crate::model::channel::Channel;
 use crate::model::customer_email::EmailHash;
+use crate::model::customers::record_customer_visits;
 
 /// Advisory lock held by every transaction that writes file-imported orders. Imports
 /// of different files then never interleave inside a batch, so what a batch reads about
@@ -199,61 +198,6 @@ async fn variants_by_sku(
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().collect())
-}
-
-/// Upserts the customers of the batch's new orders by e-mail hash and returns their ids.
-/// Their first and last order times only widen and their region follows their latest
-/// order, as [`crate::model::customers::record_customer`] does for one customer; rows that
-/// would not change are not rewritten.
-pub async fn upsert_customers(
-    conn: &mut PgConnection,
-    visits: &[CustomerVisit],
-) -> Result<HashMap<EmailHash, Uuid>, sqlx::Error> {
-    if visits.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let hashes: Vec<&[u8]> = visits
-        .iter()
-        .map(|v| v.customer.as_bytes().as_slice())
-        .collect();
-    let regions: Vec<Option<&str>> = visits.iter().map(|v| v.region.as_deref()).collect();
-    let firsts: Vec<DateTime<Utc>> = visits.iter().map(|v| v.first_order_at).collect();
-    let lasts: Vec<DateTime<Utc>> = visits.iter().map(|v| v.last_order_at).collect();
-    sqlx::query(
-        "insert into sales.customers as c (channel, email_hash, region, first_order_at, last_order_at)
-         select $1, v.email_hash, v.region, v.first_order_at, v.last_order_at
-         from unnest($2::bytea[], $3::text[], $4::timestamptz[], $5::timestamptz[])
-             as v(email_hash, region, first_order_at, last_order_at)
-         on conflict (email_hash) where email_hash is not null do update set
-             region = case
-                 when c.last_order_at is null or excluded.last_order_at >= c.last_order_at
-                 then coalesce(excluded.region, c.region)
-                 else coalesce(c.region, excluded.region)
-             end,
-             first_order_at = least(c.first_order_at, excluded.first_order_at),
-             last_order_at = greatest(c.last_order_at, excluded.last_order_at)
-         where c.first_order_at is null or c.last_order_at is null
-            or excluded.first_order_at < c.first_order_at
-            or excluded.last_order_at > c.last_order_at
-            or (excluded.region is not null and c.region is distinct from excluded.region
-                and (c.region is null or excluded.last_order_at >= c.last_order_at))",
-    )
-    .bind(Channel::FileImport.as_str())
-    .bind(&hashes)
-    .bind(&regions)
-    .bind(&firsts)
-    .bind(&lasts)
-    .execute(&mut *conn)
-    .await?;
-    let rows: Vec<(Vec<u8>, Uuid)> =
-        sqlx::query_as("select email_hash, id from sales.customers where email_hash = any($1)")
-            .bind(&hashes)
-            .fetch_all(conn)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(hash, id)| EmailHash::from_stored(&hash).map(|hash| (hash, id)))
-        .collect())
 }
 
 /// Inserts the batch's new orders. Their ids were chosen by the plan, time-ordered.
@@ -456,7 +400,7 @@ pub async fn write_plan(
     cache: &VariantCache,
 ) -> Result<HashMap<String, Uuid>, sqlx::Error> {
     let variants = resolve_variants(conn, &plan.products, cache).await?;
-    let customers = upsert_customers(conn, &plan.customers).await?;
+    let customers = record_customer_visits(conn, Channel::FileImport, &plan.customers).await?;
     insert_orders(conn, file_id, &plan.new_orders, &customers).await?;
     insert_lines(conn, file_id, &plan.new_lines, &variants).await?;
     sum_order_totals(conn, &plan.grown_orders).await?;
