@@ -62,8 +62,8 @@ pub async fn claim<'e>(
 ) -> Result<Claim, sqlx::Error> {
     // A new key, or one forgotten (expired), is inserted already leased.
     let token = lease::fresh_token();
-    let inserted: Option<String> = sqlx::query_scalar(
-        "insert into ops.idempotency_keys as k
+    let inserted = sqlx::query_scalar!(
+        r#"insert into ops.idempotency_keys as k
              (key, scope, state, locked_until, lease_token, expires_at)
          values ($1, $2, 'in_progress', now() + $3, $4, now() + $5)
          on conflict (key) do update set
@@ -74,13 +74,13 @@ pub async fn claim<'e>(
              expires_at = excluded.expires_at,
              result = null
          where k.expires_at < now()
-         returning k.key",
+         returning k.key"#,
+        key,
+        scope,
+        lease::interval(policy.lease),
+        token,
+        lease::interval(policy.retention),
     )
-    .bind(key)
-    .bind(scope)
-    .bind(lease::interval(policy.lease))
-    .bind(token)
-    .bind(lease::interval(policy.retention))
     .fetch_optional(executor)
     .await?;
     if inserted.is_some() {
@@ -96,13 +96,14 @@ pub async fn claim<'e>(
     {
         return Ok(Claim::Acquired(taken));
     }
-    let existing: Option<(String, Option<serde_json::Value>)> =
-        sqlx::query_as("select state, result from ops.idempotency_keys where key = $1")
-            .bind(key)
-            .fetch_optional(executor)
-            .await?;
+    let existing = sqlx::query!(
+        "select state, result from ops.idempotency_keys where key = $1",
+        key,
+    )
+    .fetch_optional(executor)
+    .await?;
     Ok(match existing {
-        Some((state, result)) if state == "completed" => Claim::AlreadyCompleted(result),
+        Some(record) if record.state == "completed" => Claim::AlreadyCompleted(record.result),
         // Held by a live lease (or deleted between the statements: let the retry decide).
         _ => Claim::HeldElsewhere,
     })
@@ -116,14 +117,14 @@ pub async fn complete<'e>(
     lease: &Lease<String>,
     result: Option<&serde_json::Value>,
 ) -> Result<(), LeaseError> {
-    let completed = sqlx::query(
+    let completed = sqlx::query!(
         "update ops.idempotency_keys
          set state = 'completed', locked_until = null, result = $3
          where key = $1 and lease_token = $2 and state = 'in_progress'",
+        lease.key(),
+        lease.token(),
+        result,
     )
-    .bind(lease.key())
-    .bind(lease.token())
-    .bind(result)
     .execute(executor)
     .await?;
     if completed.rows_affected() == 1 {

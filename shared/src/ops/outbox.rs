@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::MessageAttributeValue;
 use sqlx::{PgConnection, PgPool};
-use uuid::Uuid;
 
 use crate::ops::config::QueueUrls;
 use crate::ops::errors::{error_chain, ProcessError};
@@ -78,14 +77,14 @@ pub async fn enqueue(
     dedup_id: &str,
     body: &serde_json::Value,
 ) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "insert into ops.outbox (queue_name, message_body, dedup_id)
          values ($1, $2, $3)
          on conflict on constraint outbox_dedup_id_key do nothing",
+        queue.as_str(),
+        body,
+        dedup_id,
     )
-    .bind(queue.as_str())
-    .bind(body)
-    .bind(dedup_id)
     .execute(tx)
     .await?;
     Ok(inserted.rows_affected() == 1)
@@ -117,30 +116,32 @@ pub async fn publish_due(
         .map(WorkQueue::as_str)
         .collect();
     let mut tx = pool.begin().await.map_err(db)?;
-    let due: Vec<(Uuid, String, serde_json::Value, String, i32)> = sqlx::query_as(
+    // `as _`: the macros type-check a text array only as `&[String]`.
+    let due = sqlx::query!(
         "select id, queue_name, message_body, dedup_id, attempts from ops.outbox
          where published_at is null and next_attempt_at <= now()
            and queue_name = any($2)
          order by next_attempt_at, created_at
          limit $1
          for update skip locked",
+        limit,
+        &publishable as _,
     )
-    .bind(limit)
-    .bind(&publishable)
     .fetch_all(&mut *tx)
     .await
     .map_err(db)?;
 
     let mut tally = PublishTally::default();
-    for (id, queue_name, body, dedup_id, attempts) in due {
-        match send(sqs, urls, &queue_name, &body, &dedup_id).await {
+    for message in due {
+        let (queue_name, dedup_id) = (message.queue_name, message.dedup_id);
+        match send(sqs, urls, &queue_name, &message.message_body, &dedup_id).await {
             Ok(()) => {
-                sqlx::query(
+                sqlx::query!(
                     "update ops.outbox set published_at = now(), attempts = attempts + 1,
                          last_error = null
                      where id = $1",
+                    message.id,
                 )
-                .bind(id)
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
@@ -149,14 +150,14 @@ pub async fn publish_due(
             Err(reason) => {
                 tracing::warn!(%dedup_id, queue = %queue_name, error = %reason,
                     "outbox message not sent; will retry");
-                sqlx::query(
+                sqlx::query!(
                     "update ops.outbox set attempts = attempts + 1, last_error = $2,
                          next_attempt_at = now() + $3 * interval '1 second'
                      where id = $1",
+                    message.id,
+                    reason,
+                    backoff(message.attempts).as_secs_f64(),
                 )
-                .bind(id)
-                .bind(&reason)
-                .bind(backoff(attempts).as_secs_f64())
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;

@@ -125,12 +125,15 @@ impl Acceptance<'_> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let status = lock_order(&mut tx, message).await?;
 
-        let stored: Option<(AcceptanceState, serde_json::Value)> =
-            sqlx::query_as("select state, lines from sales.order_acceptances where order_id = $1")
-                .bind(message.order_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+        let stored = sqlx::query!(
+            r#"select state as "state: AcceptanceState", lines
+               from sales.order_acceptances where order_id = $1"#,
+            message.order_id,
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?
+        .map(|row| (row.state, row.lines));
         match stored {
             Some((AcceptanceState::Sent | AcceptanceState::Reconciled, _)) => {
                 return Ok(Decided::NothingToSend(AcceptOutcome::AlreadyDecided))
@@ -151,11 +154,12 @@ impl Acceptance<'_> {
             return Ok(Decided::NothingToSend(AcceptOutcome::NotWaiting(status)));
         }
 
-        let lines: Vec<OrderLine> = sqlx::query_as(
+        let lines = sqlx::query_as!(
+            OrderLine,
             "select id, external_line_id, sku, quantity from sales.order_lines
              where order_id = $1 order by line_number",
+            message.order_id,
         )
-        .bind(message.order_id)
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
@@ -182,12 +186,14 @@ impl Acceptance<'_> {
                 reason: fill.shortage,
             })
             .collect();
-        sqlx::query("insert into sales.order_acceptances (order_id, lines) values ($1, $2)")
-            .bind(message.order_id)
-            .bind(serde_json::to_value(&decision).unwrap_or_default())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        sqlx::query!(
+            "insert into sales.order_acceptances (order_id, lines) values ($1, $2)",
+            message.order_id,
+            serde_json::to_value(&decision).unwrap_or_default(),
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(Decided::Ready(decision))
     }
@@ -202,11 +208,11 @@ impl Acceptance<'_> {
         let accepted = decision.iter().filter(|line| line.accepted).count();
         let mut tx = self.pool.begin().await.map_err(db)?;
         lock_order(&mut tx, message).await?;
-        sqlx::query(
+        sqlx::query!(
             "update sales.order_acceptances set state = 'sent', sent_at = now()
              where order_id = $1",
+            message.order_id,
         )
-        .bind(message.order_id)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -257,13 +263,13 @@ impl Acceptance<'_> {
         release_dead_lines(&mut tx, message.order_id, &snapshot)
             .await
             .map_err(db)?;
-        sqlx::query(
+        sqlx::query!(
             "update sales.order_acceptances
              set state = 'reconciled', sent_at = coalesce(sent_at, now()), marketplace_state = $2
              where order_id = $1",
+            message.order_id,
+            &snapshot.order_state as &OrderState,
         )
-        .bind(message.order_id)
-        .bind(&snapshot.order_state)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -293,10 +299,10 @@ impl Acceptance<'_> {
         stock::release_reservations(&mut tx, message.order_id, None, "manual")
             .await
             .map_err(db)?;
-        sqlx::query(
+        sqlx::query!(
             "delete from sales.order_acceptances where order_id = $1 and state = 'decided'",
+            message.order_id,
         )
-        .bind(message.order_id)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -315,16 +321,17 @@ async fn lock_order(
     tx: &mut PgConnection,
     message: &OrderMessage,
 ) -> Result<OrderState, ProcessError> {
-    let row: Option<(String, OrderState)> = sqlx::query_as(
-        "select external_id, status from sales.orders
+    let row = sqlx::query!(
+        r#"select external_id, status as "status: OrderState" from sales.orders
          where id = $1 and channel = $2
-         for update",
+         for update"#,
+        message.order_id,
+        message.channel,
     )
-    .bind(message.order_id)
-    .bind(&message.channel)
     .fetch_optional(&mut *tx)
     .await
-    .map_err(|err| ProcessError::database("reading the order", err))?;
+    .map_err(|err| ProcessError::database("reading the order", err))?
+    .map(|row| (row.external_id, row.status));
     match row {
         None => Err(ProcessError::permanent(format!(
             "order {} ({}) is not recorded on {}",

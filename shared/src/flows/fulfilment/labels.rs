@@ -133,7 +133,7 @@ pub enum ShipmentState {
     Failed,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 struct ShipmentRow {
     state: ShipmentState,
     shipment_id: Option<String>,
@@ -144,7 +144,7 @@ struct ShipmentRow {
     last_error: Option<String>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 struct OrderRow {
     status: OrderState,
     shipping_name: Option<String>,
@@ -253,12 +253,13 @@ impl LabelFlow<'_> {
     }
 
     async fn shipment(&self, order_id: Uuid) -> Result<Option<ShipmentRow>, ProcessError> {
-        sqlx::query_as(
-            "select state, shipment_id, tracking_pin, label_artifact_url, label_s3_key,
-                    label_requested_at, last_error
-             from sales.shipments where order_id = $1",
+        sqlx::query_as!(
+            ShipmentRow,
+            r#"select state as "state: ShipmentState", shipment_id, tracking_pin,
+                    label_artifact_url, label_s3_key, label_requested_at, last_error
+             from sales.shipments where order_id = $1"#,
+            order_id,
         )
-        .bind(order_id)
         .fetch_optional(self.pool)
         .await
         .map_err(|err| ProcessError::database("reading the shipment", err))
@@ -280,15 +281,16 @@ impl LabelFlow<'_> {
             )));
         }
         let db = |err| ProcessError::database("preparing the label", err);
-        let order: OrderRow = sqlx::query_as(
-            "select status, shipping_name, shipping_company, shipping_line1, shipping_line2,
-                    shipping_city, shipping_province, shipping_postal_code,
-                    shipping_country_code, shipping_phone
-             from sales.orders where id = $1 and channel = $2 and external_id = $3",
+        let order = sqlx::query_as!(
+            OrderRow,
+            r#"select status as "status: OrderState", shipping_name, shipping_company,
+                    shipping_line1, shipping_line2, shipping_city, shipping_province,
+                    shipping_postal_code, shipping_country_code, shipping_phone
+             from sales.orders where id = $1 and channel = $2 and external_id = $3"#,
+            message.order_id,
+            message.channel,
+            message.external_id,
         )
-        .bind(message.order_id)
-        .bind(&message.channel)
-        .bind(&message.external_id)
         .fetch_optional(self.pool)
         .await
         .map_err(db)?
@@ -299,17 +301,18 @@ impl LabelFlow<'_> {
             }
         }
 
-        let lines: Vec<PackedLine> = sqlx::query_as(
-            // A line accepted outside accept-orders may not be mapped yet: the shop
-            // SKU map names its variant.
+        // A line accepted outside accept-orders may not be mapped yet: the shop SKU map
+        // names its variant.
+        let lines = sqlx::query_as!(
+            PackedLine,
             "select l.quantity, v.weight_grams, v.length_cm, v.width_cm, v.height_cm
              from sales.order_lines l
              left join catalog.shop_sku_map m on m.channel = $2 and m.shop_sku = l.sku
              left join catalog.product_variants v on v.id = coalesce(l.variant_id, m.variant_id)
              where l.order_id = $1",
+            message.order_id,
+            message.channel,
         )
-        .bind(message.order_id)
-        .bind(&message.channel)
         .fetch_all(self.pool)
         .await
         .map_err(db)?;
@@ -317,7 +320,7 @@ impl LabelFlow<'_> {
         let request = self.shipment_request(message, &order, &parcel)?;
 
         // Claim: committed before the carrier is called.
-        let claimed = sqlx::query(
+        let claimed = sqlx::query!(
             "insert into sales.shipments
                  (order_id, state, carrier, service_code, parcel_weight_grams, label_requested_at)
              values ($1, 'pending', 'canada_post', $2, $3, now())
@@ -326,10 +329,10 @@ impl LabelFlow<'_> {
                  parcel_weight_grams = excluded.parcel_weight_grams, last_error = null
              where shipments.state = 'pending' and shipments.shipment_id is null
                and shipments.label_requested_at is null",
+            message.order_id,
+            self.service_code,
+            parcel.weight_grams(),
         )
-        .bind(message.order_id)
-        .bind(self.service_code)
-        .bind(parcel.weight_grams())
         .execute(self.pool)
         .await
         .map_err(db)?;
@@ -351,17 +354,17 @@ impl LabelFlow<'_> {
                     "tracking_pin": info.tracking_pin,
                     "label_url": info.label_url,
                 });
-                sqlx::query(
+                sqlx::query!(
                     "update sales.shipments set state = 'label_created', shipment_id = $2,
                          tracking_pin = $3, label_artifact_url = $4, label_created_at = now(),
                          raw_payload = $5
                      where order_id = $1",
+                    message.order_id,
+                    info.shipment_id,
+                    info.tracking_pin,
+                    info.label_url,
+                    answer,
                 )
-                .bind(message.order_id)
-                .bind(&info.shipment_id)
-                .bind(&info.tracking_pin)
-                .bind(&info.label_url)
-                .bind(answer)
                 .execute(self.pool)
                 .await
                 .map_err(|err| ProcessError::database("recording the bought label", err))?;
@@ -375,14 +378,14 @@ impl LabelFlow<'_> {
                     err,
                     CanadaPostError::Rejected { .. } | CanadaPostError::UnexpectedBody { .. }
                 );
-                sqlx::query(
+                sqlx::query!(
                     "update sales.shipments set label_requested_at = null, last_error = $2,
                          state = case when $3 then 'failed' else 'pending' end
                      where order_id = $1",
+                    message.order_id,
+                    err.to_string(),
+                    permanent,
                 )
-                .bind(message.order_id)
-                .bind(err.to_string())
-                .bind(permanent)
                 .execute(self.pool)
                 .await
                 .map_err(|err| ProcessError::database("recording the label failure", err))?;
@@ -436,12 +439,13 @@ impl LabelFlow<'_> {
     ) -> Result<(), ProcessError> {
         let db = |err| ProcessError::database("recording the order's state", err);
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let current: Option<OrderState> =
-            sqlx::query_scalar("select status from sales.orders where id = $1 for update")
-                .bind(message.order_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+        let current = sqlx::query_scalar!(
+            r#"select status as "status: OrderState" from sales.orders where id = $1 for update"#,
+            message.order_id,
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
         if current.as_ref() != Some(state) {
             record_status(
                 &mut tx,
@@ -541,13 +545,13 @@ impl LabelFlow<'_> {
                     err,
                 )
             })?;
-        sqlx::query(
+        sqlx::query!(
             "update sales.shipments set state = 'label_stored', label_s3_key = $2,
                  label_stored_at = now()
              where order_id = $1 and state = 'label_created'",
+            message.order_id,
+            key,
         )
-        .bind(message.order_id)
-        .bind(&key)
         .execute(self.pool)
         .await
         .map_err(|err| ProcessError::database("recording the stored label", err))?;
@@ -582,11 +586,11 @@ impl LabelFlow<'_> {
             Ok(()) => {}
             Err(err) => return self.after_refusal(message, err, row).await.map(Some),
         }
-        sqlx::query(
+        sqlx::query!(
             "update sales.shipments set state = 'tracking_reported', tracking_reported_at = now()
              where order_id = $1 and state = 'label_stored'",
+            message.order_id,
         )
-        .bind(message.order_id)
         .execute(self.pool)
         .await
         .map_err(|err| ProcessError::database("recording the reported tracking", err))?;
@@ -643,12 +647,12 @@ impl LabelFlow<'_> {
     ) -> Result<Stop, ProcessError> {
         let db = |err| ProcessError::database("recording the shipment", err);
         let mut tx = self.pool.begin().await.map_err(db)?;
-        sqlx::query(
+        sqlx::query!(
             "update sales.shipments set state = 'shipped', shipped_at = now(),
                  tracking_reported_at = coalesce(tracking_reported_at, now())
              where order_id = $1",
+            message.order_id,
         )
-        .bind(message.order_id)
         .execute(&mut *tx)
         .await
         .map_err(db)?;

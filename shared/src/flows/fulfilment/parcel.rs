@@ -10,7 +10,7 @@ use crate::ops::config::DefaultParcel;
 use crate::systems::canadapost::{Dimensions, ParcelCharacteristics};
 
 /// One order line's units as the parcel sees them.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackedLine {
     /// Units shipped.
     pub quantity: i32,
