@@ -824,6 +824,8 @@ where
 async fn every_state_a_check_constraint_allows_is_one_its_enum_names(pool: PgPool) {
     use sellerops::flows::fulfilment::acceptance::AcceptanceState;
     use sellerops::flows::fulfilment::labels::ShipmentState;
+    use sellerops::flows::ingest::ingestion_file::FileStatus;
+    use sellerops::model::conversation::{ConversationStatus, SenderType};
 
     assert_eq!(
         allowed_values_as::<ShipmentState>(&pool, "shipments_state_check").await,
@@ -844,6 +846,34 @@ async fn every_state_a_check_constraint_allows_is_one_its_enum_names(pool: PgPoo
             AcceptanceState::Decided,
             AcceptanceState::Sent,
             AcceptanceState::Reconciled,
+        ]
+    );
+    assert_eq!(
+        allowed_values_as::<FileStatus>(&pool, "file_status_check").await,
+        [
+            FileStatus::Pending,
+            FileStatus::Processing,
+            FileStatus::Completed,
+            FileStatus::Failed,
+            FileStatus::Duplicate,
+        ]
+    );
+    assert_eq!(
+        allowed_values_as::<ConversationStatus>(&pool, "conversations_status_check").await,
+        [
+            ConversationStatus::Unread,
+            ConversationStatus::Read,
+            ConversationStatus::Archived,
+        ]
+    );
+    assert_eq!(
+        allowed_values_as::<SenderType>(&pool, "messages_sender_type_check").await,
+        [
+            SenderType::Customer,
+            SenderType::Technician,
+            SenderType::Operator,
+            SenderType::Assistant,
+            SenderType::System,
         ]
     );
 }

@@ -1,6 +1,7 @@
 //! The values every flow speaks in.
 
 pub mod channel;
+pub mod conversation;
 pub mod customer_email;
 pub mod customers;
 pub mod money;

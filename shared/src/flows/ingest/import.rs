@@ -47,7 +47,7 @@ use super::chunk_plan::BatchPlan;
 use super::chunk_writer::{self, VariantCache};
 use super::columns::ColumnMap;
 use super::file_reader::{self, ReadFailureClassifier, TextReader};
-use super::ingestion_file::{self, Claim, ClaimedFile, ContentCheck};
+use super::ingestion_file::{self, Claim, ClaimedFile, ContentCheck, FileStatus};
 use super::notification::ObjectRef;
 use super::order_file_row::{OrderFileRow, RejectedRow, RowNumber, RowParser};
 use crate::model::customer_email::EmailPepper;
@@ -104,8 +104,8 @@ pub enum ImportOutcome {
     AlreadySettled {
         /// The `ingestion_files` row.
         file_id: Uuid,
-        /// `completed`, `failed` or `duplicate`.
-        status: String,
+        /// Completed, failed or duplicate.
+        status: FileStatus,
     },
     /// The file cannot be imported as it is; the reason is on the file's row and in
     /// `ops.process_failures`.
@@ -207,7 +207,7 @@ impl OrderFileImporter {
         {
             Claim::Claimed(claimed) => claimed,
             Claim::Settled { file_id, status } => {
-                tracing::info!(%file_id, %object, status, "order file already settled");
+                tracing::info!(%file_id, %object, ?status, "order file already settled");
                 return Ok(ImportOutcome::AlreadySettled { file_id, status });
             }
             Claim::HeldElsewhere { file_id, until } => {

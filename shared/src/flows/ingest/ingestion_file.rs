@@ -30,6 +30,23 @@ static ORDER_FILES: LeasedTable = LeasedTable {
 /// The name under which failed imports are recorded in `ops.process_failures`.
 pub const PROCESS_NAME: &str = "OrderFileImport";
 
+/// Where a file stands (the `ingest.file_status` domain of `ingest.ingestion_files`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum FileStatus {
+    /// Recorded, not yet claimed by an attempt.
+    Pending,
+    /// An attempt holds it under a lease.
+    Processing,
+    /// Every row is accounted for, imported or rejected.
+    Completed,
+    /// It cannot be imported as it is; `error_message` says why.
+    Failed,
+    /// Its content is another file's (`duplicate_of_file_id`), imported once there.
+    Duplicate,
+}
+
 /// A file this attempt now holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedFile {
@@ -50,8 +67,8 @@ pub enum Claim {
     Settled {
         /// The `ingestion_files` row.
         file_id: Uuid,
-        /// Its final status.
-        status: String,
+        /// Its final status: completed, failed or duplicate.
+        status: FileStatus,
     },
     /// Another attempt holds a live lease on it.
     HeldElsewhere {
@@ -112,7 +129,7 @@ pub async fn claim(
 
     let (file_id, status, locked_until, etag): (
         Uuid,
-        String,
+        FileStatus,
         Option<DateTime<Utc>>,
         Option<String>,
     ) = sqlx::query_as(
@@ -124,39 +141,42 @@ pub async fn claim(
     .bind(&object.version_id)
     .fetch_one(pool)
     .await?;
-    if matches!(status.as_str(), "processing" | "pending") {
-        if let Some(lease) = Lease::take(pool, &ORDER_FILES, file_id, duration).await? {
-            // Read once the lease is ours: the attempt taken over can no longer move the
-            // checkpoint.
-            let (content_hash, rows_done): (Option<String>, i64) = sqlx::query_as(
-                "select content_hash, (processed_rows + failed_rows)::bigint
-                 from ingest.ingestion_files where id = $1",
-            )
-            .bind(file_id)
-            .fetch_one(pool)
-            .await?;
-            return Ok(Claim::Claimed(ClaimedFile {
-                lease,
-                content_hash,
-                rows_done,
-            }));
+    match status {
+        FileStatus::Processing | FileStatus::Pending => {
+            if let Some(lease) = Lease::take(pool, &ORDER_FILES, file_id, duration).await? {
+                // Read once the lease is ours: the attempt taken over can no longer move
+                // the checkpoint.
+                let (content_hash, rows_done): (Option<String>, i64) = sqlx::query_as(
+                    "select content_hash, (processed_rows + failed_rows)::bigint
+                     from ingest.ingestion_files where id = $1",
+                )
+                .bind(file_id)
+                .fetch_one(pool)
+                .await?;
+                return Ok(Claim::Claimed(ClaimedFile {
+                    lease,
+                    content_hash,
+                    rows_done,
+                }));
+            }
+            // Held by a live lease, or settled in between: the caller's retry will tell.
+            Ok(Claim::HeldElsewhere {
+                file_id,
+                until: locked_until.unwrap_or_else(Utc::now),
+            })
         }
-        // Held by a live lease, or settled in between: the caller's retry will tell.
-        return Ok(Claim::HeldElsewhere {
-            file_id,
-            until: locked_until.unwrap_or_else(Utc::now),
-        });
-    }
-    Ok(match status.as_str() {
-        _ if object.version_id.is_none()
-            && object.etag.is_some()
-            && etag.is_some()
-            && object.etag != etag =>
+        FileStatus::Completed | FileStatus::Failed | FileStatus::Duplicate
+            if object.version_id.is_none()
+                && object.etag.is_some()
+                && etag.is_some()
+                && object.etag != etag =>
         {
-            Claim::Replaced { file_id }
+            Ok(Claim::Replaced { file_id })
         }
-        _ => Claim::Settled { file_id, status },
-    })
+        FileStatus::Completed | FileStatus::Failed | FileStatus::Duplicate => {
+            Ok(Claim::Settled { file_id, status })
+        }
+    }
 }
 
 /// What recording the content hash found.

@@ -9,13 +9,42 @@ use super::hash_email;
 use crate::model::customer_email::EmailPepper;
 use crate::systems::freshdesk::FreshdeskTicket;
 
-/// How a ticket was filed: its status and priority as the seed's functions name them.
+/// How a ticket was filed: its status and priority as `support.extract_ticket_status`
+/// and `support.extract_ticket_priority` name them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedTicket {
-    /// `open`, `pending`, `resolved`, `closed`, `other` or `unknown`.
-    pub status: String,
-    /// `low`, `medium`, `high`, `urgent`, `other` or `unknown`.
-    pub priority: String,
+    pub status: TicketStatus,
+    pub priority: TicketPriority,
+}
+
+/// A ticket's status; Freshdesk's numeric codes and labels both map here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum TicketStatus {
+    Open,
+    Pending,
+    Resolved,
+    Closed,
+    /// A status Freshdesk names that is none of the above (a custom one).
+    Other,
+    /// The ticket names no status.
+    Unknown,
+}
+
+/// A ticket's priority; Freshdesk's numeric codes and labels both map here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum TicketPriority {
+    Low,
+    Medium,
+    High,
+    Urgent,
+    /// A priority Freshdesk names that is none of the above.
+    Other,
+    /// The ticket names no priority.
+    Unknown,
 }
 
 /// Upserts the ticket under (domain, ticket id). A later delivery's fields replace the
@@ -36,8 +65,8 @@ pub async fn record_ticket(
          on conflict on constraint freshdesk_tickets_domain_ticket_id_key do update set
              requester_email_hash = coalesce(excluded.requester_email_hash, t.requester_email_hash),
              data = t.data || excluded.data
-         returning support.extract_ticket_status(data) as "status!",
-             support.extract_ticket_priority(data) as "priority!""#,
+         returning support.extract_ticket_status(data) as "status!: TicketStatus",
+             support.extract_ticket_priority(data) as "priority!: TicketPriority""#,
         domain,
         &ticket.ticket_id,
         email.as_ref().map(|hash| hash.as_bytes().as_slice()),

@@ -19,6 +19,7 @@ use super::order::{
 };
 use super::{hash_email, SeenBy};
 use crate::model::channel::Channel;
+use crate::model::conversation::{ConversationStatus, SenderType};
 use crate::model::customer_email::EmailPepper;
 use crate::model::received::Received;
 use crate::ops::outbox::{enqueue, WorkQueue};
@@ -250,7 +251,8 @@ pub async fn record_mirakl_thread(
                      $8::text[])
               as m(external_id, sender_type, sender_name, body, sent_at, raw)
          on conflict on constraint messages_channel_external_id_key do nothing
-         returning id, external_id as "external_id!", sender_type, sent_at"#,
+         returning id, external_id as "external_id!", sender_type as "sender_type: SenderType",
+             sent_at"#,
         conversation_id,
         CHANNEL.as_str() as &str,
         messages
@@ -281,13 +283,13 @@ pub async fn record_mirakl_thread(
     // The shop's latest answer in the thread: customer messages before it are answered.
     let last_shop_answer = messages
         .iter()
-        .filter(|m| m.value.from.sender_type() != "customer")
+        .filter(|m| m.value.from.sender_type() != SenderType::Customer)
         .map(|m| m.value.date_created)
         .max();
     let mut follow_ups = 0;
     for message in &inserted {
         let answered = last_shop_answer.is_some_and(|answer| answer >= message.sent_at);
-        if message.sender_type != "customer" || answered {
+        if message.sender_type != SenderType::Customer || answered {
             continue;
         }
         let body = json!({
@@ -302,8 +304,9 @@ pub async fn record_mirakl_thread(
     }
     if follow_ups > 0 {
         sqlx::query!(
-            "update support.conversations set status = 'unread' where id = $1",
+            "update support.conversations set status = $2 where id = $1",
             conversation_id,
+            ConversationStatus::Unread as ConversationStatus,
         )
         .execute(&mut *tx)
         .await?;

@@ -5,6 +5,7 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use super::{MiraklClient, MiraklError, MiraklRequest};
+use crate::model::conversation::SenderType;
 use crate::model::received::Received;
 use crate::ops::retry::RetryPolicy;
 
@@ -107,13 +108,13 @@ impl MiraklThread {
 }
 
 impl MessageAuthor {
-    /// `support.messages.sender_type` for this author.
-    pub fn sender_type(&self) -> &'static str {
+    /// Who this author is in `support.messages`.
+    pub fn sender_type(&self) -> SenderType {
         match self.kind.as_str() {
-            "CUSTOMER_USER" => "customer",
-            "SHOP_USER" => "technician",
-            "OPERATOR_USER" => "operator",
-            _ => "system",
+            "CUSTOMER_USER" => SenderType::Customer,
+            "SHOP_USER" => SenderType::Technician,
+            "OPERATOR_USER" => SenderType::Operator,
+            _ => SenderType::System,
         }
     }
 }
