@@ -73,7 +73,6 @@ impl<'a> CustomerSighting<'a> {
 /// and the region of the latest one that names a region.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerVisit {
-    /// The customer.
     pub customer: EmailHash,
     /// Their region, from their latest order in the batch that gives one.
     pub region: Option<String>,

@@ -10,7 +10,6 @@ use serde_json::{Map, Value};
 /// object, with the ticket id as a string or a number.
 #[derive(Debug, Clone)]
 pub struct FreshdeskTicket {
-    /// The ticket's id.
     pub ticket_id: String,
     /// The helpdesk's host from `ticket_url`, when present.
     pub domain_from_url: Option<String>,

@@ -27,7 +27,6 @@ pub const MAX_BATCH_SIZE: i32 = 10;
 /// One queue and the function that consumes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {
-    /// The queue URL.
     pub queue_url: String,
     /// The function name (its binary name in the workspace).
     pub function: String,
@@ -73,7 +72,6 @@ pub enum RouterError {
     Sqs {
         /// The SQS call.
         operation: &'static str,
-        /// The queue.
         queue_url: String,
         /// The SDK's error, with its cause chain.
         message: String,

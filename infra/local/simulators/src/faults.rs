@@ -51,7 +51,6 @@ pub struct FaultSpec {
     /// A Canada Post `<message><code>` for an injected validation error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
-    /// Its `<description>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// How many calls get the fault (default 1); 0 means every call until cleared.

@@ -44,7 +44,6 @@ pub enum NeedsPerson {
     /// Offer SKUs missing from `catalog.shop_sku_map`.
     #[error("offer SKU(s) not in the shop SKU map for {channel}: {}", .skus.join(", "))]
     UnknownSkus {
-        /// The channel.
         channel: String,
         /// The unknown SKUs.
         skus: Vec<String>,

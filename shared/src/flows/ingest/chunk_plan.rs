@@ -85,11 +85,9 @@ pub struct NewLine {
 /// A product a new line refers to, as first described in the batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductMention {
-    /// Its SKU.
     pub sku: Sku,
     /// Its name (the SKU when the row names none).
     pub name: String,
-    /// Its category.
     pub category: Option<String>,
     /// The unit price it was sold at, kept as the base price of a new product.
     pub unit_price: Decimal,

@@ -12,7 +12,6 @@ use crate::systems::aws::{decode_notification_key, InvalidObjectKey};
 /// One version of one S3 object: what the importer imports exactly once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRef {
-    /// The bucket.
     pub bucket: String,
     /// The object key, decoded (`incoming/2026 orders.csv`).
     pub key: String,

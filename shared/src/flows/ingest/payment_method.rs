@@ -11,7 +11,6 @@ pub enum PaymentMethod {
     Paystack,
     /// A credit or debit card taken directly.
     Card,
-    /// A bank transfer.
     BankTransfer,
     /// Anything else, but only when the file says `other`.
     Other,

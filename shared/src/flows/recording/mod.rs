@@ -26,7 +26,6 @@ pub enum SeenBy {
     MiraklWebhook,
     /// The scheduled OR11/M11 poll.
     MiraklPoll,
-    /// A Shopify webhook.
     ShopifyWebhook,
 }
 

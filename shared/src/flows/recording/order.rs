@@ -81,21 +81,17 @@ pub struct ChannelOrder<'a> {
 pub struct ShipTo {
     /// Recipient.
     pub name: Option<String>,
-    /// Company.
     pub company: Option<String>,
     /// First street line.
     pub line1: Option<String>,
     /// Second street line.
     pub line2: Option<String>,
-    /// City.
     pub city: Option<String>,
     /// Province code.
     pub province: Option<String>,
-    /// Postal code.
     pub postal_code: Option<String>,
     /// ISO 3166 alpha-2; anything else is left out.
     pub country_code: Option<String>,
-    /// Phone.
     pub phone: Option<String>,
 }
 

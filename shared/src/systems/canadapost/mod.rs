@@ -68,9 +68,7 @@ pub enum CanadaPostError {
     /// The carrier refused the request: its messages say why. Permanent.
     #[error("Canada Post refused {operation} (HTTP {status}): {}", describe(.messages))]
     Rejected {
-        /// The operation.
         operation: &'static str,
-        /// The status.
         status: u16,
         /// The carrier's messages (code and description); empty when it sent none.
         messages: Vec<CarrierMessage>,
@@ -78,7 +76,6 @@ pub enum CanadaPostError {
     /// 429: too many calls. Retryable.
     #[error("Canada Post {operation} is rate limited")]
     RateLimited {
-        /// The operation.
         operation: &'static str,
         /// The carrier's `Retry-After`, when sent.
         retry_after: Option<Duration>,
@@ -86,15 +83,12 @@ pub enum CanadaPostError {
     /// 5xx. Retryable.
     #[error("Canada Post {operation} failed with HTTP {status}")]
     Unavailable {
-        /// The operation.
         operation: &'static str,
-        /// The status.
         status: u16,
     },
     /// No answer: refused, reset, timed out. Retryable.
     #[error("Canada Post {operation} could not be reached")]
     Transport {
-        /// The operation.
         operation: &'static str,
         /// The cause.
         #[source]
@@ -103,7 +97,6 @@ pub enum CanadaPostError {
     /// A 2xx whose body is not what the API documents. Permanent.
     #[error("Canada Post {operation} answered with an unexpected body: {reason}")]
     UnexpectedBody {
-        /// The operation.
         operation: &'static str,
         /// What did not parse.
         reason: String,

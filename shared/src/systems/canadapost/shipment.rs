@@ -80,12 +80,10 @@ pub struct SenderAddress {
     /// Unit, suite.
     #[serde(rename = "address-line-2", skip_serializing_if = "Option::is_none")]
     pub address_line_2: Option<String>,
-    /// City.
     pub city: String,
     /// Two-letter province.
     #[serde(rename = "prov-state")]
     pub prov_state: String,
-    /// Postal code.
     #[serde(rename = "postal-zip-code")]
     pub postal_zip_code: String,
 }
@@ -119,7 +117,6 @@ pub struct DestinationAddress {
     /// Unit, suite.
     #[serde(rename = "address-line-2", skip_serializing_if = "Option::is_none")]
     pub address_line_2: Option<String>,
-    /// City.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     /// Province or state.
@@ -128,7 +125,6 @@ pub struct DestinationAddress {
     /// ISO alpha-2 country, e.g. `CA`.
     #[serde(rename = "country-code")]
     pub country_code: String,
-    /// Postal or ZIP code.
     #[serde(rename = "postal-zip-code", skip_serializing_if = "Option::is_none")]
     pub postal_zip_code: Option<String>,
 }

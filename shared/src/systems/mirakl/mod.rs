@@ -115,7 +115,6 @@ pub enum MiraklError {
     Unavailable {
         /// The operation code.
         operation: String,
-        /// The status.
         status: u16,
     },
     /// No answer: connection refused, reset, or timed out.
@@ -132,7 +131,6 @@ pub enum MiraklError {
     Rejected {
         /// The operation code.
         operation: String,
-        /// The status.
         status: u16,
         /// Mirakl's message (its JSON `message`, else the body), e.g. `ORDER_INVALID_STATE`.
         message: String,

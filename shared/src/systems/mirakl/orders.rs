@@ -96,7 +96,6 @@ pub struct MiraklAddress {
     /// Second street line.
     #[serde(default)]
     pub street_2: Option<String>,
-    /// City.
     #[serde(default)]
     pub city: Option<String>,
     /// Province code, e.g. `ON`.
@@ -150,7 +149,6 @@ pub struct MiraklOrderLine {
 /// One tax amount (GST, HST, PST, QST…).
 #[derive(Debug, Clone, Deserialize)]
 pub struct MiraklTax {
-    /// The amount.
     #[serde(deserialize_with = "decimal")]
     pub amount: Decimal,
     /// Mirakl's tax code.

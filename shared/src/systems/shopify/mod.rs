@@ -91,7 +91,6 @@ pub struct ShopifyLineItem {
     /// The variant's SKU; looked up in `catalog.shop_sku_map`.
     #[serde(default)]
     pub sku: Option<String>,
-    /// Title.
     #[serde(default)]
     pub title: Option<String>,
     /// Units.
@@ -110,7 +109,6 @@ pub struct ShopifyAddress {
     /// Family name.
     #[serde(default)]
     pub last_name: Option<String>,
-    /// Company.
     #[serde(default)]
     pub company: Option<String>,
     /// First street line.
@@ -119,10 +117,8 @@ pub struct ShopifyAddress {
     /// Second street line.
     #[serde(default)]
     pub address2: Option<String>,
-    /// City.
     #[serde(default)]
     pub city: Option<String>,
-    /// Province code.
     #[serde(default)]
     pub province_code: Option<String>,
     /// Postal code.
@@ -131,7 +127,6 @@ pub struct ShopifyAddress {
     /// ISO alpha-2.
     #[serde(default)]
     pub country_code: Option<String>,
-    /// Phone.
     #[serde(default)]
     pub phone: Option<String>,
 }

@@ -74,7 +74,6 @@ impl CpMessage {
 pub struct Shipment {
     /// Canada Post's shipment id.
     pub shipment_id: String,
-    /// The tracking PIN.
     pub tracking_pin: String,
     /// The customer number in the path.
     pub customer_number: String,
@@ -86,7 +85,6 @@ pub struct Shipment {
     pub destination: Vec<String>,
     /// `customer-ref-1`, usually the order number.
     pub customer_ref_1: Option<String>,
-    /// `customer-ref-2`.
     pub customer_ref_2: Option<String>,
     /// Parcel weight, kg, as sent.
     pub weight: String,
@@ -181,9 +179,7 @@ impl Shipments {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct NonContractShipment {
-    /// `requested-shipping-point`.
     pub requested_shipping_point: Option<String>,
-    /// `delivery-spec`.
     #[serde(default)]
     pub delivery_spec: DeliverySpec,
 }
@@ -192,18 +188,12 @@ pub struct NonContractShipment {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct DeliverySpec {
-    /// `service-code`.
     pub service_code: Option<String>,
-    /// `sender`.
     pub sender: Option<Sender>,
-    /// `destination`.
     #[serde(default)]
     pub destination: Destination,
-    /// `parcel-characteristics`.
     pub parcel_characteristics: Option<ParcelCharacteristics>,
-    /// `preferences`.
     pub preferences: Option<Preferences>,
-    /// `references`.
     pub references: Option<References>,
 }
 
@@ -211,13 +201,9 @@ pub struct DeliverySpec {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Sender {
-    /// `name`.
     pub name: Option<String>,
-    /// `company`.
     pub company: Option<String>,
-    /// `contact-phone`.
     pub contact_phone: Option<String>,
-    /// `address-details`.
     #[serde(default)]
     pub address_details: Address,
 }
@@ -226,11 +212,8 @@ pub struct Sender {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Destination {
-    /// `name`.
     pub name: Option<String>,
-    /// `company`.
     pub company: Option<String>,
-    /// `address-details`.
     #[serde(default)]
     pub address_details: Address,
 }
@@ -239,17 +222,12 @@ pub struct Destination {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Address {
-    /// `address-line-1`.
     pub address_line_1: Option<String>,
-    /// `address-line-2`.
     pub address_line_2: Option<String>,
-    /// `city`.
     pub city: Option<String>,
-    /// `prov-state`.
     pub prov_state: Option<String>,
     /// `country-code` (destinations only).
     pub country_code: Option<String>,
-    /// `postal-zip-code`.
     pub postal_zip_code: Option<String>,
 }
 
@@ -265,7 +243,6 @@ pub struct ParcelCharacteristics {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Preferences {
-    /// `show-packing-instructions`.
     pub show_packing_instructions: Option<String>,
 }
 
@@ -273,9 +250,7 @@ pub struct Preferences {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct References {
-    /// `customer-ref-1`.
     pub customer_ref_1: Option<String>,
-    /// `customer-ref-2`.
     pub customer_ref_2: Option<String>,
 }
 
