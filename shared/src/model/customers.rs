@@ -199,17 +199,19 @@ pub async fn record_customer(
     merge(&mut *conn, sighting.channel, match_by, &one).await?;
     let id = match match_by {
         MatchBy::Email => {
-            sqlx::query_scalar("select id from sales.customers where email_hash = $1")
-                .bind(email_bytes)
-                .fetch_one(conn)
-                .await?
+            sqlx::query_scalar!(
+                "select id from sales.customers where email_hash = $1",
+                email_bytes,
+            )
+            .fetch_one(conn)
+            .await?
         }
         MatchBy::ExternalId => {
-            sqlx::query_scalar(
+            sqlx::query_scalar!(
                 "select id from sales.customers where channel = $1 and external_id = $2",
+                sighting.channel.as_str(),
+                external_id,
             )
-            .bind(sighting.channel.as_str())
-            .bind(external_id)
             .fetch_one(conn)
             .await?
         }
@@ -245,13 +247,16 @@ pub async fn record_customer_visits(
             .collect(),
     };
     merge(&mut *conn, channel, MatchBy::Email, &sightings).await?;
-    let rows: Vec<(Vec<u8>, Uuid)> =
-        sqlx::query_as("select email_hash, id from sales.customers where email_hash = any($1)")
-            .bind(&hashes)
-            .fetch_all(conn)
-            .await?;
+    // `as _`: the macros know a bytea array only as `&[Vec<u8>]`, not borrowed slices.
+    let rows = sqlx::query!(
+        r#"select email_hash as "email_hash!", id from sales.customers
+           where email_hash = any($1)"#,
+        &hashes as _,
+    )
+    .fetch_all(conn)
+    .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(hash, id)| EmailHash::from_stored(&hash).map(|hash| (hash, id)))
+        .filter_map(|row| EmailHash::from_stored(&row.email_hash).map(|hash| (hash, row.id)))
         .collect())
 }

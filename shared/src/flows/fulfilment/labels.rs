@@ -305,11 +305,12 @@ impl LabelFlow<'_> {
         // names its variant.
         let lines = sqlx::query_as!(
             PackedLine,
-            "select l.quantity, v.weight_grams, v.length_cm, v.width_cm, v.height_cm
+            r#"select l.quantity, v.weight_grams as "weight_grams?", v.length_cm as "length_cm?",
+                    v.width_cm as "width_cm?", v.height_cm as "height_cm?"
              from sales.order_lines l
              left join catalog.shop_sku_map m on m.channel = $2 and m.shop_sku = l.sku
              left join catalog.product_variants v on v.id = coalesce(l.variant_id, m.variant_id)
-             where l.order_id = $1",
+             where l.order_id = $1"#,
             message.order_id,
             message.channel,
         )

@@ -1,5 +1,8 @@
 //! The SQL of one batch: set-based reads and writes over arrays (`unnest`), a handful
 //! of statements per batch whatever its size, all inside the batch's transaction.
+//!
+//! An array argument written `as _` is not type-checked by the query macros, which know
+//! arrays only as `&[T]` of owned, non-null elements; the casts in the SQL fix its type.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -25,8 +28,7 @@ const IMPORTED_STATUS: &str = "imported";
 
 /// Takes [`FILE_IMPORT_ORDERS_LOCK`] until the end of the transaction.
 pub async fn lock_file_import_orders(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("select pg_advisory_xact_lock($1)")
-        .bind(FILE_IMPORT_ORDERS_LOCK)
+    sqlx::query!("select pg_advisory_xact_lock($1)", FILE_IMPORT_ORDERS_LOCK)
         .execute(conn)
         .await?;
     Ok(())
@@ -37,24 +39,16 @@ pub async fn known_orders(
     conn: &mut PgConnection,
     order_refs: &[String],
 ) -> Result<HashMap<String, KnownOrder>, sqlx::Error> {
-    type OrderRow = (
-        String,
-        Uuid,
-        Option<Vec<u8>>,
-        DateTime<Utc>,
-        String,
-        Option<String>,
-        Decimal,
-    );
-    let rows: Vec<OrderRow> = sqlx::query_as(
-        "select o.external_id, o.id, c.email_hash, o.placed_at, o.currency::text,
-                o.payment_method::text, o.total_amount
+    let rows = sqlx::query!(
+        r#"select o.external_id, o.id, c.email_hash as "email_hash?", o.placed_at,
+                o.currency::text as "currency!", o.payment_method::text as "payment_method",
+                o.total_amount
          from sales.orders o
          left join sales.customers c on c.id = o.customer_id
-         where o.channel = $1 and o.external_id = any($2)",
+         where o.channel = $1 and o.external_id = any($2)"#,
+        Channel::FileImport.as_str(),
+        order_refs,
     )
-    .bind(Channel::FileImport.as_str())
-    .bind(order_refs)
     .fetch_all(&mut *conn)
     .await?;
     if rows.is_empty() {
@@ -62,38 +56,39 @@ pub async fn known_orders(
     }
     let mut orders: HashMap<Uuid, (String, KnownOrder)> = rows
         .into_iter()
-        .map(
-            |(order_ref, id, email_hash, placed_at, currency, method, total)| {
-                let order = KnownOrder {
-                    id,
-                    customer: email_hash.as_deref().and_then(EmailHash::from_stored),
-                    placed_at,
-                    currency,
-                    payment_method: method.as_deref().and_then(PaymentMethod::from_stored),
-                    total,
-                    lines: HashMap::new(),
-                    last_line_number: 0,
-                };
-                (id, (order_ref, order))
-            },
-        )
+        .map(|row| {
+            let order = KnownOrder {
+                id: row.id,
+                customer: row.email_hash.as_deref().and_then(EmailHash::from_stored),
+                placed_at: row.placed_at,
+                currency: row.currency,
+                payment_method: row
+                    .payment_method
+                    .as_deref()
+                    .and_then(PaymentMethod::from_stored),
+                total: row.total_amount,
+                lines: HashMap::new(),
+                last_line_number: 0,
+            };
+            (row.id, (row.external_id, order))
+        })
         .collect();
     let ids: Vec<Uuid> = orders.keys().copied().collect();
-    let lines: Vec<(Uuid, String, i32, Decimal, i32)> = sqlx::query_as(
+    let lines = sqlx::query!(
         "select order_id, sku, quantity, unit_price, line_number
          from sales.order_lines where order_id = any($1)",
+        &ids,
     )
-    .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
-    for (order_id, sku, quantity, unit_price, line_number) in lines {
-        if let Some((_, order)) = orders.get_mut(&order_id) {
-            order.last_line_number = order.last_line_number.max(line_number);
+    for line in lines {
+        if let Some((_, order)) = orders.get_mut(&line.order_id) {
+            order.last_line_number = order.last_line_number.max(line.line_number);
             order.lines.insert(
-                sku,
+                line.sku,
                 KnownLine {
-                    quantity,
-                    unit_price,
+                    quantity: line.quantity,
+                    unit_price: line.unit_price,
                 },
             );
         }
@@ -160,27 +155,27 @@ pub async fn resolve_variants(
     let categories: Vec<Option<&str>> = missing.iter().map(|p| p.category.as_deref()).collect();
     let prices: Vec<Decimal> = missing.iter().map(|p| p.unit_price).collect();
     let currencies: Vec<&str> = missing.iter().map(|p| p.currency.code()).collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into catalog.products as p (sku, name, category, base_price, currency)
          select * from unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::text[])
          on conflict (sku) do update set category = excluded.category
              where p.category is null and excluded.category is not null",
+        &skus as _,
+        &names as _,
+        &categories as _,
+        &prices,
+        &currencies as _,
     )
-    .bind(&skus)
-    .bind(&names)
-    .bind(&categories)
-    .bind(&prices)
-    .bind(&currencies)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "insert into catalog.product_variants (product_id, internal_sku, name, list_price, currency)
          select p.id, p.sku, p.name, p.base_price, p.currency
          from catalog.products p
          where p.sku = any($1)
          on conflict (internal_sku) do nothing",
+        &skus as _,
     )
-    .bind(&skus)
     .execute(&mut *conn)
     .await?;
     resolved.extend(variants_by_sku(conn, &skus).await?);
@@ -191,13 +186,16 @@ async fn variants_by_sku(
     conn: &mut PgConnection,
     skus: &[&str],
 ) -> Result<HashMap<String, Uuid>, sqlx::Error> {
-    let rows: Vec<(String, Uuid)> = sqlx::query_as(
+    let rows = sqlx::query!(
         "select internal_sku, id from catalog.product_variants where internal_sku = any($1)",
+        skus as _,
     )
-    .bind(skus)
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.internal_sku, row.id))
+        .collect())
 }
 
 /// Inserts the batch's new orders. Their ids were chosen by the plan, time-ordered.
@@ -224,29 +222,29 @@ pub async fn insert_orders(
         .collect();
     let placed: Vec<DateTime<Utc>> = orders.iter().map(|o| o.header.placed_at.at()).collect();
     let rows: Vec<i32> = orders.iter().map(|o| o.first_row).collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into sales.orders
              (id, channel, external_id, customer_id, ingestion_file_id, status, currency,
               total_amount, payment_method, placed_at, raw_payload)
          select o.id, $1, o.external_id, o.customer_id, $2, $3, o.currency, o.total_amount,
                 o.payment_method, o.placed_at,
-                jsonb_build_object('ingestion_file_id', $2, 'row_number', o.row_number)
+                jsonb_build_object('ingestion_file_id', $2::uuid, 'row_number', o.row_number)
          from unnest($4::uuid[], $5::text[], $6::uuid[], $7::text[], $8::numeric[], $9::text[],
                      $10::timestamptz[], $11::int4[])
              as o(id, external_id, customer_id, currency, total_amount, payment_method,
                   placed_at, row_number)",
+        Channel::FileImport.as_str() as &str,
+        file_id,
+        IMPORTED_STATUS,
+        &ids,
+        &refs as _,
+        &customer_ids as _,
+        &currencies as _,
+        &totals,
+        &methods as _,
+        &placed,
+        &rows,
     )
-    .bind(Channel::FileImport.as_str())
-    .bind(file_id)
-    .bind(IMPORTED_STATUS)
-    .bind(&ids)
-    .bind(&refs)
-    .bind(&customer_ids)
-    .bind(&currencies)
-    .bind(&totals)
-    .bind(&methods)
-    .bind(&placed)
-    .bind(&rows)
     .execute(conn)
     .await?;
     Ok(())
@@ -282,30 +280,30 @@ pub async fn insert_lines(
     let currencies: Vec<&str> = lines.iter().map(|l| l.currency.code()).collect();
     let totals: Vec<Decimal> = lines.iter().map(|l| l.line.line_total()).collect();
     let rows: Vec<i32> = lines.iter().map(|l| l.row_number).collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into sales.order_lines
              (id, order_id, line_number, external_line_id, sku, variant_id, title, quantity,
               unit_price, currency, line_total, raw_payload)
          select l.id, l.order_id, l.line_number, l.sku, l.sku, l.variant_id, l.title,
                 l.quantity, l.unit_price, l.currency, l.line_total,
-                jsonb_build_object('ingestion_file_id', $1, 'row_number', l.row_number)
+                jsonb_build_object('ingestion_file_id', $1::uuid, 'row_number', l.row_number)
          from unnest($2::uuid[], $3::uuid[], $4::int4[], $5::text[], $6::uuid[], $7::text[],
                      $8::int4[], $9::numeric[], $10::text[], $11::numeric[], $12::int4[])
              as l(id, order_id, line_number, sku, variant_id, title, quantity, unit_price,
                   currency, line_total, row_number)",
+        file_id,
+        &ids,
+        &order_ids,
+        &numbers,
+        &skus as _,
+        &variant_ids as _,
+        &titles as _,
+        &quantities,
+        &prices,
+        &currencies as _,
+        &totals,
+        &rows,
     )
-    .bind(file_id)
-    .bind(&ids)
-    .bind(&order_ids)
-    .bind(&numbers)
-    .bind(&skus)
-    .bind(&variant_ids)
-    .bind(&titles)
-    .bind(&quantities)
-    .bind(&prices)
-    .bind(&currencies)
-    .bind(&totals)
-    .bind(&rows)
     .execute(conn)
     .await?;
     Ok(())
@@ -319,13 +317,13 @@ pub async fn sum_order_totals(
     if order_ids.is_empty() {
         return Ok(());
     }
-    sqlx::query(
+    sqlx::query!(
         "update sales.orders o set total_amount = l.total
          from (select order_id, sum(line_total) as total from sales.order_lines
                where order_id = any($1) group by order_id) l
          where o.id = l.order_id and o.total_amount <> l.total",
+        order_ids,
     )
-    .bind(order_ids)
     .execute(conn)
     .await?;
     Ok(())
@@ -352,17 +350,17 @@ pub async fn insert_row_errors<'r>(
     if rows.is_empty() {
         return Ok(());
     }
-    sqlx::query(
+    sqlx::query!(
         "insert into ingest.ingestion_errors (file_id, row_number, column_name, reason, raw_row)
          select $1, e.row_number, e.column_name, e.reason, e.raw_row
          from unnest($2::int4[], $3::text[], $4::text[], $5::text[])
              as e(row_number, column_name, reason, raw_row)",
+        file_id,
+        &rows,
+        &columns as _,
+        &reasons as _,
+        &raw as _,
     )
-    .bind(file_id)
-    .bind(&rows)
-    .bind(&columns)
-    .bind(&reasons)
-    .bind(&raw)
     .execute(conn)
     .await?;
     Ok(())
@@ -378,13 +376,13 @@ pub async fn record_days(
         return Ok(());
     }
     let days: Vec<NaiveDate> = days.iter().copied().collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into ingest.ingestion_file_days (file_id, day)
          select $1, unnest($2::date[])
          on conflict do nothing",
+        file_id,
+        &days,
     )
-    .bind(file_id)
-    .bind(&days)
     .execute(conn)
     .await?;
     Ok(())
