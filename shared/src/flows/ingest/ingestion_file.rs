@@ -101,22 +101,22 @@ pub async fn claim(
     duration: Duration,
 ) -> Result<Claim, sqlx::Error> {
     let token = lease::fresh_token();
-    let inserted: Option<Uuid> = sqlx::query_scalar(
+    let inserted = sqlx::query_scalar!(
         "insert into ingest.ingestion_files
              (bucket, object_key, version_id, filename, etag, size_bytes, status, started_at,
               locked_until, lease_token)
          values ($1, $2, $3, $4, $5, $6, 'processing', now(), now() + $7, $8)
          on conflict on constraint ingestion_files_bucket_object_key_version_id_key do nothing
          returning id",
+        object.bucket,
+        object.key,
+        object.version_id.as_deref(),
+        object.filename(),
+        object.etag.as_deref(),
+        object.size.filter(|size| *size >= 0),
+        lease::interval(duration),
+        token,
     )
-    .bind(&object.bucket)
-    .bind(&object.key)
-    .bind(&object.version_id)
-    .bind(object.filename())
-    .bind(&object.etag)
-    .bind(object.size.filter(|size| *size >= 0))
-    .bind(lease::interval(duration))
-    .bind(token)
     .fetch_optional(pool)
     .await?;
     if let Some(file_id) = inserted {
@@ -127,53 +127,50 @@ pub async fn claim(
         }));
     }
 
-    let (file_id, status, locked_until, etag): (
-        Uuid,
-        FileStatus,
-        Option<DateTime<Utc>>,
-        Option<String>,
-    ) = sqlx::query_as(
-        "select id, status::text, locked_until, etag from ingest.ingestion_files
-             where bucket = $1 and object_key = $2 and version_id is not distinct from $3",
+    let row = sqlx::query!(
+        r#"select id, status::text as "status!: FileStatus", locked_until, etag
+           from ingest.ingestion_files
+           where bucket = $1 and object_key = $2 and version_id is not distinct from $3"#,
+        object.bucket,
+        object.key,
+        object.version_id.as_deref(),
     )
-    .bind(&object.bucket)
-    .bind(&object.key)
-    .bind(&object.version_id)
     .fetch_one(pool)
     .await?;
-    match status {
+    let file_id = row.id;
+    match row.status {
         FileStatus::Processing | FileStatus::Pending => {
             if let Some(lease) = Lease::take(pool, &ORDER_FILES, file_id, duration).await? {
                 // Read once the lease is ours: the attempt taken over can no longer move
                 // the checkpoint.
-                let (content_hash, rows_done): (Option<String>, i64) = sqlx::query_as(
-                    "select content_hash, (processed_rows + failed_rows)::bigint
-                     from ingest.ingestion_files where id = $1",
+                let checkpoint = sqlx::query!(
+                    r#"select content_hash, (processed_rows + failed_rows)::bigint as "rows_done!"
+                       from ingest.ingestion_files where id = $1"#,
+                    file_id,
                 )
-                .bind(file_id)
                 .fetch_one(pool)
                 .await?;
                 return Ok(Claim::Claimed(ClaimedFile {
                     lease,
-                    content_hash,
-                    rows_done,
+                    content_hash: checkpoint.content_hash,
+                    rows_done: checkpoint.rows_done,
                 }));
             }
             // Held by a live lease, or settled in between: the caller's retry will tell.
             Ok(Claim::HeldElsewhere {
                 file_id,
-                until: locked_until.unwrap_or_else(Utc::now),
+                until: row.locked_until.unwrap_or_else(Utc::now),
             })
         }
         FileStatus::Completed | FileStatus::Failed | FileStatus::Duplicate
             if object.version_id.is_none()
                 && object.etag.is_some()
-                && etag.is_some()
-                && object.etag != etag =>
+                && row.etag.is_some()
+                && object.etag != row.etag =>
         {
             Ok(Claim::Replaced { file_id })
         }
-        FileStatus::Completed | FileStatus::Failed | FileStatus::Duplicate => {
+        status @ (FileStatus::Completed | FileStatus::Failed | FileStatus::Duplicate) => {
             Ok(Claim::Settled { file_id, status })
         }
     }
@@ -201,14 +198,14 @@ pub async fn record_content(
 ) -> Result<ContentCheck, sqlx::Error> {
     let file_id = *lease.key();
     loop {
-        let updated = sqlx::query(
+        let updated = sqlx::query!(
             "update ingest.ingestion_files set content_hash = $2, size_bytes = $3
              where id = $1 and lease_token = $4 and status = 'processing'",
+            file_id,
+            scan.sha256_hex,
+            scan.size_bytes,
+            lease.token(),
         )
-        .bind(file_id)
-        .bind(&scan.sha256_hex)
-        .bind(scan.size_bytes)
-        .bind(lease.token())
         .execute(pool)
         .await;
         match updated {
@@ -217,28 +214,28 @@ pub async fn record_content(
             Err(err) if is_violation_of(&err, "ingestion_files_content_hash_key") => {}
             Err(err) => return Err(err),
         }
-        let original: Option<Uuid> = sqlx::query_scalar(
+        let original = sqlx::query_scalar!(
             "select id from ingest.ingestion_files
              where content_hash = $1 and status in ('pending', 'processing', 'completed')
                and id <> $2",
+            scan.sha256_hex,
+            file_id,
         )
-        .bind(&scan.sha256_hex)
-        .bind(file_id)
         .fetch_optional(pool)
         .await?;
         // None: the other file failed in between, so the hash is free again.
         let Some(original) = original else { continue };
-        let marked = sqlx::query(
+        let marked = sqlx::query!(
             "update ingest.ingestion_files
              set status = 'duplicate', duplicate_of_file_id = $2, content_hash = $3,
                  size_bytes = $4, locked_until = null, completed_at = now()
              where id = $1 and lease_token = $5 and status = 'processing'",
+            file_id,
+            original,
+            scan.sha256_hex,
+            scan.size_bytes,
+            lease.token(),
         )
-        .bind(file_id)
-        .bind(original)
-        .bind(&scan.sha256_hex)
-        .bind(scan.size_bytes)
-        .bind(lease.token())
         .execute(pool)
         .await?;
         return Ok(if marked.rows_affected() == 1 {
@@ -263,14 +260,14 @@ pub async fn advance_checkpoint(
     processed: i64,
     failed: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update ingest.ingestion_files
          set processed_rows = processed_rows + $2, failed_rows = failed_rows + $3
          where id = $1",
+        file_id,
+        i32::try_from(processed).unwrap_or(i32::MAX),
+        i32::try_from(failed).unwrap_or(i32::MAX),
     )
-    .bind(file_id)
-    .bind(i32::try_from(processed).unwrap_or(i32::MAX))
-    .bind(i32::try_from(failed).unwrap_or(i32::MAX))
     .execute(conn)
     .await?;
     Ok(())
@@ -286,18 +283,18 @@ pub async fn complete(
     total_rows: i64,
 ) -> Result<Option<(i64, i64)>, LeaseError> {
     lease.hold(conn).await?;
-    let counts = sqlx::query_as(
-        "update ingest.ingestion_files
+    let counts = sqlx::query!(
+        r#"update ingest.ingestion_files
          set status = 'completed', total_rows = $2, completed_at = now(), locked_until = null,
              error_message = null
          where id = $1 and processed_rows + failed_rows = $2
-         returning processed_rows::bigint, failed_rows::bigint",
+         returning processed_rows::bigint as "processed!", failed_rows::bigint as "failed!""#,
+        lease.key(),
+        i32::try_from(total_rows).unwrap_or(i32::MAX),
     )
-    .bind(lease.key())
-    .bind(i32::try_from(total_rows).unwrap_or(i32::MAX))
     .fetch_optional(conn)
     .await?;
-    Ok(counts)
+    Ok(counts.map(|row| (row.processed, row.failed)))
 }
 
 /// Marks the file failed for `reason` and records the failure for a person, in one
@@ -311,14 +308,14 @@ pub async fn fail(
 ) -> Result<(), LeaseError> {
     let file_id = *lease.key();
     let mut tx = pool.begin().await?;
-    let marked = sqlx::query(
+    let marked = sqlx::query!(
         "update ingest.ingestion_files
          set status = 'failed', error_message = $2, completed_at = now(), locked_until = null
          where id = $1 and lease_token = $3 and status = 'processing'",
+        file_id,
+        reason,
+        lease.token(),
     )
-    .bind(file_id)
-    .bind(reason)
-    .bind(lease.token())
     .execute(&mut *tx)
     .await?;
     if marked.rows_affected() != 1 {
