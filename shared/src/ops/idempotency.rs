@@ -96,14 +96,14 @@ pub async fn claim<'e>(
     {
         return Ok(Claim::Acquired(taken));
     }
-    let existing = sqlx::query!(
-        "select state, result from ops.idempotency_keys where key = $1",
+    let completed = sqlx::query!(
+        "select result from ops.idempotency_keys where key = $1 and state = 'completed'",
         key,
     )
     .fetch_optional(executor)
     .await?;
-    Ok(match existing {
-        Some(record) if record.state == "completed" => Claim::AlreadyCompleted(record.result),
+    Ok(match completed {
+        Some(record) => Claim::AlreadyCompleted(record.result),
         // Held by a live lease (or deleted between the statements: let the retry decide).
         _ => Claim::HeldElsewhere,
     })
