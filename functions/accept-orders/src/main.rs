@@ -1,8 +1,7 @@
 use accept_orders::{handle, AcceptOrders};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use sellerops::flows::fulfilment::acceptance::Acceptance;
+use sellerops::flows::fulfilment::acceptance::{self, Acceptance};
 use sellerops::ops::config::{AcceptOrdersSettings, FromEnvironment};
-use sellerops::ops::retry::RetryPolicy;
 use sellerops::systems::aws::AwsClients;
 use sellerops::systems::mirakl::MiraklClient;
 
@@ -17,7 +16,7 @@ async fn main() -> Result<(), Error> {
         acceptance: Acceptance {
             pool: &pool,
             mirakl: &mirakl,
-            retry: RetryPolicy::DEFAULT,
+            retry: acceptance::RETRY,
         },
         sqs: &aws.sqs,
         queues: &settings.outbox_queues,

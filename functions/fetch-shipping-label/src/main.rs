@@ -1,8 +1,7 @@
 use fetch_shipping_label::handle;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use sellerops::flows::fulfilment::labels::{LabelFlow, LabelOptions};
+use sellerops::flows::fulfilment::labels::{self, LabelFlow, LabelOptions};
 use sellerops::ops::config::{FetchShippingLabelSettings, FromEnvironment};
-use sellerops::ops::retry::RetryPolicy;
 use sellerops::systems::aws::AwsClients;
 use sellerops::systems::canadapost::CanadaPostClient;
 use sellerops::systems::mirakl::MiraklClient;
@@ -13,7 +12,8 @@ async fn main() -> Result<(), Error> {
     let settings = FetchShippingLabelSettings::from_env()?;
     let pool = sellerops::systems::db::pool(&settings.database, "fetch-shipping-label")?;
     let mirakl = MiraklClient::from_settings(&settings.mirakl, pool.clone())?;
-    let canadapost = CanadaPostClient::from_settings(&settings.canadapost, pool.clone())?;
+    let canadapost = CanadaPostClient::from_settings(&settings.canadapost, pool.clone())?
+        .with_retry_policy(labels::RETRY);
     let aws = AwsClients::from_env(settings.aws.endpoint_url.as_deref()).await;
     let flow = LabelFlow {
         pool: &pool,
@@ -25,7 +25,7 @@ async fn main() -> Result<(), Error> {
         carrier_code: &settings.mirakl_carrier_code,
         sender: &settings.sender,
         default_parcel: &settings.default_parcel,
-        retry: RetryPolicy::DEFAULT,
+        retry: labels::RETRY,
     };
     let flow = &flow;
     run(service_fn(move |event: LambdaEvent<_>| {

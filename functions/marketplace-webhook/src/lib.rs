@@ -42,6 +42,8 @@ mod tests {
         let database = DatabaseSettings {
             url: "postgres://nobody@127.0.0.1:1/none".to_owned().into(),
             max_connections: 1,
+            statement_timeout: std::time::Duration::from_secs(1),
+            lock_timeout: std::time::Duration::from_secs(1),
         };
         let pool = sellerops::systems::db::pool(&database, "unit-test").unwrap();
         WebhookService::new(

@@ -1,6 +1,6 @@
 //! The machinery every flow shares: configuration, errors, SQS batches, delivery
 //! records and the leases behind them, the outbox, retries, telemetry, and the API-call
-//! and failure logs.
+//! and failure logs, and the time budgets that keep every invocation inside its timeout.
 
 pub mod api_calls;
 pub mod config;
@@ -13,3 +13,4 @@ pub mod process_failures;
 pub mod retry;
 pub mod sqs_batch;
 pub mod telemetry;
+pub mod time_budget;

@@ -29,11 +29,13 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Three attempts, 500 ms then 1 s apart, waiting at most 5 s for a `Retry-After`.
+    /// Two attempts, 1 s apart, waiting at most 2 s for a `Retry-After`: one quick second
+    /// try saves a trip through the queue, and anything longer is the queue's to retry,
+    /// so a batch stays inside its function's time budget ([`crate::ops::time_budget`]).
     pub const DEFAULT: Self = Self {
-        attempts: 3,
-        base_delay: Duration::from_millis(500),
-        max_delay: Duration::from_secs(5),
+        attempts: 2,
+        base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(2),
     };
 
     /// No retries: one attempt.
@@ -62,6 +64,16 @@ impl RetryPolicy {
             (Some(_), Transient::Yes(Some(asked))) => (asked <= self.max_delay).then_some(asked),
             (Some(planned), _) => Some(planned),
         }
+    }
+
+    /// The longest these attempts can take together when each runs to `timeout`: every
+    /// attempt timed out and every wait between them the longest allowed (a `Retry-After`
+    /// up to `max_delay` replaces the planned wait).
+    pub fn worst_case(&self, timeout: Duration) -> Duration {
+        let attempts = self.attempts.max(1);
+        timeout
+            .saturating_mul(attempts)
+            .saturating_add(self.max_delay.saturating_mul(attempts - 1))
     }
 
     /// The wait after the `failures`-th failure in a row (1 for the first), for a retry
@@ -207,6 +219,23 @@ mod tests {
         assert_eq!(policy.wait(secs(2), asked(7)), secs(7));
         assert_eq!(policy.wait(secs(2), asked(31)), None, "longer than the cap");
         assert_eq!(policy.wait(None, asked(7)), None, "attempts used up");
+    }
+
+    #[test]
+    fn the_worst_case_counts_every_attempt_timing_out_and_every_wait_at_its_cap() {
+        let policy = RetryPolicy {
+            attempts: 3,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(5),
+        };
+        assert_eq!(
+            policy.worst_case(Duration::from_secs(10)),
+            Duration::from_secs(40)
+        );
+        assert_eq!(
+            RetryPolicy::ONCE.worst_case(Duration::from_secs(10)),
+            Duration::from_secs(10)
+        );
     }
 
     #[test]

@@ -4,8 +4,30 @@
 //! `AWS_ENDPOINT_URL` is set — the local stack — the SDK sends every request there, and
 //! S3 uses path-style addresses (`http://host/bucket/key`) since a local server has no
 //! per-bucket host names.
+//!
+//! Every operation is bounded: each attempt by [`ATTEMPT_TIMEOUT`], the whole operation
+//! with the SDK's own retries by [`OPERATION_TIMEOUT`], which the functions' time budgets
+//! ([`crate::ops::time_budget`]) count per call. For a streamed S3 download the bound
+//! covers the request up to the first bytes of the body; reading the body is the
+//! import's, which resumes after its last batch when it runs out of time.
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+
+/// How long one attempt of an S3 or SQS operation may take.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long an S3 or SQS operation may take, its retries included.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
 
 /// The AWS clients a function uses, built once at cold start.
 #[derive(Debug, Clone)]
@@ -26,11 +48,11 @@ impl AwsClients {
 
     /// Builds both clients from an already loaded configuration.
     pub fn from_sdk_config(shared: &SdkConfig, endpoint_url: Option<&str>) -> Self {
-        let mut s3 = aws_sdk_s3::config::Builder::from(shared);
+        let mut s3 = aws_sdk_s3::config::Builder::from(shared).timeout_config(timeouts());
         if let Some(url) = endpoint_url {
             s3 = s3.endpoint_url(url).force_path_style(true);
         }
-        let mut sqs = aws_sdk_sqs::config::Builder::from(shared);
+        let mut sqs = aws_sdk_sqs::config::Builder::from(shared).timeout_config(timeouts());
         if let Some(url) = endpoint_url {
             sqs = sqs.endpoint_url(url);
         }

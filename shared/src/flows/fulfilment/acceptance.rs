@@ -30,6 +30,10 @@ use crate::systems::mirakl::MiraklClient;
 /// Who appends the status history rows written here.
 pub const SOURCE: &str = "accept-orders";
 
+/// How `accept-orders` retries OR21 and OR11 within an invocation: one quick second try;
+/// the queue retries the rest.
+pub const RETRY: RetryPolicy = RetryPolicy::DEFAULT;
+
 /// What handling an accept message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AcceptOutcome {

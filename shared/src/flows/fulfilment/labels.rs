@@ -46,19 +46,28 @@ use crate::systems::mirakl::{MiraklClient, MiraklError};
 pub const SOURCE: &str = "fetch-shipping-label";
 const LEASE_SCOPE: &str = "fetch-shipping-label";
 
+/// How `fetch-shipping-label` retries its Mirakl and Canada Post calls within an
+/// invocation: not at all. A label takes up to six calls in a row, and the flow resumes
+/// at its first unfinished step, so a failed call returns the message to its queue
+/// rather than spending the invocation's time budget on waits.
+pub const RETRY: RetryPolicy = RetryPolicy::ONCE;
+
 /// Per-invocation options. Production uses [`LabelOptions::default`].
 #[derive(Debug, Clone, Copy)]
 pub struct LabelOptions {
-    /// How long one attempt holds the order; longer than the function's timeout, so a
-    /// live attempt is never overtaken.
+    /// How long one attempt holds the order ([`LABEL_LEASE`] in production).
     pub lease: Duration,
 }
 
+/// How long one attempt holds an order: longer than the function's timeout, so a live
+/// attempt is never overtaken, and shorter than the label queue's visibility timeout, so
+/// a message delivered again after a crash finds the lease run out. The time budget
+/// ([`crate::ops::time_budget`]) checks both against the template.
+pub const LABEL_LEASE: Duration = Duration::from_secs(150);
+
 impl Default for LabelOptions {
     fn default() -> Self {
-        Self {
-            lease: Duration::from_secs(120),
-        }
+        Self { lease: LABEL_LEASE }
     }
 }
 

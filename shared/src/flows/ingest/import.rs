@@ -69,11 +69,15 @@ pub struct ImportOptions {
     pub lease: Duration,
 }
 
+/// The production lease of an import (see [`ImportOptions::lease`]); the time budget
+/// ([`crate::ops::time_budget`]) checks it against the template.
+pub const IMPORT_LEASE: Duration = Duration::from_secs(5 * 60);
+
 impl Default for ImportOptions {
     fn default() -> Self {
         Self {
             batch_rows: 5_000,
-            lease: Duration::from_secs(5 * 60),
+            lease: IMPORT_LEASE,
         }
     }
 }

@@ -32,12 +32,14 @@ use crate::systems::mirakl::threads::list_threads;
 use crate::systems::mirakl::MiraklClient;
 use watermark::{SyncEntity, Watermark};
 
-/// How a failed OR11 or M11 call is retried within one poll: Mirakl allows OR11 about
-/// once a minute, so the poller waits longer than the other flows' calls do.
+/// How a failed OR11 or M11 call is retried within one poll: three attempts, 5 then
+/// 10 s apart, honouring a `Retry-After` of up to 10 s. Mirakl allows OR11 about once a
+/// minute; a 429 asking for longer ends the poll, and the next scheduled run is the
+/// retry. Bounded so that a run fits its time budget ([`crate::ops::time_budget`]).
 pub const POLL_RETRY: RetryPolicy = RetryPolicy {
-    attempts: 4,
-    base_delay: Duration::from_secs(10),
-    max_delay: Duration::from_secs(60),
+    attempts: 3,
+    base_delay: Duration::from_secs(5),
+    max_delay: Duration::from_secs(10),
 };
 
 /// The poller's state for one run.

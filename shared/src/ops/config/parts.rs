@@ -18,9 +18,20 @@ pub struct DatabaseSettings {
     /// `DATABASE_MAX_CONNECTIONS`: one Lambda instance handles one event at a time, so a
     /// couple of connections is enough and keeps RDS's connection count low.
     pub max_connections: u32,
+    /// `DATABASE_STATEMENT_TIMEOUT_MS`: PostgreSQL's `statement_timeout` for every
+    /// connection, so one slow statement cannot eat an invocation's time budget
+    /// (default 10 s).
+    pub statement_timeout: Duration,
+    /// `DATABASE_LOCK_TIMEOUT_MS`: PostgreSQL's `lock_timeout`, so a row held by another
+    /// attempt fails fast as retryable instead of waiting out the function (default 2 s).
+    pub lock_timeout: Duration,
 }
 
 const DEFAULT_MAX_CONNECTIONS: u32 = 2;
+/// The statement timeout unless `DATABASE_STATEMENT_TIMEOUT_MS` says otherwise.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The lock timeout unless `DATABASE_LOCK_TIMEOUT_MS` says otherwise.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl FromEnvironment for DatabaseSettings {
     fn read(vars: &mut Variables<'_>) -> Self {
@@ -42,6 +53,14 @@ impl FromEnvironment for DatabaseSettings {
                 DEFAULT_MAX_CONNECTIONS,
                 positive_whole,
             ),
+            statement_timeout: vars.parsed_or(
+                "DATABASE_STATEMENT_TIMEOUT_MS",
+                DEFAULT_STATEMENT_TIMEOUT,
+                |raw| positive_whole(raw).map(Duration::from_millis),
+            ),
+            lock_timeout: vars.parsed_or("DATABASE_LOCK_TIMEOUT_MS", DEFAULT_LOCK_TIMEOUT, |raw| {
+                positive_whole(raw).map(Duration::from_millis)
+            }),
         }
     }
 }
@@ -381,7 +400,22 @@ mod tests {
     fn the_database_gets_its_default_pool_size_and_hides_its_url() {
         let database = DatabaseSettings::from_lookup(lookup(DATABASE)).unwrap();
         assert_eq!(database.max_connections, 2);
+        assert_eq!(database.statement_timeout, Duration::from_secs(10));
+        assert_eq!(database.lock_timeout, Duration::from_secs(2));
         assert_hides(&format!("{database:?}"), &["hunter2-db-password"]);
+    }
+
+    #[test]
+    fn the_database_timeouts_are_read_in_milliseconds_and_must_be_positive() {
+        let vars = with(DATABASE, "DATABASE_STATEMENT_TIMEOUT_MS", "60000");
+        let vars = with(&vars, "DATABASE_LOCK_TIMEOUT_MS", "500");
+        let database = DatabaseSettings::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(database.statement_timeout, Duration::from_secs(60));
+        assert_eq!(database.lock_timeout, Duration::from_millis(500));
+
+        let vars = with(DATABASE, "DATABASE_LOCK_TIMEOUT_MS", "0");
+        let err = DatabaseSettings::from_lookup(lookup(&vars)).unwrap_err();
+        assert_eq!(err.variables(), ["DATABASE_LOCK_TIMEOUT_MS"]);
     }
 
     #[test]

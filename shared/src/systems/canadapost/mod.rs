@@ -39,7 +39,9 @@ pub const CREATE_SHIPMENT: &str = "CreateNonContractShipment";
 /// The operation name of the label download in `ops.api_calls`.
 pub const GET_ARTIFACT: &str = "GetArtifact";
 
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one request may take before it counts as a timeout; the label function's
+/// time budget ([`crate::ops::time_budget`]) counts it per attempt.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A Canada Post client, built once per Lambda instance.
 #[derive(Clone)]

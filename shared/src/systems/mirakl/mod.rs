@@ -29,8 +29,10 @@ pub mod threads;
 /// The service name in `ops.api_calls`.
 pub const SERVICE: &str = "mirakl";
 
-/// How long one request may take before it counts as a timeout.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long one request may take before it counts as a timeout. Mirakl answers in about
+/// a second; every function's time budget ([`crate::ops::time_budget`]) counts this per
+/// attempt.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A Mirakl shop API client, built once per Lambda instance.
 #[derive(Clone)]
