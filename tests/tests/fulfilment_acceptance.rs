@@ -21,6 +21,7 @@ fn acceptance<'a>(
         pool,
         mirakl,
         retry: FAST_RETRY,
+        reservation_hold: sellerops::ops::config::DEFAULT_RESERVATION_HOLD,
     }
 }
 

@@ -17,6 +17,7 @@ async fn main() -> Result<(), Error> {
             pool: &pool,
             mirakl: &mirakl,
             retry: acceptance::RETRY,
+            reservation_hold: settings.reservation_hold,
         },
         sqs: &aws.sqs,
         queues: &settings.outbox_queues,

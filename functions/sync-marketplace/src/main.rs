@@ -1,5 +1,6 @@
 //! sync-marketplace: on an EventBridge schedule, polls Mirakl OR11 orders and M11
-//! threads, records them through the shared path, and sends what waits in the outbox.
+//! threads, records them through the shared path, releases expired stock reservations,
+//! and sends what waits in the outbox.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
@@ -81,6 +82,10 @@ fn emit(report: &RunReport) {
             Count {
                 name: "OutboxDeferred",
                 value: report.deferred,
+            },
+            Count {
+                name: "ReservationsExpired",
+                value: report.expired_reservations,
             },
         ],
     );

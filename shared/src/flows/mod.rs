@@ -4,4 +4,5 @@ pub mod fulfilment;
 pub mod ingest;
 pub mod marketplace_sync;
 pub mod recording;
+pub mod sales_aggregates;
 pub mod webhooks;

@@ -15,10 +15,12 @@
 //! attempt whose answer was lost, refused, cancelled) is reconciled by reading the
 //! order's state with OR11.
 
+use std::time::Duration;
+
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::stock::{self, OrderLine};
+use super::stock::{self, MarketplaceLine, OrderLine, ReleaseReason};
 use super::{record_status, OrderMessage, Reason};
 use crate::ops::errors::ProcessError;
 use crate::ops::outbox::{enqueue, WorkQueue};
@@ -75,6 +77,9 @@ pub struct Acceptance<'a> {
     pub mirakl: &'a MiraklClient,
     /// In-invocation retries of Mirakl calls.
     pub retry: RetryPolicy,
+    /// How long a reservation holds stock for an order that does not progress (see
+    /// [`stock::release_expired_reservations`]).
+    pub reservation_hold: Duration,
 }
 
 /// One line of the stored decision.
@@ -169,18 +174,19 @@ impl Acceptance<'_> {
         .map_err(db)?;
         require_mirakl_line_ids(message, &lines)?;
 
-        let fills = match stock::reserve_lines(&mut tx, &message.channel, &lines)
-            .await
-            .map_err(db)?
-        {
-            Ok(fills) => fills,
-            Err(needs_person) => {
-                return Err(ProcessError::permanent(format!(
-                    "order {} cannot be accepted automatically: {needs_person}",
-                    message.external_id
-                )))
-            }
-        };
+        let fills =
+            match stock::reserve_lines(&mut tx, &message.channel, &lines, self.reservation_hold)
+                .await
+                .map_err(db)?
+            {
+                Ok(fills) => fills,
+                Err(needs_person) => {
+                    return Err(ProcessError::permanent(format!(
+                        "order {} cannot be accepted automatically: {needs_person}",
+                        message.external_id
+                    )))
+                }
+            };
         let decision: Vec<DecidedLine> = lines
             .iter()
             .zip(fills)
@@ -264,7 +270,7 @@ impl Acceptance<'_> {
         let db = |err| ProcessError::database("recording the reconciled acceptance", err);
         let mut tx = self.pool.begin().await.map_err(db)?;
         lock_order(&mut tx, message).await?;
-        release_dead_lines(&mut tx, message.order_id, &snapshot)
+        follow_snapshot_stock(&mut tx, message.order_id, &snapshot)
             .await
             .map_err(db)?;
         sqlx::query!(
@@ -300,7 +306,7 @@ impl Acceptance<'_> {
     async fn withdraw(&self, message: &OrderMessage) -> Result<(), ProcessError> {
         let db = |err| ProcessError::database("withdrawing a refused acceptance decision", err);
         let mut tx = self.pool.begin().await.map_err(db)?;
-        stock::release_reservations(&mut tx, message.order_id, None, "manual")
+        stock::release_reservations(&mut tx, message.order_id, None, ReleaseReason::Manual)
             .await
             .map_err(db)?;
         sqlx::query!(
@@ -378,35 +384,23 @@ fn require_mirakl_line_ids(
     Ok(())
 }
 
-/// Releases the reservations of lines Mirakl shows refused or cancelled.
-async fn release_dead_lines(
+/// Makes the reservations follow what Mirakl shows: refused or cancelled lines give
+/// their stock back, shipped ones consume it.
+async fn follow_snapshot_stock(
     tx: &mut PgConnection,
     order_id: Uuid,
     snapshot: &OrderSnapshot,
 ) -> Result<(), sqlx::Error> {
-    let whole_order = match snapshot.order_state {
-        OrderState::Refused => Some("refused"),
-        OrderState::Canceled => Some("cancelled"),
-        _ => None,
-    };
-    if let Some(reason) = whole_order {
-        stock::release_reservations(tx, order_id, None, reason).await?;
-        return Ok(());
-    }
-    for (line_state, reason) in [
-        (OrderState::Refused, "refused"),
-        (OrderState::Canceled, "cancelled"),
-    ] {
-        let lines: Vec<String> = snapshot
-            .order_lines
-            .iter()
-            .filter(|line| line.order_line_state == line_state)
-            .map(|line| line.order_line_id.clone())
-            .collect();
-        if !lines.is_empty() {
-            stock::release_reservations(tx, order_id, Some(&lines), reason).await?;
-        }
-    }
+    let lines: Vec<MarketplaceLine<'_>> = snapshot
+        .order_lines
+        .iter()
+        .map(|line| MarketplaceLine {
+            external_line_id: &line.order_line_id,
+            state: Some(&line.order_line_state),
+            refunded_in_full: false,
+        })
+        .collect();
+    stock::follow_marketplace_order(tx, order_id, &snapshot.order_state, &lines).await?;
     Ok(())
 }
 

@@ -1,18 +1,66 @@
 //! Availability and reservations: a line is filled from its variant's own stock, or else
-//! from the components of its bill of materials.
+//! from the components of its bill of materials; the reservation then follows the order.
 //!
 //! Race-freedom: every stock row an order touches is locked (`for update`, in variant id
 //! order, so two orders never wait on each other in a cycle) before availability is
 //! read, and the reservations are written while the locks are held. A concurrent order
 //! for the same stock waits, then reads what this one left. The trigger-maintained
 //! `stock_levels_reserved_within_on_hand_check` stays the last guard.
+//!
+//! A reservation's life: open (it holds `reserved`) until, once and for good, it is
+//! - consumed: the line shipped, `reserved` and `on_hand` both drop by its units
+//!   ([`consume_reservations`], [`follow_marketplace_order`]). Only an open reservation
+//!   can be consumed, so the units leave `on_hand` exactly once however many paths (the
+//!   label flow, the webhook, the poller) see the shipment;
+//! - released with a [`ReleaseReason`]: the order or line was cancelled, refused or
+//!   refunded ([`follow_marketplace_order`], in the transaction that records the
+//!   marketplace's state), withdrawn ([`release_reservations`]), or it expired
+//!   ([`release_expired_reservations`]) because its order never progressed.
+//!
+//! `inventory.order_reservations` shows each reservation as `open`, `consumed` or
+//! `released`, beside its order and reason.
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+use crate::systems::mirakl::order_state::OrderState;
+
+/// Why a reservation stopped holding stock, stored as
+/// `inventory.stock_reservations.release_reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReleaseReason {
+    /// The line shipped: the reservation was consumed and its units left `on_hand`.
+    Shipped,
+    /// The order or line was cancelled.
+    Cancelled,
+    /// The shop refused it, or the marketplace shows it refused.
+    Refused,
+    /// Refunded before it shipped: nothing will ship.
+    Refunded,
+    /// The order never progressed while the reservation held (`expires_at` passed).
+    Expired,
+    /// Withdrawn on the shop's side, e.g. Mirakl refused an acceptance decision for good.
+    Manual,
+}
+
+impl ReleaseReason {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseReason::Shipped => "shipped",
+            ReleaseReason::Cancelled => "cancelled",
+            ReleaseReason::Refused => "refused",
+            ReleaseReason::Refunded => "refunded",
+            ReleaseReason::Expired => "expired",
+            ReleaseReason::Manual => "manual",
+        }
+    }
+}
 
 /// One order line to fill.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,11 +100,14 @@ pub enum NeedsPerson {
 
 /// Maps each line's SKU to a variant (recording it on the line), locks the stock the
 /// lines could use, and reserves stock for every line that can be filled in full.
-/// Lines are served in order; a line that cannot be filled reserves nothing.
+/// Lines are served in order; a line that cannot be filled reserves nothing. The
+/// reservations expire after `hold` unless the order progresses first (see
+/// [`release_expired_reservations`]).
 pub async fn reserve_lines(
     tx: &mut PgConnection,
     channel: &str,
     lines: &[OrderLine],
+    hold: Duration,
 ) -> Result<Result<Vec<LineFill>, NeedsPerson>, sqlx::Error> {
     let skus: Vec<String> = lines.iter().map(|line| line.sku.clone()).collect();
     let mapped: HashMap<String, Uuid> = sqlx::query!(
@@ -147,11 +198,14 @@ pub async fn reserve_lines(
                 },
             );
         sqlx::query!(
-            "insert into inventory.stock_reservations (order_line_id, variant_id, quantity)
-             select * from unnest($1::uuid[], $2::uuid[], $3::integer[])",
+            "insert into inventory.stock_reservations
+                 (order_line_id, variant_id, quantity, expires_at)
+             select r.*, now() + make_interval(secs => $4)
+             from unnest($1::uuid[], $2::uuid[], $3::integer[]) as r",
             &line_ids,
             &variants,
             &units,
+            hold.as_secs_f64(),
         )
         .execute(&mut *tx)
         .await?;
@@ -231,12 +285,12 @@ fn plan_line(
 }
 
 /// Releases the open reservations of an order's lines (all of them when
-/// `external_line_ids` is `None`), e.g. `refused` or `cancelled`. Returns how many.
+/// `external_line_ids` is `None`) for `reason`. Returns how many.
 pub async fn release_reservations(
     tx: &mut PgConnection,
     order_id: Uuid,
     external_line_ids: Option<&[String]>,
-    reason: &str,
+    reason: ReleaseReason,
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query!(
         "update inventory.stock_reservations r
@@ -245,7 +299,7 @@ pub async fn release_reservations(
          where l.id = r.order_line_id and l.order_id = $1 and r.released_at is null
            and ($3::text[] is null or l.external_line_id = any($3))",
         order_id,
-        reason,
+        reason.as_str(),
         external_line_ids,
     )
     .execute(&mut *tx)
@@ -253,26 +307,45 @@ pub async fn release_reservations(
     Ok(done.rows_affected())
 }
 
-/// The order has shipped: its reserved units leave the shelf. Each open reservation is
-/// released as `shipped` first (lowering `reserved`), then `on_hand` drops by the same
-/// units, so `reserved <= on_hand` holds at every step.
+/// The order has shipped: its reserved units leave the shelf, once (see the module
+/// documentation). Returns how many reservations were consumed.
 pub async fn consume_reservations(
     tx: &mut PgConnection,
     order_id: Uuid,
-) -> Result<(), sqlx::Error> {
+) -> Result<u64, sqlx::Error> {
+    consume_lines(tx, order_id, None).await
+}
+
+/// Consumes the open reservations of an order's lines (all of them when
+/// `external_line_ids` is `None`). Each is released as `shipped` first (lowering
+/// `reserved`), then `on_hand` drops by the same units, so `reserved <= on_hand` holds at
+/// every step. The release is the guard: a reservation already consumed or released is
+/// not open, so its units are never taken off `on_hand` twice.
+async fn consume_lines(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    external_line_ids: Option<&[String]>,
+) -> Result<u64, sqlx::Error> {
     let released = sqlx::query!(
         "update inventory.stock_reservations r
-         set released_at = now(), release_reason = 'shipped'
+         set released_at = now(), release_reason = $2
          from sales.order_lines l
          where l.id = r.order_line_id and l.order_id = $1 and r.released_at is null
+           and ($3::text[] is null or l.external_line_id = any($3))
          returning r.variant_id, r.quantity",
         order_id,
+        ReleaseReason::Shipped.as_str(),
+        external_line_ids,
     )
     .fetch_all(&mut *tx)
     .await?;
+    let consumed = released.len() as u64;
     let mut per_variant: HashMap<Uuid, i32> = HashMap::new();
     for row in released {
         *per_variant.entry(row.variant_id).or_default() += row.quantity;
+    }
+    if per_variant.is_empty() {
+        return Ok(0);
     }
     let (variants, units): (Vec<Uuid>, Vec<i32>) = per_variant.into_iter().unzip();
     sqlx::query!(
@@ -284,7 +357,161 @@ pub async fn consume_reservations(
     )
     .execute(&mut *tx)
     .await?;
-    Ok(())
+    Ok(consumed)
+}
+
+/// One line of a marketplace order as the marketplace shows it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarketplaceLine<'a> {
+    /// The marketplace's line id (Mirakl `order_line_id`).
+    pub external_line_id: &'a str,
+    /// The line's own state, when the marketplace gives one.
+    pub state: Option<&'a OrderState>,
+    /// Refunds cover every unit of the line.
+    pub refunded_in_full: bool,
+}
+
+/// What following the marketplace did to an order's reservations.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StockFollowed {
+    /// Reservations released (cancelled, refused, refunded).
+    pub released: u64,
+    /// Reservations consumed: their units left `on_hand`.
+    pub consumed: u64,
+}
+
+/// What one line's state means for its stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineFate {
+    /// Nothing will ship: give the stock back.
+    Release(ReleaseReason),
+    /// The units left: consume the reservation.
+    Ship,
+}
+
+/// The fate of a line from where the order and the line stand, or `None` while the line
+/// may still ship. A refused or cancelled order takes every line with it; otherwise the
+/// line's own state decides, then full refunds of a line not shipped, then the order's
+/// shipment.
+fn line_fate(order: &OrderState, line: &MarketplaceLine<'_>) -> Option<LineFate> {
+    match order {
+        OrderState::Refused => return Some(LineFate::Release(ReleaseReason::Refused)),
+        OrderState::Canceled => return Some(LineFate::Release(ReleaseReason::Cancelled)),
+        _ => {}
+    }
+    match line.state {
+        Some(OrderState::Refused) => Some(LineFate::Release(ReleaseReason::Refused)),
+        Some(OrderState::Canceled) => Some(LineFate::Release(ReleaseReason::Cancelled)),
+        Some(OrderState::Refunded) => Some(LineFate::Release(ReleaseReason::Refunded)),
+        Some(state) if state.is_shipped() => Some(LineFate::Ship),
+        _ if line.refunded_in_full => Some(LineFate::Release(ReleaseReason::Refunded)),
+        _ if order.is_shipped() => Some(LineFate::Ship),
+        _ => None,
+    }
+}
+
+/// Makes an order's reservations follow what the marketplace shows, in the caller's
+/// transaction (the one that records that state): lines cancelled, refused or refunded
+/// give their stock back with that reason, and shipped lines consume theirs. Safe to
+/// repeat: only open reservations change.
+pub async fn follow_marketplace_order(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    order_state: &OrderState,
+    lines: &[MarketplaceLine<'_>],
+) -> Result<StockFollowed, sqlx::Error> {
+    let mut released_lines: Vec<String> = Vec::new();
+    let mut reasons: Vec<String> = Vec::new();
+    let mut shipped_lines: Vec<String> = Vec::new();
+    for line in lines {
+        match line_fate(order_state, line) {
+            Some(LineFate::Release(reason)) => {
+                released_lines.push(line.external_line_id.to_owned());
+                reasons.push(reason.as_str().to_owned());
+            }
+            Some(LineFate::Ship) => shipped_lines.push(line.external_line_id.to_owned()),
+            None => {}
+        }
+    }
+    let mut followed = StockFollowed::default();
+    if !released_lines.is_empty() {
+        followed.released = sqlx::query!(
+            "update inventory.stock_reservations r
+             set released_at = now(), release_reason = d.reason
+             from sales.order_lines l, unnest($2::text[], $3::text[]) as d(line, reason)
+             where l.id = r.order_line_id and l.order_id = $1 and r.released_at is null
+               and l.external_line_id = d.line",
+            order_id,
+            &released_lines,
+            &reasons,
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    if !shipped_lines.is_empty() {
+        followed.consumed = consume_lines(tx, order_id, Some(&shipped_lines)).await?;
+    }
+    Ok(followed)
+}
+
+/// A reservation the expiry sweep released. No personal data: what an operator needs to
+/// find the order and the stock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiredReservation {
+    /// The order's channel.
+    pub channel: String,
+    /// The channel's order id.
+    pub order_external_id: String,
+    /// The line's shop SKU.
+    pub sku: String,
+    /// Units given back.
+    pub quantity: i32,
+}
+
+/// Releases, as `expired`, up to `limit` open reservations whose `expires_at` has passed
+/// while their order never progressed: it has not reached `SHIPPING` (debited, to ship)
+/// or later, and no label was started for it. One set-based statement; reservations a
+/// running transaction holds (an order being decided or recorded) are skipped, not
+/// waited for, and the next sweep sees them. Each release is logged.
+pub async fn release_expired_reservations(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<ExpiredReservation>, sqlx::Error> {
+    let expired = sqlx::query_as!(
+        ExpiredReservation,
+        "with due as (
+             select r.id
+             from inventory.stock_reservations r
+             join sales.order_lines l on l.id = r.order_line_id
+             join sales.orders o on o.id = l.order_id
+             where r.released_at is null and r.expires_at <= now()
+               and o.status not in ('SHIPPING', 'SHIPPED', 'TO_COLLECT', 'RECEIVED', 'CLOSED')
+               and not exists (select 1 from sales.shipments s where s.order_id = o.id)
+             order by r.expires_at
+             limit $2
+             for update of r skip locked
+         )
+         update inventory.stock_reservations r
+         set released_at = now(), release_reason = $1
+         from due, sales.order_lines l, sales.orders o
+         where r.id = due.id and l.id = r.order_line_id and o.id = l.order_id
+         returning o.channel, o.external_id as order_external_id, l.sku, r.quantity",
+        ReleaseReason::Expired.as_str(),
+        limit,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for reservation in &expired {
+        tracing::info!(
+            channel = %reservation.channel,
+            order = %reservation.order_external_id,
+            sku = %reservation.sku,
+            quantity = reservation.quantity,
+            "reservation expired: its order never progressed; the units are available again"
+        );
+    }
+    Ok(expired)
 }
 
 #[cfg(test)]
@@ -324,5 +551,57 @@ mod tests {
     fn a_variant_without_stock_or_components_is_short_by_name() {
         let short = plan_line(&line(2), Uuid::new_v4(), None, &HashMap::new()).unwrap_err();
         assert_eq!(short, "LT-T480: 2 ordered, 0 available");
+    }
+
+    fn marketplace_line<'a>(state: Option<&'a OrderState>, refunded: bool) -> MarketplaceLine<'a> {
+        MarketplaceLine {
+            external_line_id: "BB-1-A-1",
+            state,
+            refunded_in_full: refunded,
+        }
+    }
+
+    #[test]
+    fn a_dead_order_releases_every_line_and_a_dead_line_only_itself() {
+        let shipping = OrderState::Shipping;
+        let cancelled = OrderState::Canceled;
+        let refunded = OrderState::Refunded;
+        assert_eq!(
+            line_fate(
+                &OrderState::Refused,
+                &marketplace_line(Some(&shipping), false)
+            ),
+            Some(LineFate::Release(ReleaseReason::Refused))
+        );
+        assert_eq!(
+            line_fate(&shipping, &marketplace_line(Some(&cancelled), false)),
+            Some(LineFate::Release(ReleaseReason::Cancelled))
+        );
+        assert_eq!(
+            line_fate(&shipping, &marketplace_line(Some(&refunded), false)),
+            Some(LineFate::Release(ReleaseReason::Refunded))
+        );
+        assert_eq!(
+            line_fate(&shipping, &marketplace_line(Some(&shipping), false)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_refund_gives_stock_back_only_before_the_line_ships() {
+        let shipping = OrderState::Shipping;
+        let shipped = OrderState::Shipped;
+        assert_eq!(
+            line_fate(&shipping, &marketplace_line(Some(&shipping), true)),
+            Some(LineFate::Release(ReleaseReason::Refunded))
+        );
+        assert_eq!(
+            line_fate(&shipped, &marketplace_line(Some(&shipped), true)),
+            Some(LineFate::Ship)
+        );
+        assert_eq!(
+            line_fate(&OrderState::Received, &marketplace_line(None, false)),
+            Some(LineFate::Ship)
+        );
     }
 }

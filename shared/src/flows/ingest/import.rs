@@ -42,7 +42,6 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::aggregates;
 use super::chunk_plan::BatchPlan;
 use super::chunk_writer::{self, VariantCache};
 use super::columns::ColumnMap;
@@ -50,6 +49,7 @@ use super::file_reader::{self, ReadFailureClassifier, TextReader};
 use super::ingestion_file::{self, Claim, ClaimedFile, ContentCheck, FileStatus};
 use super::notification::ObjectRef;
 use super::order_file_row::{OrderFileRow, RejectedRow, RowNumber, RowParser};
+use crate::flows::sales_aggregates;
 use crate::model::customer_email::EmailPepper;
 use crate::model::money::Currency;
 use crate::ops::crash_points::crash_point;
@@ -396,10 +396,10 @@ impl OrderFileImporter {
         else {
             return Err(Stop::Lost);
         };
-        let days = aggregates::days_touched_by(&mut tx, file_id)
+        let days = ingestion_file::days_touched_by(&mut tx, file_id)
             .await
             .map_err(db("reading the days the order file touched"))?;
-        aggregates::refresh_days(&mut tx, &days, processed_rows)
+        sales_aggregates::refresh_days(&mut tx, &days, processed_rows)
             .await
             .map_err(db("recomputing the daily sales aggregates"))?;
         tx.commit()

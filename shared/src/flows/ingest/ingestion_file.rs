@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -340,4 +340,17 @@ pub async fn fail(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The days whose orders `file_id`'s batches changed, oldest first.
+pub async fn days_touched_by(
+    conn: &mut PgConnection,
+    file_id: Uuid,
+) -> Result<Vec<NaiveDate>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select day from ingest.ingestion_file_days where file_id = $1 order by day",
+        file_id,
+    )
+    .fetch_all(conn)
+    .await
 }

@@ -9,10 +9,10 @@
 //! - [`columns`], [`order_file_row`], [`payment_method`]: header and rows → typed values
 //! - [`chunk_plan`]: what a batch of rows does to the orders (the rules, no I/O)
 //! - [`chunk_writer`]: the batch's set-based SQL
-//! - [`aggregates`]: recomputing `analytics.sales_aggregates_daily` for the days touched
-//! - [`import`]: the whole import, and why it happens exactly once
+//! - [`import`]: the whole import, and why it happens exactly once; its last transaction
+//!   recomputes the daily sales aggregates of the days touched
+//!   ([`crate::flows::sales_aggregates`])
 
-pub mod aggregates;
 pub mod chunk_plan;
 pub mod chunk_writer;
 pub mod columns;

@@ -9,6 +9,10 @@
 //! no answer) is asked again a few times, after the wait a 429's `Retry-After` asks for
 //! when [`POLL_RETRY`] allows it; a poll that cannot finish leaves the watermark where it
 //! was and records why, and the next scheduled run tries again.
+//!
+//! After the polls, each run releases the stock reservations that expired while their
+//! order never progressed ([`release_expired_reservations`]): after the polls, so an
+//! order this run saw cancelled gives its stock back as `cancelled`, not `expired`.
 
 pub mod watermark;
 
@@ -17,6 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use crate::flows::fulfilment::stock::release_expired_reservations;
 use crate::flows::recording::mirakl::{record_mirakl_order, record_mirakl_thread};
 use crate::flows::recording::order::OrderChange;
 use crate::flows::recording::SeenBy;
@@ -83,15 +88,21 @@ pub struct RunReport {
     pub published: u64,
     /// Outbox messages whose send failed again; they wait for the next run.
     pub deferred: u64,
+    /// Stock reservations released because they expired.
+    pub expired_reservations: u64,
 }
 
 /// How many outbox messages one run sends at most.
 const PUBLISH_LIMIT: i64 = 500;
 
+/// How many expired reservations one run releases at most; the rest wait for the next.
+const EXPIRY_LIMIT: i64 = 1000;
+
 impl MarketplaceSync {
-    /// One scheduled run: polls orders, then threads, then publishes what is due in the
-    /// outbox, including messages whose earlier send failed (this run is their retry).
-    /// A failed poll is recorded in `etl.sync_metadata` and does not stop the other.
+    /// One scheduled run: polls orders, then threads, releases expired reservations, then
+    /// publishes what is due in the outbox, including messages whose earlier send failed
+    /// (this run is their retry). A failed poll is recorded in `etl.sync_metadata` and
+    /// does not stop the other steps.
     pub async fn run(
         &self,
         now: DateTime<Utc>,
@@ -99,6 +110,7 @@ impl MarketplaceSync {
     ) -> Result<RunReport, ProcessError> {
         let orders = self.sync_orders(now).await;
         let threads = self.sync_threads(now).await;
+        let expired = self.release_expired_reservations().await;
         let mut report = RunReport::default();
         if let Some(publisher) = publisher {
             let tally =
@@ -108,7 +120,18 @@ impl MarketplaceSync {
         }
         report.orders = orders?;
         report.threads = threads?;
+        report.expired_reservations = expired?;
         Ok(report)
+    }
+
+    /// Releases the reservations that expired while their order never progressed.
+    pub async fn release_expired_reservations(&self) -> Result<u64, ProcessError> {
+        let db = |err| ProcessError::database("releasing expired stock reservations", err);
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let expired = release_expired_reservations(&mut conn, EXPIRY_LIMIT)
+            .await
+            .map_err(db)?;
+        Ok(expired.len() as u64)
     }
 
     /// Polls OR11 for orders changed since the watermark (less the overlap).

@@ -8,6 +8,10 @@
 //!   `label:bestbuy_ca:<order id>:shipping`;
 //! - a new customer message not yet answered in its thread → reply queue,
 //!   `reply:<message id>`.
+//!
+//! In the same transaction the order's stock follows its state
+//! ([`stock::follow_marketplace_order`]): lines cancelled, refused or refunded in full
+//! release their reservations with that reason, and shipped lines consume theirs.
 
 use serde_json::json;
 use sqlx::PgConnection;
@@ -18,6 +22,7 @@ use super::order::{
     RecordedOrder, ShipTo,
 };
 use super::{hash_email, SeenBy};
+use crate::flows::fulfilment::stock::{self, MarketplaceLine};
 use crate::model::channel::Channel;
 use crate::model::conversation::{ConversationStatus, SenderType};
 use crate::model::customer_email::EmailPepper;
@@ -89,16 +94,41 @@ pub async fn record_mirakl_order(
     };
     let recorded = record_order(tx, &channel_order, seen_by).await?;
     let follow_ups = if recorded.change == OrderChange::Unchanged {
-        // An older (or the same) version: what it would cause was queued when the
-        // stored version was recorded.
+        // An older (or the same) version: what it would cause was queued, and its stock
+        // followed, when the stored version was recorded.
         0
     } else {
+        follow_stock(tx, recorded.order_id, order).await?;
         queue_order_follow_ups(tx, recorded.order_id, order).await?
     };
     Ok(RecordedMiraklOrder {
         order: recorded,
         follow_ups,
     })
+}
+
+async fn follow_stock(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    order: &MiraklOrder,
+) -> Result<(), sqlx::Error> {
+    let lines: Vec<MarketplaceLine<'_>> = order
+        .order_lines
+        .iter()
+        .map(|line| MarketplaceLine {
+            external_line_id: &line.order_line_id,
+            state: line.order_line_state.as_ref(),
+            refunded_in_full: line.refunded_in_full(),
+        })
+        .collect();
+    let followed =
+        stock::follow_marketplace_order(tx, order_id, &order.order_state, &lines).await?;
+    if followed != stock::StockFollowed::default() {
+        tracing::info!(order = %order.order_id, state = %order.order_state,
+            released = followed.released, consumed = followed.consumed,
+            "reservations follow the order");
+    }
+    Ok(())
 }
 
 async fn queue_order_follow_ups(

@@ -1,5 +1,6 @@
 //! One channel order into `sales.orders`, `sales.order_lines`, `sales.customers` and
-//! `sales.order_status_history`.
+//! `sales.order_status_history`, and its day's `analytics.sales_aggregates_daily` rows
+//! recomputed in the same transaction.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -7,6 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::SeenBy;
+use crate::flows::sales_aggregates;
 use crate::model::channel::Channel;
 use crate::model::customer_email::EmailHash;
 use crate::model::customers::{record_customer, CustomerSighting};
@@ -156,8 +158,8 @@ pub struct RecordedOrder {
     pub unmapped_skus: Vec<String>,
 }
 
-/// Records `order` in the caller's transaction. Safe to repeat; an older version than
-/// the stored one changes nothing.
+/// Records `order` in the caller's transaction and recomputes the daily sales aggregates
+/// of its day. Safe to repeat; an older version than the stored one changes nothing.
 pub async fn record_order(
     tx: &mut PgConnection,
     order: &ChannelOrder<'_>,
@@ -214,7 +216,7 @@ pub async fn record_order(
              shipping_phone = coalesce(excluded.shipping_phone, o.shipping_phone),
              raw_payload = excluded.raw_payload
          where o.last_updated_at is null or o.last_updated_at < excluded.last_updated_at
-         returning id, (xmax = 0) as "created!""#,
+         returning id, placed_at, (xmax = 0) as "created!""#,
         order.channel.as_str() as &str,
         order.external_id,
         order.commercial_id,
@@ -244,9 +246,9 @@ pub async fn record_order(
     )
     .fetch_optional(&mut *tx)
     .await?
-    .map(|row| (row.id, row.created));
+    .map(|row| (row.id, row.placed_at, row.created));
 
-    let Some((order_id, created)) = upserted else {
+    let Some((order_id, placed_at, created)) = upserted else {
         let order_id = sqlx::query_scalar!(
             "select id from sales.orders where channel = $1 and external_id = $2",
             order.channel.as_str(),
@@ -281,6 +283,11 @@ pub async fn record_order(
     .await?
     .rows_affected()
         == 1;
+
+    // The day the order counts towards, recomputed from its orders: a new order adds to
+    // it, a cancelled one or line leaves it.
+    // (`placed_at` as stored: a later version never moves it.)
+    sales_aggregates::refresh_days(tx, &[placed_at.date_naive()], 0).await?;
 
     if !unmapped_skus.is_empty() {
         tracing::warn!(channel = %order.channel, order = order.external_id,

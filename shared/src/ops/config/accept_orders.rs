@@ -1,7 +1,14 @@
 //! `accept-orders`: decides orders with Mirakl OR21 and queues their labels.
 
+use std::time::Duration;
+
 use super::{AwsSettings, DatabaseSettings, FromEnvironment, MiraklSettings, QueueUrls, Variables};
 use crate::ops::outbox::WorkQueue;
+
+/// How long a reservation holds stock when nothing else is said: long enough for Best Buy
+/// to take the customer's payment, short enough that stock held for an order that went
+/// nowhere comes back within days.
+pub const DEFAULT_RESERVATION_HOLD: Duration = Duration::from_secs(72 * 3600);
 
 /// What `accept-orders` reads at cold start.
 #[derive(Debug, Clone)]
@@ -15,6 +22,9 @@ pub struct AcceptOrdersSettings {
     /// The label queue only: accept-orders publishes the label messages it writes, and
     /// leaves the other follow-ups to the recording functions, which may send them.
     pub outbox_queues: QueueUrls,
+    /// `STOCK_RESERVATION_HOLD_HOURS`: a reservation whose order has not reached
+    /// `SHIPPING` by then is released by the poller's sweep (default 72).
+    pub reservation_hold: Duration,
 }
 
 impl FromEnvironment for AcceptOrdersSettings {
@@ -24,8 +34,23 @@ impl FromEnvironment for AcceptOrdersSettings {
             aws: AwsSettings::read(vars),
             mirakl: MiraklSettings::read(vars),
             outbox_queues: QueueUrls::read(vars, &[WorkQueue::Label]),
+            reservation_hold: vars.parsed_or(
+                "STOCK_RESERVATION_HOLD_HOURS",
+                DEFAULT_RESERVATION_HOLD,
+                hours,
+            ),
         }
     }
+}
+
+fn hours(raw: &str) -> Result<Duration, String> {
+    raw.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|hours| *hours > 0)
+        .and_then(|hours| hours.checked_mul(3600))
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("expected a positive whole number of hours, got {raw:?}"))
 }
 
 #[cfg(test)]
@@ -57,6 +82,22 @@ mod tests {
             &format!("{settings:?}"),
             &["hunter2-db-password", "mirakl-key-never-printed"],
         );
+    }
+
+    #[test]
+    fn the_reservation_hold_is_72_hours_unless_set_in_whole_hours() {
+        let settings = AcceptOrdersSettings::from_lookup(lookup(COMPLETE)).unwrap();
+        assert_eq!(settings.reservation_hold, Duration::from_secs(72 * 3600));
+
+        let mut vars = COMPLETE.to_vec();
+        vars.push(("STOCK_RESERVATION_HOLD_HOURS", "24"));
+        let settings = AcceptOrdersSettings::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(settings.reservation_hold, Duration::from_secs(24 * 3600));
+
+        vars.pop();
+        vars.push(("STOCK_RESERVATION_HOLD_HOURS", "1.5"));
+        let err = AcceptOrdersSettings::from_lookup(lookup(&vars)).unwrap_err();
+        assert_eq!(err.variables(), ["STOCK_RESERVATION_HOLD_HOURS"]);
     }
 
     #[test]

@@ -31,7 +31,7 @@ use std::fmt;
 
 use secrecy::SecretString;
 
-pub use accept_orders::AcceptOrdersSettings;
+pub use accept_orders::{AcceptOrdersSettings, DEFAULT_RESERVATION_HOLD};
 pub use fetch_shipping_label::FetchShippingLabelSettings;
 pub use ingest_orders_file::IngestOrdersFileSettings;
 pub use marketplace_webhook::MarketplaceWebhookSettings;

@@ -144,6 +144,20 @@ pub struct MiraklOrderLine {
     /// Taxes on the line's shipping.
     #[serde(default)]
     pub shipping_taxes: Vec<MiraklTax>,
+    /// Refunds of the line, whatever their state.
+    #[serde(default)]
+    pub refunds: Vec<MiraklRefund>,
+}
+
+/// One refund of an order line.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MiraklRefund {
+    /// Mirakl's refund id.
+    pub id: String,
+    /// Units refunded; Mirakl calls it informative only, and it is the only count of
+    /// refunded units it gives.
+    #[serde(default)]
+    pub quantity: Option<i32>,
 }
 
 /// One tax amount (GST, HST, PST, QST…).
@@ -166,6 +180,17 @@ impl MiraklOrder {
 }
 
 impl MiraklOrderLine {
+    /// Whether the refunds, requested or paid, cover every unit of the line.
+    pub fn refunded_in_full(&self) -> bool {
+        let refunded: i64 = self
+            .refunds
+            .iter()
+            .filter_map(|refund| refund.quantity)
+            .map(i64::from)
+            .sum();
+        self.quantity > 0 && refunded >= i64::from(self.quantity)
+    }
+
     /// All taxes on the line, price and shipping.
     pub fn tax_total(&self) -> Decimal {
         self.taxes
@@ -223,6 +248,20 @@ pub async fn list_orders(
 mod tests {
     use super::*;
     use std::str::FromStr;
+
+    #[test]
+    fn a_line_is_refunded_in_full_only_when_its_refunds_cover_every_unit() {
+        let mut order: MiraklOrder = serde_json::from_str(ORDER).unwrap();
+        let line = &mut order.order_lines[0];
+        assert!(!line.refunded_in_full());
+        line.quantity = 2;
+        line.refunds = serde_json::from_str(r#"[{"id": "R-1", "quantity": 1}]"#).unwrap();
+        assert!(!line.refunded_in_full());
+        line.refunds =
+            serde_json::from_str(r#"[{"id": "R-1", "quantity": 1}, {"id": "R-2", "quantity": 1}]"#)
+                .unwrap();
+        assert!(line.refunded_in_full());
+    }
 
     const ORDER: &str = r#"{
         "order_id": "BBY-1-A", "commercial_id": "BBY-1", "order_state": "SHIPPING",

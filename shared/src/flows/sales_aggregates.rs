@@ -1,17 +1,23 @@
-//! Keeping `analytics.sales_aggregates_daily` exact after an import.
+//! Keeping `analytics.sales_aggregates_daily` exact, whichever channel an order came
+//! from: an order-file import refreshes every UTC day it touched, and the recording path
+//! (Best Buy, Shopify) the day of each order it creates or changes, in the same
+//! transaction as the order, so a cancellation takes its order out of its day at once.
 //!
-//! The aggregates of every UTC day an import touched are recomputed from the orders and
-//! lines themselves (`analytics.refresh_sales_aggregates_daily`), never incremented, so
-//! a retried import or two files with overlapping orders cannot skew them: a day's rows
-//! are always what its orders say, whichever import last refreshed it.
+//! A day's rows are recomputed from the orders and lines themselves
+//! (`analytics.refresh_sales_aggregates_daily`), never incremented, so a retried import,
+//! two files with overlapping orders or a webhook delivered twice cannot skew them: a
+//! day's rows are always what its orders say, whoever last refreshed it. Only sold lines
+//! count: an order or a line cancelled, refused or refunded does not
+//! (`sales.is_unsold_status`).
 
 use chrono::{Days, NaiveDate};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
-/// Advisory lock around every refresh: two refreshes of one day at once would both
-/// delete and both insert its rows. ("sellerops: daily sales aggregates".)
-const SALES_AGGREGATES_LOCK: i64 = 0x5345_4c4c_4f50_0002;
+/// Class of the per-day advisory locks taken around a refresh (`pg_advisory_xact_lock(class,
+/// day)`, the day as days since 1970-01-01): two refreshes of one day at once would both
+/// delete and both insert its rows, while refreshes of different days (an import of last
+/// month, today's webhooks) go on side by side. ("SELL".)
+const SALES_DAY_LOCK_CLASS: i32 = 0x5345_4c4c;
 
 /// From this many rows written since the last refresh on, the order tables' planner
 /// statistics are refreshed first. A large file can multiply the tables' size before
@@ -19,21 +25,8 @@ const SALES_AGGREGATES_LOCK: i64 = 0x5345_4c4c_4f50_0002;
 /// over what are now a million lines) takes minutes instead of seconds.
 const FRESH_STATISTICS_ROWS: i64 = 50_000;
 
-/// The days whose orders `file_id`'s batches changed, oldest first.
-pub async fn days_touched_by(
-    conn: &mut PgConnection,
-    file_id: Uuid,
-) -> Result<Vec<NaiveDate>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "select day from ingest.ingestion_file_days where file_id = $1 order by day",
-        file_id,
-    )
-    .fetch_all(conn)
-    .await
-}
-
-/// Recomputes the aggregates of `days` (sorted) in the caller's transaction and returns
-/// the number of aggregate rows written. `rows_written` is how many order rows the caller
+/// Recomputes the aggregates of `days` (sorted) in the caller's transaction, holding each
+/// day's lock until it ends, and returns the number of aggregate rows written. `rows_written` is how many order rows the caller
 /// wrote for these days: past [`FRESH_STATISTICS_ROWS`] the tables are `ANALYZE`d first
 /// (a fixed-size sample, a fraction of a second at any size; a role that does not own
 /// the tables gets a warning and the old statistics, not an error).
@@ -50,9 +43,16 @@ pub async fn refresh_days(
             .execute(&mut *conn)
             .await?;
     }
-    sqlx::query!("select pg_advisory_xact_lock($1)", SALES_AGGREGATES_LOCK)
-        .execute(&mut *conn)
-        .await?;
+    // Oldest first, so two transactions refreshing overlapping days never wait on each
+    // other in a cycle.
+    sqlx::query!(
+        "select count(pg_advisory_xact_lock($1, d.day - date '1970-01-01'))
+         from (select distinct day from unnest($2::date[]) as u(day) order by day) as d",
+        SALES_DAY_LOCK_CLASS,
+        days,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     let mut written = 0_i64;
     for (from, until) in contiguous_runs(days) {
         let rows = sqlx::query_scalar!(

@@ -1,0 +1,479 @@
+//! Stock follows the order's life: reservations come back when the marketplace cancels,
+//! refuses or refunds, leave `on_hand` once when the order ships, and expire when the
+//! order never progresses; the daily sales aggregates count only what sold.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use sellerops::flows::fulfilment::stock::{self, OrderLine};
+use sellerops::flows::marketplace_sync::MarketplaceSync;
+use sellerops::ops::config::MarketplaceSyncSettings;
+use sellerops::ops::retry::RetryPolicy;
+use sellerops::systems::mirakl::MiraklClient;
+use sellerops_tests::fixtures;
+use sellerops_tests::fulfilment::{listed_variant, stock_of};
+use sellerops_tests::marketplace::{
+    deliver, deliver_mirakl, mirakl_order, pepper, shopify_headers, webhook_service,
+};
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const ORDER: &str = "BBY-20260302-0001-A";
+const LAPTOP: &str = "RF-T480-I5-16-512";
+const CHARGER: &str = "RF-CHARGER-65W-USBC";
+const HOLD: Duration = Duration::from_secs(72 * 3600);
+
+/// The fixture order (a laptop, two chargers) in `state` at `at`, lines in the same state,
+/// then changed by `edit`.
+fn order(state: &str, at: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let mut order: Value = serde_json::from_str(&mirakl_order(ORDER, state, at)).unwrap();
+    edit(&mut order);
+    order.to_string()
+}
+
+/// The laptop (3 on hand) and the charger (5 on hand), listed on Best Buy.
+async fn catalogue(pool: &PgPool) -> (Uuid, Uuid) {
+    (
+        listed_variant(pool, LAPTOP, Some(3)).await,
+        listed_variant(pool, CHARGER, Some(5)).await,
+    )
+}
+
+/// Reserves the recorded order's lines as accepting it does.
+async fn reserve(pool: &PgPool, external_id: &str) {
+    let rows: Vec<(Uuid, Option<String>, String, i32)> = sqlx::query_as(
+        "select l.id, l.external_line_id, l.sku, l.quantity
+         from sales.order_lines l join sales.orders o on o.id = l.order_id
+         where o.external_id = $1 order by l.line_number",
+    )
+    .bind(external_id)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let lines: Vec<OrderLine> = rows
+        .into_iter()
+        .map(|(id, external_line_id, sku, quantity)| OrderLine {
+            id,
+            external_line_id,
+            sku,
+            quantity,
+        })
+        .collect();
+    let mut tx = pool.begin().await.unwrap();
+    let fills = stock::reserve_lines(&mut tx, "bestbuy_ca", &lines, HOLD)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(fills.iter().all(|fill| fill.reserved), "{fills:?}");
+    tx.commit().await.unwrap();
+}
+
+/// (line id, state, release reason) of the order's reservations, as
+/// `inventory.order_reservations` shows them.
+async fn reservations(pool: &PgPool, external_id: &str) -> Vec<(String, String, Option<String>)> {
+    sqlx::query_as(
+        "select external_line_id, state, release_reason from inventory.order_reservations
+         where order_external_id = $1 order by external_line_id",
+    )
+    .bind(external_id)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+fn line(n: u32) -> String {
+    format!("{ORDER}-{n}")
+}
+
+fn released(n: u32, reason: &str) -> (String, String, Option<String>) {
+    (line(n), "released".into(), Some(reason.into()))
+}
+
+fn consumed(n: u32) -> (String, String, Option<String>) {
+    (line(n), "consumed".into(), Some("shipped".into()))
+}
+
+fn poller(server: &MockServer, pool: &PgPool) -> MarketplaceSync {
+    MarketplaceSync {
+        pool: pool.clone(),
+        client: MiraklClient::new(
+            &server.uri(),
+            SecretString::from("shop-key"),
+            None,
+            pool.clone(),
+        )
+        .unwrap(),
+        pepper: pepper(),
+        settings: MarketplaceSyncSettings::default(),
+        retry: RetryPolicy {
+            attempts: 1,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(10),
+        },
+    }
+}
+
+/// A Mirakl that lists `orders` on OR11 and has no threads.
+async fn mirakl_listing(orders: &[String]) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            format!(
+                r#"{{"orders":[{}],"total_count":{}}}"#,
+                orders.join(","),
+                orders.len()
+            ),
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/inbox/threads"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "data": [] })))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+/// (units, revenue) of the day's aggregates, all products together.
+async fn day_sales(pool: &PgPool, day: &str) -> (i64, Decimal) {
+    sqlx::query_as(
+        "select coalesce(sum(units), 0)::bigint, coalesce(sum(revenue), 0)
+         from analytics.sales_aggregates_daily where day = $1::date",
+    )
+    .bind(day)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn an_accepted_order_cancelled_on_mirakl_gives_its_stock_back_as_it_is_recorded(
+    pool: PgPool,
+) {
+    // Arrange: accepted, its stock reserved.
+    let (laptop, charger) = catalogue(&pool).await;
+    let service = webhook_service(&pool, None);
+    deliver_mirakl(
+        &service,
+        &[&mirakl_order(
+            ORDER,
+            "WAITING_ACCEPTANCE",
+            "2026-03-02T14:18:45Z",
+        )],
+    )
+    .await;
+    reserve(&pool, ORDER).await;
+    assert_eq!(stock_of(&pool, laptop).await, (3, 1));
+
+    // Act: the customer cancels before it is debited.
+    let answer = deliver_mirakl(
+        &service,
+        &[&mirakl_order(ORDER, "CANCELED", "2026-03-02T16:00:00Z")],
+    )
+    .await;
+
+    // Assert
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(stock_of(&pool, laptop).await, (3, 0));
+    assert_eq!(stock_of(&pool, charger).await, (5, 0));
+    assert_eq!(
+        reservations(&pool, ORDER).await,
+        [released(1, "cancelled"), released(2, "cancelled")]
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_poll_that_sees_the_order_refused_gives_its_stock_back(pool: PgPool) {
+    // Arrange
+    let (laptop, _) = catalogue(&pool).await;
+    let service = webhook_service(&pool, None);
+    deliver_mirakl(
+        &service,
+        &[&mirakl_order(
+            ORDER,
+            "WAITING_ACCEPTANCE",
+            "2026-03-02T14:18:45Z",
+        )],
+    )
+    .await;
+    reserve(&pool, ORDER).await;
+    let server = mirakl_listing(&[mirakl_order(ORDER, "REFUSED", "2026-03-02T15:00:00Z")]).await;
+
+    // Act
+    let tally = poller(&server, &pool)
+        .sync_orders(at("2026-03-02T16:00:00Z"))
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(tally.changed, 1);
+    assert_eq!(stock_of(&pool, laptop).await, (3, 0));
+    assert_eq!(
+        reservations(&pool, ORDER).await,
+        [released(1, "refused"), released(2, "refused")]
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_cancelled_line_and_a_line_refunded_in_full_give_back_only_their_own_stock(pool: PgPool) {
+    // Arrange: debited, both lines reserved.
+    let (laptop, charger) = catalogue(&pool).await;
+    let service = webhook_service(&pool, None);
+    deliver_mirakl(
+        &service,
+        &[&mirakl_order(ORDER, "SHIPPING", "2026-03-02T15:00:00Z")],
+    )
+    .await;
+    reserve(&pool, ORDER).await;
+
+    // Act 1: the chargers' line is cancelled; the order stands.
+    let one_line_cancelled = order("SHIPPING", "2026-03-02T16:00:00Z", |order| {
+        order["order_lines"][1]["order_line_state"] = "CANCELED".into();
+    });
+    deliver_mirakl(&service, &[&one_line_cancelled]).await;
+
+    // Assert 1
+    assert_eq!(stock_of(&pool, charger).await, (5, 0));
+    assert_eq!(stock_of(&pool, laptop).await, (3, 1));
+
+    // Act 2: the laptop is refunded in full before it ships; the line stays SHIPPING.
+    let laptop_refunded = order("SHIPPING", "2026-03-02T17:00:00Z", |order| {
+        order["order_lines"][1]["order_line_state"] = "CANCELED".into();
+        order["order_lines"][0]["refunds"] = serde_json::json!([{
+            "id": "R-1", "quantity": 1, "amount": 479.99, "refund_state": "WAITING_REFUND"
+        }]);
+    });
+    deliver_mirakl(&service, &[&laptop_refunded]).await;
+
+    // Assert 2
+    assert_eq!(stock_of(&pool, laptop).await, (3, 0));
+    assert_eq!(
+        reservations(&pool, ORDER).await,
+        [released(1, "refunded"), released(2, "cancelled")]
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn shipped_units_leave_on_hand_once_whichever_path_sees_the_shipment(pool: PgPool) {
+    // Arrange
+    let (laptop, charger) = catalogue(&pool).await;
+    let service = webhook_service(&pool, None);
+    deliver_mirakl(
+        &service,
+        &[&mirakl_order(ORDER, "SHIPPING", "2026-03-02T15:00:00Z")],
+    )
+    .await;
+    reserve(&pool, ORDER).await;
+    let order_id: Uuid = sqlx::query_scalar("select id from sales.orders where external_id = $1")
+        .bind(ORDER)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    // Act: Mirakl shows it shipped (the webhook), the label flow finishes too, and the
+    // customer's receipt comes later.
+    deliver_mirakl(
+        &service,
+        &[&mirakl_order(ORDER, "SHIPPED", "2026-03-03T09:00:00Z")],
+    )
+    .await;
+    let mut tx = pool.begin().await.unwrap();
+    let by_label_flow = stock::consume_reservations(&mut tx, order_id)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    deliver_mirakl(
+        &service,
+        &[&mirakl_order(ORDER, "RECEIVED", "2026-03-06T09:00:00Z")],
+    )
+    .await;
+
+    // Assert
+    assert_eq!(
+        by_label_flow, 0,
+        "already consumed when the webhook saw SHIPPED"
+    );
+    assert_eq!(stock_of(&pool, laptop).await, (2, 0));
+    assert_eq!(stock_of(&pool, charger).await, (3, 0));
+    assert_eq!(reservations(&pool, ORDER).await, [consumed(1), consumed(2)]);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_reservation_holds_stock_for_the_configured_time(pool: PgPool) {
+    catalogue(&pool).await;
+    let service = webhook_service(&pool, None);
+    deliver_mirakl(
+        &service,
+        &[&mirakl_order(
+            ORDER,
+            "WAITING_ACCEPTANCE",
+            "2026-03-02T14:18:45Z",
+        )],
+    )
+    .await;
+
+    reserve(&pool, ORDER).await;
+
+    let held: Vec<f64> = sqlx::query_scalar(
+        "select extract(epoch from expires_at - reserved_at)::float8
+         from inventory.stock_reservations",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(held.len(), 2);
+    for seconds in held {
+        assert!((seconds - HOLD.as_secs_f64()).abs() < 5.0, "{seconds}");
+    }
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn each_poller_run_releases_expired_reservations_of_orders_that_never_progressed(
+    pool: PgPool,
+) {
+    // Arrange: three accepted orders for one laptop each; two held past their time, of
+    // which one has been debited since.
+    let laptop = listed_variant(&pool, LAPTOP, Some(3)).await;
+    let service = webhook_service(&pool, None);
+    let laptop_only = |id: &str, state: &str| {
+        let mut order: Value =
+            serde_json::from_str(&mirakl_order(id, state, "2026-03-02T15:00:00Z")).unwrap();
+        order["order_lines"].as_array_mut().unwrap().truncate(1);
+        order.to_string()
+    };
+    for (id, state) in [
+        ("BBY-STUCK-A", "WAITING_DEBIT"),
+        ("BBY-DEBITED-A", "SHIPPING"),
+        ("BBY-FRESH-A", "WAITING_DEBIT"),
+    ] {
+        deliver_mirakl(&service, &[&laptop_only(id, state)]).await;
+        reserve(&pool, id).await;
+    }
+    sqlx::query(
+        "update inventory.stock_reservations r set expires_at = now() - interval '1 minute'
+         from sales.order_lines l join sales.orders o on o.id = l.order_id
+         where l.id = r.order_line_id and o.external_id in ('BBY-STUCK-A', 'BBY-DEBITED-A')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let server = mirakl_listing(&[]).await;
+
+    // Act
+    let report = poller(&server, &pool)
+        .run(at("2026-03-05T12:00:00Z"), None)
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(report.expired_reservations, 1);
+    assert_eq!(stock_of(&pool, laptop).await, (3, 2));
+    let states: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "select order_external_id, state, release_reason from inventory.order_reservations
+         order by order_external_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        states,
+        [
+            ("BBY-DEBITED-A".into(), "open".into(), None),
+            ("BBY-FRESH-A".into(), "open".into(), None),
+            (
+                "BBY-STUCK-A".into(),
+                "released".into(),
+                Some("expired".into())
+            ),
+        ]
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_best_buy_order_counts_in_its_day_and_its_cancellation_takes_it_out(pool: PgPool) {
+    // Arrange
+    catalogue(&pool).await;
+    let service = webhook_service(&pool, None);
+
+    // Act 1
+    deliver_mirakl(
+        &service,
+        &[&mirakl_order(ORDER, "SHIPPING", "2026-03-02T15:00:00Z")],
+    )
+    .await;
+
+    // Assert 1: a laptop and two chargers.
+    assert_eq!(
+        day_sales(&pool, "2026-03-02").await,
+        (3, Decimal::new(51997, 2))
+    );
+
+    // Act 2
+    deliver_mirakl(
+        &service,
+        &[&mirakl_order(ORDER, "CANCELED", "2026-03-02T16:00:00Z")],
+    )
+    .await;
+
+    // Assert 2
+    assert_eq!(day_sales(&pool, "2026-03-02").await, (0, Decimal::ZERO));
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_cancelled_or_refused_line_does_not_count_in_its_day(pool: PgPool) {
+    catalogue(&pool).await;
+    let service = webhook_service(&pool, None);
+
+    let chargers_cancelled = order("SHIPPING", "2026-03-02T16:00:00Z", |order| {
+        order["order_lines"][1]["order_line_state"] = "REFUSED".into();
+    });
+    deliver_mirakl(&service, &[&chargers_cancelled]).await;
+
+    assert_eq!(
+        day_sales(&pool, "2026-03-02").await,
+        (1, Decimal::new(47999, 2))
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_shopify_order_counts_in_its_day_as_it_is_recorded(pool: PgPool) {
+    // Arrange: the laptop is listed on Shopify too.
+    let laptop = listed_variant(&pool, LAPTOP, Some(3)).await;
+    sqlx::query(
+        "insert into catalog.shop_sku_map (channel, shop_sku, variant_id) values ('shopify', $1, $2)",
+    )
+    .bind(LAPTOP)
+    .bind(laptop)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let service = webhook_service(&pool, None);
+    let body = fixtures::text("shopify/order_created.json");
+
+    // Act
+    let answer = deliver(
+        &service,
+        "shopify",
+        &shopify_headers("orders/create", "wh-1", &body),
+        &body,
+    )
+    .await;
+
+    // Assert
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        day_sales(&pool, "2026-03-03").await,
+        (1, Decimal::new(49999, 2))
+    );
+}
