@@ -353,3 +353,46 @@ async fn a_mirakl_429_is_retried_and_the_next_answer_taken(pool: PgPool) {
             .unwrap();
     assert_eq!(logged, vec![429, 204]);
 }
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_401_on_or21_keeps_the_decision_and_its_stock_and_returns_the_message(pool: PgPool) {
+    // Arrange: the shop's API key was rotated and the function still has the old one.
+    let laptop = listed_variant(&pool, "BBY-T480-16-512", Some(5)).await;
+    let order = BestBuyOrder::new("BB-20423-A")
+        .line("BBY-T480-16-512", 1)
+        .record(&pool)
+        .await;
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(path("/api/orders/BB-20423-A/accept"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
+            "status": 401, "message": "Unauthorized"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = mirakl(&server.uri(), &pool);
+    let aws = sellerops_tests::local_aws().await;
+    let queues = sellerops::ops::config::QueueUrls::default();
+    let function = AcceptOrders {
+        acceptance: acceptance(&pool, &client),
+        sqs: &aws.sqs,
+        queues: &queues,
+    };
+
+    // Act
+    let response = handle(&function, queued(&[&order])).await.unwrap();
+
+    // Assert: back to its queue, nothing for a person, the decision and stock kept.
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert!(failures(&pool, ACCEPTANCE_PROCESS).await.is_empty());
+    assert_eq!(open_reservations(&pool, &order).await, 1);
+    assert_eq!(stock_of(&pool, laptop).await, (5, 1));
+    let decision: String =
+        sqlx::query_scalar("select state from sales.order_acceptances where order_id = $1")
+            .bind(order.order_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(decision, "decided");
+}

@@ -434,13 +434,13 @@ async fn an_order_debited_since_it_was_recorded_is_marked_shipping_and_labelled(
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
-async fn a_carrier_outage_is_retried_within_the_invocation(pool: PgPool) {
-    // Arrange: one 503, then the label.
+async fn a_throttled_purchase_is_sent_again_within_the_invocation(pool: PgPool) {
+    // Arrange: one 429 (Canada Post turned the purchase away), then the label.
     let world = World::new(pool).await;
     let (order, _) = world.order("SHIPPING").await;
     Mock::given(method("POST"))
         .and(path(format!("/rs/{CP_CUSTOMER}/ncshipment")))
-        .respond_with(ResponseTemplate::new(503))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
         .up_to_n_times(1)
         .expect(1)
         .mount(&world.carrier_server)
@@ -460,6 +460,39 @@ async fn a_carrier_outage_is_retried_within_the_invocation(pool: PgPool) {
         matches!(outcome, LabelOutcome::Shipped { .. }),
         "{outcome:?}"
     );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_401_from_canada_post_leaves_the_shipment_and_stock_alone_and_returns_the_message(
+    pool: PgPool,
+) {
+    // Arrange: the Canada Post password was changed and the function has the old one.
+    let world = World::new(pool).await;
+    let (order, laptop) = world.order("SHIPPING").await;
+    Mock::given(method("POST"))
+        .and(path(format!("/rs/{CP_CUSTOMER}/ncshipment")))
+        .respond_with(ResponseTemplate::new(401).set_body_raw(
+            "<messages xmlns=\"http://www.canadapost.ca/ws/messages\"><message><code>E002</code><description>AAA Authentication Failure</description></message></messages>",
+            "application/vnd.cpc.ncshipment-v4+xml",
+        ))
+        .expect(1)
+        .mount(&world.carrier_server)
+        .await;
+    let flow = world.label_flow();
+
+    // Act
+    let response = handle(&flow, LabelOptions::default(), queued(&[&order]))
+        .await
+        .unwrap();
+
+    // Assert: back to its queue, nothing for a person, no label, stock still reserved.
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert!(failures(&world.pool, LABEL_PROCESS).await.is_empty());
+    assert_eq!(
+        world.shipment(&order).await,
+        ("pending".into(), None, None, None)
+    );
+    assert_eq!(stock_of(&world.pool, laptop).await, (4, 1));
 }
 
 /// Matches an XML body equal to `expected` once whitespace between tags is ignored.

@@ -93,32 +93,84 @@ async fn a_post_that_never_connected_is_sent_again(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
-async fn a_post_answered_500_is_not_sent_again_but_one_answered_503_is(pool: PgPool) {
-    // Arrange
+async fn a_post_answered_with_a_5xx_is_not_sent_again_but_one_answered_429_is(pool: PgPool) {
+    // Arrange: a 500 or a 503 may come after the work was done (a gateway gives up on
+    // the service behind it); a 429 is the server turning the request away.
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/failing"))
-        .respond_with(ResponseTemplate::new(500))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/busy"))
-        .respond_with(ResponseTemplate::new(503))
-        .expect(3)
-        .mount(&server)
-        .await;
+    for (route, status, sent) in [
+        ("/failing", 500, 1),
+        ("/busy", 503, 1),
+        ("/throttled", 429, 3),
+    ] {
+        Mock::given(method("POST"))
+            .and(path(route))
+            .respond_with(ResponseTemplate::new(status))
+            .expect(sent)
+            .mount(&server)
+            .await;
+    }
     let client = client(&pool);
+    let post = |route: &str| Call::new("Buy", Method::POST, format!("{}{route}", server.uri()));
 
     // Act
-    let failing = Call::new("Buy", Method::POST, format!("{}/failing", server.uri()));
-    let busy = Call::new("Buy", Method::POST, format!("{}/busy", server.uri()));
-    let failing = client.send_retrying(&failing, QUICK).await.unwrap_err();
-    let busy = client.send_retrying(&busy, QUICK).await.unwrap_err();
+    let failing = client
+        .send_retrying(&post("/failing"), QUICK)
+        .await
+        .unwrap_err();
+    let busy = client
+        .send_retrying(&post("/busy"), QUICK)
+        .await
+        .unwrap_err();
+    let throttled = client
+        .send_retrying(&post("/throttled"), QUICK)
+        .await
+        .unwrap_err();
 
     // Assert (the mocks' expected counts are checked when the server drops)
     assert!(matches!(failing, Failure::Unavailable { status: 500 }));
     assert!(matches!(busy, Failure::Unavailable { status: 503 }));
+    assert!(!failing.not_taken() && !busy.not_taken());
+    assert!(matches!(throttled, Failure::RateLimited { .. }));
+    assert!(throttled.not_taken());
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn rejected_credentials_are_their_own_class_and_not_sent_again_in_the_invocation(
+    pool: PgPool,
+) {
+    // Arrange
+    let server = MockServer::start().await;
+    for (route, status) in [("/unauthorized", 401), ("/forbidden", 403)] {
+        Mock::given(method("GET"))
+            .and(path(route))
+            .respond_with(ResponseTemplate::new(status).set_body_string("no"))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let client = client(&pool);
+    let get = |route: &str| Call::new("Read", Method::GET, format!("{}{route}", server.uri()));
+
+    // Act
+    let unauthorized = client
+        .send_retrying(&get("/unauthorized"), QUICK)
+        .await
+        .unwrap_err();
+    let forbidden = client
+        .send_retrying(&get("/forbidden"), QUICK)
+        .await
+        .unwrap_err();
+
+    // Assert: one attempt each, classified apart from a refused request.
+    assert!(matches!(
+        unauthorized,
+        Failure::CredentialsRejected { status: 401 }
+    ));
+    assert!(matches!(
+        forbidden,
+        Failure::CredentialsRejected { status: 403 }
+    ));
+    assert_eq!(logged(&pool).await.len(), 2);
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]

@@ -34,6 +34,13 @@ pub struct Count<'a> {
 /// Renders counts as one Embedded Metric Format document, dimensioned by function.
 /// CloudWatch Logs turns such a line into metrics without an API call.
 pub fn metrics_document(function: &str, counts: &[Count<'_>]) -> serde_json::Value {
+    metrics_document_by(&[("Function", function)], counts)
+}
+
+/// Renders counts as one Embedded Metric Format document under the given dimensions
+/// (name, value), for counts that belong to something other than a function, such as
+/// an outside service.
+pub fn metrics_document_by(dimensions: &[(&str, &str)], counts: &[Count<'_>]) -> serde_json::Value {
     let timestamp_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis() as u64)
@@ -42,17 +49,20 @@ pub fn metrics_document(function: &str, counts: &[Count<'_>]) -> serde_json::Val
         .iter()
         .map(|count| serde_json::json!({ "Name": count.name, "Unit": "Count" }))
         .collect();
+    let names: Vec<&str> = dimensions.iter().map(|(name, _)| *name).collect();
     let mut document = serde_json::json!({
         "_aws": {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": METRIC_NAMESPACE,
-                "Dimensions": [["Function"]],
+                "Dimensions": [names],
                 "Metrics": definitions,
             }],
         },
-        "Function": function,
     });
+    for (name, value) in dimensions {
+        document[*name] = (*value).into();
+    }
     for count in counts {
         document[count.name] = count.value.into();
     }
@@ -62,6 +72,11 @@ pub fn metrics_document(function: &str, counts: &[Count<'_>]) -> serde_json::Val
 /// Prints counts to stdout as one EMF line (Lambda sends stdout to CloudWatch Logs).
 pub fn emit_counts(function: &str, counts: &[Count<'_>]) {
     println!("{}", metrics_document(function, counts));
+}
+
+/// Prints counts under the given dimensions as one EMF line.
+pub fn emit_counts_by(dimensions: &[(&str, &str)], counts: &[Count<'_>]) {
+    println!("{}", metrics_document_by(dimensions, counts));
 }
 
 #[cfg(test)]
@@ -91,5 +106,23 @@ mod tests {
         assert_eq!(doc["RowsImported"], 120);
         assert_eq!(doc["RowsRejected"], 3);
         assert!(doc["_aws"]["Timestamp"].as_u64().unwrap() > 1_600_000_000_000);
+    }
+
+    #[test]
+    fn counts_can_be_dimensioned_by_something_else_than_the_function() {
+        let doc = metrics_document_by(
+            &[("Service", "canadapost")],
+            &[Count {
+                name: "CredentialsRejected",
+                value: 1,
+            }],
+        );
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "Service"
+        );
+        assert_eq!(doc["Service"], "canadapost");
+        assert_eq!(doc["CredentialsRejected"], 1);
+        assert!(doc.get("Function").is_none());
     }
 }

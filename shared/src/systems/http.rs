@@ -4,15 +4,19 @@
 //! - sends with a request timeout and a connect timeout, so a hung API cannot eat the
 //!   invocation's time budget;
 //! - classifies the answer the same way for every system: 2xx succeeded; 429 is rate
-//!   limited (with its `Retry-After`); 5xx is unavailable; no answer (refused, reset,
-//!   timed out) is a transport failure; any other 4xx is rejected, its body kept for the
-//!   adapter to read the reason from;
+//!   limited (with its `Retry-After`); 5xx is unavailable; 401 and 403 are credentials
+//!   rejected (a configuration fault: logged as an error and counted as the
+//!   `CredentialsRejected` metric, and retryable, since no order is wrong); no answer
+//!   (refused, reset, timed out) is a transport failure; any other 4xx is rejected, its
+//!   body kept for the adapter to read the reason from;
 //! - records the call in `ops.api_calls` with credentials redacted (see
 //!   [`crate::ops::api_calls`]), the bodies only when the call failed;
 //! - retries transient failures as a [`RetryPolicy`] allows ([`with_retries`]), and a
-//!   request that is not idempotent (a POST: buying a label, sending a message) only
-//!   when the server said it did not take it (429, 503) or the request provably never
-//!   left (no connection).
+//!   request that is not idempotent (a POST: buying a label, requesting a refund,
+//!   sending a message) only when it provably did no work: the request never left (no
+//!   connection), or the server answered 429. A 5xx, a timeout after sending or an
+//!   unreadable answer leaves the outcome unknown; the caller reconciles with the other
+//!   side before sending it again.
 //!
 //! It lives among the systems rather than in `ops` because only the adapters here speak
 //! HTTP: a flow talks to [`MiraklClient`](super::mirakl::MiraklClient) or
@@ -31,6 +35,11 @@ use uuid::Uuid;
 use crate::ops::api_calls::{record_api_call, ApiCall};
 use crate::ops::errors::error_chain;
 use crate::ops::retry::{with_retries, RetryPolicy, Transient};
+use crate::ops::telemetry::{emit_counts_by, Count};
+
+/// The metric counting calls whose credentials the other side refused (401, 403),
+/// dimensioned by `Service`.
+pub const CREDENTIALS_REJECTED: &str = "CredentialsRejected";
 
 /// How long establishing a connection may take, whatever the API.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -118,6 +127,11 @@ pub enum Failure {
         #[source]
         source: reqwest::Error,
     },
+    /// 401 or 403: the server refused the credentials (a key revoked, rotated or
+    /// mistyped). Nothing about the request itself is wrong, so it is not the request's
+    /// failure: the work waits, retryable, until the configuration is fixed.
+    #[error("credentials rejected with HTTP {status}")]
+    CredentialsRejected { status: u16 },
     /// Any other 4xx: the request is wrong; the body says why, in the API's own format.
     #[error("refused with HTTP {status}")]
     Rejected { status: u16, body: Vec<u8> },
@@ -130,17 +144,36 @@ impl Failure {
         matches!(self, Self::Transport { source } if source.is_connect() || source.is_builder())
     }
 
+    /// True when the server provably did not act on the request: it never left, or the
+    /// server refused to take it (429, credentials rejected). Only then may a request
+    /// that is not idempotent be sent again without first asking the other side what
+    /// exists.
+    pub fn not_taken(&self) -> bool {
+        // A 429 comes from the rate limiter in front of the API (Canada Post's gateway,
+        // Mirakl's), which turns the request away before any work starts; likewise a
+        // 401/403 from the authentication in front of it. A 503 gives no such promise:
+        // a gateway answers it too when the service behind it timed out, possibly after
+        // doing the work.
+        matches!(
+            self,
+            Self::RateLimited { .. } | Self::CredentialsRejected { .. }
+        ) || self.never_sent()
+    }
+
     /// Whether another attempt may succeed now, and repeats no work: an idempotent
     /// request is retried after any transient failure; another one only when the server
-    /// did not take it (429, 503) or it never left.
+    /// turned it away (429) or it never left. Rejected credentials are not retried
+    /// within the invocation (they will not mend in a second); the caller's queue
+    /// retries later.
     fn transient(&self, idempotent: bool) -> Transient {
         match self {
             Self::RateLimited { retry_after } => Transient::Yes(*retry_after),
-            Self::Unavailable { status } if idempotent || *status == 503 => Transient::Yes(None),
+            Self::Unavailable { .. } if idempotent => Transient::Yes(None),
             Self::Transport { .. } if idempotent || self.never_sent() => Transient::Yes(None),
-            Self::Unavailable { .. } | Self::Transport { .. } | Self::Rejected { .. } => {
-                Transient::No
-            }
+            Self::Unavailable { .. }
+            | Self::Transport { .. }
+            | Self::CredentialsRejected { .. }
+            | Self::Rejected { .. } => Transient::No,
         }
     }
 }
@@ -198,7 +231,29 @@ impl HttpClient {
         if let Err(err) = record_api_call(&self.log, &log).await {
             tracing::warn!(service = self.service, error = %error_chain(&err), "could not log an API call");
         }
+        if let Err(Failure::CredentialsRejected { status }) = &outcome {
+            self.credentials_rejected(call.operation, *status);
+        }
         outcome
+    }
+
+    /// Rejected credentials stop every call to the service until someone fixes the
+    /// configuration: said loudly, once per call, and counted for an alarm.
+    fn credentials_rejected(&self, operation: &str, status: u16) {
+        tracing::error!(
+            service = self.service,
+            operation,
+            status,
+            "the service rejected our credentials; check the configured key or password \
+             (the work is retried, nothing is given up)"
+        );
+        emit_counts_by(
+            &[("Service", self.service)],
+            &[Count {
+                name: CREDENTIALS_REJECTED,
+                value: 1,
+            }],
+        );
     }
 
     /// Sends `call`, retrying transient failures as `policy` allows; a request that is not
@@ -255,6 +310,7 @@ fn classify(status: u16, retry_after: Option<Duration>, body: Vec<u8>) -> Result
     match status {
         200..=299 => Ok(Answer { status, body }),
         429 => Err(Failure::RateLimited { retry_after }),
+        401 | 403 => Err(Failure::CredentialsRejected { status }),
         500..=599 => Err(Failure::Unavailable { status }),
         _ => Err(Failure::Rejected { status, body }),
     }
@@ -324,24 +380,35 @@ mod tests {
             classify(404, None, b"gone".to_vec()),
             Err(Failure::Rejected { status: 404, body }) if body == b"gone"
         ));
+        for status in [401, 403] {
+            assert!(matches!(
+                classify(status, None, Vec::new()),
+                Err(Failure::CredentialsRejected { status: s }) if s == status
+            ));
+        }
     }
 
     #[test]
     fn a_request_that_is_not_idempotent_is_retried_only_when_the_server_did_not_take_it() {
         let unavailable = |status| Failure::Unavailable { status };
         let limited = Failure::RateLimited { retry_after: None };
+        let credentials = Failure::CredentialsRejected { status: 401 };
         for idempotent in [true, false] {
             assert_eq!(limited.transient(idempotent), Transient::Yes(None));
-            assert_eq!(unavailable(503).transient(idempotent), Transient::Yes(None));
             let rejected = Failure::Rejected {
                 status: 400,
                 body: Vec::new(),
             };
             assert_eq!(rejected.transient(idempotent), Transient::No);
+            assert_eq!(credentials.transient(idempotent), Transient::No);
         }
-        assert_eq!(unavailable(500).transient(true), Transient::Yes(None));
-        assert_eq!(unavailable(500).transient(false), Transient::No);
-        assert_eq!(unavailable(504).transient(false), Transient::No);
+        for status in [500, 502, 503, 504] {
+            assert_eq!(unavailable(status).transient(true), Transient::Yes(None));
+            assert_eq!(unavailable(status).transient(false), Transient::No);
+            assert!(!unavailable(status).not_taken());
+        }
+        assert!(limited.not_taken());
+        assert!(credentials.not_taken());
     }
 
     #[test]

@@ -1,14 +1,17 @@
-//! Canada Post's REST API: buy a non-contract shipment label and fetch its PDF.
+//! Canada Post's REST API: buy a non-contract shipment label and fetch its PDF, find the
+//! shipments bought for an order, and request a refund of one.
 //!
 //! [`CanadaPostClient`] builds each call with HTTP Basic auth and the exact ncshipment
 //! v4 media type (Canada Post refuses `*/*`) and sends it through the shared
 //! [`HttpClient`], which logs it in `ops.api_calls` with the Authorization redacted and
-//! retries 5xx, 429 and transport failures a bounded number of times within the
-//! invocation. Buying a label is a POST, so it is retried only when Canada Post did not
-//! take it (429, 503) or the request never left: a timed-out purchase may have bought
-//! one. A `<messages>` answer (bad address, bad postal code, wrong service) is a
-//! [`CanadaPostError::Rejected`] carrying the carrier's code and description:
-//! permanent, for a person to fix.
+//! retries a bounded number of times within the invocation: reads after 5xx, 429 and
+//! transport failures; a purchase or a refund request (POSTs: Canada Post has no
+//! idempotency key) only when it provably did nothing (429, or no connection). A
+//! purchase whose outcome is unknown (a 5xx, a timeout after sending, an unreadable
+//! answer) is settled by [`CanadaPostClient::shipments_for_reference`] before anything
+//! is bought again. A `<messages>` answer (bad address, bad postal code, wrong service)
+//! is a [`CanadaPostError::Rejected`] carrying the carrier's code and description:
+//! permanent, for a person to fix. Rejected credentials (401, 403) are retryable.
 
 mod shipment;
 
@@ -21,10 +24,13 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use chrono::{DateTime, Duration as Span, DurationRound as _, Utc};
+
 pub use shipment::{
-    parse_messages, CarrierMessage, DeliverySpec, Destination, DestinationAddress, Dimensions,
-    NonContractShipment, ParcelCharacteristics, Preferences, References, Sender, SenderAddress,
-    ShipmentInfo, MEDIA_TYPE, NAMESPACE,
+    details_reference, parse_messages, shipment_links, CarrierMessage, DeliverySpec, Destination,
+    DestinationAddress, Dimensions, NonContractShipment, ParcelCharacteristics, Preferences,
+    References, RefundRequest, RefundTicket, Sender, SenderAddress, ShipmentInfo, MEDIA_TYPE,
+    NAMESPACE,
 };
 
 use crate::ops::config::{CanadaPostSettings, ConfigError};
@@ -38,6 +44,20 @@ pub const SERVICE: &str = "canadapost";
 pub const CREATE_SHIPMENT: &str = "CreateNonContractShipment";
 /// The operation name of the label download in `ops.api_calls`.
 pub const GET_ARTIFACT: &str = "GetArtifact";
+/// The operation name of the shipment list (by date range) in `ops.api_calls`.
+pub const LIST_SHIPMENTS: &str = "GetNonContractShipments";
+/// The operation name of a shipment's details in `ops.api_calls`.
+pub const GET_DETAILS: &str = "GetNonContractShipmentDetails";
+/// The operation name of a shipment read in `ops.api_calls`.
+pub const GET_SHIPMENT: &str = "GetNonContractShipment";
+/// The operation name of a refund request in `ops.api_calls`.
+pub const REQUEST_REFUND: &str = "RequestNonContractShipmentRefund";
+
+/// The most shipments one search reads the details of. The period searched is a few
+/// minutes around one purchase, so more than this many labels bought in it means
+/// something else is going on, for a person to look at; the bound keeps the calls of
+/// one message inside its time budget.
+pub const MAX_SHIPMENTS_READ: usize = 20;
 
 /// How long one request may take before it counts as a timeout; the label function's
 /// time budget ([`crate::ops::time_budget`]) counts it per attempt.
@@ -92,9 +112,31 @@ pub enum CanadaPostError {
     #[error("Canada Post {operation} could not be reached")]
     Transport {
         operation: &'static str,
+        /// True when the request provably never left (no connection was made).
+        never_sent: bool,
         /// The cause.
         #[source]
         source: reqwest::Error,
+    },
+    /// 401 or 403: Canada Post refused the API user and password. A configuration
+    /// fault: retryable, and nothing about the order changes.
+    #[error("Canada Post {operation} rejected the API credentials (HTTP {status})")]
+    CredentialsRejected {
+        operation: &'static str,
+        status: u16,
+    },
+    /// The request could not be written (nothing was sent). Permanent.
+    #[error("Canada Post {operation} request could not be written: {reason}")]
+    Unwritable {
+        operation: &'static str,
+        /// What failed.
+        reason: String,
+    },
+    /// A search found more shipments than [`MAX_SHIPMENTS_READ`]. Permanent.
+    #[error("Canada Post lists {listed} shipments around the purchase, more than the {MAX_SHIPMENTS_READ} read automatically")]
+    TooManyShipments {
+        /// How many were listed.
+        listed: usize,
     },
     /// A 2xx whose body is not what the API documents. Permanent.
     #[error("Canada Post {operation} answered with an unexpected body: {reason}")]
@@ -119,17 +161,38 @@ fn describe(messages: &[CarrierMessage]) -> String {
         .join("; ")
 }
 
+/// What a failed call tells about the work it asked for (buying a label, refunding one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallEffect {
+    /// Canada Post did no work and may be asked again: the request never left, was
+    /// throttled (429), or its credentials were rejected.
+    NotDone,
+    /// Canada Post did no work and would refuse the same request again.
+    Refused,
+    /// The work may have been done: a 5xx, a timeout after sending, an answer that
+    /// could not be read. Only a read of what exists tells.
+    Unknown,
+}
+
 impl CanadaPostError {
     /// The error for `operation` from the shared client's classification; a refusal
     /// carries the carrier's messages.
     fn from_failure(operation: &'static str, failure: Failure) -> Self {
+        let never_sent = failure.never_sent();
         match failure {
             Failure::RateLimited { retry_after } => Self::RateLimited {
                 operation,
                 retry_after,
             },
             Failure::Unavailable { status } => Self::Unavailable { operation, status },
-            Failure::Transport { source } => Self::Transport { operation, source },
+            Failure::Transport { source } => Self::Transport {
+                operation,
+                never_sent,
+                source,
+            },
+            Failure::CredentialsRejected { status } => {
+                Self::CredentialsRejected { operation, status }
+            }
             Failure::Rejected { status, body } => Self::Rejected {
                 operation,
                 status,
@@ -138,10 +201,33 @@ impl CanadaPostError {
         }
     }
 
+    /// What the failed call did at Canada Post. Meaningful for a call that asks for work
+    /// (a POST); a failed read did nothing either way.
+    pub fn effect(&self) -> CallEffect {
+        match self {
+            Self::RateLimited { .. } | Self::CredentialsRejected { .. } => CallEffect::NotDone,
+            Self::Transport { never_sent, .. } if *never_sent => CallEffect::NotDone,
+            Self::Rejected { .. }
+            | Self::Unwritable { .. }
+            | Self::ForeignLink(_)
+            | Self::TooManyShipments { .. } => CallEffect::Refused,
+            Self::Unavailable { .. } | Self::Transport { .. } | Self::UnexpectedBody { .. } => {
+                CallEffect::Unknown
+            }
+        }
+    }
+
     fn is_retryable(&self) -> bool {
         match self {
-            Self::RateLimited { .. } | Self::Unavailable { .. } | Self::Transport { .. } => true,
-            Self::Rejected { .. } | Self::UnexpectedBody { .. } | Self::ForeignLink(_) => false,
+            Self::RateLimited { .. }
+            | Self::Unavailable { .. }
+            | Self::Transport { .. }
+            | Self::CredentialsRejected { .. } => true,
+            Self::Rejected { .. }
+            | Self::Unwritable { .. }
+            | Self::TooManyShipments { .. }
+            | Self::UnexpectedBody { .. }
+            | Self::ForeignLink(_) => false,
         }
     }
 }
@@ -184,8 +270,9 @@ impl CanadaPostClient {
     }
 
     /// Buys a label: `POST /rs/{customer-number}/ncshipment`. Sent again within the
-    /// invocation only when Canada Post did not take it (429, 503) or no connection was
-    /// made, never after a timeout, which may have bought the label.
+    /// invocation only when Canada Post did not take it (429) or no connection was made;
+    /// never after a 5xx, a timeout or an unreadable answer, which may have bought the
+    /// label ([`CanadaPostError::effect`] says which).
     pub async fn create_shipment(
         &self,
         order_id: Uuid,
@@ -193,27 +280,137 @@ impl CanadaPostClient {
     ) -> Result<ShipmentInfo, CanadaPostError> {
         let body = shipment
             .to_xml()
-            .map_err(|err| CanadaPostError::UnexpectedBody {
+            .map_err(|err| CanadaPostError::Unwritable {
                 operation: CREATE_SHIPMENT,
-                reason: format!("cannot write the request: {err}"),
+                reason: err.to_string(),
             })?;
-        let url = format!(
+        let url = self.shipments_url();
+        let mut call = self.call(CREATE_SHIPMENT, Method::POST, url, MEDIA_TYPE, order_id);
+        call.headers.push((CONTENT_TYPE, MEDIA_TYPE.to_owned()));
+        call.body = Some(body);
+        let answer = self.send(&call).await?;
+        read_xml(CREATE_SHIPMENT, &answer, ShipmentInfo::from_xml)
+    }
+
+    /// Every shipment whose purchase set `customer-ref-1` to `reference`, among those
+    /// created between `from` and `to`: Get Non-Contract Shipments for the period (to
+    /// the minute, widened outwards), the details of each to read its reference, and the
+    /// shipment itself (PIN, label and refund links) of each that matches. Ordered by
+    /// shipment id.
+    pub async fn shipments_for_reference(
+        &self,
+        order_id: Uuid,
+        reference: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ShipmentInfo>, CanadaPostError> {
+        let links = self.shipments_created(order_id, from, to).await?;
+        if links.len() > MAX_SHIPMENTS_READ {
+            return Err(CanadaPostError::TooManyShipments {
+                listed: links.len(),
+            });
+        }
+        let mut found = Vec::new();
+        for link in links {
+            let details = format!("{}/details", link.trim_end_matches('/'));
+            let call = self.own_call(GET_DETAILS, details, order_id)?;
+            let answer = self.send(&call).await?;
+            let shipment_reference = read_xml(GET_DETAILS, &answer, details_reference)?;
+            if shipment_reference.as_deref() != Some(reference) {
+                continue;
+            }
+            let call = self.own_call(GET_SHIPMENT, link, order_id)?;
+            let answer = self.send(&call).await?;
+            found.push(read_xml(GET_SHIPMENT, &answer, ShipmentInfo::from_xml)?);
+        }
+        found.sort_by(|a, b| a.shipment_id.cmp(&b.shipment_id));
+        Ok(found)
+    }
+
+    /// The links of the shipments created between `from` (rounded down to the minute)
+    /// and `to` (rounded up): `GET /rs/{customer-number}/ncshipment?from=&to=`, in UTC.
+    async fn shipments_created(
+        &self,
+        order_id: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<String>, CanadaPostError> {
+        let minute = Span::minutes(1);
+        let from = from.duration_trunc(minute).unwrap_or(from);
+        let to = to
+            .checked_add_signed(minute - Span::nanoseconds(1))
+            .and_then(|to| to.duration_trunc(minute).ok())
+            .unwrap_or(to);
+        let stamp = |at: DateTime<Utc>| at.format("%Y%m%d%H%M").to_string();
+        let mut call = self.call(
+            LIST_SHIPMENTS,
+            Method::GET,
+            self.shipments_url(),
+            MEDIA_TYPE,
+            order_id,
+        );
+        call.query = vec![("from", stamp(from)), ("to", stamp(to))];
+        let answer = self.send(&call).await?;
+        let links = read_xml(LIST_SHIPMENTS, &answer, shipment_links)?;
+        links
+            .into_iter()
+            .map(|link| {
+                if self.is_own_link(&link) {
+                    Ok(link)
+                } else {
+                    Err(CanadaPostError::ForeignLink(link))
+                }
+            })
+            .collect()
+    }
+
+    /// Asks Canada Post to refund a shipment through its `rel="refund"` link; its answer
+    /// goes to `email`. A POST: sent again only when it provably did nothing.
+    pub async fn request_refund(
+        &self,
+        order_id: Uuid,
+        refund_url: &str,
+        email: &str,
+    ) -> Result<RefundTicket, CanadaPostError> {
+        let body =
+            RefundRequest::new(email)
+                .to_xml()
+                .map_err(|err| CanadaPostError::Unwritable {
+                    operation: REQUEST_REFUND,
+                    reason: err.to_string(),
+                })?;
+        let mut call = self.own_call(REQUEST_REFUND, refund_url.to_owned(), order_id)?;
+        call.method = Method::POST;
+        call.headers.push((CONTENT_TYPE, MEDIA_TYPE.to_owned()));
+        call.body = Some(body);
+        let answer = self.send(&call).await?;
+        read_xml(REQUEST_REFUND, &answer, RefundTicket::from_xml)
+    }
+
+    /// `/rs/{customer-number}/ncshipment`.
+    fn shipments_url(&self) -> String {
+        format!(
             "{}/rs/{}/ncshipment",
             self.base_url,
             percent_encoding::utf8_percent_encode(
                 &self.customer_number,
                 percent_encoding::NON_ALPHANUMERIC
             )
-        );
-        let mut call = self.call(CREATE_SHIPMENT, Method::POST, url, MEDIA_TYPE, order_id);
-        call.headers.push((CONTENT_TYPE, MEDIA_TYPE.to_owned()));
-        call.body = Some(body);
-        let answer = self.send(&call).await?;
-        let text = String::from_utf8_lossy(&answer).into_owned();
-        ShipmentInfo::from_xml(&text).map_err(|err| CanadaPostError::UnexpectedBody {
-            operation: CREATE_SHIPMENT,
-            reason: err.to_string(),
-        })
+        )
+    }
+
+    /// A GET of an ncshipment link Canada Post gave, which must be on the configured
+    /// host (the call carries our credentials).
+    fn own_call(
+        &self,
+        operation: &'static str,
+        url: String,
+        order_id: Uuid,
+    ) -> Result<Call<'static>, CanadaPostError> {
+        if !self.is_own_link(&url) {
+            return Err(CanadaPostError::ForeignLink(url));
+        }
+        Ok(self.call(operation, Method::GET, url, MEDIA_TYPE, order_id))
     }
 
     /// Downloads the label PDF from its `rel="label"` link, which must be on the
@@ -243,6 +440,7 @@ impl CanadaPostClient {
         Ok(pdf)
     }
 
+    /// Whether `url` is on the configured Canada Post host.
     fn is_own_link(&self, url: &str) -> bool {
         url.strip_prefix(&self.base_url)
             .is_some_and(|rest| rest.starts_with('/'))
@@ -289,6 +487,19 @@ impl CanadaPostClient {
     }
 }
 
+/// Reads a 2xx answer's document; one that does not parse leaves the call's effect
+/// unknown ([`CanadaPostError::UnexpectedBody`]).
+fn read_xml<T, E: std::fmt::Display>(
+    operation: &'static str,
+    answer: &[u8],
+    read: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, CanadaPostError> {
+    read(&String::from_utf8_lossy(answer)).map_err(|err| CanadaPostError::UnexpectedBody {
+        operation,
+        reason: err.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,11 +528,13 @@ mod tests {
     }
 
     #[test]
-    fn server_errors_and_throttling_are_retryable() {
+    fn server_errors_throttling_and_rejected_credentials_are_retryable() {
         let failures = [
             Failure::RateLimited { retry_after: None },
             Failure::Unavailable { status: 500 },
             Failure::Unavailable { status: 503 },
+            Failure::CredentialsRejected { status: 401 },
+            Failure::CredentialsRejected { status: 403 },
         ];
         for failure in failures {
             let err = CanadaPostError::from_failure(CREATE_SHIPMENT, failure);
@@ -330,5 +543,33 @@ mod tests {
                 crate::ops::errors::Disposition::Retry
             );
         }
+    }
+
+    #[test]
+    fn only_a_429_rejected_credentials_or_a_refusal_say_nothing_was_bought() {
+        let effect = |failure| CanadaPostError::from_failure(CREATE_SHIPMENT, failure).effect();
+        assert_eq!(
+            effect(Failure::RateLimited { retry_after: None }),
+            CallEffect::NotDone
+        );
+        assert_eq!(
+            effect(Failure::CredentialsRejected { status: 401 }),
+            CallEffect::NotDone
+        );
+        assert_eq!(
+            effect(Failure::Rejected {
+                status: 400,
+                body: Vec::new()
+            }),
+            CallEffect::Refused
+        );
+        for status in [500, 502, 503, 504] {
+            assert_eq!(effect(Failure::Unavailable { status }), CallEffect::Unknown);
+        }
+        let unreadable = CanadaPostError::UnexpectedBody {
+            operation: CREATE_SHIPMENT,
+            reason: "cut short".into(),
+        };
+        assert_eq!(unreadable.effect(), CallEffect::Unknown);
     }
 }

@@ -1,4 +1,6 @@
-//! The ncshipment v4 documents: the request, its answer, and the `messages` error body.
+//! The ncshipment v4 documents: the request and its answer, the list of shipments
+//! created in a period, a shipment's details, the refund request and its answer, and
+//! the `messages` error body.
 //!
 //! Element order follows the XSD's sequences; optional elements are left out when empty.
 
@@ -166,7 +168,8 @@ pub struct References {
     pub customer_ref_1: String,
 }
 
-/// What Canada Post answered for a bought label.
+/// What Canada Post answered for a bought label (`non-contract-shipment-info`), the
+/// same whether it answered the purchase or a later read of the shipment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShipmentInfo {
     /// Canada Post's shipment id.
@@ -175,6 +178,8 @@ pub struct ShipmentInfo {
     pub tracking_pin: Option<String>,
     /// The `rel="label"` link: where the label PDF is fetched from.
     pub label_url: Option<String>,
+    /// The `rel="refund"` link: where a refund of the shipment is requested.
+    pub refund_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -205,19 +210,117 @@ impl ShipmentInfo {
     /// Reads a `<non-contract-shipment-info>` document.
     pub fn from_xml(xml: &str) -> Result<Self, quick_xml::DeError> {
         let info: ShipmentInfoXml = quick_xml::de::from_str(xml)?;
-        let label_url = info
-            .links
-            .links
-            .into_iter()
-            .find(|link| link.rel == "label")
-            .map(|link| link.href);
+        let link = |rel: &str| {
+            info.links
+                .links
+                .iter()
+                .find(|link| link.rel == rel)
+                .map(|link| link.href.trim().to_owned())
+        };
         Ok(Self {
+            label_url: link("label"),
+            refund_url: link("refund"),
             shipment_id: info.shipment_id.trim().to_owned(),
             tracking_pin: info
                 .tracking_pin
                 .map(|pin| pin.trim().to_owned())
                 .filter(|pin| !pin.is_empty()),
-            label_url,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct ShipmentListXml {
+    #[serde(rename = "link", default)]
+    links: Vec<LinkXml>,
+}
+
+/// Reads a `<non-contract-shipments>` document (Get Non-Contract Shipments): the link of
+/// every shipment it lists.
+pub fn shipment_links(xml: &str) -> Result<Vec<String>, quick_xml::DeError> {
+    let list: ShipmentListXml = quick_xml::de::from_str(xml)?;
+    Ok(list
+        .links
+        .into_iter()
+        .filter(|link| link.rel == "shipment" || link.rel == "self")
+        .map(|link| link.href.trim().to_owned())
+        .collect())
+}
+
+#[derive(Deserialize)]
+struct DetailsXml {
+    #[serde(rename = "delivery-spec")]
+    delivery_spec: DetailsSpecXml,
+}
+
+#[derive(Deserialize)]
+struct DetailsSpecXml {
+    #[serde(default)]
+    references: Option<ReferencesXml>,
+}
+
+#[derive(Deserialize)]
+struct ReferencesXml {
+    #[serde(rename = "customer-ref-1", default)]
+    customer_ref_1: Option<String>,
+}
+
+/// Reads a `<non-contract-shipment-details>` document: the shipment's `customer-ref-1`,
+/// the reference its purchase set (the marketplace order id), if any.
+pub fn details_reference(xml: &str) -> Result<Option<String>, quick_xml::DeError> {
+    let details: DetailsXml = quick_xml::de::from_str(xml)?;
+    Ok(details
+        .delivery_spec
+        .references
+        .and_then(|references| references.customer_ref_1)
+        .map(|reference| reference.trim().to_owned())
+        .filter(|reference| !reference.is_empty()))
+}
+
+/// `<non-contract-shipment-refund-request>`: asks Canada Post to refund a shipment; its
+/// answer is sent to `email`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename = "non-contract-shipment-refund-request")]
+pub struct RefundRequest {
+    #[serde(rename = "@xmlns")]
+    xmlns: &'static str,
+    /// Where Canada Post writes about the refund.
+    pub email: String,
+}
+
+impl RefundRequest {
+    /// A refund request in the ncshipment v4 namespace.
+    pub fn new(email: &str) -> Self {
+        Self {
+            xmlns: NAMESPACE,
+            email: email.to_owned(),
+        }
+    }
+
+    /// The XML body.
+    pub fn to_xml(&self) -> Result<String, quick_xml::SeError> {
+        quick_xml::se::to_string(self)
+    }
+}
+
+/// Canada Post's answer to a refund request: the service ticket that follows it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RefundTicket {
+    /// When the ticket was opened (a date, as Canada Post writes it).
+    #[serde(rename = "service-ticket-date")]
+    pub date: String,
+    /// The ticket's id.
+    #[serde(rename = "service-ticket-id")]
+    pub id: String,
+}
+
+impl RefundTicket {
+    /// Reads a `<non-contract-shipment-refund-request-info>` document.
+    pub fn from_xml(xml: &str) -> Result<Self, quick_xml::DeError> {
+        let ticket: Self = quick_xml::de::from_str(xml)?;
+        Ok(Self {
+            date: ticket.date.trim().to_owned(),
+            id: ticket.id.trim().to_owned(),
         })
     }
 }
@@ -270,6 +373,64 @@ mod tests {
         assert_eq!(
             info.label_url.as_deref(),
             Some("https://x/rs/artifact/abc/1/0")
+        );
+        assert_eq!(info.refund_url, None);
+    }
+
+    #[test]
+    fn the_list_gives_each_shipments_link() {
+        let xml = r#"<non-contract-shipments xmlns="http://www.canadapost.ca/ws/ncshipment-v4">
+  <link rel="shipment" href="https://x/rs/1/ncshipment/4001" media-type="application/vnd.cpc.ncshipment-v4+xml"/>
+  <link rel="shipment" href="https://x/rs/1/ncshipment/4002" media-type="application/vnd.cpc.ncshipment-v4+xml"/>
+</non-contract-shipments>"#;
+        assert_eq!(
+            shipment_links(xml).unwrap(),
+            [
+                "https://x/rs/1/ncshipment/4001",
+                "https://x/rs/1/ncshipment/4002"
+            ]
+        );
+        let empty =
+            r#"<non-contract-shipments xmlns="http://www.canadapost.ca/ws/ncshipment-v4"/>"#;
+        assert!(shipment_links(empty).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_details_give_the_reference_the_purchase_set() {
+        let xml = r#"<non-contract-shipment-details xmlns="http://www.canadapost.ca/ws/ncshipment-v4">
+  <final-shipping-point>K1P5N2</final-shipping-point>
+  <tracking-pin>73120984561207</tracking-pin>
+  <delivery-spec>
+    <service-code>DOM.EP</service-code>
+    <parcel-characteristics><weight>2.250</weight></parcel-characteristics>
+    <preferences><show-packing-instructions>false</show-packing-instructions></preferences>
+    <references><customer-ref-1> BB-20417-A </customer-ref-1></references>
+  </delivery-spec>
+</non-contract-shipment-details>"#;
+        assert_eq!(
+            details_reference(xml).unwrap().as_deref(),
+            Some("BB-20417-A")
+        );
+        let without = xml.replace(
+            "<references><customer-ref-1> BB-20417-A </customer-ref-1></references>",
+            "",
+        );
+        assert_eq!(details_reference(&without).unwrap(), None);
+    }
+
+    #[test]
+    fn a_refund_request_and_its_ticket() {
+        assert_eq!(
+            RefundRequest::new("desk@example.ca").to_xml().unwrap(),
+            r#"<non-contract-shipment-refund-request xmlns="http://www.canadapost.ca/ws/ncshipment-v4"><email>desk@example.ca</email></non-contract-shipment-refund-request>"#
+        );
+        let answer = r#"<non-contract-shipment-refund-request-info xmlns="http://www.canadapost.ca/ws/ncshipment-v4"><service-ticket-date>2026-03-04</service-ticket-date><service-ticket-id>GT12345678</service-ticket-id></non-contract-shipment-refund-request-info>"#;
+        assert_eq!(
+            RefundTicket::from_xml(answer).unwrap(),
+            RefundTicket {
+                date: "2026-03-04".into(),
+                id: "GT12345678".into()
+            }
         );
     }
 

@@ -2,9 +2,9 @@
 //!
 //! [`MiraklClient`] builds each request (the shop's API key, JSON, the shop id) and
 //! sends it through the shared [`HttpClient`], which logs it in `ops.api_calls` with the
-//! key redacted and classifies the answer: 429 (with its `Retry-After`), 5xx and
-//! transport failures are retryable; any other 4xx is permanent and carries Mirakl's
-//! message. The operations themselves (OR11, OR21, OR23, OR24, M11, M12) live beside it,
+//! key redacted and classifies the answer: 429 (with its `Retry-After`), 5xx, transport
+//! failures and rejected credentials (401, 403) are retryable; any other 4xx is
+//! permanent and carries Mirakl's message. The operations themselves (OR11, OR21, OR23, OR24, M11, M12) live beside it,
 //! one file per area.
 
 use std::time::Duration;
@@ -128,6 +128,14 @@ pub enum MiraklError {
         #[source]
         source: reqwest::Error,
     },
+    /// 401 or 403: Mirakl refused the shop's API key. A configuration fault, not the
+    /// order's: retryable, so nothing decided about the order is undone.
+    #[error("Mirakl {operation} rejected the shop's API key (HTTP {status})")]
+    CredentialsRejected {
+        /// The operation code.
+        operation: String,
+        status: u16,
+    },
     /// Any other 4xx: the request is wrong for this order or shop; retrying won't help.
     #[error("Mirakl {operation} refused the request with HTTP {status}: {message}")]
     Rejected {
@@ -152,7 +160,8 @@ impl From<MiraklError> for ProcessError {
         match err {
             MiraklError::RateLimited { .. }
             | MiraklError::Unavailable { .. }
-            | MiraklError::Transport { .. } => {
+            | MiraklError::Transport { .. }
+            | MiraklError::CredentialsRejected { .. } => {
                 let context = err.to_string();
                 ProcessError::retryable(context, err)
             }
@@ -175,6 +184,9 @@ impl MiraklError {
             },
             Failure::Unavailable { status } => Self::Unavailable { operation, status },
             Failure::Transport { source } => Self::Transport { operation, source },
+            Failure::CredentialsRejected { status } => {
+                Self::CredentialsRejected { operation, status }
+            }
             Failure::Rejected { status, body } => Self::Rejected {
                 operation,
                 status,
@@ -332,6 +344,18 @@ mod tests {
             ProcessError::from(err).disposition(),
             crate::ops::errors::Disposition::Retry
         );
+    }
+
+    #[test]
+    fn rejected_credentials_are_retryable_not_a_refusal() {
+        for status in [401, 403] {
+            let err = classified("OR21", Failure::CredentialsRejected { status });
+            assert!(!line_decisions::is_invalid_state(&err));
+            assert_eq!(
+                ProcessError::from(err).disposition(),
+                crate::ops::errors::Disposition::Retry
+            );
+        }
     }
 
     #[test]
