@@ -8,7 +8,10 @@
 
 Every name comes from the environment that infra/local/env.sh exports (bucket
 names, queue URLs, AWS_ENDPOINT_URL), so env.sh stays the one place that
-names them. Run with the project virtualenv's python (it needs boto3).
+names them. Every queue setting (visibility timeout, receives before the
+dead-letter queue, retention) comes from infra/template.yaml, so the local
+queues behave as the deployed ones. Run with the project virtualenv's python
+(it needs boto3 and PyYAML).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pathlib
 import sys
 import time
 import urllib.parse
@@ -24,22 +28,16 @@ import uuid
 import boto3
 import botocore.config
 import botocore.exceptions
+import yaml
 
-# Lambda's event source mapping moves a message to the queue's DLQ after this
-# many receives; the local event router mirrors it through the RedrivePolicy.
-MAX_RECEIVE_COUNT = 5
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600
-# Per queue (by its URL variable): the visibility timeout, which must cover
-# the consuming function's timeout. The ingest queue's also outlasts the order
-# import's 300 s lease (ImportOptions::lease), so that a message retried after
-# a crash finds the crashed attempt's lease run out instead of being received
-# again and again while it holds, and sent to the DLQ.
-QUEUE_VISIBILITY_SECONDS = {
-    "INGEST_QUEUE_URL": 360,
-    "ACCEPT_QUEUE_URL": 30,
-    "LABEL_QUEUE_URL": 30,
-    "REPLY_QUEUE_URL": 30,
-    "PRICING_QUEUE_URL": 30,
+TEMPLATE = pathlib.Path(__file__).resolve().parents[1] / "template.yaml"
+# Each queue's URL variable and its logical id in the template.
+QUEUES = {
+    "INGEST_QUEUE_URL": "IngestQueue",
+    "ACCEPT_QUEUE_URL": "AcceptQueue",
+    "LABEL_QUEUE_URL": "LabelQueue",
+    "REPLY_QUEUE_URL": "ReplyQueue",
+    "PRICING_QUEUE_URL": "PricingQueue",
 }
 ORDERS_NOTIFICATION_ID = "orders-object-created-to-ingest"
 SELF_CHECK_PREFIX = "_local-stack-self-check/"
@@ -48,6 +46,42 @@ SELF_CHECK_TIMEOUT_SECONDS = 15
 
 class ProvisionError(Exception):
     """A resource could not be brought to the state the local stack needs."""
+
+
+class TemplateLoader(yaml.SafeLoader):
+    """Reads CloudFormation's short-form tags (!Ref, !GetAtt, !Sub, ...) as the
+    plain value they carry: only literal queue settings are used here."""
+
+
+def _any_tag(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node):
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_mapping(node, deep=True)
+
+
+TemplateLoader.add_multi_constructor("!", _any_tag)
+
+
+def template_queues(path: pathlib.Path = TEMPLATE) -> dict[str, dict]:
+    """Queue URL variable -> its settings in the template: visibility timeout,
+    max receives and retention of the queue, retention of its dead-letter queue."""
+    with path.open(encoding="utf-8") as file:
+        resources = yaml.load(file, Loader=TemplateLoader)["Resources"]
+    settings = {}
+    for variable, logical_id in QUEUES.items():
+        queue = resources[logical_id]["Properties"]
+        redrive = queue["RedrivePolicy"]
+        # !GetAtt IngestDeadLetterQueue.Arn reads as "IngestDeadLetterQueue.Arn".
+        dlq_id = str(redrive["deadLetterTargetArn"]).split(".")[0]
+        settings[variable] = {
+            "VisibilityTimeout": int(queue["VisibilityTimeout"]),
+            "MessageRetentionPeriod": int(queue["MessageRetentionPeriod"]),
+            "maxReceiveCount": int(redrive["maxReceiveCount"]),
+            "DeadLetterRetention": int(resources[dlq_id]["Properties"]["MessageRetentionPeriod"]),
+        }
+    return settings
 
 
 def env(name: str) -> str:
@@ -118,22 +152,29 @@ def same_attribute(key: str, current: str | None, wanted: str) -> bool:
 def ensure_queues(sqs) -> dict[str, str]:
     """Creates every queue with its DLQ; returns queue URL variable -> URL."""
     urls = {}
-    for variable, visibility in QUEUE_VISIBILITY_SECONDS.items():
+    for variable, settings in template_queues().items():
         expected_url = env(variable)
         name = queue_name(expected_url)
         dlq_url = ensure_queue(
             sqs,
             f"{name}-dlq",
-            {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)},
+            {"MessageRetentionPeriod": str(settings["DeadLetterRetention"])},
             expected_url=None,
         )
         redrive = json.dumps(
-            {"deadLetterTargetArn": queue_arn(sqs, dlq_url), "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+            {
+                "deadLetterTargetArn": queue_arn(sqs, dlq_url),
+                "maxReceiveCount": str(settings["maxReceiveCount"]),
+            }
         )
         urls[variable] = ensure_queue(
             sqs,
             name,
-            {"VisibilityTimeout": str(visibility), "RedrivePolicy": redrive},
+            {
+                "VisibilityTimeout": str(settings["VisibilityTimeout"]),
+                "MessageRetentionPeriod": str(settings["MessageRetentionPeriod"]),
+                "RedrivePolicy": redrive,
+            },
             expected_url=expected_url,
         )
     return urls

@@ -225,6 +225,7 @@ async fn an_unknown_sku_makes_no_call_and_records_why_for_a_person(pool: PgPool)
         acceptance: acceptance(&pool, &client),
         sqs: &aws.sqs,
         queues: &queues,
+        batch: sellerops::ops::sqs_batch::BatchPlan::SEQUENTIAL,
     };
 
     // Act

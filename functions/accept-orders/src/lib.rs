@@ -11,7 +11,7 @@ use sellerops::flows::fulfilment::{OrderMessage, ACCEPTANCE_PROCESS};
 use sellerops::ops::config::QueueUrls;
 use sellerops::ops::errors::error_chain;
 use sellerops::ops::outbox::publish_due;
-use sellerops::ops::sqs_batch::settle_batch;
+use sellerops::ops::sqs_batch::{settle_batch_within, BatchPlan};
 use sellerops::ops::telemetry::{metrics_document, Count};
 
 /// What the handler borrows, built once per instance.
@@ -22,6 +22,8 @@ pub struct AcceptOrders<'a> {
     pub sqs: &'a aws_sdk_sqs::Client,
     /// Where the outbox publishes.
     pub queues: &'a QueueUrls,
+    /// How a batch is worked through: from the function's time budget in production.
+    pub batch: BatchPlan,
 }
 
 /// Handles one SQS batch, reporting the records to retry.
@@ -30,10 +32,12 @@ pub async fn handle(
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
     let pool = function.acceptance.pool;
-    let (response, tally) = settle_batch(
+    let plan = function.batch.until(event.context.deadline);
+    let (response, tally) = settle_batch_within(
         pool,
         ACCEPTANCE_PROCESS,
         event.payload,
+        plan,
         |record| async move {
             let message = OrderMessage::parse(record.body.as_deref())?;
             function.acceptance.handle(&message).await.map(|_| ())

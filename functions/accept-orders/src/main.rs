@@ -2,6 +2,7 @@ use accept_orders::{handle, AcceptOrders};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use sellerops::flows::fulfilment::acceptance::{self, Acceptance};
 use sellerops::ops::config::{AcceptOrdersSettings, FromEnvironment};
+use sellerops::ops::time_budget;
 use sellerops::systems::aws::AwsClients;
 use sellerops::systems::mirakl::MiraklClient;
 
@@ -21,6 +22,7 @@ async fn main() -> Result<(), Error> {
         },
         sqs: &aws.sqs,
         queues: &settings.outbox_queues,
+        batch: time_budget::accept_orders().batch_plan(&settings.database),
     };
     let function = &function;
     run(service_fn(move |event: LambdaEvent<_>| {

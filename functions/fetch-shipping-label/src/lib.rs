@@ -5,20 +5,23 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
 use sellerops::flows::fulfilment::labels::{LabelFlow, LabelOptions};
 use sellerops::flows::fulfilment::{OrderMessage, LABEL_PROCESS};
-use sellerops::ops::sqs_batch::settle_batch;
+use sellerops::ops::sqs_batch::settle_batch_within;
 use sellerops::ops::telemetry::{metrics_document, Count};
 
-/// Handles one SQS batch, reporting the records to retry. `options` is
-/// [`LabelOptions::default`] in production.
+/// Handles one SQS batch, reporting the records to retry (those that failed, and those
+/// not started because the invocation ran short of time). In production `options`
+/// carries the function's batch plan.
 pub async fn handle(
     flow: &LabelFlow<'_>,
     options: LabelOptions,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
-    let (response, tally) = settle_batch(
+    let plan = options.batch.until(event.context.deadline);
+    let (response, tally) = settle_batch_within(
         flow.pool,
         LABEL_PROCESS,
         event.payload,
+        plan,
         |record| async move {
             let message = OrderMessage::parse(record.body.as_deref())?;
             let outcome = flow.handle(&message, options).await?;

@@ -2,6 +2,7 @@ use fetch_shipping_label::handle;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use sellerops::flows::fulfilment::labels::{self, LabelFlow, LabelOptions};
 use sellerops::ops::config::{FetchShippingLabelSettings, FromEnvironment};
+use sellerops::ops::time_budget;
 use sellerops::systems::aws::AwsClients;
 use sellerops::systems::canadapost::CanadaPostClient;
 use sellerops::systems::mirakl::MiraklClient;
@@ -27,9 +28,13 @@ async fn main() -> Result<(), Error> {
         default_parcel: &settings.default_parcel,
         retry: labels::RETRY,
     };
+    let options = LabelOptions {
+        batch: time_budget::fetch_shipping_label().batch_plan(&settings.database),
+        ..LabelOptions::default()
+    };
     let flow = &flow;
     run(service_fn(move |event: LambdaEvent<_>| {
-        handle(flow, LabelOptions::default(), event)
+        handle(flow, options, event)
     }))
     .await
 }

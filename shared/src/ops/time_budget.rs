@@ -30,6 +30,7 @@ use crate::flows::ingest::import::IMPORT_LEASE;
 use crate::flows::marketplace_sync::POLL_RETRY;
 use crate::ops::config::DatabaseSettings;
 use crate::ops::retry::RetryPolicy;
+use crate::ops::sqs_batch::BatchPlan;
 use crate::systems::{aws, canadapost, db, mirakl};
 
 /// One call to an outside system, as a record or run makes it.
@@ -205,6 +206,22 @@ impl TimeBudget {
             database.max_connections.max(1)
         } else {
             1
+        }
+    }
+
+    /// How a batch of this function is worked through: a record starts only while its
+    /// worst case and the work after the batch still fit before the deadline, and as
+    /// many run at once as [`TimeBudget::concurrency`] allows. The deadline is the
+    /// invocation's ([`BatchPlan::until`]).
+    pub fn batch_plan(&self, database: &DatabaseSettings) -> BatchPlan {
+        let record_time = self
+            .record_worst_case(database)
+            .unwrap_or(Duration::ZERO)
+            .saturating_add(self.after_batch_worst_case(database));
+        BatchPlan {
+            deadline: None,
+            record_time,
+            concurrency: usize::try_from(self.concurrency(database)).unwrap_or(1),
         }
     }
 

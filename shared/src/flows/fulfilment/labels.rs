@@ -33,6 +33,7 @@ use crate::ops::crash_points::crash_point;
 use crate::ops::errors::ProcessError;
 use crate::ops::idempotency::{self, Claim, KeyPolicy};
 use crate::ops::retry::RetryPolicy;
+use crate::ops::sqs_batch::BatchPlan;
 use crate::systems::canadapost::{
     CanadaPostClient, CanadaPostError, DeliverySpec, Destination, DestinationAddress,
     NonContractShipment, Preferences, References, Sender, SenderAddress,
@@ -57,6 +58,9 @@ pub const RETRY: RetryPolicy = RetryPolicy::ONCE;
 pub struct LabelOptions {
     /// How long one attempt holds the order ([`LABEL_LEASE`] in production).
     pub lease: Duration,
+    /// How a batch is worked through; production takes it from the function's time
+    /// budget ([`crate::ops::time_budget::fetch_shipping_label`]).
+    pub batch: BatchPlan,
 }
 
 /// How long one attempt holds an order: longer than the function's timeout, so a live
@@ -67,7 +71,10 @@ pub const LABEL_LEASE: Duration = Duration::from_secs(150);
 
 impl Default for LabelOptions {
     fn default() -> Self {
-        Self { lease: LABEL_LEASE }
+        Self {
+            lease: LABEL_LEASE,
+            batch: BatchPlan::SEQUENTIAL,
+        }
     }
 }
 
