@@ -368,6 +368,14 @@ async fn each_poller_run_releases_expired_reservations_of_orders_that_never_prog
     .execute(&pool)
     .await
     .unwrap();
+    // The stuck and the fresh order's decisions were stored, never sent.
+    sqlx::query(
+        "insert into sales.order_acceptances (order_id, lines)
+         select id, '[]'::jsonb from sales.orders where external_id in ('BBY-STUCK-A', 'BBY-FRESH-A')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let server = mirakl_listing(&[]).await;
 
     // Act
@@ -398,6 +406,14 @@ async fn each_poller_run_releases_expired_reservations_of_orders_that_never_prog
             ),
         ]
     );
+    let decided: Vec<String> = sqlx::query_scalar(
+        "select o.external_id from sales.order_acceptances a
+         join sales.orders o on o.id = a.order_id order by 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(decided, ["BBY-FRESH-A"], "the stuck decision is withdrawn");
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]

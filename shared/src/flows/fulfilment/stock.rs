@@ -459,6 +459,8 @@ pub async fn follow_marketplace_order(
 /// find the order and the stock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpiredReservation {
+    /// `sales.orders.id`.
+    pub order_id: Uuid,
     /// The order's channel.
     pub channel: String,
     /// The channel's order id.
@@ -471,9 +473,14 @@ pub struct ExpiredReservation {
 
 /// Releases, as `expired`, up to `limit` open reservations whose `expires_at` has passed
 /// while their order never progressed: it has not reached `SHIPPING` (debited, to ship)
-/// or later, and no label was started for it. One set-based statement; reservations a
-/// running transaction holds (an order being decided or recorded) are skipped, not
+/// or later, and no label was started for it, in the caller's transaction. One
+/// set-based statement; reservations a running transaction holds (an order being decided or recorded) are skipped, not
 /// waited for, and the next sweep sees them. Each release is logged.
+///
+/// An acceptance decision of those orders that was stored but never sent (its message
+/// stopped before OR21 went out) is withdrawn with them, as a permanent refusal
+/// withdraws it: the stock it counted on is gone, so a redelivered message must decide
+/// again rather than accept lines nothing is reserved for.
 pub async fn release_expired_reservations(
     conn: &mut PgConnection,
     limit: i64,
@@ -496,12 +503,23 @@ pub async fn release_expired_reservations(
          set released_at = now(), release_reason = $1
          from due, sales.order_lines l, sales.orders o
          where r.id = due.id and l.id = r.order_line_id and o.id = l.order_id
-         returning o.channel, o.external_id as order_external_id, l.sku, r.quantity",
+         returning o.id as order_id, o.channel, o.external_id as order_external_id, l.sku,
+             r.quantity",
         ReleaseReason::Expired.as_str(),
         limit,
     )
     .fetch_all(&mut *conn)
     .await?;
+    if !expired.is_empty() {
+        let orders: Vec<Uuid> = expired.iter().map(|r| r.order_id).collect();
+        sqlx::query!(
+            "delete from sales.order_acceptances
+             where order_id = any($1) and state = 'decided'",
+            &orders,
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
     for reservation in &expired {
         tracing::info!(
             channel = %reservation.channel,

@@ -127,10 +127,11 @@ impl MarketplaceSync {
     /// Releases the reservations that expired while their order never progressed.
     pub async fn release_expired_reservations(&self) -> Result<u64, ProcessError> {
         let db = |err| ProcessError::database("releasing expired stock reservations", err);
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        let expired = release_expired_reservations(&mut conn, EXPIRY_LIMIT)
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let expired = release_expired_reservations(&mut tx, EXPIRY_LIMIT)
             .await
             .map_err(db)?;
+        tx.commit().await.map_err(db)?;
         Ok(expired.len() as u64)
     }
 
