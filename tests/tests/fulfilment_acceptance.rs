@@ -379,6 +379,7 @@ async fn a_401_on_or21_keeps_the_decision_and_its_stock_and_returns_the_message(
         acceptance: acceptance(&pool, &client),
         sqs: &aws.sqs,
         queues: &queues,
+        batch: sellerops::ops::sqs_batch::BatchPlan::SEQUENTIAL,
     };
 
     // Act

@@ -10,7 +10,7 @@ use sellerops::flows::fulfilment::acceptance::Acceptance;
 use sellerops::flows::fulfilment::{OrderMessage, ACCEPTANCE_PROCESS};
 use sellerops::ops::config::QueueUrls;
 use sellerops::ops::errors::error_chain;
-use sellerops::ops::outbox::publish_due;
+use sellerops::ops::outbox::publish_due_until;
 use sellerops::ops::sqs_batch::{settle_batch_within, BatchPlan};
 use sellerops::ops::telemetry::{metrics_document, Count};
 
@@ -44,7 +44,7 @@ pub async fn handle(
         },
     )
     .await;
-    match publish_due(pool, function.sqs, function.queues, 50).await {
+    match publish_due_until(pool, function.sqs, function.queues, 50, plan.deadline).await {
         Ok(published) => tracing::info!(
             published = published.published,
             deferred = published.deferred,

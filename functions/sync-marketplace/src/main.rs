@@ -7,6 +7,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use sellerops::flows::marketplace_sync::{MarketplaceSync, RunReport, POLL_RETRY};
 use sellerops::ops::config::{FromEnvironment, SyncMarketplaceSettings};
 use sellerops::ops::outbox::OutboxPublisher;
+use sellerops::ops::sqs_batch::BatchPlan;
 use sellerops::ops::telemetry::{emit_counts, Count};
 use sellerops::systems::aws::AwsClients;
 use sellerops::systems::mirakl::MiraklClient;
@@ -36,8 +37,9 @@ async fn main() -> Result<(), Error> {
     run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
             let span = tracing::info_span!("sync", request_id = %event.context.request_id);
+            let deadline = BatchPlan::SEQUENTIAL.until(event.context.deadline).deadline;
             let report = sync
-                .run(chrono::Utc::now(), Some(publisher))
+                .run_until(chrono::Utc::now(), Some(publisher), deadline)
                 .instrument(span)
                 .await
                 .inspect_err(|err| {

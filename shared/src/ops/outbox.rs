@@ -7,7 +7,7 @@
 //! A crash between the send and marking it sent can send a message twice, so every
 //! consumer is idempotent; the `dedup_id` travels as a message attribute to help it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::MessageAttributeValue;
 use sqlx::{PgConnection, PgPool};
@@ -15,6 +15,7 @@ use sqlx::{PgConnection, PgPool};
 use crate::ops::config::QueueUrls;
 use crate::ops::errors::{error_chain, ProcessError};
 use crate::ops::retry::RetryPolicy;
+use crate::systems::aws;
 
 /// The work queues follow-up messages go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +110,19 @@ pub async fn publish_due(
     urls: &QueueUrls,
     limit: i64,
 ) -> Result<PublishTally, ProcessError> {
+    publish_due_until(pool, sqs, urls, limit, None).await
+}
+
+/// Like [`publish_due`], but starts no send once less than one send's worst case (the
+/// SDK's operation timeout) is left before `deadline`: the messages not sent stay due,
+/// untouched, for a later pass.
+pub async fn publish_due_until(
+    pool: &PgPool,
+    sqs: &aws_sdk_sqs::Client,
+    urls: &QueueUrls,
+    limit: i64,
+    deadline: Option<Instant>,
+) -> Result<PublishTally, ProcessError> {
     let db = |err| ProcessError::database("publishing the outbox", err);
     let publishable: Vec<&str> = WorkQueue::ALL
         .into_iter()
@@ -133,6 +147,11 @@ pub async fn publish_due(
 
     let mut tally = PublishTally::default();
     for message in due {
+        let left = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|left| left < aws::OPERATION_TIMEOUT) {
+            tracing::info!("short of time; the outbox's other due messages wait for a later pass");
+            break;
+        }
         let (queue_name, dedup_id) = (message.queue_name, message.dedup_id);
         match send(sqs, urls, &queue_name, &message.message_body, &dedup_id).await {
             Ok(()) => {

@@ -393,7 +393,9 @@ pub fn ingest_orders_file() -> TimeBudget {
 }
 
 /// `sync-marketplace`: one run's fixed part, the first OR11 page and the first M11 page
-/// with their retries; later pages and the outbox publish go on only while time is left.
+/// with their retries, then one outbox send: the publish starts no send once too little
+/// time is left. Later pages are not bounded here: a backlog of many pages can outlast
+/// the run, which then records the failed poll and leaves the watermark for the next.
 pub fn sync_marketplace() -> TimeBudget {
     TimeBudget {
         function: "sync-marketplace",

@@ -16,7 +16,7 @@
 
 pub mod watermark;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -28,7 +28,7 @@ use crate::flows::recording::SeenBy;
 use crate::model::customer_email::EmailPepper;
 use crate::ops::config::MarketplaceSyncSettings;
 use crate::ops::errors::{error_chain, Disposition, ProcessError};
-use crate::ops::outbox::publish_due;
+use crate::ops::outbox::publish_due_until;
 use crate::ops::outbox::OutboxPublisher;
 use crate::ops::process_failures::{record_process_failure, ProcessFailure};
 use crate::ops::retry::RetryPolicy;
@@ -108,13 +108,31 @@ impl MarketplaceSync {
         now: DateTime<Utc>,
         publisher: Option<&OutboxPublisher>,
     ) -> Result<RunReport, ProcessError> {
+        self.run_until(now, publisher, None).await
+    }
+
+    /// [`Self::run`] within an invocation ending at `deadline`: the outbox publish starts
+    /// no send once too little time is left, and the messages not sent wait for the next
+    /// run.
+    pub async fn run_until(
+        &self,
+        now: DateTime<Utc>,
+        publisher: Option<&OutboxPublisher>,
+        deadline: Option<Instant>,
+    ) -> Result<RunReport, ProcessError> {
         let orders = self.sync_orders(now).await;
         let threads = self.sync_threads(now).await;
         let expired = self.release_expired_reservations().await;
         let mut report = RunReport::default();
         if let Some(publisher) = publisher {
-            let tally =
-                publish_due(&self.pool, &publisher.sqs, &publisher.queues, PUBLISH_LIMIT).await?;
+            let tally = publish_due_until(
+                &self.pool,
+                &publisher.sqs,
+                &publisher.queues,
+                PUBLISH_LIMIT,
+                deadline,
+            )
+            .await?;
             report.published = tally.published;
             report.deferred = tally.deferred;
         }
