@@ -9,6 +9,7 @@
 //! | `POST /_sim/threads[?replace=true]` | adds inbox threads, likewise |
 //! | `POST /_sim/faults` | adds a fault, e.g. `{"route": "OR21", "status": 503, "times": 2}` |
 //! | `GET /_sim/faults`, `DELETE /_sim/faults` | lists / clears the faults |
+//! | `GET /_sim/counters` | calls received per route (`NCSHIPMENT`: purchase requests, `REFUND`: refund requests), and Canada Post shipments and refunds, in all and per `customer-ref-1` |
 //! | `POST /_sim/reset` | forgets everything |
 
 use std::sync::Arc;
@@ -37,6 +38,7 @@ pub fn router() -> Router<Arc<Simulator>> {
             "/_sim/faults",
             post(add_fault).get(list_faults).delete(clear_faults),
         )
+        .route("/_sim/counters", get(counters))
         .route("/_sim/reset", post(reset))
 }
 
@@ -110,6 +112,33 @@ async fn clear_faults(State(sim): State<Arc<Simulator>>) -> StatusCode {
 async fn reset(State(sim): State<Arc<Simulator>>) -> StatusCode {
     *sim.lock() = SimState::default();
     StatusCode::NO_CONTENT
+}
+
+/// What scenarios count: how often each route was called (even when the caller hung
+/// up), how many shipments were bought and refunded, and per order reference.
+async fn counters(State(sim): State<Arc<Simulator>>) -> Json<Value> {
+    let state = sim.lock();
+    let mut by_reference = serde_json::Map::new();
+    let (mut shipments, mut refunds) = (0_u64, 0_u64);
+    for shipment in state.shipments.all() {
+        let refunded = u64::from(shipment.refund.is_some());
+        shipments += 1;
+        refunds += refunded;
+        let reference = shipment.customer_ref_1.clone().unwrap_or_default();
+        let entry = by_reference
+            .entry(reference)
+            .or_insert_with(|| json!({"shipments": 0, "refunded": 0}));
+        entry["shipments"] = (entry["shipments"].as_u64().unwrap_or(0) + 1).into();
+        entry["refunded"] = (entry["refunded"].as_u64().unwrap_or(0) + refunded).into();
+    }
+    Json(json!({
+        "requests": state.requests,
+        "canadapost": {
+            "shipments": shipments,
+            "refunds": refunds,
+            "by_reference": by_reference,
+        },
+    }))
 }
 
 async fn state(State(sim): State<Arc<Simulator>>) -> Json<Value> {

@@ -1,16 +1,30 @@
 //! Failures injected on request through `POST /_sim/faults`.
 //!
-//! A fault names one route (a Mirakl operation code such as `OR21`, or `NCSHIPMENT` /
-//! `ARTIFACT` for Canada Post) and says what the next `times` calls to it get instead
-//! of the normal answer: a status (5xx, 429 with `Retry-After`, a 400 with a message),
-//! a delay before answering (long enough to trip the caller's timeout), or a Canada
-//! Post validation error. Faults are used up in the order they were added.
+//! A fault names one route (a Mirakl operation code such as `OR21`, or for Canada Post
+//! `NCSHIPMENT` (buy), `NCSHIPMENTS` (list), `SHIPMENT`, `DETAILS`, `REFUND`,
+//! `ARTIFACT`) and says what the next `times` calls to it get instead of the normal
+//! answer: a status (5xx, 429 with `Retry-After`, a 400 with a message), a delay before
+//! answering (long enough to trip the caller's timeout), or a Canada Post validation
+//! error. Faults are used up in the order they were added.
+//!
+//! By default a fault strikes before the service works: nothing is done. With `after`
+//! the service does the work first (a purchase is bought) and the fault then spoils
+//! the answer: the delay runs after it (the caller times out and hangs up, the
+//! purchase stays), the status replaces it (a 5xx after buying), or, with `truncate`,
+//! the real answer arrives cut in half. These are the ambiguous outcomes: the work was
+//! done and the caller cannot tell.
+//!
+//! The service's work runs in a task of its own, so a caller that hangs up never
+//! cancels it, as with a real server.
 
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::Request;
+use axum::http::header::CONTENT_LENGTH;
+use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +40,10 @@ pub const ROUTES: &[&str] = &[
     "M12",
     "SH21",
     "NCSHIPMENT",
+    "NCSHIPMENTS",
+    "SHIPMENT",
+    "DETAILS",
+    "REFUND",
     "ARTIFACT",
 ];
 
@@ -53,6 +71,12 @@ pub struct FaultSpec {
     pub code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Strike after the service did its work (see the module doc).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub after: bool,
+    /// Answer with the real answer's body cut in half (implies `after`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncate: bool,
     /// How many calls get the fault (default 1); 0 means every call until cleared.
     #[serde(default = "one")]
     pub times: u32,
@@ -89,6 +113,10 @@ pub struct Injection {
     pub code: Option<String>,
     /// Canada Post description.
     pub description: Option<String>,
+    /// Strike after the service did its work.
+    pub after: bool,
+    /// Cut the real answer's body in half.
+    pub truncate: bool,
 }
 
 /// The faults in force.
@@ -114,8 +142,12 @@ impl Faults {
                 return Err(format!("status {status} is not an HTTP status"));
             }
         }
-        if spec.status.is_none() && spec.delay_ms.is_none() && spec.code.is_none() {
-            return Err("a fault needs a status, a delay_ms or a code".to_owned());
+        if spec.status.is_none() && spec.delay_ms.is_none() && spec.code.is_none() && !spec.truncate
+        {
+            return Err("a fault needs a status, a delay_ms, a code or truncate".to_owned());
+        }
+        if spec.truncate && (spec.status.is_some() || spec.code.is_some()) {
+            return Err("truncate cuts the real answer; it takes no status or code".to_owned());
         }
         self.next_id += 1;
         let fault = ActiveFault {
@@ -154,14 +186,18 @@ impl Faults {
             message: spec.message,
             code: spec.code,
             description: spec.description,
+            after: spec.after || spec.truncate,
+            truncate: spec.truncate,
         })
     }
 }
 
 /// The door every simulated call passes: a `refusal` (wrong credentials) answers at once;
-/// otherwise a fault injected for the call's route is applied (its delay, then its status,
-/// answered by `injected_response`), and anything left reaches the service. Every call is
-/// recorded for `/_sim/state`.
+/// otherwise a fault injected for the call's route is applied (before the service works:
+/// its delay, then its status, answered by `injected_response`; after: the service's
+/// answer is delayed, replaced or cut), and anything left reaches the service. Every call
+/// is counted when it arrives and recorded when answered, for `/_sim/counters` and
+/// `/_sim/state`.
 pub async fn serve(
     sim: &Simulator,
     service: &'static str,
@@ -176,12 +212,15 @@ pub async fn serve(
         || request.uri().path().to_owned(),
         |pq| pq.as_str().to_owned(),
     );
+    if let Some(route) = route {
+        sim.count_request(route);
+    }
     let mut injected = false;
     let response = match refusal {
         Some(refusal) => refusal,
         None => match route.and_then(|route| sim.lock().faults.take(route)) {
-            None => next.run(request).await,
-            Some(injection) => {
+            None => work(next, request).await,
+            Some(injection) if !injection.after => {
                 if let Some(delay) = injection.delay {
                     tokio::time::sleep(delay).await;
                 }
@@ -190,7 +229,19 @@ pub async fn serve(
                         injected = true;
                         injected_response(status, &injection)
                     }
-                    None => next.run(request).await,
+                    None => work(next, request).await,
+                }
+            }
+            Some(injection) => {
+                let answer = work(next, request).await;
+                if let Some(delay) = injection.delay {
+                    tokio::time::sleep(delay).await;
+                }
+                injected = injection.status.is_some() || injection.truncate;
+                match injection.status {
+                    Some(status) => injected_response(status, &injection),
+                    None if injection.truncate => truncated(answer).await,
+                    None => answer,
                 }
             }
         },
@@ -207,6 +258,25 @@ pub async fn serve(
     response
 }
 
+/// Runs the service in a task of its own: a caller hanging up drops this future, not
+/// the work, which completes (a shipment bought stays bought).
+async fn work(next: Next, request: Request) -> Response {
+    tokio::spawn(next.run(request))
+        .await
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The answer with its body cut in half: the same status and headers (but a length
+/// that matches what is sent), so the caller reads a 2xx it cannot parse.
+async fn truncated(answer: Response) -> Response {
+    let (mut parts, body) = answer.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    parts.headers.remove(CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(bytes.slice(..bytes.len() / 2)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +290,8 @@ mod tests {
             message: None,
             code: None,
             description: None,
+            after: false,
+            truncate: false,
             times,
         }
     }
@@ -248,6 +320,19 @@ mod tests {
     fn an_unknown_route_is_refused() {
         let mut faults = Faults::default();
         assert!(faults.add(spec("OR99", 500, 1)).is_err());
+    }
+
+    #[test]
+    fn truncate_strikes_after_the_work_and_takes_no_status() {
+        let mut faults = Faults::default();
+        let mut cut = spec("NCSHIPMENT", 200, 1);
+        cut.status = None;
+        cut.truncate = true;
+        faults.add(cut.clone()).unwrap();
+        let injection = faults.take("NCSHIPMENT").unwrap();
+        assert!(injection.after && injection.truncate && injection.status.is_none());
+        cut.status = Some(500);
+        assert!(faults.add(cut).is_err());
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //!
 //! Layout:
 //! - [`mirakl`]: OR11, OR21, OR23, OR24, M11, M12, SH21 under `/api/`.
-//! - [`canadapost`]: `ncshipment` and the label artifact under `/rs/`.
-//! - `control`: the `/_sim/` API (seed, faults, state, reset), on both ports.
+//! - [`canadapost`]: `ncshipment` (buy, list, read, details, refund) and the label
+//!   artifact under `/rs/`.
+//! - `control`: the `/_sim/` API (seed, faults, state, counters, reset), on both ports.
 //! - [`faults`]: what `/_sim/faults` injects.
 //!
 //! Each service listens on a port of its own (`SIM_MIRAKL_PORT`, `SIM_CANADAPOST_PORT`)

@@ -1,6 +1,6 @@
 //! The simulators' shared state: one lock over everything, held only between awaits.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -45,6 +45,10 @@ pub struct SimState {
     pub faults: Faults,
     /// The latest calls to the simulated APIs, oldest first.
     pub calls: VecDeque<CallRecord>,
+    /// Every call received since the last reset, by route (`NCSHIPMENT`: purchase
+    /// requests, `REFUND`: refund requests), counted on arrival, whatever the answer
+    /// and even when the caller hung up before it.
+    pub requests: BTreeMap<&'static str, u64>,
 }
 
 /// One call to a simulated API, for inspection.
@@ -86,6 +90,11 @@ impl Simulator {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Counts one call to `route` as it arrives.
+    pub fn count_request(&self, route: &'static str) {
+        *self.lock().requests.entry(route).or_default() += 1;
     }
 
     /// Remembers one call.

@@ -232,3 +232,145 @@ async fn an_unknown_artifact_is_a_404() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
+
+impl CanadaPost {
+    async fn counters(&self) -> serde_json::Value {
+        self.http
+            .get(self.url("/_sim/counters"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, url: &str) -> reqwest::Response {
+        self.http
+            .get(url)
+            .basic_auth(USER, Some(PASSWORD))
+            .header("Accept", MEDIA_TYPE)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_purchase_whose_caller_hangs_up_during_a_delay_after_it_is_still_bought() {
+    // Arrange: the answer comes 2 s after the shipment is bought; the caller waits 300 ms.
+    let cp = CanadaPost::start().await;
+    cp.fault(json!({"route": "NCSHIPMENT", "delay_ms": 2000, "after": true}))
+        .await;
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(300))
+        .build()
+        .unwrap();
+
+    // Act
+    let sent = impatient
+        .post(cp.url("/rs/0001234567/ncshipment"))
+        .basic_auth(USER, Some(PASSWORD))
+        .header("Content-Type", MEDIA_TYPE)
+        .header("Accept", MEDIA_TYPE)
+        .body(REQUEST)
+        .send()
+        .await;
+
+    // Assert: the caller saw a timeout, the carrier kept the shipment.
+    assert!(sent.unwrap_err().is_timeout());
+    let counters = cp.counters().await;
+    assert_eq!(counters["requests"]["NCSHIPMENT"], 1);
+    assert_eq!(counters["canadapost"]["shipments"], 1);
+    assert_eq!(
+        counters["canadapost"]["by_reference"]["BB-1001-A"]["shipments"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_5xx_after_buying_and_a_truncated_answer_both_leave_a_shipment() {
+    let cp = CanadaPost::start().await;
+    cp.fault(json!({"route": "NCSHIPMENT", "status": 500, "after": true}))
+        .await;
+    cp.fault(json!({"route": "NCSHIPMENT", "truncate": true}))
+        .await;
+
+    let failed = cp.create(REQUEST).await;
+    let cut = cp.create(REQUEST).await;
+
+    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(cut.status(), StatusCode::OK);
+    let body = cut.text().await.unwrap();
+    assert!(body.starts_with("<?xml") && !body.contains("</non-contract-shipment-info>"));
+    assert_eq!(cp.counters().await["canadapost"]["shipments"], 2);
+}
+
+#[tokio::test]
+async fn shipments_are_found_by_date_their_details_carry_the_reference_and_a_refund_is_taken() {
+    // Arrange
+    let cp = CanadaPost::start().await;
+    let bought = cp.create(REQUEST).await.text().await.unwrap();
+    let shipment_id = element(&bought, "shipment-id").unwrap().to_owned();
+    let now = chrono::Utc::now();
+    let minute = |at: chrono::DateTime<chrono::Utc>| at.format("%Y%m%d%H%M").to_string();
+
+    // Act: list, details, refund.
+    let listed = cp
+        .get(&cp.url(&format!(
+            "/rs/0001234567/ncshipment?from={}&to={}",
+            minute(now - chrono::Duration::minutes(2)),
+            minute(now)
+        )))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let earlier = cp
+        .get(&cp.url("/rs/0001234567/ncshipment?from=202001010000&to=202001010100"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let shipment_url = link(&listed, "shipment").unwrap();
+    let details = cp
+        .get(&format!("{shipment_url}/details"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let info = cp.get(&shipment_url).await.text().await.unwrap();
+    let refund = cp
+        .http
+        .post(link(&info, "refund").unwrap())
+        .basic_auth(USER, Some(PASSWORD))
+        .header("Content-Type", MEDIA_TYPE)
+        .header("Accept", MEDIA_TYPE)
+        .body(r#"<non-contract-shipment-refund-request xmlns="http://www.canadapost.ca/ws/ncshipment-v4"><email>desk@example.ca</email></non-contract-shipment-refund-request>"#)
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(
+        shipment_url.ends_with(&format!("/ncshipment/{shipment_id}")),
+        "{listed}"
+    );
+    assert!(link(&earlier, "shipment").is_none(), "{earlier}");
+    assert!(
+        details.contains("<non-contract-shipment-details"),
+        "{details}"
+    );
+    assert_eq!(element(&details, "customer-ref-1"), Some("BB-1001-A"));
+    assert_eq!(element(&info, "shipment-id"), Some(shipment_id.as_str()));
+    assert_eq!(refund.status(), StatusCode::OK);
+    let ticket = refund.text().await.unwrap();
+    assert!(element(&ticket, "service-ticket-id").is_some(), "{ticket}");
+    let counters = cp.counters().await;
+    assert_eq!(counters["requests"]["REFUND"], 1);
+    assert_eq!(counters["canadapost"]["refunds"], 1);
+    assert_eq!(
+        counters["canadapost"]["by_reference"]["BB-1001-A"]["refunded"],
+        1
+    );
+}

@@ -1,6 +1,11 @@
 //! Canada Post's REST API for non-contract shipments: `POST /rs/{customer}/ncshipment`
 //! buys a shipment and answers `non-contract-shipment-info` with links back to this
-//! simulator; `GET` on the `rel="label"` link returns the label as a PDF.
+//! simulator; `GET` on the `rel="label"` link returns the label as a PDF. `GET
+//! /rs/{customer}/ncshipment?from=YYYYMMDDHHmm&to=YYYYMMDDHHmm` (UTC, both minutes
+//! included) or `?trackingPIN=` lists shipments as links; `GET` on a shipment's link
+//! answers its info again, on its `details` link its details (the `delivery-spec` as
+//! bought, with `customer-ref-1`), and `POST` on its `refund` link takes a refund
+//! request.
 //!
 //! Every call needs HTTP Basic credentials; errors are `<messages>` documents.
 
@@ -9,7 +14,7 @@ pub mod shipments;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -17,7 +22,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use chrono::Utc;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Deserialize;
 
 use crate::faults::{self, Injection};
 use crate::pdf::label_pdf;
@@ -32,8 +38,19 @@ const MESSAGES_NAMESPACE: &str = "http://www.canadapost.ca/ws/messages";
 /// The Canada Post routes.
 pub fn router(sim: Arc<Simulator>) -> Router<Arc<Simulator>> {
     Router::new()
-        .route("/rs/{customer}/ncshipment", post(create_shipment))
+        .route(
+            "/rs/{customer}/ncshipment",
+            post(create_shipment).get(list_shipments),
+        )
         .route("/rs/{customer}/ncshipment/{shipment_id}", get(get_shipment))
+        .route(
+            "/rs/{customer}/ncshipment/{shipment_id}/details",
+            get(get_details),
+        )
+        .route(
+            "/rs/{customer}/ncshipment/{shipment_id}/refund",
+            post(request_refund),
+        )
         .route(
             "/rs/artifact/{artifact_id}/{page}/{index}",
             get(get_artifact),
@@ -45,6 +62,10 @@ fn route_of(method: &Method, path: &str) -> Option<&'static str> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method.as_str(), segments.as_slice()) {
         ("POST", ["rs", _, "ncshipment"]) => Some("NCSHIPMENT"),
+        ("GET", ["rs", _, "ncshipment"]) => Some("NCSHIPMENTS"),
+        ("GET", ["rs", _, "ncshipment", _]) => Some("SHIPMENT"),
+        ("GET", ["rs", _, "ncshipment", _, "details"]) => Some("DETAILS"),
+        ("POST", ["rs", _, "ncshipment", _, "refund"]) => Some("REFUND"),
         ("GET", ["rs", "artifact", _, _, _]) => Some("ARTIFACT"),
         _ => None,
     }
@@ -186,7 +207,10 @@ async fn create_shipment(
         Ok(request) => request,
         Err(problems) => return messages_response(StatusCode::BAD_REQUEST, &problems),
     };
-    let shipment = sim.lock().shipments.create(&customer, &request, Utc::now());
+    let shipment = sim
+        .lock()
+        .shipments
+        .create(&customer, &request, xml, Utc::now());
     xml_response(
         StatusCode::OK,
         shipment_info(&base_url(&headers), &shipment),
@@ -206,6 +230,150 @@ async fn get_shipment(
         ),
         _ => single_message(StatusCode::NOT_FOUND, "E001", "No shipment with this id."),
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct ListParams {
+    from: Option<String>,
+    to: Option<String>,
+    #[serde(rename = "trackingPIN")]
+    tracking_pin: Option<String>,
+}
+
+/// `YYYYMMDDHHmm`, read as UTC.
+fn minute(value: &str) -> Option<DateTime<Utc>> {
+    NaiveDateTime::parse_from_str(&format!("{}00", value.trim()), "%Y%m%d%H%M%S")
+        .ok()
+        .map(|at| at.and_utc())
+}
+
+async fn list_shipments(
+    State(sim): State<Arc<Simulator>>,
+    Path(customer): Path<String>,
+    Query(params): Query<ListParams>,
+    headers: HeaderMap,
+) -> Response {
+    let state = sim.lock();
+    let shipments = match (&params.tracking_pin, &params.from) {
+        (Some(pin), _) => state.shipments.with_tracking_pin(&customer, pin),
+        (None, Some(from)) => {
+            let to = params
+                .to
+                .as_deref()
+                .map_or_else(|| Some(Utc::now()), minute);
+            let (Some(from), Some(to)) = (minute(from), to) else {
+                return single_message(
+                    StatusCode::BAD_REQUEST,
+                    "E001",
+                    "from and to must be YYYYMMDDHHmm.",
+                );
+            };
+            // `to` names a minute: everything created in it is included.
+            let to = to + chrono::Duration::seconds(59) + chrono::Duration::milliseconds(999);
+            state.shipments.created_between(&customer, from, to)
+        }
+        (None, None) => {
+            return single_message(
+                StatusCode::BAD_REQUEST,
+                "E001",
+                "Give from (and to) or trackingPIN.",
+            )
+        }
+    };
+    let base = escape(&base_url(&headers));
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<non-contract-shipments xmlns=\"{NAMESPACE}\">"
+    );
+    for shipment in shipments {
+        xml.push_str(&format!(
+            "<link rel=\"shipment\" href=\"{base}/rs/{customer}/ncshipment/{id}\" media-type=\"{MEDIA_TYPE}\"/>",
+            customer = escape(&shipment.customer_number),
+            id = shipment.shipment_id,
+        ));
+    }
+    xml.push_str("</non-contract-shipments>\n");
+    xml_response(StatusCode::OK, xml)
+}
+
+async fn get_details(
+    State(sim): State<Arc<Simulator>>,
+    Path((customer, shipment_id)): Path<(String, String)>,
+) -> Response {
+    let shipment = sim.lock().shipments.get(&shipment_id).cloned();
+    let Some(shipment) = shipment.filter(|s| s.customer_number == customer) else {
+        return single_message(StatusCode::NOT_FOUND, "E001", "No shipment with this id.");
+    };
+    let refund = shipment.refund.as_ref().map_or_else(String::new, |refund| {
+        format!(
+            "<refund-request-info><service-ticket-date>{}</service-ticket-date>\
+             <service-ticket-id>{}</service-ticket-id></refund-request-info>",
+            refund.service_ticket_date,
+            escape(&refund.service_ticket_id)
+        )
+    });
+    xml_response(
+        StatusCode::OK,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+             <non-contract-shipment-details xmlns=\"{NAMESPACE}\">\
+             <final-shipping-point>{point}</final-shipping-point>\
+             <tracking-pin>{pin}</tracking-pin>{spec}{refund}\
+             </non-contract-shipment-details>\n",
+            point = escape(&shipment.final_shipping_point),
+            pin = shipment.tracking_pin,
+            spec = shipment.delivery_spec_xml,
+        ),
+    )
+}
+
+async fn request_refund(
+    State(sim): State<Arc<Simulator>>,
+    Path((customer, shipment_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let xml = String::from_utf8_lossy(&body);
+    let email = xml
+        .contains("<non-contract-shipment-refund-request")
+        .then(|| {
+            let start = xml.find("<email>")? + "<email>".len();
+            let end = xml[start..].find("</email>")? + start;
+            Some(xml[start..end].trim().to_owned())
+        })
+        .flatten()
+        .filter(|email| email.contains('@'));
+    let Some(email) = email else {
+        return single_message(
+            StatusCode::BAD_REQUEST,
+            "E001",
+            "A non-contract-shipment-refund-request with an email is required.",
+        );
+    };
+    let mut state = sim.lock();
+    if state
+        .shipments
+        .get(&shipment_id)
+        .is_none_or(|s| s.customer_number != customer)
+    {
+        return single_message(StatusCode::NOT_FOUND, "E001", "No shipment with this id.");
+    }
+    let Some(refund) = state
+        .shipments
+        .request_refund(&shipment_id, &email, Utc::now())
+    else {
+        return single_message(StatusCode::NOT_FOUND, "E001", "No shipment with this id.");
+    };
+    xml_response(
+        StatusCode::OK,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+             <non-contract-shipment-refund-request-info xmlns=\"{NAMESPACE}\">\
+             <service-ticket-date>{}</service-ticket-date>\
+             <service-ticket-id>{}</service-ticket-id>\
+             </non-contract-shipment-refund-request-info>\n",
+            refund.service_ticket_date,
+            escape(&refund.service_ticket_id)
+        ),
+    )
 }
 
 async fn get_artifact(

@@ -3,7 +3,8 @@
 //!
 //! Like the real service, every accepted request buys a new shipment: Canada Post has
 //! no idempotency key, so a caller that retries blindly pays twice. The simulator
-//! keeps every shipment so that tests can see it did not.
+//! keeps every shipment so that tests can see it did not, lists them by creation time
+//! and takes refund requests, as a caller settling an unknown outcome needs.
 
 use std::collections::BTreeMap;
 
@@ -90,6 +91,29 @@ pub struct Shipment {
     pub weight: String,
     /// When it was bought.
     pub created_at: String,
+    /// The refund requested for it, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refund: Option<Refund>,
+    /// Where it was mailed from: the requested shipping point, else the sender's
+    /// postal code.
+    #[serde(skip)]
+    pub final_shipping_point: String,
+    /// The `<delivery-spec>` element of the purchase, as sent: its details repeat it.
+    #[serde(skip)]
+    pub delivery_spec_xml: String,
+    #[serde(skip)]
+    created: DateTime<Utc>,
+}
+
+/// A refund request taken for a shipment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Refund {
+    /// The service ticket Canada Post opened.
+    pub service_ticket_id: String,
+    /// The ticket's date, `YYYY-MM-DD`.
+    pub service_ticket_date: String,
+    /// Where the answer goes.
+    pub email: String,
 }
 
 /// Every shipment bought, by shipment id.
@@ -100,11 +124,13 @@ pub struct Shipments {
 }
 
 impl Shipments {
-    /// Buys a shipment for a request that passed [`parse_request`].
+    /// Buys a shipment for a request that passed [`parse_request`]; `xml` is that
+    /// request as sent.
     pub fn create(
         &mut self,
         customer_number: &str,
         request: &NonContractShipment,
+        xml: &str,
         now: DateTime<Utc>,
     ) -> Shipment {
         self.sequence += 1;
@@ -153,6 +179,18 @@ impl Shipments {
                 .and_then(|p| p.weight.clone())
                 .unwrap_or_default(),
             created_at: timestamp(now),
+            refund: None,
+            final_shipping_point: request
+                .requested_shipping_point
+                .clone()
+                .or_else(|| {
+                    spec.sender
+                        .as_ref()
+                        .and_then(|s| s.address_details.postal_zip_code.clone())
+                })
+                .unwrap_or_default(),
+            delivery_spec_xml: element_xml(xml, "delivery-spec").unwrap_or_default(),
+            created: now,
         };
         self.by_id.insert(shipment_id, shipment.clone());
         shipment
@@ -172,6 +210,61 @@ impl Shipments {
     pub fn all(&self) -> impl Iterator<Item = &Shipment> {
         self.by_id.values()
     }
+
+    /// The shipments of `customer_number` created from `from` to `to`, both included,
+    /// oldest first.
+    pub fn created_between(
+        &self,
+        customer_number: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<&Shipment> {
+        let mut found: Vec<&Shipment> = self
+            .by_id
+            .values()
+            .filter(|s| {
+                s.customer_number == customer_number && s.created >= from && s.created <= to
+            })
+            .collect();
+        found.sort_by_key(|s| s.created);
+        found
+    }
+
+    /// The shipments of `customer_number` with this tracking PIN.
+    pub fn with_tracking_pin(&self, customer_number: &str, pin: &str) -> Vec<&Shipment> {
+        self.by_id
+            .values()
+            .filter(|s| s.customer_number == customer_number && s.tracking_pin == pin)
+            .collect()
+    }
+
+    /// Takes a refund request for a shipment; a second request for the same shipment
+    /// answers the ticket of the first. `None` when there is no such shipment.
+    pub fn request_refund(
+        &mut self,
+        shipment_id: &str,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Refund> {
+        let shipment = self.by_id.get_mut(shipment_id)?;
+        let refund = shipment.refund.get_or_insert_with(|| Refund {
+            service_ticket_id: format!(
+                "GT{}",
+                &shipment.shipment_id[shipment.shipment_id.len() - 8..]
+            ),
+            service_ticket_date: now.format("%Y-%m-%d").to_string(),
+            email: email.to_owned(),
+        });
+        Some(refund.clone())
+    }
+}
+
+/// The element `name` of `xml` (its first occurrence, tags included), as written.
+fn element_xml(xml: &str, name: &str) -> Option<String> {
+    let start = xml.find(&format!("<{name}"))?;
+    let close = format!("</{name}>");
+    let end = xml[start..].find(&close)? + start + close.len();
+    Some(xml[start..end].to_owned())
 }
 
 /// `<non-contract-shipment>`, as far as the simulator reads it. Every field is
@@ -536,8 +629,8 @@ mod tests {
     fn shipments_get_distinct_ids_and_pins() {
         let request = parse_request(VALID).unwrap();
         let mut shipments = Shipments::default();
-        let a = shipments.create("0001234567", &request, Utc::now());
-        let b = shipments.create("0001234567", &request, Utc::now());
+        let a = shipments.create("0001234567", &request, VALID, Utc::now());
+        let b = shipments.create("0001234567", &request, VALID, Utc::now());
         assert_ne!(a.shipment_id, b.shipment_id);
         assert_ne!(a.tracking_pin, b.tracking_pin);
         assert_eq!(a.tracking_pin.len(), 16);
@@ -546,5 +639,44 @@ mod tests {
             shipments.by_artifact(&a.artifact_id).unwrap().shipment_id,
             a.shipment_id
         );
+        assert!(a.delivery_spec_xml.starts_with("<delivery-spec>"));
+        assert!(a.delivery_spec_xml.ends_with("</delivery-spec>"));
+        assert_eq!(a.final_shipping_point, "K1A0B1");
+    }
+
+    #[test]
+    fn shipments_are_listed_by_creation_time_and_refunded_once() {
+        let request = parse_request(VALID).unwrap();
+        let mut shipments = Shipments::default();
+        let noon = DateTime::parse_from_rfc3339("2026-03-04T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let early = shipments.create("0001234567", &request, VALID, noon);
+        let late = shipments.create(
+            "0001234567",
+            &request,
+            VALID,
+            noon + chrono::Duration::minutes(10),
+        );
+        let listed = shipments.created_between(
+            "0001234567",
+            noon - chrono::Duration::minutes(1),
+            noon + chrono::Duration::minutes(1),
+        );
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].shipment_id, early.shipment_id);
+        assert!(shipments
+            .created_between("0009999999", noon, noon + chrono::Duration::hours(1))
+            .is_empty());
+        let first = shipments
+            .request_refund(&late.shipment_id, "desk@example.ca", noon)
+            .unwrap();
+        let again = shipments
+            .request_refund(&late.shipment_id, "other@example.ca", noon)
+            .unwrap();
+        assert_eq!(first.service_ticket_id, again.service_ticket_id);
+        assert!(shipments
+            .request_refund("nope", "desk@example.ca", noon)
+            .is_none());
     }
 }
