@@ -45,6 +45,8 @@ mod armed {
         /// Order files: between two batches, the one before committed, the next not yet
         /// begun; also passed once before the first batch.
         OrderFileBatchBoundary,
+        /// Outbox: a message was sent to SQS and is not yet marked sent.
+        OutboxSent,
     }
 
     /// A crash armed at one point.

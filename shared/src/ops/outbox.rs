@@ -2,17 +2,23 @@
 //! it, and published to SQS after commit.
 //!
 //! [`enqueue`] runs inside the caller's transaction, so the follow-up exists exactly when
-//! the data does. [`publish_due`] sends what is waiting; a message whose send fails stays
+//! the data does. [`publish_due`] sends what is waiting, holding no transaction open
+//! across a send: it claims due rows for a while (a lease in `next_attempt_at`), sends
+//! them, and marks each sent in a statement of its own. A message whose send fails stays
 //! in the outbox with a later `next_attempt_at` and is sent by a later call, never lost.
-//! A crash between the send and marking it sent can send a message twice, so every
-//! consumer is idempotent; the `dedup_id` travels as a message attribute to help it.
+//! A crash between the send and marking it sent sends the message again once the claim
+//! runs out, so every consumer is idempotent; the `dedup_id` travels as a message
+//! attribute to help it.
 
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::MessageAttributeValue;
+use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::ops::config::QueueUrls;
+use crate::ops::crash_points::crash_point;
 use crate::ops::errors::{error_chain, ProcessError};
 use crate::ops::retry::RetryPolicy;
 use crate::systems::aws;
@@ -100,10 +106,32 @@ pub struct PublishTally {
     pub deferred: u64,
 }
 
+/// Rows one claim takes: the lease below is sized for them.
+const CLAIM_SIZE: i64 = 10;
+
+/// How long a claim keeps its rows from other publishers: a claim's sends, each with
+/// the SDK's operation timeout, and their marks, as usually take milliseconds. A send
+/// starts only while the lease has one send and its mark left ([`SEND_AND_MARK`]);
+/// the rows left over go back for the next claim. A publisher that dies holding a
+/// claim has its rows sent by another once the lease runs out.
+const CLAIM_LEASE: Duration = Duration::from_secs(120);
+
+/// The longest one send and marking its row may take: the SDK's operation timeout,
+/// then a wait for a connection and one short update. A mark later than this may find
+/// the row claimed and sent again by another publisher, which consumers tolerate.
+const SEND_AND_MARK: Duration = aws::OPERATION_TIMEOUT.saturating_add(Duration::from_secs(20));
+
 /// Sends up to `limit` due messages, oldest first, for the queues `urls` names: a
 /// function allowed to send to one queue only passes that queue's URL, and leaves the
-/// other queues' messages to a publisher that may send them. Rows are locked while sent
-/// (`for update skip locked`) so two publishers never send the same row at once.
+/// other queues' messages to a publisher that may send them.
+///
+/// No transaction stays open across a send. Rows are claimed a few at a time in a short
+/// transaction (`for update skip locked`), which pushes their `next_attempt_at` past
+/// the claim's lease ([`CLAIM_LEASE`]), so another publisher skips them; each is then
+/// sent and marked sent, or failed with its next attempt's time, in a statement of
+/// its own. A publisher that dies between a send and its mark leaves the row claimed:
+/// when the lease runs out it is sent again. Delivery is at least once, which is why
+/// every consumer is idempotent.
 pub async fn publish_due(
     pool: &PgPool,
     sqs: &aws_sdk_sqs::Client,
@@ -114,8 +142,8 @@ pub async fn publish_due(
 }
 
 /// Like [`publish_due`], but starts no send once less than one send's worst case (the
-/// SDK's operation timeout) is left before `deadline`: the messages not sent stay due,
-/// untouched, for a later pass.
+/// SDK's operation timeout) is left before `deadline`: the messages not sent stay due
+/// for a later pass, their claim given back.
 pub async fn publish_due_until(
     pool: &PgPool,
     sqs: &aws_sdk_sqs::Client,
@@ -123,69 +151,199 @@ pub async fn publish_due_until(
     limit: i64,
     deadline: Option<Instant>,
 ) -> Result<PublishTally, ProcessError> {
-    let db = |err| ProcessError::database("publishing the outbox", err);
-    let publishable: Vec<&str> = WorkQueue::ALL
+    let publishable: Vec<String> = WorkQueue::ALL
         .into_iter()
         .filter(|queue| queue.url(urls).is_some())
-        .map(WorkQueue::as_str)
+        .map(|queue| queue.as_str().to_owned())
         .collect();
-    let mut tx = pool.begin().await.map_err(db)?;
-    // `as _`: the macros type-check a text array only as `&[String]`.
-    let due = sqlx::query!(
-        "select id, queue_name, message_body, dedup_id, attempts from ops.outbox
-         where published_at is null and next_attempt_at <= now()
-           and queue_name = any($2)
-         order by next_attempt_at, created_at
-         limit $1
-         for update skip locked",
-        limit,
-        &publishable as _,
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(db)?;
+    let short_of_time = || {
+        deadline.is_some_and(|deadline| {
+            deadline.saturating_duration_since(Instant::now()) < aws::OPERATION_TIMEOUT
+        })
+    };
 
     let mut tally = PublishTally::default();
-    for message in due {
-        let left = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
-        if left.is_some_and(|left| left < aws::OPERATION_TIMEOUT) {
+    let mut left = limit;
+    while left > 0 {
+        if short_of_time() {
             tracing::info!("short of time; the outbox's other due messages wait for a later pass");
             break;
         }
-        let (queue_name, dedup_id) = (message.queue_name, message.dedup_id);
-        match send(sqs, urls, &queue_name, &message.message_body, &dedup_id).await {
-            Ok(()) => {
-                sqlx::query!(
-                    "update ops.outbox set published_at = now(), attempts = attempts + 1,
-                         last_error = null
-                     where id = $1",
-                    message.id,
-                )
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-                tally.published += 1;
+        let claim = Claim::take(pool, &publishable, left.min(CLAIM_SIZE)).await?;
+        if claim.rows.is_empty() {
+            break;
+        }
+        left -= i64::try_from(claim.rows.len()).unwrap_or(left);
+        let mut rows = claim.rows.iter();
+        let mut unsent = Vec::new();
+        for row in rows.by_ref() {
+            if short_of_time()
+                || claim.ends.saturating_duration_since(Instant::now()) < SEND_AND_MARK
+            {
+                unsent.push(row);
+                break;
             }
-            Err(reason) => {
-                tracing::warn!(%dedup_id, queue = %queue_name, error = %reason,
-                    "outbox message not sent; will retry");
-                sqlx::query!(
-                    "update ops.outbox set attempts = attempts + 1, last_error = $2,
-                         next_attempt_at = now() + $3 * interval '1 second'
-                     where id = $1",
-                    message.id,
-                    reason,
-                    backoff(message.attempts).as_secs_f64(),
-                )
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-                tally.deferred += 1;
+            match send(sqs, urls, &row.queue_name, &row.message_body, &row.dedup_id).await {
+                Ok(()) => {
+                    crash_point!(OutboxSent);
+                    mark_sent(pool, row.id).await?;
+                    tally.published += 1;
+                }
+                Err(reason) => {
+                    tracing::warn!(dedup_id = %row.dedup_id, queue = %row.queue_name,
+                        error = %reason, "outbox message not sent; will retry");
+                    claim.mark_failed(pool, row, &reason).await?;
+                    tally.deferred += 1;
+                }
             }
         }
+        unsent.extend(rows);
+        if !unsent.is_empty() {
+            claim.give_back(pool, &unsent).await?;
+            if short_of_time() {
+                tracing::info!(
+                    "short of time; the outbox's other due messages wait for a later pass"
+                );
+                break;
+            }
+            // The lease ran short: what was not sent is claimed afresh.
+            left += i64::try_from(unsent.len()).unwrap_or(0);
+        }
     }
-    tx.commit().await.map_err(db)?;
     Ok(tally)
+}
+
+/// Due rows this publisher holds until the lease ends.
+struct Claim {
+    rows: Vec<ClaimedRow>,
+    /// The lease's end as stored in the rows' `next_attempt_at`: a row still carrying
+    /// it is still this claim's.
+    lease_until: DateTime<Utc>,
+    /// The lease's end on this process's clock, reckoned from before the claim began,
+    /// so never later than the database's.
+    ends: Instant,
+}
+
+struct ClaimedRow {
+    id: Uuid,
+    queue_name: String,
+    message_body: serde_json::Value,
+    dedup_id: String,
+    attempts: i32,
+    /// When the row was due before the claim: given back, it keeps its place.
+    due_at: DateTime<Utc>,
+}
+
+impl Claim {
+    /// Claims up to `limit` due rows of the `queues`, oldest first, in one short
+    /// transaction.
+    async fn take(pool: &PgPool, queues: &[String], limit: i64) -> Result<Self, ProcessError> {
+        let ends = Instant::now() + CLAIM_LEASE;
+        let rows = sqlx::query!(
+            r#"with due as (
+                   select id, next_attempt_at, created_at from ops.outbox
+                   where published_at is null and next_attempt_at <= now()
+                     and queue_name = any($2)
+                   order by next_attempt_at, created_at
+                   limit $1
+                   for update skip locked
+               )
+               update ops.outbox as claimed
+               set next_attempt_at = now() + $3 * interval '1 second', updated_at = now()
+               from due
+               where claimed.id = due.id
+               returning claimed.id, claimed.queue_name, claimed.message_body,
+                   claimed.dedup_id, claimed.attempts,
+                   claimed.next_attempt_at as "lease_until!",
+                   due.next_attempt_at as "due_at!", due.created_at as "created_at!""#,
+            limit,
+            queues,
+            CLAIM_LEASE.as_secs_f64(),
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(|err| ProcessError::database("claiming outbox messages", err))?;
+        let lease_until = rows.first().map_or_else(Utc::now, |row| row.lease_until);
+        let mut rows: Vec<_> = rows
+            .into_iter()
+            .map(|row| {
+                (
+                    row.created_at,
+                    ClaimedRow {
+                        id: row.id,
+                        queue_name: row.queue_name,
+                        message_body: row.message_body,
+                        dedup_id: row.dedup_id,
+                        attempts: row.attempts,
+                        due_at: row.due_at,
+                    },
+                )
+            })
+            .collect();
+        rows.sort_by_key(|(created_at, row)| (row.due_at, *created_at));
+        Ok(Self {
+            rows: rows.into_iter().map(|(_, row)| row).collect(),
+            lease_until,
+            ends,
+        })
+    }
+
+    /// Records a failed send: the next attempt waits by the retry schedule. A row whose
+    /// lease ran out and that another publisher claimed is left to that one.
+    async fn mark_failed(
+        &self,
+        pool: &PgPool,
+        row: &ClaimedRow,
+        reason: &str,
+    ) -> Result<(), ProcessError> {
+        sqlx::query!(
+            "update ops.outbox set attempts = attempts + 1, last_error = $3,
+                 next_attempt_at = now() + $4 * interval '1 second', updated_at = now()
+             where id = $1 and published_at is null and next_attempt_at = $2",
+            row.id,
+            self.lease_until,
+            reason,
+            backoff(row.attempts).as_secs_f64(),
+        )
+        .execute(pool)
+        .await
+        .map_err(|err| ProcessError::database("marking an outbox message failed", err))?;
+        Ok(())
+    }
+
+    /// Gives back rows not sent: they are due again when they were before the claim.
+    async fn give_back(&self, pool: &PgPool, rows: &[&ClaimedRow]) -> Result<(), ProcessError> {
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        let due_at: Vec<DateTime<Utc>> = rows.iter().map(|row| row.due_at).collect();
+        sqlx::query!(
+            "update ops.outbox as given
+             set next_attempt_at = back.due_at, updated_at = now()
+             from unnest($1::uuid[], $2::timestamptz[]) as back (id, due_at)
+             where given.id = back.id and given.published_at is null
+               and given.next_attempt_at = $3",
+            &ids,
+            &due_at,
+            self.lease_until,
+        )
+        .execute(pool)
+        .await
+        .map_err(|err| ProcessError::database("giving back outbox messages", err))?;
+        Ok(())
+    }
+}
+
+/// Records a message as sent, whoever holds its claim now: it has left.
+async fn mark_sent(pool: &PgPool, id: Uuid) -> Result<(), ProcessError> {
+    sqlx::query!(
+        "update ops.outbox set published_at = now(), attempts = attempts + 1,
+             last_error = null, updated_at = now()
+         where id = $1 and published_at is null",
+        id,
+    )
+    .execute(pool)
+    .await
+    .map_err(|err| ProcessError::database("marking an outbox message sent", err))?;
+    Ok(())
 }
 
 async fn send(
