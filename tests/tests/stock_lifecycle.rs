@@ -7,13 +7,16 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use secrecy::SecretString;
+use sellerops::flows::fulfilment::acceptance::Acceptance;
 use sellerops::flows::fulfilment::stock::{self, OrderLine};
+use sellerops::flows::fulfilment::OrderMessage;
 use sellerops::flows::marketplace_sync::MarketplaceSync;
 use sellerops::ops::config::MarketplaceSyncSettings;
+use sellerops::ops::config::DEFAULT_RESERVATION_HOLD;
 use sellerops::ops::retry::RetryPolicy;
 use sellerops::systems::mirakl::MiraklClient;
 use sellerops_tests::fixtures;
-use sellerops_tests::fulfilment::{listed_variant, stock_of};
+use sellerops_tests::fulfilment::{listed_variant, mirakl, stock_of, FAST_RETRY};
 use sellerops_tests::marketplace::{
     deliver, deliver_mirakl, mirakl_order, pepper, shopify_headers, webhook_service,
 };
@@ -491,5 +494,78 @@ async fn a_shopify_order_counts_in_its_day_as_it_is_recorded(pool: PgPool) {
     assert_eq!(
         day_sales(&pool, "2026-03-03").await,
         (1, Decimal::new(49999, 2))
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn an_order_cancelled_while_its_acceptance_is_on_its_way_stays_cancelled_without_a_label(
+    pool: PgPool,
+) {
+    // Arrange: decided and reserved; OR21's first answer is lost (500).
+    let (laptop, _) = catalogue(&pool).await;
+    let service = webhook_service(&pool, None);
+    deliver_mirakl(
+        &service,
+        &[&mirakl_order(
+            ORDER,
+            "WAITING_ACCEPTANCE",
+            "2026-03-02T14:18:45Z",
+        )],
+    )
+    .await;
+    let order_id: Uuid = sqlx::query_scalar("select id from sales.orders where external_id = $1")
+        .bind(ORDER)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let message = OrderMessage::best_buy(order_id, ORDER);
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(path(format!("/api/orders/{ORDER}/accept")))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let client = mirakl(&server.uri(), &pool);
+    let acceptance = Acceptance {
+        pool: &pool,
+        mirakl: &client,
+        retry: FAST_RETRY,
+        reservation_hold: DEFAULT_RESERVATION_HOLD,
+    };
+    acceptance.handle(&message).await.unwrap_err();
+    assert_eq!(stock_of(&pool, laptop).await, (3, 1));
+    // The customer cancels; the webhook records it and gives the stock back.
+    deliver_mirakl(
+        &service,
+        &[&mirakl_order(ORDER, "CANCELED", "2026-03-02T14:30:00Z")],
+    )
+    .await;
+    server.reset().await;
+    Mock::given(method("PUT"))
+        .and(path(format!("/api/orders/{ORDER}/accept")))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+
+    // Act: the retry sends the stored decision and Mirakl takes it.
+    acceptance.handle(&message).await.unwrap();
+
+    // Assert
+    let status: String = sqlx::query_scalar("select status from sales.orders where id = $1")
+        .bind(order_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "CANCELED");
+    let labels: i64 =
+        sqlx::query_scalar("select count(*) from ops.outbox where queue_name = 'label'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(labels, 0);
+    assert_eq!(stock_of(&pool, laptop).await, (3, 0));
+    assert_eq!(
+        reservations(&pool, ORDER).await,
+        [released(1, "cancelled"), released(2, "cancelled")]
     );
 }

@@ -8,7 +8,9 @@
 //!    message fails permanently with the SKUs named.
 //! 2. OR21 is sent with every line, accepted or refused, retrying 429/5xx briefly.
 //! 3. In a second transaction the decision is marked sent, the status is appended to the
-//!    history and, when a line was accepted, the label message is written to the outbox.
+//!    history and, when a line was accepted, the label message is written to the outbox —
+//!    unless the recording path saw the order move on meanwhile: its newer state stands,
+//!    and a cancelled or refused order gets no label.
 //!
 //! A crash between 1 and 3 leaves a `decided` row: the retry sends the same decision.
 //! Mirakl answering `ORDER_INVALID_STATE` (the order moved on: accepted by an earlier
@@ -217,7 +219,7 @@ impl Acceptance<'_> {
         let db = |err| ProcessError::database("recording the acceptance decision", err);
         let accepted = decision.iter().filter(|line| line.accepted).count();
         let mut tx = self.pool.begin().await.map_err(db)?;
-        lock_order(&mut tx, message).await?;
+        let current = lock_order(&mut tx, message).await?;
         sqlx::query!(
             "update sales.order_acceptances set state = 'sent', sent_at = now()
              where order_id = $1",
@@ -227,17 +229,22 @@ impl Acceptance<'_> {
         .await
         .map_err(db)?;
         // Best Buy moves an accepted order to WAITING_DEBIT (the poller records what
-        // follows); an order with every line refused is REFUSED.
-        let status = if accepted > 0 {
-            OrderState::WaitingDebit
-        } else {
-            OrderState::Refused
-        };
-        let note = decision_note(decision);
-        record_status(&mut tx, message.order_id, &status, SOURCE, Some(&note))
-            .await
-            .map_err(db)?;
-        if accepted > 0 {
+        // follows); an order with every line refused is REFUSED. While OR21 was on its
+        // way the recording path may have seen the order move on (debited, or cancelled
+        // and its stock given back): that newer state stands, and a dead order gets no
+        // label.
+        if current == OrderState::WaitingAcceptance {
+            let status = if accepted > 0 {
+                OrderState::WaitingDebit
+            } else {
+                OrderState::Refused
+            };
+            let note = decision_note(decision);
+            record_status(&mut tx, message.order_id, &status, SOURCE, Some(&note))
+                .await
+                .map_err(db)?;
+        }
+        if accepted > 0 && !current.is_dead() {
             queue_label(&mut tx, message).await.map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
