@@ -1,5 +1,5 @@
 # The two commands a new machine needs (see README.md), and a few conveniences.
-.PHONY: demo test down lint deny bench-webhooks bench-ingest
+.PHONY: demo test reliability down lint deny bench-webhooks bench-ingest
 
 ## demo: start the local stack and run sellerops end to end on it
 demo:
@@ -8,6 +8,12 @@ demo:
 ## test: start the local stack and run every test against it
 test:
 	@bash infra/local/test.sh
+
+## reliability: start the local stack and run the fault scenarios; prints lost and doubled
+## (it restarts the stack's PostgreSQL and moto: not while other work uses them)
+reliability:
+	@bash infra/local/up.sh
+	@bash tests/reliability.sh
 
 ## down: stop the local stack (add PURGE=1 to delete its data too)
 down:

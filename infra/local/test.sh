@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (`make test`): brings the local stack up, runs every workspace test
-# against it, validates the SAM template, then runs the end-to-end test (tests/e2e.sh:
-# each function invoked through cargo lambda watch, effects checked in the database).
+# against it, validates the SAM template, runs the end-to-end test (tests/e2e.sh: each
+# function invoked through cargo lambda watch, effects checked in the database), then the
+# reliability suite (tests/reliability.sh: fault scenarios, nothing lost or doubled).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,3 +19,6 @@ cargo test --workspace --locked
 
 echo "==> end to end: the functions under cargo lambda watch, invoked with the event fixtures"
 bash tests/e2e.sh
+
+echo "==> reliability: fault scenarios, counted for anything lost or doubled"
+bash tests/reliability.sh

@@ -213,13 +213,17 @@ file_sha256() {
 }
 
 ensure_venv() {
-    local wanted installed=""
+    local wanted installed="" venv_path="$VENV"
     # The stamp records the requirements' hash and the venv's own path: a venv
     # that moved along with its checkout has scripts whose #! lines point at
-    # the old path, and must be made anew.
+    # the old path, and must be made anew. A .venv that is a symlink to another
+    # checkout's venv (a git worktree's) did not move: its real path counts.
+    if [[ -d $VENV ]]; then
+        venv_path="$(cd "$VENV" && pwd -P)"
+    fi
     if [[ -r $REQUIREMENTS_STAMP ]]; then
         installed="$(<"$REQUIREMENTS_STAMP")"
-        if [[ $installed != *" $VENV" ]]; then
+        if [[ $installed != *" $venv_path" ]]; then
             warn "$VENV was created elsewhere (moved checkout?); recreating it"
             rm -rf "$VENV"
             installed=""
@@ -238,7 +242,8 @@ ensure_venv() {
         say "Python: creating virtualenv $VENV"
         python3 -m venv "$VENV"
     fi
-    wanted="$(file_sha256 "$REQUIREMENTS") $VENV"
+    venv_path="$(cd "$VENV" && pwd -P)"
+    wanted="$(file_sha256 "$REQUIREMENTS") $venv_path"
     if [[ $wanted == "$installed" ]]; then
         say "Python: $VENV is up to date with infra/local/requirements.txt"
         return 0

@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod fulfilment;
 pub mod marketplace;
 pub mod order_files;
+pub mod reliability;
 
 /// Reads a variable the local stack exports, or explains how to get it.
 pub fn stack_var(name: &str) -> String {

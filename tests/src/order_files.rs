@@ -2,6 +2,10 @@
 //! uploads, an importer with test settings and its handler, and a digest of everything
 //! an import leaves in the database.
 
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use lambda_runtime::{Context, LambdaEvent};
@@ -178,4 +182,68 @@ impl ScratchDatabase {
             .await
             .expect("drop scratch database");
     }
+}
+
+/// Writes a deterministic order file: orders of one to four lines over 90 days,
+/// 100,000 customers, 1,000 SKUs in 20 categories, every payment method and a few
+/// spellings of each. Returns its size in bytes.
+pub fn write_order_file(path: &Path, rows: u64) -> std::io::Result<u64> {
+    const METHODS: [&str; 7] = [
+        "M-Pesa",
+        "mpesa",
+        "MPESA",
+        "Paystack",
+        "card",
+        "Bank Transfer",
+        "other",
+    ];
+    const REGIONS: [&str; 8] = [
+        "Nairobi", "Mombasa", "Kisumu", "Nakuru", "Eldoret", "Kiambu", "Machakos", "Thika",
+    ];
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    out.write_all(b"order_ref,order_date,customer_email,customer_region,sku,product_name,category,quantity,unit_price,payment_method,currency\n")?;
+    let mut random = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        // xorshift64*: deterministic and good enough to spread orders.
+        random ^= random >> 12;
+        random ^= random << 25;
+        random ^= random >> 27;
+        random.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let mut written = 0_u64;
+    let mut order = 0_u64;
+    while written < rows {
+        order += 1;
+        let lines = 1 + next() % 4;
+        let customer = next() % 100_000;
+        let day = 1 + next() % 90;
+        let minute = next() % (24 * 60);
+        let (month, day_of_month) = match day {
+            1..=31 => (1, day),
+            32..=59 => (2, day - 31),
+            _ => (3, day - 59),
+        };
+        let method = METHODS[(next() % METHODS.len() as u64) as usize];
+        let region = REGIONS[(customer % REGIONS.len() as u64) as usize];
+        let first_sku = next() % 1_000;
+        for line in 0..lines {
+            if written == rows {
+                break;
+            }
+            let sku = (first_sku + line * 37) % 1_000;
+            writeln!(
+                out,
+                "BENCH-{order:08},2026-{month:02}-{day_of_month:02}T{:02}:{:02}:00+03:00,customer{customer}@example.com,{region},SKU-{sku:04},Product {sku},Category {},{},{}.{:02},{method},KES",
+                minute / 60,
+                minute % 60,
+                sku % 20,
+                1 + (sku + line) % 5,
+                100 + sku * 7,
+                (sku * 13) % 100
+            )?;
+            written += 1;
+        }
+    }
+    out.flush()?;
+    Ok(out.get_ref().metadata()?.len())
 }

@@ -1,11 +1,39 @@
 //! Invoking a function through the local Lambda endpoint (`cargo lambda watch`), the
 //! way the Lambda Invoke API does: `POST {endpoint}/2015-03-31/functions/{name}/invocations`.
+//!
+//! The router reaches functions through [`Invoke`], so that the reliability suite can run
+//! the same handlers in its own process (where it can stop one mid-batch) while the
+//! queues, receives, deletes and redeliveries stay the router's.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde::Deserialize;
+
+/// What runs a function on an SQS batch for the router.
+pub trait Invoke: Clone + Send + Sync + 'static {
+    /// Runs `function` on `event` (an `SqsEvent` whose records have `message_ids`) and
+    /// reads its partial batch response as Lambda's event source mapping does.
+    fn invoke_batch(
+        &self,
+        function: &str,
+        event: &serde_json::Value,
+        message_ids: &HashSet<String>,
+    ) -> impl Future<Output = BatchOutcome> + Send;
+}
+
+impl Invoke for LambdaEndpoint {
+    fn invoke_batch(
+        &self,
+        function: &str,
+        event: &serde_json::Value,
+        message_ids: &HashSet<String>,
+    ) -> impl Future<Output = BatchOutcome> + Send {
+        LambdaEndpoint::invoke_batch(self, function, event, message_ids)
+    }
+}
 
 /// A client of the local Lambda endpoint.
 #[derive(Debug, Clone)]

@@ -19,6 +19,7 @@ pub mod router;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use lambda::Invoke;
 use router::{Mapping, PollReport, Route, Router, RouterError};
 
 /// The local stack's queues (by the variable env.sh sets) and their consumers, as in
@@ -87,8 +88,8 @@ pub struct DrainSummary {
 
 /// Polls every route round after round until no queue has a visible message (nor,
 /// when failures are retried soon, one in flight), or until `deadline`.
-pub async fn drain(
-    router: &Router,
+pub async fn drain<I: Invoke>(
+    router: &Router<I>,
     routes: &mut [Route],
     deadline: Duration,
 ) -> Result<DrainSummary, RouterError> {
@@ -137,8 +138,8 @@ pub async fn drain(
 
 /// Polls every route concurrently with long polling, as the event source mappings do,
 /// until `shutdown` completes.
-pub async fn run_forever(
-    router: Router,
+pub async fn run_forever<I: Invoke>(
+    router: Router<I>,
     routes: Vec<Route>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {

@@ -19,7 +19,7 @@ use aws_sdk_sqs::types::{
 use aws_sdk_sqs::Client as SqsClient;
 
 use crate::event::{sqs_event, EventSource};
-use crate::lambda::{BatchOutcome, LambdaEndpoint};
+use crate::lambda::{BatchOutcome, Invoke, LambdaEndpoint};
 
 /// SQS's largest receive.
 pub const MAX_BATCH_SIZE: i32 = 10;
@@ -93,24 +93,20 @@ fn sqs_error(operation: &'static str, queue_url: &str, err: impl std::error::Err
     }
 }
 
-/// Polls queues and invokes functions.
+/// Polls queues and invokes functions (through the local Lambda endpoint unless told
+/// otherwise).
 #[derive(Debug, Clone)]
-pub struct Router {
+pub struct Router<I = LambdaEndpoint> {
     sqs: SqsClient,
-    lambda: LambdaEndpoint,
+    lambda: I,
     region: String,
     retry_after: Option<Duration>,
 }
 
-impl Router {
+impl<I: Invoke> Router<I> {
     /// A router; `retry_after` makes failed messages visible again after that long
     /// instead of after the queue's visibility timeout.
-    pub fn new(
-        sqs: SqsClient,
-        lambda: LambdaEndpoint,
-        region: &str,
-        retry_after: Option<Duration>,
-    ) -> Self {
+    pub fn new(sqs: SqsClient, lambda: I, region: &str, retry_after: Option<Duration>) -> Self {
         Self {
             sqs,
             lambda,

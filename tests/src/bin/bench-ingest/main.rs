@@ -12,8 +12,7 @@
 //!
 //! Needs the local stack (`infra/local/up.sh`, `source infra/local/env.sh`) and `psql`.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -24,7 +23,7 @@ use sellerops::flows::ingest::{ImportOptions, ObjectRef, OrderFileImporter};
 use sellerops::ops::config::{FromEnvironment, IngestOrdersFileSettings};
 use sellerops::systems::aws::AwsClients;
 use sellerops_tests::events::s3_event;
-use sellerops_tests::order_files::{create_bucket, ScratchDatabase};
+use sellerops_tests::order_files::{create_bucket, write_order_file, ScratchDatabase};
 use sellerops_tests::{local_aws, stack_var};
 use sqlx::postgres::PgPoolOptions;
 
@@ -351,68 +350,4 @@ fn scratch_url(database_url: &str, scratch: &sqlx::PgPool) -> String {
     };
     let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
     format!("{server}/{name}{query}")
-}
-
-/// Writes a deterministic order file: orders of one to four lines over 90 days,
-/// 100,000 customers, 1,000 SKUs in 20 categories, every payment method and a few
-/// spellings of each. Returns its size in bytes.
-fn write_order_file(path: &Path, rows: u64) -> std::io::Result<u64> {
-    const METHODS: [&str; 7] = [
-        "M-Pesa",
-        "mpesa",
-        "MPESA",
-        "Paystack",
-        "card",
-        "Bank Transfer",
-        "other",
-    ];
-    const REGIONS: [&str; 8] = [
-        "Nairobi", "Mombasa", "Kisumu", "Nakuru", "Eldoret", "Kiambu", "Machakos", "Thika",
-    ];
-    let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
-    out.write_all(b"order_ref,order_date,customer_email,customer_region,sku,product_name,category,quantity,unit_price,payment_method,currency\n")?;
-    let mut random = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move || {
-        // xorshift64*: deterministic and good enough to spread orders.
-        random ^= random >> 12;
-        random ^= random << 25;
-        random ^= random >> 27;
-        random.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    };
-    let mut written = 0_u64;
-    let mut order = 0_u64;
-    while written < rows {
-        order += 1;
-        let lines = 1 + next() % 4;
-        let customer = next() % 100_000;
-        let day = 1 + next() % 90;
-        let minute = next() % (24 * 60);
-        let (month, day_of_month) = match day {
-            1..=31 => (1, day),
-            32..=59 => (2, day - 31),
-            _ => (3, day - 59),
-        };
-        let method = METHODS[(next() % METHODS.len() as u64) as usize];
-        let region = REGIONS[(customer % REGIONS.len() as u64) as usize];
-        let first_sku = next() % 1_000;
-        for line in 0..lines {
-            if written == rows {
-                break;
-            }
-            let sku = (first_sku + line * 37) % 1_000;
-            writeln!(
-                out,
-                "BENCH-{order:08},2026-{month:02}-{day_of_month:02}T{:02}:{:02}:00+03:00,customer{customer}@example.com,{region},SKU-{sku:04},Product {sku},Category {},{},{}.{:02},{method},KES",
-                minute / 60,
-                minute % 60,
-                sku % 20,
-                1 + (sku + line) % 5,
-                100 + sku * 7,
-                (sku * 13) % 100
-            )?;
-            written += 1;
-        }
-    }
-    out.flush()?;
-    Ok(out.get_ref().metadata()?.len())
 }
