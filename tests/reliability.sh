@@ -101,6 +101,7 @@ bash "$local_dir/simulators.sh" start >/dev/null
 functions_log="$SELLEROPS_LOCAL_DIR/functions.log"
 say "reliability: running the scenarios (the functions' output: $functions_log)"
 # The table is on stderr; the functions' own output (metrics, logs) goes to the log.
+# shellcheck disable=SC2069 # stderr to the terminal, then stdout to the log: meant
 SELLEROPS_LOCAL_DIR="$stack_local_dir" SELLEROPS_STACK_DATABASE_URL="$stack_database_url" \
     RUST_LOG="${RUST_LOG:-info}" \
     "$repo/target/debug/reliability" 2>&1 >"$functions_log"
