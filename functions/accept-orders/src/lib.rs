@@ -6,13 +6,16 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
-use sellerops::flows::fulfilment::acceptance::Acceptance;
+use sellerops::flows::fulfilment::acceptance::{self, Acceptance};
 use sellerops::flows::fulfilment::{OrderMessage, ACCEPTANCE_PROCESS};
-use sellerops::ops::config::QueueUrls;
+use sellerops::ops::config::{AcceptOrdersSettings, QueueUrls};
 use sellerops::ops::errors::error_chain;
 use sellerops::ops::outbox::publish_due_until;
 use sellerops::ops::sqs_batch::{settle_batch_within, BatchPlan};
 use sellerops::ops::telemetry::{metrics_document, Count};
+use sellerops::ops::time_budget;
+use sellerops::systems::mirakl::MiraklClient;
+use sqlx::PgPool;
 
 /// What the handler borrows, built once per instance.
 pub struct AcceptOrders<'a> {
@@ -24,6 +27,29 @@ pub struct AcceptOrders<'a> {
     pub queues: &'a QueueUrls,
     /// How a batch is worked through: from the function's time budget in production.
     pub batch: BatchPlan,
+}
+
+impl<'a> AcceptOrders<'a> {
+    /// The function as its settings make it, over clients built once per instance (by
+    /// `main`, or by the reliability suite, which runs it in its own process).
+    pub fn new(
+        settings: &'a AcceptOrdersSettings,
+        pool: &'a PgPool,
+        mirakl: &'a MiraklClient,
+        sqs: &'a aws_sdk_sqs::Client,
+    ) -> Self {
+        Self {
+            acceptance: Acceptance {
+                pool,
+                mirakl,
+                retry: acceptance::RETRY,
+                reservation_hold: settings.reservation_hold,
+            },
+            sqs,
+            queues: &settings.outbox_queues,
+            batch: time_budget::accept_orders().batch_plan(&settings.database),
+        }
+    }
 }
 
 /// Handles one SQS batch, reporting the records to retry.

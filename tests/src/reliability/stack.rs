@@ -10,8 +10,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use lambda_runtime::{Context, LambdaEvent};
-use sellerops::flows::fulfilment::acceptance::Acceptance;
-use sellerops::flows::fulfilment::labels::{LabelFlow, LabelOptions};
+use sellerops::flows::fulfilment::labels::LabelOptions;
 use sellerops::flows::ingest::{ImportOptions, OrderFileImporter};
 use sellerops::flows::webhooks::WebhookService;
 use sellerops::ops::config::{
@@ -19,7 +18,6 @@ use sellerops::ops::config::{
     MarketplaceWebhookSettings, QueueUrls,
 };
 use sellerops::ops::outbox::{OutboxPublisher, DEDUP_ATTRIBUTE};
-use sellerops::ops::retry::RetryPolicy;
 use sellerops::systems::aws::AwsClients;
 use sellerops::systems::canadapost::CanadaPostClient;
 use sellerops::systems::mirakl::MiraklClient;
@@ -81,15 +79,12 @@ impl Functions {
             .await
             .map_err(|err| err.to_string()),
             ACCEPT => {
-                let function = accept_orders::AcceptOrders {
-                    acceptance: Acceptance {
-                        pool: &parts.pool,
-                        mirakl: &parts.mirakl,
-                        retry: RetryPolicy::DEFAULT,
-                    },
-                    sqs: &parts.aws.sqs,
-                    queues: &parts.accept.outbox_queues,
-                };
+                let function = accept_orders::AcceptOrders::new(
+                    &parts.accept,
+                    &parts.pool,
+                    &parts.mirakl,
+                    &parts.aws.sqs,
+                );
                 match sqs(event) {
                     Ok(event) => accept_orders::handle(&function, event)
                         .await
@@ -99,20 +94,17 @@ impl Functions {
                 }
             }
             LABEL => {
-                let settings = &parts.label;
-                let flow = LabelFlow {
-                    pool: &parts.pool,
-                    mirakl: &parts.mirakl,
-                    canadapost: &parts.canadapost,
-                    s3: &parts.aws.s3,
-                    labels_bucket: &settings.labels_bucket,
-                    service_code: &settings.canadapost.service_code,
-                    carrier_code: &settings.mirakl_carrier_code,
-                    sender: &settings.sender,
-                    default_parcel: &settings.default_parcel,
-                    retry: RetryPolicy::DEFAULT,
+                let flow = fetch_shipping_label::label_flow(
+                    &parts.label,
+                    &parts.pool,
+                    &parts.mirakl,
+                    &parts.canadapost,
+                    &parts.aws.s3,
+                );
+                let options = LabelOptions {
+                    lease: SUITE_LEASE,
+                    ..fetch_shipping_label::label_options(&parts.label)
                 };
-                let options = LabelOptions { lease: SUITE_LEASE };
                 match sqs(event) {
                     Ok(event) => fetch_shipping_label::handle(&flow, options, event)
                         .await
@@ -208,7 +200,7 @@ impl Stack {
             lease: SUITE_LEASE,
         });
         let mirakl = MiraklClient::from_settings(&accept.mirakl, pool.clone())?;
-        let canadapost = CanadaPostClient::from_settings(&label.canadapost, pool.clone())?;
+        let canadapost = fetch_shipping_label::canadapost_client(&label, pool.clone())?;
         let queue = |variable: &str, function| -> Result<Queue, ScenarioError> {
             let url = std::env::var(variable).map_err(|_| format!("{variable} is not set"))?;
             Ok(Queue { url, function })

@@ -7,6 +7,7 @@
 mod acceptance;
 mod ingest;
 mod outbox;
+mod stock;
 mod webhooks;
 
 use std::future::Future;
@@ -75,6 +76,10 @@ pub fn all() -> Vec<Scenario> {
             run: |stack| {
                 Box::pin(async move { outbox::moto_restarted_during_a_publish(&stack).await })
             },
+        },
+        Scenario {
+            name: "order cancelled after it was accepted",
+            run: |stack| Box::pin(async move { stock::cancelled_after_acceptance(&stack).await }),
         },
     ]
 }
