@@ -9,12 +9,14 @@
 //! - [`event`]: received messages → the `SqsEvent` JSON Lambda sends.
 //! - [`lambda`]: the invocation and how its answer settles the batch.
 //! - [`router`]: the poll → invoke → delete loop of one queue.
+//! - [`template`]: each function's batch size, from `infra/template.yaml`.
 //! - this file: which queue goes to which function, and the two ways to run
 //!   (drain until idle, or forever).
 
 pub mod event;
 pub mod lambda;
 pub mod router;
+pub mod template;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -5,22 +5,27 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use sellerops_event_router::lambda::LambdaEndpoint;
-use sellerops_event_router::router::{Router, MAX_BATCH_SIZE};
+use sellerops_event_router::router::Router;
+use sellerops_event_router::template::{BatchSizes, SQS_DEFAULT_BATCH_SIZE};
 use sellerops_event_router::{default_mappings, drain, parse_mapping, run_forever};
 use tracing_subscriber::EnvFilter;
 
 const USAGE: &str = "\
-Usage: sellerops-event-router [--once] [--retry-after SECONDS] [--map QUEUE_URL=FUNCTION]...
+Usage: sellerops-event-router [--once] [--retry-after SECONDS] [--template PATH]
+                              [--map QUEUE_URL=FUNCTION]...
 
 Polls the local SQS queues and invokes their functions through the local Lambda
-endpoint (cargo lambda watch), as Lambda's event source mappings do.
+endpoint (cargo lambda watch), as Lambda's event source mappings do: each function
+gets batches of its event source mapping's BatchSize in the template (10, SQS's
+default, for a function the template does not list).
 
 Options:
   --once                  drain: stop when no queue has work left, print what was done
   --timeout SECONDS       with --once, give up after this long (300)
   --retry-after SECONDS   make failed messages visible again after this long
                           (default: the queue's visibility timeout, as in Lambda)
-  --batch-size N          messages per invocation, 1 to 10 (10)
+  --template PATH         the SAM template to read batch sizes from
+                          (SELLEROPS_REPO_ROOT/infra/template.yaml)
   --map QUEUE_URL=FUNCTION
                           route this queue to this function (repeatable); replaces the
                           defaults: INGEST/ACCEPT/LABEL/REPLY/PRICING_QUEUE_URL to
@@ -38,7 +43,7 @@ struct Options {
     once: bool,
     timeout: Duration,
     retry_after: Option<Duration>,
-    batch_size: i32,
+    template: Option<PathBuf>,
     maps: Vec<String>,
 }
 
@@ -47,7 +52,7 @@ fn parse_options(args: impl Iterator<Item = String>) -> Result<Options, String> 
         once: false,
         timeout: Duration::from_secs(300),
         retry_after: None,
-        batch_size: MAX_BATCH_SIZE,
+        template: None,
         maps: Vec::new(),
     };
     let mut args = args;
@@ -64,14 +69,7 @@ fn parse_options(args: impl Iterator<Item = String>) -> Result<Options, String> 
             "--retry-after" => {
                 options.retry_after = Some(seconds("--retry-after", value("--retry-after")?)?);
             }
-            "--batch-size" => {
-                let text = value("--batch-size")?;
-                options.batch_size = text
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=MAX_BATCH_SIZE).contains(n))
-                    .ok_or_else(|| format!("--batch-size {text}: expected 1 to 10"))?;
-            }
+            "--template" => options.template = Some(PathBuf::from(value("--template")?)),
             "--map" => options.maps.push(value("--map")?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
@@ -127,10 +125,15 @@ async fn run(options: Options) -> Result<ExitCode, String> {
         options.retry_after,
     );
 
+    let root = std::env::var("SELLEROPS_REPO_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("."));
+    let template = options
+        .template
+        .clone()
+        .unwrap_or_else(|| root.join("infra/template.yaml"));
+    let batch_sizes = BatchSizes::read(&template)?;
     let mappings = if options.maps.is_empty() {
-        let root = std::env::var("SELLEROPS_REPO_ROOT")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| PathBuf::from("."));
         let (mappings, skipped) = default_mappings(|name| std::env::var(name).ok(), &root);
         for (function, reason) in skipped {
             tracing::info!(%function, %reason, "not routing");
@@ -145,10 +148,16 @@ async fn run(options: Options) -> Result<ExitCode, String> {
     };
     let mut routes = Vec::with_capacity(mappings.len());
     for mapping in mappings {
-        tracing::info!(queue = %mapping.queue_url, function = %mapping.function, "routing");
+        let batch_size = batch_sizes.of(&mapping.function).unwrap_or_else(|| {
+            tracing::warn!(function = %mapping.function,
+                "the template gives this function no queue; SQS's default batch size");
+            SQS_DEFAULT_BATCH_SIZE
+        });
+        tracing::info!(queue = %mapping.queue_url, function = %mapping.function, batch_size,
+            "routing");
         routes.push(
             router
-                .route(mapping, options.batch_size)
+                .route(mapping, batch_size)
                 .await
                 .map_err(|err| err.to_string())?,
         );
