@@ -6,8 +6,9 @@
 //! - [`flows`]: the business flows, one module per job the functions do: order-file
 //!   import ([`flows::ingest`]), recording every channel's orders and messages
 //!   ([`flows::recording`]), fulfilment ([`flows::fulfilment`]: accepting orders, buying
-//!   labels), webhooks ([`flows::webhooks`]) and marketplace sync
-//!   ([`flows::marketplace_sync`]).
+//!   labels, stock that follows the order), webhooks ([`flows::webhooks`]), marketplace
+//!   sync ([`flows::marketplace_sync`]) and the daily sales aggregates both imports and
+//!   recordings keep exact ([`flows::sales_aggregates`]).
 //! - [`systems`]: the outside systems, each behind its own client or document types:
 //!   Mirakl ([`systems::mirakl`]), Canada Post ([`systems::canadapost`]), Shopify
 //!   ([`systems::shopify`]), Freshdesk ([`systems::freshdesk`]), AWS ([`systems::aws`])

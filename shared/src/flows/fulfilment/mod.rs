@@ -3,7 +3,8 @@
 //! - [`acceptance`]: decides a Best Buy order waiting for acceptance (OR21), reserving
 //!   stock first so concurrent orders never oversell.
 //! - [`stock`]: availability and reservations, through a variant's own stock or its bill
-//!   of materials.
+//!   of materials, and how a reservation follows its order (consumed when it ships,
+//!   released when it is cancelled, refused, refunded or never progresses).
 //! - [`labels`]: the resumable label flow (Canada Post label → PDF in S3 → OR23 → OR24).
 //! - [`parcel`]: weight and size of the parcel from product data.
 //!
