@@ -1,7 +1,7 @@
 //! The poller against a fake Mirakl (wiremock): paging, overlap, 429, threads, the
 //! watermark in etl.sync_metadata, and the outbox sweep retrying a failed publish.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -9,6 +9,7 @@ use sellerops::flows::marketplace_sync::MarketplaceSync;
 use sellerops::ops::config::{MarketplaceSyncSettings, QueueUrls};
 use sellerops::ops::outbox::OutboxPublisher;
 use sellerops::ops::retry::RetryPolicy;
+use sellerops::ops::time_budget;
 use sellerops::systems::mirakl::MiraklClient;
 use sellerops_tests::fixtures;
 use sellerops_tests::marketplace::{mirakl_order, pepper};
@@ -367,4 +368,80 @@ async fn a_follow_up_whose_publish_failed_is_sent_by_the_next_run(pool: PgPool) 
         .send()
         .await
         .unwrap();
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_poll_short_of_time_reads_one_page_keeps_what_it_recorded_and_leaves_the_watermark(
+    pool: PgPool,
+) {
+    // Arrange: four orders on two pages, listed oldest created first, so the second page
+    // holds changes older than the first page's newest; time for one page only.
+    let server = MockServer::start().await;
+    sqlx::query(
+        "insert into etl.sync_metadata (source, entity, watermark_at)
+         values ('mirakl', 'orders', '2026-03-05T06:00:00Z')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let first_page = [
+        mirakl_order("BBY-D-1", "SHIPPED", "2026-03-05T11:00:00Z"),
+        mirakl_order("BBY-D-2", "SHIPPED", "2026-03-05T07:00:00Z"),
+    ];
+    let second_page = [
+        mirakl_order("BBY-D-3", "SHIPPED", "2026-03-05T06:30:00Z"),
+        mirakl_order("BBY-D-4", "SHIPPED", "2026-03-05T08:00:00Z"),
+    ];
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .and(query_param("start_update_date", "2026-03-05T05:55:00Z"))
+        .and(query_param("offset", "0"))
+        .respond_with(page(&first_page, 4).set_delay(Duration::from_secs(2)))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .and(query_param("start_update_date", "2026-03-05T05:55:00Z"))
+        .and(query_param("offset", "2"))
+        .respond_with(page(&second_page, 4))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let sync = poller(&server, &pool, 2);
+    let one_page = time_budget::poll_page_worst_case(sync.retry);
+    let deadline = Instant::now() + one_page + Duration::from_secs(1);
+
+    // Act 1: the first page takes 2 s, leaving less than another page's worst case.
+    let short = sync
+        .sync_orders_until(at("2026-03-05T12:00:00Z"), Some(deadline))
+        .await
+        .unwrap();
+
+    // Assert 1: the first page is recorded, the watermark has not moved.
+    assert_eq!((short.seen, short.changed, short.cut_short), (2, 2, true));
+    let recorded: Vec<String> =
+        sqlx::query_scalar("select external_id from sales.orders order by external_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(recorded, ["BBY-D-1", "BBY-D-2"]);
+    let (status, watermark, error) = sync_row(&pool, "orders").await;
+    assert_eq!(status, "failed");
+    assert_eq!(watermark, Some(at("2026-03-05T06:00:00Z")));
+    assert!(error.is_some_and(|e| e.contains("short of time")));
+
+    // Act 2: the next run, with time enough.
+    let next = sync.sync_orders(at("2026-03-05T12:05:00Z")).await.unwrap();
+
+    // Assert 2: it read from the same watermark and lost nothing.
+    assert_eq!((next.seen, next.changed, next.cut_short), (4, 2, false));
+    let recorded: i64 = sqlx::query_scalar("select count(*) from sales.orders")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 4);
+    let (status, watermark, _) = sync_row(&pool, "orders").await;
+    assert_eq!(status, "success");
+    assert_eq!(watermark, Some(at("2026-03-05T11:00:00Z")));
 }

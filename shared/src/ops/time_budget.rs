@@ -392,10 +392,17 @@ pub fn ingest_orders_file() -> TimeBudget {
     }
 }
 
+/// The longest one page of a marketplace poll (OR11 or M11) can take when asked with
+/// `retry`: a poll starts a page only while this much, and what follows it, is left.
+pub fn poll_page_worst_case(retry: RetryPolicy) -> Duration {
+    OutboundCall::mirakl("Mirakl page", retry).worst_case()
+}
+
 /// `sync-marketplace`: one run's fixed part, the first OR11 page and the first M11 page
 /// with their retries, then one outbox send: the publish starts no send once too little
-/// time is left. Later pages are not bounded here: a backlog of many pages can outlast
-/// the run, which then records the failed poll and leaves the watermark for the next.
+/// time is left. Later pages fit by construction: a poll starts another page only while
+/// that page, the threads' first page and one send still fit before the deadline, and a
+/// poll cut short leaves its watermark for the next run.
 pub fn sync_marketplace() -> TimeBudget {
     TimeBudget {
         function: "sync-marketplace",

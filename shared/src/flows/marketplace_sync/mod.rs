@@ -10,6 +10,13 @@
 //! when [`POLL_RETRY`] allows it; a poll that cannot finish leaves the watermark where it
 //! was and records why, and the next scheduled run tries again.
 //!
+//! Within an invocation, a poll starts a page only while the time left covers that
+//! page's worst case ([`time_budget::poll_page_worst_case`]) and what the run does after
+//! it. When it stops early, what it recorded stays committed and the watermark stays
+//! too: OR11 lists orders oldest created first, so an order on a page not read may have
+//! changed before one already read, and moving the watermark past the changes seen
+//! would lose it. The next run reads from the same watermark again.
+//!
 //! After the polls, each run releases the stock reservations that expired while their
 //! order never progressed ([`release_expired_reservations`]): after the polls, so an
 //! order this run saw cancelled gives its stock back as `cancelled`, not `expired`.
@@ -32,6 +39,8 @@ use crate::ops::outbox::publish_due_until;
 use crate::ops::outbox::OutboxPublisher;
 use crate::ops::process_failures::{record_process_failure, ProcessFailure};
 use crate::ops::retry::RetryPolicy;
+use crate::ops::time_budget;
+use crate::systems::aws;
 use crate::systems::mirakl::orders::{list_orders, OrdersChangedSince};
 use crate::systems::mirakl::threads::list_threads;
 use crate::systems::mirakl::MiraklClient;
@@ -73,6 +82,9 @@ pub struct SyncTally {
     pub follow_ups: u64,
     /// Items that can never be recorded, written to `ops.process_failures`.
     pub failed: u64,
+    /// The poll stopped before its last page, short of time; its watermark stays for
+    /// the next run.
+    pub cut_short: bool,
 }
 
 const PROCESS: &str = "MarketplaceSync";
@@ -111,17 +123,24 @@ impl MarketplaceSync {
         self.run_until(now, publisher, None).await
     }
 
-    /// [`Self::run`] within an invocation ending at `deadline`: the outbox publish starts
-    /// no send once too little time is left, and the messages not sent wait for the next
-    /// run.
+    /// [`Self::run`] within an invocation ending at `deadline`: each poll starts a page
+    /// only while that page and the rest of the run (the threads' first page, one outbox
+    /// send) still fit, and the outbox publish starts no send once too little time is
+    /// left; what is not done waits for the next run.
     pub async fn run_until(
         &self,
         now: DateTime<Utc>,
         publisher: Option<&OutboxPublisher>,
         deadline: Option<Instant>,
     ) -> Result<RunReport, ProcessError> {
-        let orders = self.sync_orders(now).await;
-        let threads = self.sync_threads(now).await;
+        let page = time_budget::poll_page_worst_case(self.retry);
+        let before = |deadline: Instant, rest: Duration| {
+            deadline.checked_sub(rest).unwrap_or_else(Instant::now)
+        };
+        let orders_until = deadline.map(|d| before(d, page + aws::OPERATION_TIMEOUT));
+        let threads_until = deadline.map(|d| before(d, aws::OPERATION_TIMEOUT));
+        let orders = self.sync_orders_until(now, orders_until).await;
+        let threads = self.sync_threads_until(now, threads_until).await;
         let expired = self.release_expired_reservations().await;
         let mut report = RunReport::default();
         if let Some(publisher) = publisher {
@@ -155,18 +174,44 @@ impl MarketplaceSync {
 
     /// Polls OR11 for orders changed since the watermark (less the overlap).
     pub async fn sync_orders(&self, now: DateTime<Utc>) -> Result<SyncTally, ProcessError> {
+        self.sync_orders_until(now, None).await
+    }
+
+    /// [`Self::sync_orders`], starting a page only while its worst case still fits
+    /// before `deadline`; cut short, it keeps the watermark.
+    pub async fn sync_orders_until(
+        &self,
+        now: DateTime<Utc>,
+        deadline: Option<Instant>,
+    ) -> Result<SyncTally, ProcessError> {
         let entity = SyncEntity::MIRAKL_ORDERS;
         let start = watermark::begin(&self.pool, entity).await?;
-        let outcome = self.poll_orders(self.since(start, now)).await;
+        let outcome = self.poll_orders(self.since(start, now), deadline).await;
         self.finish(entity, start, outcome).await
     }
 
     /// Polls M11 for threads changed since the watermark (less the overlap).
     pub async fn sync_threads(&self, now: DateTime<Utc>) -> Result<SyncTally, ProcessError> {
+        self.sync_threads_until(now, None).await
+    }
+
+    /// [`Self::sync_threads`], starting a page only while its worst case still fits
+    /// before `deadline`; cut short, it keeps the watermark.
+    pub async fn sync_threads_until(
+        &self,
+        now: DateTime<Utc>,
+        deadline: Option<Instant>,
+    ) -> Result<SyncTally, ProcessError> {
         let entity = SyncEntity::MIRAKL_THREADS;
         let start = watermark::begin(&self.pool, entity).await?;
-        let outcome = self.poll_threads(self.since(start, now)).await;
+        let outcome = self.poll_threads(self.since(start, now), deadline).await;
         self.finish(entity, start, outcome).await
+    }
+
+    /// Whether a page, at its worst, still ends before `deadline`.
+    fn page_fits(&self, deadline: Option<Instant>) -> bool {
+        let page = time_budget::poll_page_worst_case(self.retry);
+        deadline.is_none_or(|deadline| deadline.saturating_duration_since(Instant::now()) >= page)
     }
 
     fn since(&self, watermark: Watermark, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -185,6 +230,17 @@ impl MarketplaceSync {
         outcome: Result<(SyncTally, Option<DateTime<Utc>>), ProcessError>,
     ) -> Result<SyncTally, ProcessError> {
         match outcome {
+            Ok((tally, _)) if tally.cut_short => {
+                let reason = format!(
+                    "stopped after {} item(s), short of time for another page; \
+                     the next run reads again from the watermark",
+                    tally.seen
+                );
+                tracing::warn!(source = entity.source, entity = entity.entity, %reason,
+                    "poll cut short");
+                watermark::fail(&self.pool, entity, &reason).await?;
+                Ok(tally)
+            }
             Ok((tally, newest)) => {
                 let at = match (start.at, newest) {
                     (Some(old), Some(new)) => Some(old.max(new)),
@@ -203,11 +259,16 @@ impl MarketplaceSync {
     async fn poll_orders(
         &self,
         since: DateTime<Utc>,
+        deadline: Option<Instant>,
     ) -> Result<(SyncTally, Option<DateTime<Utc>>), ProcessError> {
         let mut tally = SyncTally::default();
         let mut newest = None;
         let mut offset = 0u64;
         loop {
+            if !self.page_fits(deadline) {
+                tally.cut_short = true;
+                return Ok((tally, newest));
+            }
             let query = OrdersChangedSince {
                 updated_since: since,
                 offset,
@@ -251,11 +312,16 @@ impl MarketplaceSync {
     async fn poll_threads(
         &self,
         since: DateTime<Utc>,
+        deadline: Option<Instant>,
     ) -> Result<(SyncTally, Option<DateTime<Utc>>), ProcessError> {
         let mut tally = SyncTally::default();
         let mut newest = None;
         let mut token: Option<String> = None;
         loop {
+            if !self.page_fits(deadline) {
+                tally.cut_short = true;
+                return Ok((tally, newest));
+            }
             let page = list_threads(&self.client, since, token.as_deref(), self.retry).await?;
             for thread in &page.data {
                 tally.seen += 1;
