@@ -63,6 +63,7 @@ pub fn sender() -> SenderSettings {
         city: "Ottawa".into(),
         province: "ON".into(),
         postal_code: "K1P5N2".into(),
+        email: "shipping@northernrefurb.example".into(),
     }
 }
 

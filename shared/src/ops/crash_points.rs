@@ -36,6 +36,8 @@ mod armed {
     /// Where a flow can be stopped.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum CrashPoint {
+        /// Labels: Canada Post answered the purchase; the answer is not recorded yet.
+        LabelAnswered,
         /// Labels: Canada Post answered and the answer is recorded.
         LabelBought,
         /// Labels: the PDF is in S3 and recorded.

@@ -356,23 +356,41 @@ pub fn accept_orders() -> TimeBudget {
     }
 }
 
-/// `fetch-shipping-label`: per order, the longest path through the label flow: OR11
-/// (is the order debited?), the purchase and the PDF from Canada Post, the PDF into S3,
-/// OR23 and OR24, and OR11 again when Mirakl refuses OR24 as the order moved on.
+/// `fetch-shipping-label`: per order, the longest path through the label flow: a
+/// purchase whose outcome was unknown is settled first (the shipments created around
+/// it listed, then each one's details and, when it is the order's, the shipment read,
+/// [`canadapost::SHIPMENT_READS_AT_ONCE`] at a time, at most
+/// [`canadapost::MAX_SHIPMENTS_READ`]); none found, OR11 (is the order debited?), the
+/// purchase and the PDF from Canada Post, the PDF into S3, OR23 and OR24, and OR11
+/// again when Mirakl refuses OR24 as the order moved on. A settlement that finds the
+/// label instead requests refunds of any bought twice ([`labels::REFUNDS_AT_ONCE`] at
+/// a time, one round) in place of OR11 and the purchase, which is shorter.
 pub fn fetch_shipping_label() -> TimeBudget {
     let retry = labels::RETRY;
+    let search_read = |what| OutboundCall {
+        what,
+        timeout: canadapost::SEARCH_READ_TIMEOUT,
+        retry,
+    };
+    let rounds = canadapost::MAX_SHIPMENTS_READ.div_ceil(canadapost::SHIPMENT_READS_AT_ONCE);
+    let mut calls = vec![search_read("Canada Post GetNonContractShipments")];
+    for _ in 0..rounds {
+        calls.push(search_read("Canada Post GetNonContractShipmentDetails"));
+        calls.push(search_read("Canada Post GetNonContractShipment"));
+    }
+    calls.extend([
+        OutboundCall::mirakl("Mirakl OR11", retry),
+        OutboundCall::canadapost("Canada Post CreateNonContractShipment", retry),
+        OutboundCall::canadapost("Canada Post GetArtifact", retry),
+        OutboundCall::aws("S3 PutObject"),
+        OutboundCall::mirakl("Mirakl OR23", retry),
+        OutboundCall::mirakl("Mirakl OR24", retry),
+        OutboundCall::mirakl("Mirakl OR11", retry),
+    ]);
     TimeBudget {
         function: "fetch-shipping-label",
         trigger: Trigger::Queue,
-        record: RecordWork::Calls(vec![
-            OutboundCall::mirakl("Mirakl OR11", retry),
-            OutboundCall::canadapost("Canada Post CreateNonContractShipment", retry),
-            OutboundCall::canadapost("Canada Post GetArtifact", retry),
-            OutboundCall::aws("S3 PutObject"),
-            OutboundCall::mirakl("Mirakl OR23", retry),
-            OutboundCall::mirakl("Mirakl OR24", retry),
-            OutboundCall::mirakl("Mirakl OR11", retry),
-        ]),
+        record: RecordWork::Calls(calls),
         concurrent_records: true,
         after_batch: Vec::new(),
         lease: Some(labels::LABEL_LEASE),
@@ -569,5 +587,10 @@ mod tests {
                 .count(),
             2
         );
+        let searches = calls
+            .iter()
+            .filter(|call| call.timeout == canadapost::SEARCH_READ_TIMEOUT)
+            .count();
+        assert_eq!(searches, 1 + 2 * 3, "a list and three rounds of reads");
     }
 }

@@ -77,6 +77,9 @@ pub struct Call<'a> {
     pub body: Option<String>,
     /// The order the call is about, linking the log row to it.
     pub order_id: Option<Uuid>,
+    /// A timeout of its own, shorter than the client's, for a call whose time budget is
+    /// tighter (many small reads).
+    pub timeout: Option<Duration>,
 }
 
 impl<'a> Call<'a> {
@@ -90,6 +93,7 @@ impl<'a> Call<'a> {
             headers: Vec::new(),
             body: None,
             order_id: None,
+            timeout: None,
         }
     }
 
@@ -192,6 +196,11 @@ impl HttpClient {
         Ok(Self { http, service, log })
     }
 
+    /// The same client with another request timeout.
+    pub fn with_timeout(&self, timeout: Duration) -> Result<Self, reqwest::Error> {
+        Self::new(self.service, timeout, self.log.clone())
+    }
+
     /// Sends `call` once, logs it, and classifies the answer.
     pub async fn send(&self, call: &Call<'_>) -> Result<Answer, Failure> {
         let mut builder = self
@@ -203,6 +212,9 @@ impl HttpClient {
         }
         if let Some(body) = &call.body {
             builder = builder.body(body.clone());
+        }
+        if let Some(timeout) = call.timeout {
+            builder = builder.timeout(timeout);
         }
         let request = builder
             .build()

@@ -11,18 +11,30 @@
 //! - One attempt at a time per order: a lease in `ops.idempotency_keys`
 //!   (`label:<order uuid>`). A second delivery while it is held is retried later; after
 //!   the order shipped, any delivery finds the key completed and does nothing.
-//! - The row is written (`label_requested_at`) and committed *before* Canada Post is
-//!   called, and the answer is committed before anything else happens. A retry resumes
-//!   at the first unfinished step: a crash after the carrier answered resumes at the PDF
-//!   download. A row with `label_requested_at` but no shipment id means an attempt died
-//!   while the purchase was in flight; its outcome is unknown, so the flow stops for a
-//!   person instead of risking a second label.
+//! - The row is written (`label_requested_at`, the claim) and committed *before* Canada
+//!   Post is called, and the answer is committed before anything else happens. A retry
+//!   resumes at the first unfinished step: a crash after the answer was recorded resumes
+//!   at the PDF download.
+//! - Canada Post's purchase has no idempotency key, so it is sent again only when it
+//!   provably bought nothing: the request never left, or Canada Post turned it away
+//!   (429, rejected credentials); then the claim is withdrawn. A refusal (`<messages>`)
+//!   withdraws it too and the shipment is `failed`. Every other outcome (a 5xx, a
+//!   timeout after sending, an answer that cannot be read, a crash before the answer
+//!   was written) may have bought a label, so the claim stays.
+//! - A claim without a shipment id is settled before anything is bought: the shipments
+//!   Canada Post created around the claim are listed and the one whose `customer-ref-1`
+//!   is the order is adopted as if its purchase had answered; only when none exists is
+//!   the claim renewed and the label bought. Two or more found: the lowest shipment id
+//!   is kept, each other one is recorded in `sales.shipment_duplicates` and its refund
+//!   requested (a refund request that fails for a moment is sent again by the next
+//!   attempt).
 //! - Nothing is bought before Mirakl shows the order `SHIPPING` (debited): an order
 //!   still in `WAITING_DEBIT` is acknowledged and waits for the poller's SHIPPING message.
 
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
+use futures::StreamExt as _;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -35,13 +47,23 @@ use crate::ops::idempotency::{self, Claim, KeyPolicy};
 use crate::ops::retry::RetryPolicy;
 use crate::ops::sqs_batch::BatchPlan;
 use crate::systems::canadapost::{
-    CanadaPostClient, CanadaPostError, DeliverySpec, Destination, DestinationAddress,
-    NonContractShipment, Preferences, References, Sender, SenderAddress,
+    CallEffect, CanadaPostClient, CanadaPostError, DeliverySpec, Destination, DestinationAddress,
+    NonContractShipment, Preferences, References, Sender, SenderAddress, ShipmentInfo,
 };
 use crate::systems::mirakl::line_decisions::is_invalid_state;
 use crate::systems::mirakl::order_state::{read_order_state, OrderState};
 use crate::systems::mirakl::shipping::{confirm_shipment, send_tracking, Tracking};
 use crate::systems::mirakl::{MiraklClient, MiraklError};
+
+/// How far before a claim the shipments bought for it are looked for: clocks differ,
+/// and Canada Post lists by the minute.
+const SEARCH_BEFORE_CLAIM: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+/// How far after a claim: the purchase leaves within moments of the claim and Canada
+/// Post answers (or the call gives up) within the request timeout.
+const SEARCH_AFTER_CLAIM: chrono::TimeDelta = chrono::TimeDelta::minutes(3);
+
+/// How many refund requests of labels bought twice are sent at once.
+pub const REFUNDS_AT_ONCE: usize = 8;
 
 /// Who appends the status history rows written here.
 pub const SOURCE: &str = "fetch-shipping-label";
@@ -67,7 +89,7 @@ pub struct LabelOptions {
 /// attempt is never overtaken, and shorter than the label queue's visibility timeout, so
 /// a message delivered again after a crash finds the lease run out. The time budget
 /// ([`crate::ops::time_budget`]) checks both against the template.
-pub const LABEL_LEASE: Duration = Duration::from_secs(150);
+pub const LABEL_LEASE: Duration = Duration::from_secs(210);
 
 impl Default for LabelOptions {
     fn default() -> Self {
@@ -129,8 +151,8 @@ pub struct LabelFlow<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum ShipmentState {
-    /// Claimed; a label may be bought, unless `label_requested_at` shows a purchase in
-    /// flight.
+    /// Not bought yet. With `label_requested_at` set, a purchase was sent and its
+    /// outcome is unknown: Canada Post is asked what exists before buying again.
     Pending,
     /// Canada Post sold the label: shipment id, PIN and label link are recorded.
     LabelCreated,
@@ -231,6 +253,7 @@ impl LabelFlow<'_> {
     }
 
     async fn run(&self, message: &OrderMessage) -> Result<Stop, ProcessError> {
+        self.refund_duplicates(message).await?;
         loop {
             let shipment = self.shipment(message.order_id).await?;
             match shipment.as_ref().map(|row| (row.state, row)) {
@@ -288,13 +311,11 @@ impl LabelFlow<'_> {
         message: &OrderMessage,
         shipment: Option<&ShipmentRow>,
     ) -> Result<Option<Stop>, ProcessError> {
-        if shipment.is_some_and(|row| row.label_requested_at.is_some()) {
-            return Err(ProcessError::permanent(format!(
-                "a Canada Post label purchase for order {} was in flight when an earlier attempt stopped; \
-                 check Canada Post for a shipment with reference {} before clearing label_requested_at, \
-                 so the order is not labelled twice",
-                message.external_id, message.external_id
-            )));
+        let previous_claim = shipment.and_then(|row| row.label_requested_at);
+        if let Some(claimed_at) = previous_claim {
+            if self.settle_claim(message, claimed_at).await? {
+                return Ok(None);
+            }
         }
         let db = |err| ProcessError::database("preparing the label", err);
         let order = sqlx::query_as!(
@@ -338,27 +359,30 @@ impl LabelFlow<'_> {
 
         // Claim: committed before the carrier is called.
         let claimed = sqlx::query!(
-            "insert into sales.shipments
+            r#"insert into sales.shipments
                  (order_id, state, carrier, service_code, parcel_weight_grams, label_requested_at)
              values ($1, 'pending', 'canada_post', $2, $3, now())
              on conflict (order_id) do update set
                  label_requested_at = now(), service_code = excluded.service_code,
                  parcel_weight_grams = excluded.parcel_weight_grams, last_error = null
              where shipments.state = 'pending' and shipments.shipment_id is null
-               and shipments.label_requested_at is null",
+               and shipments.label_requested_at is not distinct from $4
+             returning label_requested_at as "claimed_at!""#,
             message.order_id,
             self.service_code,
             parcel.weight_grams(),
+            previous_claim,
         )
-        .execute(self.pool)
+        .fetch_optional(self.pool)
         .await
         .map_err(db)?;
-        if claimed.rows_affected() != 1 {
+        let Some(claimed) = claimed else {
             return Err(ProcessError::retryable(
                 format!("label of order {}", message.external_id),
                 Reason("the shipment changed while it was being claimed".into()),
             ));
-        }
+        };
+        let claimed_at = claimed.claimed_at;
 
         match self
             .canadapost
@@ -366,49 +390,211 @@ impl LabelFlow<'_> {
             .await
         {
             Ok(info) => {
+                crash_point!(LabelAnswered);
                 let answer = serde_json::json!({
                     "shipment_id": info.shipment_id,
                     "tracking_pin": info.tracking_pin,
                     "label_url": info.label_url,
                 });
-                sqlx::query!(
-                    "update sales.shipments set state = 'label_created', shipment_id = $2,
-                         tracking_pin = $3, label_artifact_url = $4, label_created_at = now(),
-                         raw_payload = $5
-                     where order_id = $1",
-                    message.order_id,
-                    info.shipment_id,
-                    info.tracking_pin,
-                    info.label_url,
-                    answer,
-                )
-                .execute(self.pool)
-                .await
-                .map_err(|err| ProcessError::database("recording the bought label", err))?;
+                record_label(self.pool, message, &info, claimed_at, answer).await?;
                 tracing::info!(order = %message.external_id, shipment_id = %info.shipment_id, "label bought");
                 Ok(None)
             }
-            Err(err) => {
-                // A definite answer (refusal, 5xx, 429, no connection): nothing was
-                // bought, so the claim is withdrawn and a retry may buy.
-                let permanent = matches!(
+            Err(err) => Err(self.purchase_failed(message, err).await?),
+        }
+    }
+
+    /// The purchase failed: withdraw the claim when Canada Post provably bought nothing,
+    /// keep it when it may have. Returns the error the message fails with.
+    async fn purchase_failed(
+        &self,
+        message: &OrderMessage,
+        err: CanadaPostError,
+    ) -> Result<ProcessError, ProcessError> {
+        let effect = err.effect();
+        let reason = err.to_string();
+        let db = |err| ProcessError::database("recording the label failure", err);
+        if effect == CallEffect::Unknown {
+            sqlx::query!(
+                "update sales.shipments set last_error = $2 where order_id = $1",
+                message.order_id,
+                format!("outcome unknown, settled before buying again: {reason}"),
+            )
+            .execute(self.pool)
+            .await
+            .map_err(db)?;
+            tracing::warn!(order = %message.external_id, error = %reason,
+                "the label purchase may have happened; the next attempt looks for it at Canada Post");
+            return Ok(ProcessError::retryable(
+                format!(
+                    "label of order {}: the purchase's outcome is unknown",
+                    message.external_id
+                ),
+                err,
+            ));
+        }
+        // Nothing was bought: the claim is withdrawn, and a refusal is for a person.
+        let refused = effect == CallEffect::Refused;
+        sqlx::query!(
+            "update sales.shipments set label_requested_at = null, last_error = $2,
+                 state = case when $3 then 'failed' else 'pending' end
+             where order_id = $1",
+            message.order_id,
+            reason,
+            refused,
+        )
+        .execute(self.pool)
+        .await
+        .map_err(db)?;
+        Ok(ProcessError::from(err))
+    }
+
+    /// A purchase was claimed at `claimed_at` and its outcome never recorded: look for
+    /// what Canada Post created for the order around then. `true` when a shipment was
+    /// found and adopted (the flow goes on from `label_created`); `false` when none
+    /// exists and a label may be bought.
+    async fn settle_claim(
+        &self,
+        message: &OrderMessage,
+        claimed_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, ProcessError> {
+        let found = self
+            .canadapost
+            .shipments_for_reference(
+                message.order_id,
+                &customer_reference(message),
+                claimed_at - SEARCH_BEFORE_CLAIM,
+                claimed_at + SEARCH_AFTER_CLAIM,
+            )
+            .await
+            .map_err(|err| match err.effect() {
+                CallEffect::Refused => ProcessError::permanent(format!(
+                    "the label purchase of order {} has an unknown outcome and Canada Post could not be searched for it: {err}",
+                    message.external_id
+                )),
+                CallEffect::NotDone | CallEffect::Unknown => ProcessError::retryable(
+                    format!(
+                        "looking for the label of order {} at Canada Post",
+                        message.external_id
+                    ),
                     err,
-                    CanadaPostError::Rejected { .. } | CanadaPostError::UnexpectedBody { .. }
-                );
-                sqlx::query!(
-                    "update sales.shipments set label_requested_at = null, last_error = $2,
-                         state = case when $3 then 'failed' else 'pending' end
-                     where order_id = $1",
-                    message.order_id,
-                    err.to_string(),
-                    permanent,
-                )
-                .execute(self.pool)
-                .await
-                .map_err(|err| ProcessError::database("recording the label failure", err))?;
-                Err(ProcessError::from(err))
+                ),
+            })?;
+        let Some((kept, duplicates)) = found.split_first() else {
+            tracing::info!(order = %message.external_id, "no label was bought by the earlier attempt; buying");
+            return Ok(false);
+        };
+        let db = |err| ProcessError::database("recording the label found at Canada Post", err);
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        for duplicate in duplicates {
+            sqlx::query!(
+                "insert into sales.shipment_duplicates
+                     (order_id, shipment_id, tracking_pin, refund_url)
+                 values ($1, $2, $3, $4)
+                 on conflict (carrier, shipment_id) do nothing",
+                message.order_id,
+                duplicate.shipment_id,
+                duplicate.tracking_pin,
+                duplicate.refund_url,
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        let answer = serde_json::json!({
+            "shipment_id": kept.shipment_id,
+            "tracking_pin": kept.tracking_pin,
+            "label_url": kept.label_url,
+            "found_at_canada_post": true,
+            "duplicates": duplicates.iter().map(|d| &d.shipment_id).collect::<Vec<_>>(),
+        });
+        record_label(&mut *tx, message, kept, claimed_at, answer).await?;
+        tx.commit().await.map_err(db)?;
+        tracing::info!(order = %message.external_id, shipment_id = %kept.shipment_id,
+            duplicates = duplicates.len(), "label found at Canada Post and adopted");
+        if !duplicates.is_empty() {
+            tracing::warn!(order = %message.external_id, duplicates = duplicates.len(),
+                "the order's label was bought more than once; refunding the others");
+            self.refund_duplicates(message).await?;
+        }
+        Ok(true)
+    }
+
+    /// Requests the refund of every label of the order recorded as bought twice whose
+    /// refund is not requested yet, [`REFUNDS_AT_ONCE`] at a time. A refund Canada Post
+    /// refuses (or that has no link) is recorded for a person; one that fails for a
+    /// moment is left for the next attempt, and fails this one.
+    async fn refund_duplicates(&self, message: &OrderMessage) -> Result<(), ProcessError> {
+        let db = |err| ProcessError::database("refunding a label bought twice", err);
+        let pending = sqlx::query!(
+            "select id, shipment_id, refund_url from sales.shipment_duplicates
+             where order_id = $1 and refund_requested_at is null and refund_error is null
+             order by shipment_id",
+            message.order_id,
+        )
+        .fetch_all(self.pool)
+        .await
+        .map_err(db)?;
+        let requests = pending.into_iter().map(|duplicate| async move {
+            let outcome = match &duplicate.refund_url {
+                Some(url) => self
+                    .canadapost
+                    .request_refund(message.order_id, url, &self.sender.email)
+                    .await
+                    .map_err(|err| (err.effect(), err.to_string())),
+                None => Err((
+                    CallEffect::Refused,
+                    "Canada Post gave no refund link".to_owned(),
+                )),
+            };
+            (duplicate, outcome)
+        });
+        let outcomes: Vec<_> = futures::stream::iter(requests)
+            .buffer_unordered(REFUNDS_AT_ONCE)
+            .collect()
+            .await;
+        let mut unsettled = None;
+        for (duplicate, outcome) in outcomes {
+            match outcome {
+                Ok(ticket) => {
+                    sqlx::query!(
+                        "update sales.shipment_duplicates set refund_requested_at = now(),
+                             refund_ticket_id = $2, refund_ticket_date = $3
+                         where id = $1",
+                        duplicate.id,
+                        ticket.id,
+                        ticket.date,
+                    )
+                    .execute(self.pool)
+                    .await
+                    .map_err(db)?;
+                    tracing::info!(order = %message.external_id, shipment_id = %duplicate.shipment_id,
+                        ticket = %ticket.id, "refund of a label bought twice requested");
+                }
+                Err((CallEffect::Refused, reason)) => {
+                    sqlx::query!(
+                        "update sales.shipment_duplicates set refund_error = $2 where id = $1",
+                        duplicate.id,
+                        reason,
+                    )
+                    .execute(self.pool)
+                    .await
+                    .map_err(db)?;
+                    tracing::error!(order = %message.external_id, shipment_id = %duplicate.shipment_id,
+                        error = %reason, "the refund of a label bought twice must be requested by hand");
+                }
+                Err((CallEffect::NotDone | CallEffect::Unknown, reason)) => {
+                    unsettled.get_or_insert(ProcessError::retryable(
+                        format!(
+                            "requesting the refund of label {} of order {}",
+                            duplicate.shipment_id, message.external_id
+                        ),
+                        Reason(reason),
+                    ));
+                }
             }
         }
+        unsettled.map_or(Ok(()), Err)
     }
 
     /// The DB does not show the order SHIPPING: ask Mirakl. `None` means go ahead.
@@ -526,7 +712,7 @@ impl LabelFlow<'_> {
                 show_packing_instructions: false,
             },
             references: Some(References {
-                customer_ref_1: message.external_id.chars().take(35).collect(),
+                customer_ref_1: customer_reference(message),
             }),
         }))
     }
@@ -694,6 +880,41 @@ impl LabelFlow<'_> {
     }
 }
 
+/// Records a label Canada Post sold for the claim of `claimed_at`, bought now or found
+/// later: shipment id, PIN and label link, the step `label_created`. Nothing is
+/// recorded (and the attempt is retried) if the row moved on meanwhile.
+async fn record_label(
+    db: impl sqlx::PgExecutor<'_>,
+    message: &OrderMessage,
+    info: &ShipmentInfo,
+    claimed_at: chrono::DateTime<chrono::Utc>,
+    answer: serde_json::Value,
+) -> Result<(), ProcessError> {
+    let recorded = sqlx::query!(
+        "update sales.shipments set state = 'label_created', shipment_id = $2,
+             tracking_pin = $3, label_artifact_url = $4, label_created_at = now(),
+             raw_payload = $5, last_error = null
+         where order_id = $1 and state = 'pending' and shipment_id is null
+           and label_requested_at = $6",
+        message.order_id,
+        info.shipment_id,
+        info.tracking_pin,
+        info.label_url,
+        answer,
+        claimed_at,
+    )
+    .execute(db)
+    .await
+    .map_err(|err| ProcessError::database("recording the bought label", err))?;
+    if recorded.rows_affected() != 1 {
+        return Err(ProcessError::retryable(
+            format!("label of order {}", message.external_id),
+            Reason("the shipment changed while its label was being recorded".into()),
+        ));
+    }
+    Ok(())
+}
+
 async fn finish_tx(tx: sqlx::Transaction<'_, sqlx::Postgres>) -> Result<(), ProcessError> {
     tx.commit()
         .await
@@ -719,6 +940,12 @@ pub fn label_key(message: &OrderMessage, shipment_id: &str) -> String {
         safe(&message.external_id),
         safe(shipment_id)
     )
+}
+
+/// The reference a label carries (`customer-ref-1`): the marketplace order id, at most
+/// 35 characters; how the shipments bought for an order are found again.
+fn customer_reference(message: &OrderMessage) -> String {
+    message.external_id.chars().take(35).collect()
 }
 
 fn missing(message: &OrderMessage) -> ProcessError {

@@ -67,6 +67,7 @@ mod tests {
         ("SENDER_CITY", "Ottawa"),
         ("SENDER_PROVINCE", "ON"),
         ("SENDER_POSTAL_CODE", "K1P5N2"),
+        ("SENDER_EMAIL", "shipping@northernrefurb.example"),
     ];
 
     const SECRETS: &[&str] = &[
@@ -106,6 +107,7 @@ mod tests {
                 "SENDER_CITY",
                 "SENDER_PROVINCE",
                 "SENDER_POSTAL_CODE",
+                "SENDER_EMAIL",
             ]
         );
     }

@@ -176,6 +176,9 @@ pub struct SenderSettings {
     pub province: String,
     /// `SENDER_POSTAL_CODE`, e.g. `K1A0B1`.
     pub postal_code: String,
+    /// `SENDER_EMAIL`: the shipping desk's address, where Canada Post answers a refund
+    /// request for a label bought twice.
+    pub email: String,
 }
 
 impl FromEnvironment for SenderSettings {
@@ -189,6 +192,7 @@ impl FromEnvironment for SenderSettings {
             city: vars.required("SENDER_CITY"),
             province: vars.required("SENDER_PROVINCE"),
             postal_code: vars.required("SENDER_POSTAL_CODE"),
+            email: vars.required("SENDER_EMAIL"),
         }
     }
 }

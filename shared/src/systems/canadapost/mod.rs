@@ -18,6 +18,7 @@ mod shipment;
 use std::time::Duration;
 
 use base64::Engine as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
@@ -54,10 +55,14 @@ pub const GET_SHIPMENT: &str = "GetNonContractShipment";
 pub const REQUEST_REFUND: &str = "RequestNonContractShipmentRefund";
 
 /// The most shipments one search reads the details of. The period searched is a few
-/// minutes around one purchase, so more than this many labels bought in it means
-/// something else is going on, for a person to look at; the bound keeps the calls of
-/// one message inside its time budget.
-pub const MAX_SHIPMENTS_READ: usize = 20;
+/// minutes around one purchase, so more than this many labels bought in it is for a
+/// person to look at; the bound keeps the calls of one message inside its time budget.
+pub const MAX_SHIPMENTS_READ: usize = 24;
+/// How many shipments a search reads at once.
+pub const SHIPMENT_READS_AT_ONCE: usize = 8;
+/// The timeout of each read a search makes (list, details, shipment): small documents,
+/// many of them, inside one message's time budget.
+pub const SEARCH_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long one request may take before it counts as a timeout; the label function's
 /// time budget ([`crate::ops::time_budget`]) counts it per attempt.
@@ -263,6 +268,12 @@ impl CanadaPostClient {
         })
     }
 
+    /// Replaces the request timeout (tests make the carrier slower than it).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Result<Self, reqwest::Error> {
+        self.http = self.http.with_timeout(timeout)?;
+        Ok(self)
+    }
+
     /// Replaces the in-invocation retry policy (tests use short delays).
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
@@ -310,21 +321,38 @@ impl CanadaPostClient {
                 listed: links.len(),
             });
         }
-        let mut found = Vec::new();
-        for link in links {
-            let details = format!("{}/details", link.trim_end_matches('/'));
-            let call = self.own_call(GET_DETAILS, details, order_id)?;
-            let answer = self.send(&call).await?;
-            let shipment_reference = read_xml(GET_DETAILS, &answer, details_reference)?;
-            if shipment_reference.as_deref() != Some(reference) {
-                continue;
-            }
-            let call = self.own_call(GET_SHIPMENT, link, order_id)?;
-            let answer = self.send(&call).await?;
-            found.push(read_xml(GET_SHIPMENT, &answer, ShipmentInfo::from_xml)?);
-        }
+        let reads = links
+            .into_iter()
+            .map(|link| self.shipment_if_referenced(order_id, reference, link));
+        let mut found: Vec<ShipmentInfo> = futures::stream::iter(reads)
+            .buffer_unordered(SHIPMENT_READS_AT_ONCE)
+            .try_collect::<Vec<_>>()
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
         found.sort_by(|a, b| a.shipment_id.cmp(&b.shipment_id));
         Ok(found)
+    }
+
+    /// The shipment at `link` when its details carry `reference`: its details, then,
+    /// when they match, the shipment itself.
+    async fn shipment_if_referenced(
+        &self,
+        order_id: Uuid,
+        reference: &str,
+        link: String,
+    ) -> Result<Option<ShipmentInfo>, CanadaPostError> {
+        let details = format!("{}/details", link.trim_end_matches('/'));
+        let call = self.search_read(GET_DETAILS, details, order_id)?;
+        let answer = self.send(&call).await?;
+        let shipment_reference = read_xml(GET_DETAILS, &answer, details_reference)?;
+        if shipment_reference.as_deref() != Some(reference) {
+            return Ok(None);
+        }
+        let call = self.search_read(GET_SHIPMENT, link, order_id)?;
+        let answer = self.send(&call).await?;
+        read_xml(GET_SHIPMENT, &answer, ShipmentInfo::from_xml).map(Some)
     }
 
     /// The links of the shipments created between `from` (rounded down to the minute)
@@ -350,6 +378,7 @@ impl CanadaPostClient {
             order_id,
         );
         call.query = vec![("from", stamp(from)), ("to", stamp(to))];
+        call.timeout = Some(SEARCH_READ_TIMEOUT);
         let answer = self.send(&call).await?;
         let links = read_xml(LIST_SHIPMENTS, &answer, shipment_links)?;
         links
@@ -397,6 +426,18 @@ impl CanadaPostClient {
                 percent_encoding::NON_ALPHANUMERIC
             )
         )
+    }
+
+    /// A search's read of an ncshipment link, with the search's timeout.
+    fn search_read(
+        &self,
+        operation: &'static str,
+        url: String,
+        order_id: Uuid,
+    ) -> Result<Call<'static>, CanadaPostError> {
+        let mut call = self.own_call(operation, url, order_id)?;
+        call.timeout = Some(SEARCH_READ_TIMEOUT);
+        Ok(call)
     }
 
     /// A GET of an ncshipment link Canada Post gave, which must be on the configured
