@@ -569,3 +569,64 @@ async fn an_order_cancelled_while_its_acceptance_is_on_its_way_stays_cancelled_w
         [released(1, "cancelled"), released(2, "cancelled")]
     );
 }
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn concurrent_deliveries_meeting_two_days_in_opposite_orders_each_count_once(pool: PgPool) {
+    // Arrange: per round, two deliveries of two orders each, one placed on 2 March and
+    // one on 3 March, listed in opposite orders; every order has its own customer, so
+    // the deliveries share nothing but their days.
+    catalogue(&pool).await;
+    let service = webhook_service(&pool, None);
+    let placed_on = |id: &str, day: &str| {
+        let mut order: Value = serde_json::from_str(&mirakl_order(
+            id,
+            "WAITING_ACCEPTANCE",
+            "2026-03-04T10:00:00Z",
+        ))
+        .unwrap();
+        order["created_date"] = format!("{day}T12:00:00Z").into();
+        order["customer"]["customer_id"] = format!("CUST-{id}").into();
+        order["customer_notification_email"] = format!("{id}@relay.example").into();
+        order.to_string()
+    };
+    const ROUNDS: i64 = 6;
+
+    // Act
+    for round in 0..ROUNDS {
+        let march_2_first = [
+            placed_on(&format!("BBY-R{round}-A"), "2026-03-02"),
+            placed_on(&format!("BBY-R{round}-B"), "2026-03-03"),
+        ];
+        let march_3_first = [
+            placed_on(&format!("BBY-R{round}-C"), "2026-03-03"),
+            placed_on(&format!("BBY-R{round}-D"), "2026-03-02"),
+        ];
+        let first_delivery = [march_2_first[0].as_str(), march_2_first[1].as_str()];
+        let second_delivery = [march_3_first[0].as_str(), march_3_first[1].as_str()];
+        let (first, second) = futures::join!(
+            deliver_mirakl(&service, &first_delivery),
+            deliver_mirakl(&service, &second_delivery),
+        );
+
+        // Assert: neither delivery was aborted.
+        assert_eq!(first.status, 200, "round {round}: {}", first.body);
+        assert_eq!(second.status, 200, "round {round}: {}", second.body);
+    }
+
+    // Assert: every order recorded once and counted once in its day.
+    let orders: i64 = sqlx::query_scalar("select count(*) from sales.orders")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 4 * ROUNDS);
+    for day in ["2026-03-02", "2026-03-03"] {
+        assert_eq!(
+            day_sales(&pool, day).await,
+            (
+                3 * 2 * ROUNDS,
+                Decimal::new(51997, 2) * Decimal::from(2 * ROUNDS)
+            ),
+            "{day}"
+        );
+    }
+}

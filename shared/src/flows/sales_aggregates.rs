@@ -1,7 +1,15 @@
 //! Keeping `analytics.sales_aggregates_daily` exact, whichever channel an order came
-//! from: an order-file import refreshes every UTC day it touched, and the recording path
-//! (Best Buy, Shopify) the day of each order it creates or changes, in the same
-//! transaction as the order, so a cancellation takes its order out of its day at once.
+//! from. Whatever writes orders (an order-file import, a webhook delivery, a poll)
+//! notes the UTC days it touched in a [`SalesDays`] and refreshes them once, as the last
+//! work of the transaction that wrote the orders, so a cancellation takes its order out
+//! of its day at once.
+//!
+//! Each day is refreshed under a per-day lock held until commit. The locks are taken
+//! together, oldest day first, after every order row of the transaction is written: a
+//! delivery whose orders meet two days in one order and a concurrent one meeting them
+//! in the other would otherwise each hold one day and wait for the other's (a deadlock
+//! PostgreSQL resolves by aborting one delivery), and a delivery of many orders on one
+//! day would recompute that day once per order.
 //!
 //! A day's rows are recomputed from the orders and lines themselves
 //! (`analytics.refresh_sales_aggregates_daily`), never incremented, so a retried import,
@@ -9,6 +17,8 @@
 //! day's rows are always what its orders say, whoever last refreshed it. Only sold lines
 //! count: an order or a line cancelled, refused or refunded does not
 //! (`sales.is_unsold_status`).
+
+use std::collections::BTreeSet;
 
 use chrono::{Days, NaiveDate};
 use sqlx::PgConnection;
@@ -25,12 +35,53 @@ const SALES_DAY_LOCK_CLASS: i32 = 0x5345_4c4c;
 /// over what are now a million lines) takes minutes instead of seconds.
 const FRESH_STATISTICS_ROWS: i64 = 50_000;
 
-/// Recomputes the aggregates of `days` (sorted) in the caller's transaction, holding each
-/// day's lock until it ends, and returns the number of aggregate rows written. `rows_written` is how many order rows the caller
-/// wrote for these days: past [`FRESH_STATISTICS_ROWS`] the tables are `ANALYZE`d first
-/// (a fixed-size sample, a fraction of a second at any size; a role that does not own
-/// the tables gets a warning and the old statistics, not an error).
-pub async fn refresh_days(
+/// The UTC days whose orders a transaction wrote, to be refreshed together just before
+/// it commits ([`SalesDays::refresh`]).
+#[derive(Debug, Default)]
+#[must_use = "the days' aggregates stay stale until `refresh` runs in the same transaction"]
+pub struct SalesDays {
+    days: BTreeSet<NaiveDate>,
+    rows_written: i64,
+}
+
+impl SalesDays {
+    /// No day yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Notes that the orders of `day` changed; noting a day twice refreshes it once.
+    pub fn touch(&mut self, day: NaiveDate) {
+        self.days.insert(day);
+    }
+
+    /// Counts `rows` order rows written for these days: a large write refreshes the
+    /// planner statistics before the aggregates.
+    pub fn add_rows_written(&mut self, rows: i64) {
+        self.rows_written = self.rows_written.saturating_add(rows);
+    }
+
+    /// Recomputes the aggregates of every touched day in the caller's transaction,
+    /// holding each day's lock until it ends, and returns the number of aggregate rows
+    /// written. Call it last, after the transaction's last order write, so no day lock
+    /// is held while waiting for an order row. From `FRESH_STATISTICS_ROWS` (50,000)
+    /// rows written on, the order tables are `ANALYZE`d first (a fixed-size sample, a
+    /// fraction of a second at any size; a role that does not own the tables gets a
+    /// warning and the old statistics, not an error).
+    pub async fn refresh(self, conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+        let days: Vec<NaiveDate> = self.days.into_iter().collect();
+        refresh_days(conn, &days, self.rows_written).await
+    }
+}
+
+impl Extend<NaiveDate> for SalesDays {
+    fn extend<I: IntoIterator<Item = NaiveDate>>(&mut self, days: I) {
+        self.days.extend(days);
+    }
+}
+
+/// Locks `days` (sorted, distinct) oldest first and recomputes them.
+async fn refresh_days(
     conn: &mut PgConnection,
     days: &[NaiveDate],
     rows_written: i64,

@@ -49,7 +49,7 @@ use super::file_reader::{self, ReadFailureClassifier, TextReader};
 use super::ingestion_file::{self, Claim, ClaimedFile, ContentCheck, FileStatus};
 use super::notification::ObjectRef;
 use super::order_file_row::{OrderFileRow, RejectedRow, RowNumber, RowParser};
-use crate::flows::sales_aggregates;
+use crate::flows::sales_aggregates::SalesDays;
 use crate::model::customer_email::EmailPepper;
 use crate::model::money::Currency;
 use crate::ops::crash_points::crash_point;
@@ -396,10 +396,14 @@ impl OrderFileImporter {
         else {
             return Err(Stop::Lost);
         };
-        let days = ingestion_file::days_touched_by(&mut tx, file_id)
-            .await
-            .map_err(db("reading the days the order file touched"))?;
-        sales_aggregates::refresh_days(&mut tx, &days, processed_rows)
+        let mut days = SalesDays::new();
+        days.extend(
+            ingestion_file::days_touched_by(&mut tx, file_id)
+                .await
+                .map_err(db("reading the days the order file touched"))?,
+        );
+        days.add_rows_written(processed_rows);
+        days.refresh(&mut tx)
             .await
             .map_err(db("recomputing the daily sales aggregates"))?;
         tx.commit()

@@ -32,6 +32,7 @@ use crate::flows::fulfilment::stock::release_expired_reservations;
 use crate::flows::recording::mirakl::{record_mirakl_order, record_mirakl_thread};
 use crate::flows::recording::order::OrderChange;
 use crate::flows::recording::SeenBy;
+use crate::flows::sales_aggregates::SalesDays;
 use crate::model::customer_email::EmailPepper;
 use crate::ops::config::MarketplaceSyncSettings;
 use crate::ops::errors::{error_chain, Disposition, ProcessError};
@@ -281,9 +282,16 @@ impl MarketplaceSync {
                 newest = newest.max(Some(order.value.last_updated_date));
                 let recorded = async {
                     let mut tx = self.pool.begin().await?;
-                    let recorded =
-                        record_mirakl_order(&mut tx, order, &self.pepper, SeenBy::MiraklPoll)
-                            .await?;
+                    let mut days = SalesDays::new();
+                    let recorded = record_mirakl_order(
+                        &mut tx,
+                        order,
+                        &self.pepper,
+                        SeenBy::MiraklPoll,
+                        &mut days,
+                    )
+                    .await?;
+                    days.refresh(&mut tx).await?;
                     tx.commit().await?;
                     Ok::<_, sqlx::Error>(recorded)
                 }

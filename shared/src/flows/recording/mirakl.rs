@@ -23,6 +23,7 @@ use super::order::{
 };
 use super::{hash_email, SeenBy};
 use crate::flows::fulfilment::stock::{self, MarketplaceLine};
+use crate::flows::sales_aggregates::SalesDays;
 use crate::model::channel::Channel;
 use crate::model::conversation::{ConversationStatus, SenderType};
 use crate::model::customer_email::EmailPepper;
@@ -43,12 +44,14 @@ pub struct RecordedMiraklOrder {
     pub follow_ups: u32,
 }
 
-/// Records one Mirakl order and queues its follow-up work, in the caller's transaction.
+/// Records one Mirakl order and queues its follow-up work, in the caller's transaction,
+/// noting its day in `days` for the transaction's one aggregates refresh.
 pub async fn record_mirakl_order(
     tx: &mut PgConnection,
     received: &Received<MiraklOrder>,
     pepper: &EmailPepper,
     seen_by: SeenBy,
+    days: &mut SalesDays,
 ) -> Result<RecordedMiraklOrder, sqlx::Error> {
     let order = &received.value;
     let address = order.customer.shipping_address.as_ref();
@@ -92,7 +95,7 @@ pub async fn record_mirakl_order(
             .collect(),
         raw_payload: received.raw(),
     };
-    let recorded = record_order(tx, &channel_order, seen_by).await?;
+    let recorded = record_order(tx, &channel_order, seen_by, days).await?;
     let follow_ups = if recorded.change == OrderChange::Unchanged {
         // An older (or the same) version: what it would cause was queued, and its stock
         // followed, when the stored version was recorded.

@@ -1,6 +1,6 @@
 //! One channel order into `sales.orders`, `sales.order_lines`, `sales.customers` and
-//! `sales.order_status_history`, and its day's `analytics.sales_aggregates_daily` rows
-//! recomputed in the same transaction.
+//! `sales.order_status_history`; its day is noted for the transaction's one refresh of
+//! `analytics.sales_aggregates_daily` before it commits.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::SeenBy;
-use crate::flows::sales_aggregates;
+use crate::flows::sales_aggregates::SalesDays;
 use crate::model::channel::Channel;
 use crate::model::customer_email::EmailHash;
 use crate::model::customers::{record_customer, CustomerSighting};
@@ -158,12 +158,14 @@ pub struct RecordedOrder {
     pub unmapped_skus: Vec<String>,
 }
 
-/// Records `order` in the caller's transaction and recomputes the daily sales aggregates
-/// of its day. Safe to repeat; an older version than the stored one changes nothing.
+/// Records `order` in the caller's transaction and notes its day in `days`, which the
+/// caller refreshes once before committing. Safe to repeat; an older version than the
+/// stored one changes nothing and notes no day.
 pub async fn record_order(
     tx: &mut PgConnection,
     order: &ChannelOrder<'_>,
     seen_by: SeenBy,
+    days: &mut SalesDays,
 ) -> Result<RecordedOrder, sqlx::Error> {
     let customer_id = match &order.customer {
         Some(customer) => Some(
@@ -284,10 +286,10 @@ pub async fn record_order(
     .rows_affected()
         == 1;
 
-    // The day the order counts towards, recomputed from its orders: a new order adds to
-    // it, a cancelled one or line leaves it.
+    // The day the order counts towards, recomputed from its orders when the transaction
+    // ends: a new order adds to it, a cancelled one or line leaves it.
     // (`placed_at` as stored: a later version never moves it.)
-    sales_aggregates::refresh_days(tx, &[placed_at.date_naive()], 0).await?;
+    days.touch(placed_at.date_naive());
 
     if !unmapped_skus.is_empty() {
         tracing::warn!(channel = %order.channel, order = order.external_id,

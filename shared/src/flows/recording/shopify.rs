@@ -10,16 +10,19 @@ use super::order::{
     OrderStatus, RecordedOrder, ShipTo,
 };
 use super::{hash_email, SeenBy};
+use crate::flows::sales_aggregates::SalesDays;
 use crate::model::channel::Channel;
 use crate::model::customer_email::EmailPepper;
 use crate::model::received::Received;
 use crate::systems::shopify::{ShopifyCustomer, ShopifyOrder};
 
-/// Records a Shopify order through the shared order path, in the caller's transaction.
+/// Records a Shopify order through the shared order path, in the caller's transaction,
+/// noting its day in `days` for the transaction's one aggregates refresh.
 pub async fn record_shopify_order(
     tx: &mut PgConnection,
     received: &Received<ShopifyOrder>,
     pepper: &EmailPepper,
+    days: &mut SalesDays,
 ) -> Result<RecordedOrder, sqlx::Error> {
     let order = &received.value;
     let external_id = order.id.to_string();
@@ -94,7 +97,7 @@ pub async fn record_shopify_order(
         lines,
         raw_payload: received.raw(),
     };
-    record_order(tx, &channel_order, SeenBy::ShopifyWebhook).await
+    record_order(tx, &channel_order, SeenBy::ShopifyWebhook, days).await
 }
 
 /// Upserts a customer document into `etl.shopify_customers` (keyed by store and Shopify

@@ -33,6 +33,7 @@ use crate::flows::recording::freshdesk::record_ticket;
 use crate::flows::recording::mirakl::record_mirakl_order;
 use crate::flows::recording::shopify::{record_shopify_customer, record_shopify_order};
 use crate::flows::recording::SeenBy;
+use crate::flows::sales_aggregates::SalesDays;
 use crate::model::customer_email::EmailPepper;
 use crate::model::received::Received;
 use crate::ops::config::WebhookSettings;
@@ -364,6 +365,9 @@ impl WebhookService {
             failures: Vec::new(),
             details: json!({}),
         };
+        // Every order's day, refreshed once after the last order is written (a day of an
+        // order given up on is recomputed too, which changes nothing).
+        let mut days = SalesDays::new();
         match parsed {
             ParsedDelivery::MiraklOrders(orders) => {
                 let mut count = 0;
@@ -374,6 +378,7 @@ impl WebhookService {
                         order,
                         &self.pepper,
                         SeenBy::MiraklWebhook,
+                        &mut days,
                     )
                     .await;
                     let outcome = settle(savepoint, work).await?;
@@ -394,7 +399,8 @@ impl WebhookService {
             }
             ParsedDelivery::ShopifyOrder(order) => {
                 let mut savepoint = tx.begin().await.map_err(db)?;
-                let work = record_shopify_order(&mut savepoint, &order, &self.pepper).await;
+                let work =
+                    record_shopify_order(&mut savepoint, &order, &self.pepper, &mut days).await;
                 let outcome = settle(savepoint, work).await?;
                 if let Err(reason) = outcome {
                     let id = order.value.id.to_string();
@@ -432,6 +438,9 @@ impl WebhookService {
                 }
             }
         }
+        days.refresh(tx)
+            .await
+            .map_err(|err| ProcessError::database("recomputing the daily sales aggregates", err))?;
         Ok(recorded)
     }
 
