@@ -489,6 +489,19 @@ impl SimulatorControl {
             .await?)
     }
 
+    /// What the simulators counted (`/_sim/counters`): requests per route, and Canada
+    /// Post shipments and refunds in all and per `customer-ref-1`.
+    pub async fn counters(&self) -> Result<Value, ScenarioError> {
+        Ok(self
+            .http
+            .get(format!("{}/_sim/counters", self.base_url))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
     /// How many calls to `route` answered with a 2xx and named `needle` in their target.
     pub async fn successful_calls(&self, route: &str, needle: &str) -> Result<u64, ScenarioError> {
         let state = self.state().await?;

@@ -6,6 +6,7 @@
 
 mod acceptance;
 mod ingest;
+mod labels;
 mod outbox;
 mod stock;
 mod webhooks;
@@ -80,6 +81,22 @@ pub fn all() -> Vec<Scenario> {
         Scenario {
             name: "order cancelled after it was accepted",
             run: |stack| Box::pin(async move { stock::cancelled_after_acceptance(&stack).await }),
+        },
+        Scenario {
+            name: "label: timeout after Canada Post bought",
+            run: |stack| Box::pin(async move { labels::timeout_after_purchase(&stack).await }),
+        },
+        Scenario {
+            name: "label: 5xx after Canada Post bought",
+            run: |stack| Box::pin(async move { labels::server_error_after_purchase(&stack).await }),
+        },
+        Scenario {
+            name: "label: 2xx answer cut in half",
+            run: |stack| Box::pin(async move { labels::truncated_answer(&stack).await }),
+        },
+        Scenario {
+            name: "label: crash between answer and DB write",
+            run: |stack| Box::pin(async move { labels::crash_after_purchase(&stack).await }),
         },
     ]
 }
