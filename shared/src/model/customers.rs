@@ -5,7 +5,7 @@
 //! an order file, merges into the stored row the same way: the e-mail hash is kept once
 //! known, the first and last order times only widen, and the region follows the most
 //! recent order that names one. So sightings may arrive in any order and more than
-//! once. The rule is written once in SQL ([`MERGE_RULE`]) for one set-based statement
+//! once. The rule is written once in SQL (`MERGE_RULE`) for one set-based statement
 //! whatever the number of sightings, and once in memory ([`CustomerVisit::add`]) for the
 //! sightings of one customer within a batch.
 
@@ -93,7 +93,7 @@ impl CustomerVisit {
         }
     }
 
-    /// Merges another order of the same customer, by the rule [`MERGE_RULE`] applies in
+    /// Merges another order of the same customer, by the rule `MERGE_RULE` applies in
     /// the database.
     pub fn add(&mut self, at: DateTime<Utc>, region: Option<&str>) {
         self.first_order_at = self.first_order_at.min(at);

@@ -5,7 +5,7 @@
 //! mark compiles to nothing; only the tests crate turns the feature on, as a
 //! dev-dependency feature, so no function binary carries it.
 //!
-//! With the feature, a test arms one point for one future with [`Crash::during`]. The
+//! With the feature, a test arms one point for one future with `Crash::during`. The
 //! crash is a panic, caught by `during`: nothing after the point runs, no lease is
 //! released and nothing is cleaned up, and the open transaction, dropped, is rolled back
 //! as it would be for a dead process. Other futures, even those of the same test, run

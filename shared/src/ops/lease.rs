@@ -2,7 +2,7 @@
 //! once its lease runs out, and an attempt that was taken over can no longer write.
 //!
 //! A leased row carries `locked_until` and `lease_token`. Taking the lease (inserting the
-//! row leased, or [`Lease::take`] on a row whose lease is free or has run out) writes a
+//! row leased, or `Lease::take` on a row whose lease is free or has run out) writes a
 //! fresh token; the [`Lease`] the attempt gets back names the row and that token.
 //!
 //! **Fencing.** A lease running out does not stop the attempt that held it: a slow

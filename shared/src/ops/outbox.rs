@@ -127,7 +127,7 @@ const SEND_AND_MARK: Duration = aws::OPERATION_TIMEOUT.saturating_add(Duration::
 ///
 /// No transaction stays open across a send. Rows are claimed a few at a time in a short
 /// transaction (`for update skip locked`), which pushes their `next_attempt_at` past
-/// the claim's lease ([`CLAIM_LEASE`]), so another publisher skips them; each is then
+/// the claim's lease (`CLAIM_LEASE`), so another publisher skips them; each is then
 /// sent and marked sent, or failed with its next attempt's time, in a statement of
 /// its own. A publisher that dies between a send and its mark leaves the row claimed:
 /// when the lease runs out it is sent again. Delivery is at least once, which is why

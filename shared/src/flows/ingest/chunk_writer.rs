@@ -26,7 +26,7 @@ const FILE_IMPORT_ORDERS_LOCK: i64 = 0x5345_4c4c_4f50_0001;
 /// Order status given to imported orders: files record sales already made.
 const IMPORTED_STATUS: &str = "imported";
 
-/// Takes [`FILE_IMPORT_ORDERS_LOCK`] until the end of the transaction.
+/// Takes the advisory lock `FILE_IMPORT_ORDERS_LOCK` until the end of the transaction.
 pub async fn lock_file_import_orders(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query!("select pg_advisory_xact_lock($1)", FILE_IMPORT_ORDERS_LOCK)
         .execute(conn)
