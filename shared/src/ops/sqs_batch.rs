@@ -23,6 +23,10 @@ use sqlx::PgPool;
 use crate::ops::errors::{error_chain, ProcessError};
 use crate::ops::process_failures::{record_process_failure, ProcessFailure};
 
+/// 2001-09-09 in milliseconds since the epoch: no Lambda deadline is earlier, and no time
+/// allowed for one invocation is longer.
+const EARLIEST_ABSOLUTE_DEADLINE_MS: u64 = 1_000_000_000_000;
+
 /// How a batch is worked through: when to stop starting records, and how many run at
 /// once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,14 +52,22 @@ impl BatchPlan {
     /// This plan within an invocation whose deadline is `deadline_epoch_ms` (Lambda's
     /// `Context::deadline`, milliseconds since the Unix epoch); 0, as a default context
     /// has it, sets no deadline.
+    ///
+    /// A value too small to be a time since the epoch (before 2001) is read as the time
+    /// allowed from now: the local Lambda emulator (`cargo lambda watch`) sends a fixed
+    /// 600 000, its ten-minute limit, where Lambda sends the absolute deadline. Read as a
+    /// date it would lie in 1970, and no record would ever start locally.
     pub fn until(self, deadline_epoch_ms: u64) -> Self {
         if deadline_epoch_ms == 0 {
             return self;
         }
-        let deadline = UNIX_EPOCH + Duration::from_millis(deadline_epoch_ms);
-        let left = deadline
-            .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO);
+        let left = if deadline_epoch_ms < EARLIEST_ABSOLUTE_DEADLINE_MS {
+            Duration::from_millis(deadline_epoch_ms)
+        } else {
+            (UNIX_EPOCH + Duration::from_millis(deadline_epoch_ms))
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+        };
         Self {
             deadline: Some(Instant::now() + left),
             ..self
@@ -185,4 +197,49 @@ fn item_failure(message_id: String) -> BatchItemFailure {
 /// The message body as JSON when it is JSON, else as a JSON string.
 fn payload_of(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|_| serde_json::Value::String(body.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn time_left(plan: BatchPlan) -> Duration {
+        plan.deadline
+            .expect("a deadline")
+            .saturating_duration_since(Instant::now())
+    }
+
+    #[test]
+    fn lambdas_absolute_deadline_leaves_the_time_until_it() {
+        let in_30_s = SystemTime::now() + Duration::from_secs(30);
+        let epoch_ms = in_30_s.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+
+        let left = time_left(BatchPlan::SEQUENTIAL.until(epoch_ms));
+
+        assert!(
+            left > Duration::from_secs(28) && left <= Duration::from_secs(30),
+            "{left:?}"
+        );
+    }
+
+    #[test]
+    fn the_local_emulators_fixed_600000_leaves_ten_minutes_not_none() {
+        let left = time_left(BatchPlan::SEQUENTIAL.until(600_000));
+
+        assert!(
+            left > Duration::from_secs(598) && left <= Duration::from_secs(600),
+            "{left:?}"
+        );
+    }
+
+    #[test]
+    fn a_deadline_already_past_leaves_nothing() {
+        let a_minute_ago = SystemTime::now() - Duration::from_secs(60);
+        let epoch_ms = a_minute_ago.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+
+        assert_eq!(
+            time_left(BatchPlan::SEQUENTIAL.until(epoch_ms)),
+            Duration::ZERO
+        );
+    }
 }
