@@ -156,6 +156,19 @@ async fn stock(pool: &PgPool, variant: Uuid, on_hand: i32) {
         .unwrap();
 }
 
+/// Reserves one unit of `variant` for every line of the order, as accepting it would.
+pub async fn reserve_one_each(pool: &PgPool, order_id: Uuid, variant: Uuid) {
+    sqlx::query(
+        "insert into inventory.stock_reservations (order_line_id, variant_id, quantity)
+         select id, $2, 1 from sales.order_lines where order_id = $1",
+    )
+    .bind(order_id)
+    .bind(variant)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
 /// (on_hand, reserved) of a variant.
 pub async fn stock_of(pool: &PgPool, variant: Uuid) -> (i32, i32) {
     sqlx::query_as("select on_hand, reserved from inventory.stock_levels where variant_id = $1")

@@ -11,8 +11,8 @@ use sellerops::ops::crash_points::{Crash, CrashPoint};
 use sellerops::systems::canadapost::CanadaPostClient;
 use sellerops::systems::mirakl::MiraklClient;
 use sellerops_tests::fulfilment::{
-    canadapost, default_parcel, failures, listed_variant, mirakl, queued, sender, statuses,
-    stock_of, BestBuyOrder, CP_CUSTOMER, FAST_RETRY, MIRAKL_KEY,
+    canadapost, default_parcel, failures, listed_variant, mirakl, queued, reserve_one_each, sender,
+    statuses, stock_of, BestBuyOrder, CP_CUSTOMER, FAST_RETRY, MIRAKL_KEY,
 };
 use sellerops_tests::{create_local_bucket, fixtures, local_aws};
 use sqlx::PgPool;
@@ -78,15 +78,7 @@ impl World {
             .line(SKU, 1)
             .record(&self.pool)
             .await;
-        sqlx::query(
-            "insert into inventory.stock_reservations (order_line_id, variant_id, quantity)
-             select id, $2, 1 from sales.order_lines where order_id = $1",
-        )
-        .bind(order.order_id)
-        .bind(laptop)
-        .execute(&self.pool)
-        .await
-        .unwrap();
+        reserve_one_each(&self.pool, order.order_id, laptop).await;
         (order, laptop)
     }
 

@@ -15,7 +15,8 @@ use sellerops::systems::canadapost::CanadaPostClient;
 use sellerops::systems::mirakl::MiraklClient;
 use sellerops_simulators::{start, Running, Settings};
 use sellerops_tests::fulfilment::{
-    default_parcel, failures, listed_variant, mirakl, queued, sender, BestBuyOrder, CP_CUSTOMER,
+    default_parcel, failures, listed_variant, mirakl, queued, reserve_one_each, sender,
+    BestBuyOrder, CP_CUSTOMER,
 };
 use sellerops_tests::{create_local_bucket, fixtures, local_aws};
 use serde_json::{json, Value};
@@ -112,15 +113,7 @@ impl World {
             .line(SKU, 1)
             .record(&self.pool)
             .await;
-        sqlx::query(
-            "insert into inventory.stock_reservations (order_line_id, variant_id, quantity)
-             select id, $2, 1 from sales.order_lines where order_id = $1",
-        )
-        .bind(order.order_id)
-        .bind(variant)
-        .execute(&self.pool)
-        .await
-        .unwrap();
+        reserve_one_each(&self.pool, order.order_id, variant).await;
         order
     }
 
