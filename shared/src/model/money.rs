@@ -34,6 +34,17 @@ impl Currency {
         }
     }
 
+    /// How many decimals an amount in this currency may have: 2 for most, 0 for the
+    /// yen and the won, 3 for the dinars of Bahrain, Iraq, Jordan, Kuwait, Libya and
+    /// Tunisia and the Omani rial (ISO 4217 minor units).
+    pub fn minor_units(&self) -> u32 {
+        match &self.0 {
+            b"JPY" | b"KRW" | b"CLP" | b"ISK" | b"VND" | b"XAF" | b"XOF" | b"PYG" | b"UGX" => 0,
+            b"BHD" | b"IQD" | b"JOD" | b"KWD" | b"LYD" | b"OMR" | b"TND" => 3,
+            _ => 2,
+        }
+    }
+
     /// The three-letter code.
     pub fn code(&self) -> &str {
         // Only ASCII letters are ever stored, so this cannot fail.
@@ -73,6 +84,44 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
+/// An amount that is not money as sellerops accepts it. Amounts are never rounded or
+/// reinterpreted to make them fit: the input is refused, naming what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidAmount {
+    /// Not a plain decimal: exponents (`1e3`), thousands separators, currency signs,
+    /// words.
+    #[error("must be a plain decimal such as 19.99, got {0:?}")]
+    NotPlain(String),
+    /// More decimals than the currency has (`19.999` dollars).
+    #[error("{amount} has more decimals than {currency} allows ({allowed})")]
+    TooPrecise {
+        /// The amount as given.
+        amount: Decimal,
+        /// Its currency.
+        currency: Currency,
+        /// The currency's minor units.
+        allowed: u32,
+    },
+}
+
+/// Reads a plain decimal: an optional sign, digits, and optionally a point and more
+/// digits (`1500`, `-2.5`, `19.990`). Anything else, exponents included, is refused:
+/// `1e5` as a price is far more likely a spreadsheet's mangling than a price.
+pub fn parse_plain_amount(text: &str) -> Result<Decimal, InvalidAmount> {
+    let trimmed = text.trim();
+    let unsigned = trimmed.strip_prefix(['-', '+']).unwrap_or(trimmed);
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    let plain = !whole.is_empty()
+        && digits(whole)
+        && digits(fraction)
+        && (fraction.is_empty() == !unsigned.contains('.'));
+    if !plain {
+        return Err(InvalidAmount::NotPlain(text.to_owned()));
+    }
+    Decimal::from_str_exact(trimmed).map_err(|_| InvalidAmount::NotPlain(text.to_owned()))
+}
+
 /// An amount of money in one currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
@@ -99,6 +148,20 @@ impl Money {
         Self { amount, currency }
     }
 
+    /// An amount in a currency, refused when it has more (non-zero) decimals than the
+    /// currency has: `19.990` CAD is 19.99, `19.999` CAD is not money.
+    pub fn exact(amount: Decimal, currency: Currency) -> Result<Self, InvalidAmount> {
+        let allowed = currency.minor_units();
+        if amount.normalize().scale() > allowed {
+            return Err(InvalidAmount::TooPrecise {
+                amount,
+                currency,
+                allowed,
+            });
+        }
+        Ok(Self::new(amount, currency))
+    }
+
     /// Zero in a currency, the start of a sum.
     pub fn zero(currency: Currency) -> Self {
         Self::new(Decimal::ZERO, currency)
@@ -118,15 +181,6 @@ impl Money {
     /// A unit price times a quantity: a line total.
     pub fn times(self, quantity: u32) -> Money {
         Money::new(self.amount * Decimal::from(quantity), self.currency)
-    }
-
-    /// Rounded to the currency's cents, halves away from zero as shop receipts do.
-    pub fn round_to_cents(self) -> Money {
-        Money::new(
-            self.amount
-                .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
-            self.currency,
-        )
     }
 }
 
@@ -187,19 +241,40 @@ mod tests {
     }
 
     #[test]
-    fn rounding_to_cents_takes_halves_away_from_zero() {
+    fn plain_decimals_are_amounts() {
+        for (text, want) in [
+            ("1500", "1500"),
+            (" 19.99 ", "19.99"),
+            ("-2.5", "-2.5"),
+            ("+0.10", "0.10"),
+        ] {
+            assert_eq!(parse_plain_amount(text).unwrap(), dec(want), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn exponents_separators_and_signs_are_not_amounts() {
+        for text in [
+            "1e3", "1E5", "1,500.00", "$19.99", "19.", ".5", "", "-", "NaN", "1.2.3", "٣",
+        ] {
+            assert_eq!(
+                parse_plain_amount(text),
+                Err(InvalidAmount::NotPlain(text.to_owned())),
+                "{text:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn an_amount_may_not_have_more_decimals_than_its_currency() {
+        assert!(Money::exact(dec("19.990"), Currency::CAD).is_ok());
+        let err = Money::exact(dec("19.999"), Currency::CAD).unwrap_err();
         assert_eq!(
-            Money::new(dec("2.345"), Currency::CAD)
-                .round_to_cents()
-                .amount,
-            dec("2.35")
+            err.to_string(),
+            "19.999 has more decimals than CAD allows (2)"
         );
-        assert_eq!(
-            Money::new(dec("-2.345"), Currency::CAD)
-                .round_to_cents()
-                .amount,
-            dec("-2.35")
-        );
+        assert!(Money::exact(dec("1500.5"), Currency::parse("JPY").unwrap()).is_err());
+        assert!(Money::exact(dec("1.125"), Currency::parse("KWD").unwrap()).is_ok());
     }
 
     #[test]

@@ -7,12 +7,12 @@
 //! `RawValue`, so these types are read with `serde_json::from_str`/`from_slice`, never
 //! from an already parsed `serde_json::Value`.
 
-use std::str::FromStr;
-
 use rust_decimal::Decimal;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
+
+use super::money::parse_plain_amount;
 
 /// A document parsed as `T`, with the JSON text it was parsed from.
 #[derive(Debug)]
@@ -57,14 +57,14 @@ pub fn optional_decimal<'de, D: Deserializer<'de>>(
 
 fn parse_decimal(text: &str) -> Result<Decimal, String> {
     let digits = text.trim().trim_matches('"');
-    Decimal::from_str(digits)
-        .or_else(|_| Decimal::from_scientific(digits))
-        .map_err(|_| format!("expected an amount, got {text}"))
+    parse_plain_amount(digits)
+        .map_err(|_| format!("expected an amount as a plain decimal, got {text}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::str::FromStr;
 
     #[derive(Debug, Deserialize)]
     struct Line {
@@ -89,6 +89,18 @@ mod tests {
         assert_eq!(line.shipping, None);
         let line: Line = serde_json::from_str(r#"{"price": 165}"#).unwrap();
         assert_eq!(line.price, Decimal::from(165));
+    }
+
+    #[test]
+    fn exponents_are_refused_not_expanded() {
+        for doc in [
+            r#"{"price": 1e5}"#,
+            r#"{"price": "1e5"}"#,
+            r#"{"price": "1,500.00"}"#,
+        ] {
+            let err = serde_json::from_str::<Line>(doc).unwrap_err();
+            assert!(err.to_string().contains("plain decimal"), "{doc}: {err}");
+        }
     }
 
     #[test]
