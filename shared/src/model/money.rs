@@ -110,12 +110,11 @@ pub enum InvalidAmount {
 pub fn parse_plain_amount(text: &str) -> Result<Decimal, InvalidAmount> {
     let trimmed = text.trim();
     let unsigned = trimmed.strip_prefix(['-', '+']).unwrap_or(trimmed);
-    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
-    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-    let plain = !whole.is_empty()
-        && digits(whole)
-        && digits(fraction)
-        && (fraction.is_empty() == !unsigned.contains('.'));
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    let plain = match unsigned.split_once('.') {
+        Some((whole, fraction)) => digits(whole) && digits(fraction),
+        None => digits(unsigned),
+    };
     if !plain {
         return Err(InvalidAmount::NotPlain(text.to_owned()));
     }
