@@ -5,4 +5,5 @@ pub mod conversation;
 pub mod customer_email;
 pub mod customers;
 pub mod money;
+pub mod order_time;
 pub mod received;
