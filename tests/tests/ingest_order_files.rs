@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use sellerops::flows::ingest::notification::notifications_in_message_body;
 use sellerops::flows::ingest::{
     ImportOptions, ImportOutcome, Invocation, Notification, ObjectRef, OrderFileImporter,
+    OrderFileLimits,
 };
 use sellerops_tests::events::{failed_message_ids, s3_event, s3_test_event, sqs_event};
 use sellerops_tests::fixtures::{self, order_file};
@@ -746,4 +747,253 @@ fn the_direct_s3_event_fixture_names_the_sample_file() {
         panic!("expected a direct S3 event, got {invocation:?}");
     };
     assert_eq!(notifications, [object_in_the_event_fixtures()]);
+}
+
+const HEADER: &str = "order_ref,order_date,customer_email,customer_region,sku,product_name,category,quantity,unit_price,payment_method,currency\n";
+
+/// One gzip member holding `text`; members concatenated are one gzip file.
+async fn gzip_member(text: &[u8]) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut encoder = async_compression::tokio::bufread::GzipEncoder::new(text);
+    let mut out = Vec::new();
+    encoder.read_to_end(&mut out).await.unwrap();
+    out
+}
+
+/// Imports `body` with `limits` instead of the defaults.
+async fn import_within(
+    pool: &PgPool,
+    key: &str,
+    body: Vec<u8>,
+    limits: OrderFileLimits,
+) -> ImportOutcome {
+    let aws = local_aws().await;
+    let bucket = create_bucket(&aws, true).await;
+    let object = upload(&aws, &bucket, key, body).await;
+    let options = ImportOptions {
+        limits,
+        ..ImportOptions::default()
+    };
+    importer(pool, &aws, options)
+        .import(&object)
+        .await
+        .expect("import")
+}
+
+fn refused(outcome: &ImportOutcome) -> &str {
+    match outcome {
+        ImportOutcome::Failed { reason, .. } => reason,
+        other => panic!("expected the file to be refused, got {other:?}"),
+    }
+}
+
+/// The file's row: status and stored reason.
+async fn file_status(pool: &PgPool) -> (String, Option<String>) {
+    sqlx::query_as("select status::text, error_message from ingest.ingestion_files")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_gzip_bomb_is_refused_at_the_decompressed_limit_before_any_row_is_written(pool: PgPool) {
+    // Arrange: 40 MiB of zeros after the header, some 40 KiB of gzip.
+    let zeros = gzip_member(&vec![0_u8; 1 << 20]).await;
+    let mut body = gzip_member(HEADER.as_bytes()).await;
+    for _ in 0..40 {
+        body.extend_from_slice(&zeros);
+    }
+    assert!(body.len() < 200 * 1024, "{} bytes of gzip", body.len());
+    let limits = OrderFileLimits {
+        max_decompressed_bytes: 4 << 20,
+        ..OrderFileLimits::default()
+    };
+
+    // Act
+    let outcome = import_within(&pool, "bomb.csv.gz", body, limits).await;
+
+    // Assert
+    let reason = refused(&outcome);
+    assert!(reason.contains("longer than 4194304 bytes"), "{reason}");
+    assert!(
+        reason.contains("ORDER_FILE_MAX_DECOMPRESSED_BYTES"),
+        "{reason}"
+    );
+    assert!(reason.contains("line 2"), "{reason}");
+    assert_eq!(
+        file_status(&pool).await,
+        ("failed".to_owned(), Some(reason.to_owned()))
+    );
+    assert_eq!(
+        scalar_i64(&pool, "select count(*) from sales.orders").await,
+        0
+    );
+    assert_eq!(
+        scalar_i64(
+            &pool,
+            "select count(*) from ops.process_failures where process_name = 'OrderFileImport'"
+        )
+        .await,
+        1
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_gzip_that_expands_to_one_huge_field_is_refused_at_the_line_limit(pool: PgPool) {
+    // Arrange: a good row, then a row whose product name is a quoted 24 MiB field.
+    let good = "A-1,2026-03-02,jane@example.com,Nairobi,LAMP,Lamp,Lighting,1,10,card,KES\n";
+    let mut body = gzip_member(
+        format!("{HEADER}{good}A-2,2026-03-02,jane@example.com,Nairobi,LAMP,\"").as_bytes(),
+    )
+    .await;
+    let filler = gzip_member(&vec![b'x'; 1 << 20]).await;
+    for _ in 0..24 {
+        body.extend_from_slice(&filler);
+    }
+    body.extend_from_slice(&gzip_member(b"\",Lighting,1,10,card,KES\n").await);
+
+    // Act
+    let outcome = import_within(&pool, "one-field.csv.gz", body, OrderFileLimits::default()).await;
+
+    // Assert
+    let reason = refused(&outcome);
+    assert!(
+        reason.contains("a line is longer than 65536 bytes"),
+        "{reason}"
+    );
+    assert!(reason.contains("ORDER_FILE_MAX_LINE_BYTES"), "{reason}");
+    assert!(reason.contains("line 3"), "{reason}");
+    assert_eq!(file_status(&pool).await.0, "failed");
+    assert_eq!(
+        scalar_i64(&pool, "select count(*) from sales.orders").await,
+        0
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_field_longer_than_its_limit_refuses_the_file_naming_line_and_column(pool: PgPool) {
+    // Arrange
+    let name = "n".repeat(600);
+    let file = format!(
+        "{HEADER}A-1,2026-03-02,jane@example.com,Nairobi,LAMP,Lamp,Lighting,1,10,card,KES\n\
+         A-2,2026-03-02,jane@example.com,Nairobi,LAMP,{name},Lighting,1,10,card,KES\n"
+    );
+    let limits = OrderFileLimits {
+        max_field_bytes: 512,
+        ..OrderFileLimits::default()
+    };
+
+    // Act
+    let outcome = import_within(&pool, "long-name.csv", file.into_bytes(), limits).await;
+
+    // Assert
+    let reason = refused(&outcome);
+    assert_eq!(
+        reason,
+        "order file refused: a field is longer than 512 bytes (ORDER_FILE_MAX_FIELD_BYTES) \
+         at line 3, column product_name"
+    );
+    assert_eq!(
+        scalar_i64(&pool, "select count(*) from sales.orders").await,
+        0
+    );
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_row_with_a_nul_byte_is_a_bad_row_and_the_rest_of_the_file_imports(pool: PgPool) {
+    // Arrange: 30,000 one-line orders over ten days; row 25,000 has a NUL in its name.
+    let mut file = String::from(HEADER);
+    for row in 1..=30_000 {
+        let name = if row == 25_000 { "Lamp\0" } else { "Lamp" };
+        file.push_str(&format!(
+            "NUL-{row:05},2026-03-{:02}T10:00:00Z,customer{}@example.com,Nairobi,SKU-{},{name},Lighting,{},{}.50,card,KES\n",
+            1 + row % 10,
+            row % 700,
+            row % 40,
+            1 + row % 3,
+            100 + row % 50,
+        ));
+    }
+
+    // Act
+    let (outcome, _, _) = import_bytes(&pool, "nul.csv", file.into_bytes()).await;
+
+    // Assert
+    assert_eq!(completed(&outcome), (30_000, 29_999, 1));
+    assert_eq!(
+        scalar_i64(&pool, "select count(*) from sales.orders").await,
+        29_999
+    );
+    let errors: Vec<(i32, Option<String>, String, String)> = sqlx::query_as(
+        "select row_number, column_name, reason, raw_row from ingest.ingestion_errors",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(errors.len(), 1);
+    let (row_number, column, reason, raw_row) = &errors[0];
+    assert_eq!(*row_number, 25_001, "data row 25,000 is line 25,001");
+    assert_eq!(column.as_deref(), Some("product_name"));
+    assert!(reason.contains("NUL byte"), "{reason}");
+    assert!(raw_row.starts_with("NUL-25000,"), "{raw_row}");
+    let mut expected = aggregates_recomputed_from_base_rows(&pool).await;
+    expected.sort();
+    assert_eq!(aggregates_in_table(&pool).await, expected);
+    assert!(!expected.is_empty());
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn prices_and_dates_that_are_not_plain_or_plausible_are_bad_rows_naming_the_column(
+    pool: PgPool,
+) {
+    // Arrange
+    let file = format!(
+        "{HEADER}M-1,2026-03-02,jane@example.com,Nairobi,LAMP,Lamp,Lighting,1,1e3,card,KES\n\
+         M-2,2026-03-02,jane@example.com,Nairobi,LAMP,Lamp,Lighting,1,19.999,card,CAD\n\
+         M-3,2026-03-02,jane@example.com,Nairobi,LAMP,Lamp,Lighting,1,1500.5,card,JPY\n\
+         M-4,0001-01-01,jane@example.com,Nairobi,LAMP,Lamp,Lighting,1,10,card,KES\n\
+         M-5,2999-12-31,jane@example.com,Nairobi,LAMP,Lamp,Lighting,1,10,card,KES\n\
+         M-6,2026-03-02,jane@example.com,Nairobi,LAMP,Lamp,Lighting,1,1500,card,JPY\n"
+    );
+
+    // Act
+    let (outcome, _, _) = import_bytes(&pool, "money.csv", file.into_bytes()).await;
+
+    // Assert
+    assert_eq!(completed(&outcome), (6, 1, 5));
+    let errors: Vec<(i32, Option<String>, String)> = sqlx::query_as(
+        "select row_number, column_name, reason from ingest.ingestion_errors order by row_number",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let found: Vec<(i32, Option<&str>)> = errors
+        .iter()
+        .map(|(row, column, _)| (*row, column.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (2, Some("unit_price")),
+            (3, Some("unit_price")),
+            (4, Some("unit_price")),
+            (5, Some("order_date")),
+            (6, Some("order_date")),
+        ]
+    );
+    assert!(errors[0].2.contains("plain decimal"), "{}", errors[0].2);
+    assert!(errors[1].2.contains("CAD allows (2)"), "{}", errors[1].2);
+    assert!(errors[2].2.contains("JPY allows (0)"), "{}", errors[2].2);
+    assert!(errors[3].2.contains("before 2000-01-01"), "{}", errors[3].2);
+    assert!(
+        errors[4].2.contains("more than a day after"),
+        "{}",
+        errors[4].2
+    );
+    let (total, currency): (Decimal, String) =
+        sqlx::query_as("select total_amount, currency::text from sales.orders")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((total, currency.as_str()), (dec("1500"), "JPY"));
 }

@@ -3,7 +3,7 @@
 
 use ingest_orders_file::{handle, FUNCTION_NAME};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use sellerops::flows::ingest::OrderFileImporter;
+use sellerops::flows::ingest::{ImportOptions, OrderFileImporter};
 use sellerops::ops::config::{FromEnvironment, IngestOrdersFileSettings};
 use sellerops::systems::aws::AwsClients;
 use serde_json::Value;
@@ -19,7 +19,11 @@ async fn main() -> Result<(), Error> {
         aws.s3,
         settings.email_hash_pepper,
         settings.default_currency,
-    );
+    )
+    .with_options(ImportOptions {
+        limits: settings.limits,
+        ..ImportOptions::default()
+    });
     run(service_fn(|event: LambdaEvent<Value>| {
         handle(&importer, event)
     }))

@@ -198,6 +198,7 @@ impl Stack {
         .with_options(ImportOptions {
             batch_rows: 500,
             lease: SUITE_LEASE,
+            limits: ingest.limits,
         });
         let mirakl = MiraklClient::from_settings(&accept.mirakl, pool.clone())?;
         let canadapost = fetch_shipping_label::canadapost_client(&label, pool.clone())?;

@@ -387,7 +387,7 @@ mod tests {
                 product_name: None,
                 category: Some("Lighting".into()),
                 quantity: Quantity::parse(&quantity.to_string()).unwrap(),
-                unit_price: UnitPrice::parse(price).unwrap(),
+                unit_price: UnitPrice::parse(price, Currency::parse("KES").unwrap()).unwrap(),
             },
             redacted_cells: format!("{order_ref},{sku}"),
         }

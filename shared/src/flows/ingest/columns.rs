@@ -7,6 +7,8 @@ use std::fmt;
 
 use csv_async::StringRecord;
 
+use super::order_file_row::shown;
+
 /// A column the importer reads. Every one but [`Column::Currency`] must be in the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Column {
@@ -102,6 +104,8 @@ fn join(names: &[&'static str]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnMap {
     positions: [Option<usize>; Column::ALL.len()],
+    /// The header's names, to name a column the importer does not read in a reason.
+    header: Vec<String>,
 }
 
 impl ColumnMap {
@@ -126,7 +130,8 @@ impl ColumnMap {
             .map(Column::name)
             .collect();
         if missing.is_empty() {
-            Ok(Self { positions })
+            let header = header.iter().map(str::to_owned).collect();
+            Ok(Self { positions, header })
         } else {
             Err(HeaderError::MissingColumns(missing))
         }
@@ -138,6 +143,23 @@ impl ColumnMap {
         self.positions[column.slot()]
             .and_then(|index| row.get(index))
             .map_or("", str::trim)
+    }
+
+    /// The column the importer reads at `index`, if any.
+    pub fn column_at(&self, index: usize) -> Option<Column> {
+        Column::ALL
+            .into_iter()
+            .find(|column| self.positions[column.slot()] == Some(index))
+    }
+
+    /// How a reason names the column at `index`: its name, or for a column the importer
+    /// does not read, its header (quoted and shortened) or its position.
+    pub fn name_at(&self, index: usize) -> String {
+        match (self.column_at(index), self.header.get(index)) {
+            (Some(column), _) => column.name().to_owned(),
+            (None, Some(name)) => format!("column {}", shown(name.trim())),
+            (None, None) => format!("column number {}", index + 1),
+        }
     }
 
     /// The position of `column` in a row, when the header has it.

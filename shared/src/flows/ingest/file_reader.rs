@@ -16,6 +16,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader, ReadBuf};
 
+use super::limits::{Limit, LimitExceeded, OrderFileLimits};
 use super::notification::ObjectRef;
 use crate::ops::errors::ProcessError;
 
@@ -39,14 +40,18 @@ pub async fn open(s3: &aws_sdk_s3::Client, object: &ObjectRef) -> Result<TextRea
     TextReader::new(source, object).await
 }
 
-/// Reads the whole object once: its hash and size, and whether its text is UTF-8.
+/// Reads the whole object once: its hash and size, and whether its text is UTF-8 and
+/// within `max_decompressed_bytes` (a gzip bomb is refused here, before any row is
+/// written, having decompressed no more than the limit).
 pub async fn scan(
     s3: &aws_sdk_s3::Client,
     object: &ObjectRef,
+    limits: &OrderFileLimits,
 ) -> Result<ContentScan, ProcessError> {
     let mut reader = open(s3, object).await?;
     let mut utf8 = Utf8Check::default();
     let mut buffer = vec![0; BUFFER_BYTES];
+    let mut text_bytes = 0_u64;
     loop {
         let read = reader
             .read(&mut buffer)
@@ -55,6 +60,15 @@ pub async fn scan(
         if read == 0 {
             break;
         }
+        let allowed = limits.max_decompressed_bytes.saturating_sub(text_bytes);
+        if read as u64 > allowed {
+            // The line where the limit falls: those before it, plus its own.
+            let cut = usize::try_from(allowed).unwrap_or(read);
+            let line = utf8.line + count_lines(&buffer[..cut]) + 1;
+            let exceeded = LimitExceeded::new(Limit::Decompressed, limits, Some(line));
+            return Err(ProcessError::permanent(format!("{exceeded} of {object}")));
+        }
+        text_bytes += read as u64;
         if let Err(line) = utf8.feed(&buffer[..read]) {
             return Err(not_utf8(object, line));
         }

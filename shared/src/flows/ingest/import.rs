@@ -36,6 +36,8 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
+
 use csv_async::{AsyncReader, AsyncReaderBuilder, StringRecord};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -47,6 +49,7 @@ use super::chunk_writer::{self, VariantCache};
 use super::columns::ColumnMap;
 use super::file_reader::{self, ReadFailureClassifier, TextReader};
 use super::ingestion_file::{self, Claim, ClaimedFile, ContentCheck, FileStatus};
+use super::limits::{BoundedText, Limit, LimitExceeded, OrderFileLimits};
 use super::notification::ObjectRef;
 use super::order_file_row::{OrderFileRow, RejectedRow, RowNumber, RowParser};
 use crate::flows::sales_aggregates::SalesDays;
@@ -67,6 +70,8 @@ pub struct ImportOptions {
     /// one batch (the function's 300 s timeout bounds both); shorter than the queue's
     /// visibility timeout, so a retried message finds a crashed attempt's lease expired.
     pub lease: Duration,
+    /// How large the file's text, a line and a field may be.
+    pub limits: OrderFileLimits,
 }
 
 /// The production lease of an import (see [`ImportOptions::lease`]); the time budget
@@ -78,6 +83,7 @@ impl Default for ImportOptions {
         Self {
             batch_rows: 5_000,
             lease: IMPORT_LEASE,
+            limits: OrderFileLimits::default(),
         }
     }
 }
@@ -163,7 +169,14 @@ fn leased(what: &'static str) -> impl FnOnce(LeaseError) -> Stop {
 struct Batch {
     rows: Vec<OrderFileRow>,
     rejected: Vec<RejectedRow>,
+    /// The text of its rows, which they keep a copy of: bounds a batch of long rows.
+    text_bytes: u64,
 }
+
+/// A batch is handed on once its rows' text reaches this size, however few rows it
+/// has: a file of rows near the line limit then keeps memory as flat as one of short
+/// rows (at most three batches are alive: being read, queued, being written).
+const BATCH_TEXT_BYTES: u64 = 8 * 1024 * 1024;
 
 impl Batch {
     fn len(&self) -> usize {
@@ -260,7 +273,7 @@ impl OrderFileImporter {
     async fn run(&self, object: &ObjectRef, claimed: &ClaimedFile) -> Result<ImportOutcome, Stop> {
         let file_id = claimed.file_id();
         if claimed.content_hash.is_none() {
-            let scan = file_reader::scan(&self.s3, object).await?;
+            let scan = file_reader::scan(&self.s3, object, &self.options.limits).await?;
             match ingestion_file::record_content(&self.pool, &claimed.lease, &scan)
                 .await
                 .map_err(db("recording the order file's content hash"))?
@@ -279,22 +292,29 @@ impl OrderFileImporter {
 
         let reader = file_reader::open(&self.s3, object).await?;
         let classifier = reader.failure_classifier();
+        let limits = self.options.limits;
         let mut csv = AsyncReaderBuilder::new()
             .flexible(true)
             .has_headers(true)
-            .create_reader(reader);
+            .create_reader(BoundedText::new(reader, limits));
         let header = csv
             .headers()
             .await
-            .map_err(|err| csv_failure(&classifier, err))?;
+            .map_err(|err| csv_failure(&classifier, &limits, 1, err))?;
         let columns = ColumnMap::from_header(header)
             .map_err(|err| ProcessError::permanent(err.to_string()))?;
-        let parser = RowParser::new(columns, self.default_currency, self.pepper.clone());
+        let parser = RowParser::new(
+            columns,
+            self.default_currency,
+            self.pepper.clone(),
+            Utc::now(),
+        );
 
         let (sender, receiver) = mpsc::channel(1);
         let reading = read_batches(
             csv,
             classifier,
+            limits,
             parser,
             claimed.rows_done,
             self.options.batch_rows.max(1),
@@ -460,10 +480,12 @@ fn taken_over(object: &ObjectRef, file_id: Uuid) -> ProcessError {
 
 /// Reads the rows after the header, skips the `skip` rows an earlier attempt committed,
 /// parses the rest and hands them on in batches. Returns the number of data rows in
-/// the file. Stops quietly when the writer has stopped.
+/// the file. Stops quietly when the writer has stopped. A record past a line or field
+/// limit stops the import: the file is refused (and what earlier batches wrote undone).
 async fn read_batches(
-    mut csv: AsyncReader<TextReader>,
+    mut csv: AsyncReader<BoundedText<TextReader>>,
     classifier: ReadFailureClassifier,
+    limits: OrderFileLimits,
     mut parser: RowParser,
     skip: i64,
     batch_rows: usize,
@@ -472,11 +494,19 @@ async fn read_batches(
     let mut record = StringRecord::new();
     let mut rows_read = 0_i64;
     let mut batch = Batch::default();
-    while csv
-        .read_record(&mut record)
-        .await
-        .map_err(|err| csv_failure(&classifier, err))?
-    {
+    loop {
+        let start = csv.position().clone();
+        csv.get_mut().record_starts_at(start.byte());
+        let more = csv
+            .read_record(&mut record)
+            .await
+            .map_err(|err| csv_failure(&classifier, &limits, start.line(), err))?;
+        if !more {
+            break;
+        }
+        let text_bytes = csv.position().byte().saturating_sub(start.byte());
+        let line = record.position().map_or(start.line(), |at| at.line());
+        check_record_size(&record, text_bytes, line, &limits, parser.columns())?;
         if record.iter().all(str::is_empty) {
             continue; // a blank line is not a row
         }
@@ -492,7 +522,9 @@ async fn read_batches(
             Ok(row) => batch.rows.push(row),
             Err(rejected) => batch.rejected.push(rejected),
         }
-        if batch.len() >= batch_rows && sender.send(std::mem::take(&mut batch)).await.is_err() {
+        batch.text_bytes += text_bytes;
+        let full = batch.len() >= batch_rows || batch.text_bytes >= BATCH_TEXT_BYTES;
+        if full && sender.send(std::mem::take(&mut batch)).await.is_err() {
             return Ok(rows_read);
         }
     }
@@ -503,15 +535,49 @@ async fn read_batches(
     Ok(rows_read)
 }
 
-fn csv_failure(classifier: &ReadFailureClassifier, err: csv_async::Error) -> Stop {
-    let line = err.position().map(|position| position.line());
+/// Refuses the file when `record` (`text_bytes` long, starting on `line`) is longer than
+/// a line or holds a field longer than a field may be. The reader kept it within a
+/// line's limit plus what was read with it, so it was measured in bounded memory.
+fn check_record_size(
+    record: &StringRecord,
+    text_bytes: u64,
+    line: u64,
+    limits: &OrderFileLimits,
+    columns: &ColumnMap,
+) -> Result<(), Stop> {
+    if text_bytes > limits.max_line_bytes {
+        let exceeded = LimitExceeded::new(Limit::Line, limits, Some(line));
+        return Err(ProcessError::permanent(exceeded.to_string()).into());
+    }
+    for (index, field) in record.iter().enumerate() {
+        if field.len() as u64 > limits.max_field_bytes {
+            let exceeded = LimitExceeded::new(Limit::Field, limits, Some(line))
+                .in_column(columns.name_at(index));
+            return Err(ProcessError::permanent(exceeded.to_string()).into());
+        }
+    }
+    Ok(())
+}
+
+/// Why the CSV reader stopped, reading the record that starts on `line`.
+fn csv_failure(
+    classifier: &ReadFailureClassifier,
+    limits: &OrderFileLimits,
+    line: u64,
+    err: csv_async::Error,
+) -> Stop {
+    let line = err.position().map_or(line, |position| position.line());
     match err.into_kind() {
-        csv_async::ErrorKind::Io(io) => classifier.classify(io).into(),
-        csv_async::ErrorKind::Utf8 { .. } => ProcessError::permanent(format!(
-            "order file is not UTF-8 text (line {})",
-            line.map_or_else(|| "unknown".to_owned(), |line| line.to_string())
-        ))
-        .into(),
+        csv_async::ErrorKind::Io(io) => match LimitExceeded::from_io(&io) {
+            Some(limit) => {
+                let exceeded = LimitExceeded::new(*limit, limits, Some(line));
+                ProcessError::permanent(exceeded.to_string()).into()
+            }
+            None => classifier.classify(io).into(),
+        },
+        csv_async::ErrorKind::Utf8 { .. } => {
+            ProcessError::permanent(format!("order file is not UTF-8 text (line {line})")).into()
+        }
         other => {
             ProcessError::permanent(format!("order file is not readable CSV: {other:?}")).into()
         }

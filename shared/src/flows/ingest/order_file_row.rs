@@ -8,7 +8,6 @@
 //! never stored.
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SubsecRound, Utc};
 use csv_async::StringRecord;
@@ -17,7 +16,8 @@ use rust_decimal::Decimal;
 use super::columns::{Column, ColumnMap};
 use super::payment_method::PaymentMethod;
 use crate::model::customer_email::{CustomerEmail, EmailHash, EmailHasher, EmailPepper};
-use crate::model::money::Currency;
+use crate::model::money::{parse_plain_amount, Currency, Money};
+use crate::model::order_time::check_order_time;
 
 /// Where a row starts in its file: the line number a text editor shows (the header is
 /// line 1).
@@ -125,38 +125,54 @@ impl Quantity {
     }
 }
 
-/// The price of one unit: not negative, at most two decimals, small enough for the
-/// database's money columns.
+/// The decimals the database's money columns (`numeric(14,2)`) keep: an amount with
+/// more would be rounded on the way in, so it is refused instead, even in a currency
+/// that has three (the dinars).
+const STORED_DECIMALS: u32 = 2;
+
+/// The price of one unit: a plain decimal, not negative, with no more decimals than
+/// its currency has, small enough for the database's money columns. Never rounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct UnitPrice(Decimal);
 
 impl UnitPrice {
-    /// Parses a plain decimal (`1500`, `1500.5`, `1500.50`); no currency signs or
-    /// thousands separators.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    /// Parses a plain decimal (`1500`, `1500.5`, `1500.50`) in `currency`; no exponent,
+    /// currency signs or thousands separators, and no more decimals than the currency's
+    /// minor units (`19.999` is not a price in dollars, `1500.5` not one in yen).
+    pub fn parse(raw: &str, currency: Currency) -> Result<Self, String> {
+        let price = Self::parse_plain(raw)?;
+        Money::exact(price, currency).map_err(|err| format!("unit_price {err}"))?;
+        if price.normalize().scale() > STORED_DECIMALS {
+            return Err(format!(
+                "unit_price {price} has more than the {STORED_DECIMALS} decimals the \
+                 database keeps"
+            ));
+        }
+        if price > MAX_AMOUNT {
+            return Err(format!("unit_price {} is too large", shown(raw.trim())));
+        }
+        Ok(Self(price.normalize().abs()))
+    }
+
+    /// The checks that need no currency: a plain decimal, not negative.
+    fn parse_plain(raw: &str) -> Result<Decimal, String> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return Err("unit_price is empty".into());
         }
-        let price = Decimal::from_str(trimmed)
-            .map_err(|_| format!("unit_price must be a number, got {}", shown(trimmed)))?
-            .normalize();
+        let price = parse_plain_amount(trimmed).map_err(|_| {
+            format!(
+                "unit_price must be a plain decimal such as 19.99, got {}",
+                shown(trimmed)
+            )
+        })?;
         if price.is_sign_negative() && !price.is_zero() {
             return Err(format!(
                 "unit_price must not be negative, got {}",
                 shown(trimmed)
             ));
         }
-        if price.scale() > 2 {
-            return Err(format!(
-                "unit_price has more than two decimals: {}",
-                shown(trimmed)
-            ));
-        }
-        if price > MAX_AMOUNT {
-            return Err(format!("unit_price {} is too large", shown(trimmed)));
-        }
-        Ok(Self(price.abs()))
+        Ok(price)
     }
 
     /// The amount.
@@ -329,6 +345,7 @@ pub struct RowParser {
     default_currency: Currency,
     hasher: EmailHasher,
     last_email: Option<(String, EmailHash)>,
+    received: DateTime<Utc>,
 }
 
 impl fmt::Debug for RowParser {
@@ -341,14 +358,26 @@ impl fmt::Debug for RowParser {
 }
 
 impl RowParser {
-    /// A parser for rows laid out as `columns` describes.
-    pub fn new(columns: ColumnMap, default_currency: Currency, pepper: EmailPepper) -> Self {
+    /// A parser for rows laid out as `columns` describes, of a file received at
+    /// `received` (an order dated more than a day after it is implausible).
+    pub fn new(
+        columns: ColumnMap,
+        default_currency: Currency,
+        pepper: EmailPepper,
+        received: DateTime<Utc>,
+    ) -> Self {
         Self {
             columns,
             default_currency,
             hasher: EmailHasher::new(&pepper),
             last_email: None,
+            received,
         }
+    }
+
+    /// Where the columns are.
+    pub fn columns(&self) -> &ColumnMap {
+        &self.columns
     }
 
     /// Parses one data row.
@@ -357,15 +386,20 @@ impl RowParser {
         row_number: RowNumber,
         record: &StringRecord,
     ) -> Result<OrderFileRow, RejectedRow> {
-        let mut problems = Vec::new();
+        let mut problems = unstorable_cells(record, &self.columns);
         let cell = |column| self.columns.cell(record, column);
         let p = &mut problems;
 
         let order_ref = check(p, Column::OrderRef, OrderRef::parse(cell(Column::OrderRef)));
+        let received = self.received;
         let placed_at = check(
             p,
             Column::OrderDate,
-            OrderDate::parse(cell(Column::OrderDate)),
+            OrderDate::parse(cell(Column::OrderDate)).and_then(|date| {
+                check_order_time(date.at(), received)
+                    .map(|_| date)
+                    .map_err(|err| format!("order_date {err}"))
+            }),
         );
         let customer = check(
             p,
@@ -378,10 +412,21 @@ impl RowParser {
         );
         let sku = check(p, Column::Sku, Sku::parse(cell(Column::Sku)));
         let quantity = check(p, Column::Quantity, Quantity::parse(cell(Column::Quantity)));
+        let currency_cell = cell(Column::Currency);
+        let currency = if currency_cell.is_empty() {
+            Ok(self.default_currency)
+        } else {
+            Currency::parse(currency_cell)
+                .map_err(|_| format!("currency {} is not an ISO 4217 code", shown(currency_cell)))
+        };
         let unit_price = check(
             p,
             Column::UnitPrice,
-            UnitPrice::parse(cell(Column::UnitPrice)),
+            match &currency {
+                Ok(currency) => UnitPrice::parse(cell(Column::UnitPrice), *currency),
+                // Its decimals are checked once the currency is known.
+                Err(_) => UnitPrice::parse_plain(cell(Column::UnitPrice)).map(UnitPrice),
+            },
         );
         let method_cell = cell(Column::PaymentMethod);
         let payment_method = check(
@@ -397,18 +442,7 @@ impl RowParser {
                 }
             }),
         );
-        let currency_cell = cell(Column::Currency);
-        let currency = check(
-            p,
-            Column::Currency,
-            if currency_cell.is_empty() {
-                Ok(self.default_currency)
-            } else {
-                Currency::parse(currency_cell).map_err(|_| {
-                    format!("currency {} is not an ISO 4217 code", shown(currency_cell))
-                })
-            },
-        );
+        let currency = check(p, Column::Currency, currency);
         let line_total = match (quantity, unit_price) {
             (Some(quantity), Some(price)) => {
                 let total = price.amount() * Decimal::from(quantity.get());
@@ -475,6 +509,25 @@ impl RowParser {
     }
 }
 
+/// The cells PostgreSQL would refuse to store: a NUL byte has no place in a `text`
+/// column, so a row holding one, in any column, is a bad row rather than a failed
+/// batch. (Every other value reaching the database is checked by its own parser: the
+/// text is UTF-8, amounts and quantities fit their columns, dates their range.)
+fn unstorable_cells(record: &StringRecord, columns: &ColumnMap) -> Vec<RowProblem> {
+    record
+        .iter()
+        .enumerate()
+        .filter(|(_, cell)| cell.contains('\0'))
+        .map(|(index, _)| RowProblem {
+            column: columns.column_at(index),
+            reason: format!(
+                "{} holds a NUL byte (\\0), which cannot be stored",
+                columns.name_at(index)
+            ),
+        })
+        .collect()
+}
+
 /// The value of a parsed cell, or `None` with its problem noted.
 fn check<T>(
     problems: &mut Vec<RowProblem>,
@@ -535,8 +588,12 @@ fn redacted_csv(record: &StringRecord, email_position: Option<usize>) -> String 
         if index > 0 {
             line.push(',');
         }
+        let escaped;
         let cell = if Some(index) == email_position || cell.contains('@') {
             WITHHELD
+        } else if cell.contains('\0') {
+            escaped = cell.replace('\0', "\\0");
+            &escaped
         } else {
             cell
         };
@@ -555,6 +612,7 @@ fn redacted_csv(record: &StringRecord, email_position: Option<usize>) -> String 
 mod tests {
     use super::*;
     use secrecy::SecretString;
+    use std::str::FromStr;
 
     const HEADER: [&str; 11] = [
         "order_ref",
@@ -576,6 +634,7 @@ mod tests {
             columns,
             Currency::parse("KES").unwrap(),
             EmailPepper::new(SecretString::from("pepper-for-the-unit-tests")),
+            "2026-03-04T00:00:00Z".parse().unwrap(),
         )
     }
 
@@ -717,12 +776,16 @@ mod tests {
         }
     }
 
+    fn price(raw: &str, currency: &str) -> Result<Decimal, String> {
+        UnitPrice::parse(raw, Currency::parse(currency).unwrap()).map(UnitPrice::amount)
+    }
+
     #[test]
-    fn prices_are_exact_non_negative_with_at_most_two_decimals() {
-        assert_eq!(UnitPrice::parse("1500").unwrap().amount(), dec("1500"));
-        assert_eq!(UnitPrice::parse("19.990").unwrap().amount(), dec("19.99"));
-        assert_eq!(UnitPrice::parse("0").unwrap().amount(), Decimal::ZERO);
-        assert_eq!(UnitPrice::parse("-0").unwrap().amount(), Decimal::ZERO);
+    fn prices_are_exact_non_negative_plain_decimals() {
+        assert_eq!(price("1500", "KES"), Ok(dec("1500")));
+        assert_eq!(price("19.990", "KES"), Ok(dec("19.99")));
+        assert_eq!(price("0", "KES"), Ok(Decimal::ZERO));
+        assert_eq!(price("-0", "KES"), Ok(Decimal::ZERO));
         for raw in [
             "-1",
             "1.999",
@@ -730,10 +793,88 @@ mod tests {
             "1,000.00",
             "",
             "NaN",
+            "1e3",
+            "1E5",
             "1000000000000",
         ] {
-            assert!(UnitPrice::parse(raw).is_err(), "{raw}");
+            assert!(price(raw, "KES").is_err(), "{raw}");
         }
+        assert!(price("1e3", "KES").unwrap_err().contains("plain decimal"));
+    }
+
+    #[test]
+    fn a_price_has_no_more_decimals_than_its_currency_and_is_never_rounded() {
+        assert_eq!(price("1500", "JPY"), Ok(dec("1500")));
+        let err = price("1500.5", "JPY").unwrap_err();
+        assert_eq!(
+            err,
+            "unit_price 1500.5 has more decimals than JPY allows (0)"
+        );
+        assert!(price("19.999", "CAD")
+            .unwrap_err()
+            .contains("CAD allows (2)"));
+        let err = price("1.125", "KWD").unwrap_err();
+        assert!(err.contains("decimals the database keeps"), "{err}");
+        assert_eq!(price("1.120", "KWD"), Ok(dec("1.12")));
+    }
+
+    #[test]
+    fn a_price_in_a_file_is_checked_against_the_row_currency() {
+        let mut cells = GOOD;
+        cells[8] = "1500.5";
+        cells[10] = "JPY";
+        let rejected = parser().parse(4, &row(cells)).unwrap_err();
+        assert_eq!(rejected.problems[0].column, Some(Column::UnitPrice));
+        assert!(rejected.problems[0].reason.contains("JPY"));
+    }
+
+    #[test]
+    fn an_order_date_before_2000_or_more_than_a_day_after_the_import_is_a_bad_row() {
+        for date in ["0001-01-01", "1999-12-31T23:59:59Z", "2026-03-05T00:00:01Z"] {
+            let mut cells = GOOD;
+            cells[1] = date;
+            let rejected = parser().parse(5, &row(cells)).unwrap_err();
+            assert_eq!(
+                rejected.problems[0].column,
+                Some(Column::OrderDate),
+                "{date}"
+            );
+        }
+        let mut cells = GOOD;
+        cells[1] = "2026-03-05T00:00:00Z";
+        assert!(
+            parser().parse(5, &row(cells)).is_ok(),
+            "a day ahead is allowed"
+        );
+    }
+
+    #[test]
+    fn a_nul_byte_in_any_cell_is_a_bad_row_naming_its_column() {
+        let mut cells = GOOD;
+        cells[5] = "Solar\0lamp";
+        let rejected = parser().parse(9, &row(cells)).unwrap_err();
+        assert_eq!(rejected.problems.len(), 1);
+        assert_eq!(rejected.problems[0].column, Some(Column::ProductName));
+        assert!(rejected.problems[0]
+            .reason
+            .contains("product_name holds a NUL byte"));
+        assert!(!rejected.redacted_cells.contains('\0'));
+        assert!(rejected.redacted_cells.contains("Solar\\0lamp"));
+
+        let columns = ColumnMap::from_header(&StringRecord::from(
+            HEADER.iter().copied().chain(["notes"]).collect::<Vec<_>>(),
+        ))
+        .unwrap();
+        let mut parser = RowParser::new(
+            columns,
+            Currency::parse("KES").unwrap(),
+            EmailPepper::new(SecretString::from("pepper-for-the-unit-tests")),
+            "2026-03-04T00:00:00Z".parse().unwrap(),
+        );
+        let record = StringRecord::from(GOOD.iter().copied().chain(["gift\0"]).collect::<Vec<_>>());
+        let rejected = parser.parse(10, &record).unwrap_err();
+        assert_eq!(rejected.problems[0].column, None);
+        assert!(rejected.problems[0].reason.contains("column \"notes\""));
     }
 
     #[test]

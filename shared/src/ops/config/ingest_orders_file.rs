@@ -1,6 +1,7 @@
 //! `ingest-orders-file`: imports the order files dropped into the orders bucket.
 
 use super::{AwsSettings, DatabaseSettings, FromEnvironment, Variables};
+use crate::flows::ingest::OrderFileLimits;
 use crate::model::customer_email::EmailPepper;
 use crate::model::money::Currency;
 
@@ -16,6 +17,10 @@ pub struct IngestOrdersFileSettings {
     pub email_hash_pepper: EmailPepper,
     /// `DEFAULT_CURRENCY`: the prices' currency when a file names none (default CAD).
     pub default_currency: Currency,
+    /// `ORDER_FILE_MAX_DECOMPRESSED_BYTES`, `ORDER_FILE_MAX_LINE_BYTES`,
+    /// `ORDER_FILE_MAX_FIELD_BYTES`: past one, a file is refused (the defaults, and why,
+    /// are on [`OrderFileLimits`]).
+    pub limits: OrderFileLimits,
 }
 
 impl FromEnvironment for IngestOrdersFileSettings {
@@ -27,7 +32,28 @@ impl FromEnvironment for IngestOrdersFileSettings {
             default_currency: vars.parsed_or("DEFAULT_CURRENCY", Currency::CAD, |raw| {
                 Currency::parse(raw).map_err(|err| err.to_string())
             }),
+            limits: read_limits(vars),
         }
+    }
+}
+
+fn read_limits(vars: &mut Variables<'_>) -> OrderFileLimits {
+    let defaults = OrderFileLimits::default();
+    let mut bytes = |name: &'static str, default: u64| {
+        vars.parsed_or(name, default, |raw| match raw.trim().parse::<u64>() {
+            Ok(bytes) if bytes > 0 => Ok(bytes),
+            _ => Err(format!(
+                "must be a whole number of bytes above 0, got {raw:?}"
+            )),
+        })
+    };
+    OrderFileLimits {
+        max_decompressed_bytes: bytes(
+            "ORDER_FILE_MAX_DECOMPRESSED_BYTES",
+            defaults.max_decompressed_bytes,
+        ),
+        max_line_bytes: bytes("ORDER_FILE_MAX_LINE_BYTES", defaults.max_line_bytes),
+        max_field_bytes: bytes("ORDER_FILE_MAX_FIELD_BYTES", defaults.max_field_bytes),
     }
 }
 
@@ -52,6 +78,44 @@ mod tests {
         let vars = with(&[DATABASE[0], PEPPER], "DEFAULT_CURRENCY", "usd");
         let settings = IngestOrdersFileSettings::from_lookup(lookup(&vars)).unwrap();
         assert_eq!(settings.default_currency.code(), "USD");
+    }
+
+    #[test]
+    fn the_input_limits_default_to_256_mib_64_kib_and_8_kib_and_can_be_set() {
+        let settings =
+            IngestOrdersFileSettings::from_lookup(lookup(&[DATABASE[0], PEPPER])).unwrap();
+        assert_eq!(
+            settings.limits,
+            OrderFileLimits {
+                max_decompressed_bytes: 268_435_456,
+                max_line_bytes: 65_536,
+                max_field_bytes: 8_192,
+            }
+        );
+
+        let vars = [
+            DATABASE[0],
+            PEPPER,
+            ("ORDER_FILE_MAX_DECOMPRESSED_BYTES", "1048576"),
+            ("ORDER_FILE_MAX_LINE_BYTES", "4096"),
+            ("ORDER_FILE_MAX_FIELD_BYTES", "512"),
+        ];
+        let settings = IngestOrdersFileSettings::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(settings.limits.max_decompressed_bytes, 1_048_576);
+        assert_eq!(settings.limits.max_line_bytes, 4_096);
+        assert_eq!(settings.limits.max_field_bytes, 512);
+
+        let vars = [
+            DATABASE[0],
+            PEPPER,
+            ("ORDER_FILE_MAX_LINE_BYTES", "64KiB"),
+            ("ORDER_FILE_MAX_FIELD_BYTES", "0"),
+        ];
+        let err = IngestOrdersFileSettings::from_lookup(lookup(&vars)).unwrap_err();
+        assert_eq!(
+            err.variables(),
+            ["ORDER_FILE_MAX_LINE_BYTES", "ORDER_FILE_MAX_FIELD_BYTES"]
+        );
     }
 
     #[test]

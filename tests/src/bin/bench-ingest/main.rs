@@ -208,6 +208,7 @@ async fn import_in_this_process(args: &[String]) -> BenchResult<()> {
     )
     .with_options(ImportOptions {
         batch_rows,
+        limits: settings.limits,
         ..ImportOptions::default()
     });
     let object = ObjectRef {
