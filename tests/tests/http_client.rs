@@ -213,3 +213,55 @@ async fn only_a_failed_call_keeps_its_bodies_in_the_log(pool: PgPool) {
         ]
     );
 }
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_failed_call_keeps_its_bodies_less_the_customers_data(pool: PgPool) {
+    // Arrange: a label request refused by the carrier, and an order read that fails.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/ncshipment"))
+        .respond_with(ResponseTemplate::new(400).set_body_string(
+            "<messages><message><code>8512</code><description>Bad phone number \
+             for elodie&#64;example.ca</description></message></messages>",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/orders"))
+        .respond_with(ResponseTemplate::new(503).set_body_string(
+            r#"{"orders":[{"customer":{"firstname":"Élodie","shipping_address":{"street_1":"1450 Rue Sherbrooke O","city":"Montréal","phone":"5145550147"}},"customer_notification_email":"k7f3\u0040relay.example.ca"}]}"#,
+        ))
+        .mount(&server)
+        .await;
+    let client = client(&pool);
+    let mut label = Call::new("Buy", Method::POST, format!("{}/ncshipment", server.uri()));
+    label.body = Some(
+        "<non-contract-shipment><delivery-spec><destination><name>Élodie Tremblay</name>\
+         <client-voice-number>5145550147</client-voice-number><address-details>\
+         <address-line-1>1450 Rue Sherbrooke O</address-line-1><city>Montréal</city>\
+         </address-details></destination></delivery-spec></non-contract-shipment>"
+            .into(),
+    );
+    let orders = Call::new("OR11", Method::GET, format!("{}/orders", server.uri()));
+
+    // Act
+    client.send(&label).await.unwrap_err();
+    client.send(&orders).await.unwrap_err();
+
+    // Assert: what went wrong stays readable; who it was about does not.
+    let attempts = logged(&pool).await;
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    let kept = format!("{attempts:?}");
+    for personal in [
+        "Élodie",
+        "Tremblay",
+        "5145550147",
+        "Sherbrooke",
+        "example.ca",
+    ] {
+        assert!(!kept.contains(personal), "{personal} in {kept}");
+    }
+    for readable in ["8512", "Bad phone", "Montréal", "<city>"] {
+        assert!(kept.contains(readable), "{readable} missing from {kept}");
+    }
+}

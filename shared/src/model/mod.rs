@@ -6,4 +6,5 @@ pub mod customer_email;
 pub mod customers;
 pub mod money;
 pub mod order_time;
+pub mod personal_data;
 pub mod received;

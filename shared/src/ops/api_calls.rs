@@ -1,10 +1,17 @@
 //! `ops.api_calls`: every outbound call to a marketplace or carrier, secrets redacted.
+//!
+//! Every call keeps its method, URL, status, duration and error. Its bodies are kept
+//! only when it failed (no 2xx answer), to show what went wrong, and then with their
+//! personal data redacted ([`redact_body`]): a successful answer (an order and its
+//! customer's address) or a label request (the recipient) has no place in a log.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
+
+use crate::model::personal_data::redact_body;
 
 /// What is written in place of a secret.
 pub const REDACTED: &str = "[redacted]";
@@ -45,11 +52,12 @@ pub struct ApiCall {
     pub url: String,
     /// Request headers with credentials redacted.
     pub request_headers: serde_json::Value,
-    /// The request body as sent (bodies carry no credentials in these APIs).
+    /// The request body as sent (bodies carry no credentials in these APIs); kept only
+    /// when the call failed, redacted.
     pub request_body: Option<String>,
     /// The answer's status, when one came.
     pub status_code: Option<u16>,
-    /// The answer's body, when one came.
+    /// The answer's body, when one came; kept only when the call failed, redacted.
     pub response_body: Option<String>,
     /// How long the call took.
     pub duration: Duration,
@@ -88,6 +96,17 @@ impl ApiCall {
             request_id: None,
             started_at: Utc::now(),
         }
+    }
+
+    /// No 2xx answer: a transport failure, or any other status.
+    pub fn failed(&self) -> bool {
+        self.error.is_some() || !self.status_code.is_some_and(|s| (200..300).contains(&s))
+    }
+
+    /// A body as the log keeps it: nothing for a call that succeeded, the body less its
+    /// personal data for one that failed.
+    fn kept_body(&self, body: Option<&str>) -> Option<String> {
+        body.filter(|_| self.failed()).map(redact_body)
     }
 }
 
@@ -153,7 +172,8 @@ fn redact_userinfo(base: &str) -> String {
     }
 }
 
-/// Writes the log row and returns its id.
+/// Writes the log row and returns its id. The bodies are written only for a failed call,
+/// redacted, whatever the caller filled in.
 pub async fn record_api_call<'e>(
     executor: impl PgExecutor<'e>,
     call: &ApiCall,
@@ -170,9 +190,9 @@ pub async fn record_api_call<'e>(
         call.method,
         call.url,
         call.request_headers,
-        call.request_body.as_deref(),
+        call.kept_body(call.request_body.as_deref()),
         call.status_code.map(i32::from),
-        call.response_body.as_deref(),
+        call.kept_body(call.response_body.as_deref()),
         duration_ms,
         call.error.as_deref(),
         call.order_id,
@@ -198,6 +218,23 @@ mod tests {
         assert_eq!(headers["x-api-key"], REDACTED);
         assert_eq!(headers["accept"], "application/vnd.cpc.ncshipment-v4+xml");
         assert!(!headers.to_string().contains("dXNlcjpwYXNz"));
+    }
+
+    #[test]
+    fn a_call_failed_unless_it_was_answered_with_a_2xx() {
+        let mut call = ApiCall::new("mirakl", "OR11", "GET", "https://m.test/api/orders", []);
+        assert!(call.failed(), "no answer yet is no success");
+        call.status_code = Some(200);
+        assert!(!call.failed());
+        assert_eq!(call.kept_body(Some(r#"{"phone":"5145550147"}"#)), None);
+        call.status_code = Some(400);
+        assert_eq!(
+            call.kept_body(Some(r#"{"phone":"5145550147"}"#)).as_deref(),
+            Some(r#"{"phone":"[redacted]"}"#)
+        );
+        call.status_code = Some(204);
+        call.error = Some("body cut short".into());
+        assert!(call.failed());
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!   (refused, reset, timed out) is a transport failure; any other 4xx is rejected, its
 //!   body kept for the adapter to read the reason from;
 //! - records the call in `ops.api_calls` with credentials redacted (see
-//!   [`crate::ops::api_calls`]), the bodies only when the call failed;
+//!   [`crate::ops::api_calls`]), the bodies only when the call failed and then less
+//!   their personal data;
 //! - retries transient failures as a [`RetryPolicy`] allows ([`with_retries`]), and a
 //!   request that is not idempotent (a POST: buying a label, requesting a refund,
 //!   sending a message) only when it provably did no work: the request never left (no
@@ -231,12 +232,9 @@ impl HttpClient {
         let started = Instant::now();
         let outcome = self.exchange(request, &mut log).await;
         log.duration = started.elapsed();
-        // Only a failed call keeps its bodies: they show what went wrong, while a
-        // successful answer (an order and its customer's address) has no place in a log.
+        // The log keeps the bodies of a failed call only, redacted (`record_api_call`).
         if outcome.is_err() {
             log.request_body.clone_from(&call.body);
-        } else {
-            log.response_body = None;
         }
         // The log must not make a call fail: a lost log row is reported, the call's
         // outcome stands.

@@ -7,6 +7,7 @@ use sqlx::PgConnection;
 
 use super::hash_email;
 use crate::model::customer_email::EmailPepper;
+use crate::model::personal_data::redact_json;
 use crate::systems::freshdesk::FreshdeskTicket;
 
 /// How a ticket was filed: its status and priority as `support.extract_ticket_status`
@@ -56,12 +57,12 @@ pub async fn record_ticket(
     pepper: &EmailPepper,
 ) -> Result<RecordedTicket, sqlx::Error> {
     let email = hash_email(ticket.requester_email.as_deref(), pepper);
-    let document = Value::Object(ticket.document.clone()).to_string();
+    let document = redact_json(&Value::Object(ticket.document.clone()).to_string());
     sqlx::query_as!(
         RecordedTicket,
         r#"insert into etl.freshdesk_tickets as t
              (domain, freshdesk_ticket_id, requester_email_hash, data)
-         values ($1, $2, $3, ops.redact_email_addresses($4)::jsonb)
+         values ($1, $2, $3, $4::text::jsonb)
          on conflict on constraint freshdesk_tickets_domain_ticket_id_key do update set
              requester_email_hash = coalesce(excluded.requester_email_hash, t.requester_email_hash),
              data = t.data || excluded.data

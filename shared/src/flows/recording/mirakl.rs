@@ -27,6 +27,7 @@ use crate::flows::sales_aggregates::SalesDays;
 use crate::model::channel::Channel;
 use crate::model::conversation::{ConversationStatus, SenderType};
 use crate::model::customer_email::EmailPepper;
+use crate::model::personal_data::{redact_email_addresses, redact_json};
 use crate::model::received::Received;
 use crate::ops::outbox::{enqueue, WorkQueue};
 use crate::systems::mirakl::order_state::OrderState;
@@ -241,7 +242,7 @@ pub async fn record_mirakl_thread(
          values ($1::text, $2,
                  (select id from sales.customers where channel = $1 and external_id = $3),
                  (select id from sales.orders where channel = $1 and external_id = $4),
-                 $5, $6, $7, ops.redact_email_addresses($8)::jsonb)
+                 $5, $6, $7, $8::text::jsonb)
          on conflict on constraint conversations_channel_external_id_key do update set
              customer_id = coalesce(c.customer_id, excluded.customer_id),
              order_id = coalesce(c.order_id, excluded.order_id),
@@ -264,7 +265,7 @@ pub async fn record_mirakl_thread(
         thread.topic.as_ref().and_then(|t| t.value.as_deref()),
         thread.topic.as_ref().map(|t| t.kind.as_str()),
         last_message_at,
-        received.raw(),
+        redact_json(received.raw()),
         thread.date_updated,
     )
     .fetch_one(&mut *tx)
@@ -278,8 +279,7 @@ pub async fn record_mirakl_thread(
              conversation_id, channel, external_id, sender_type, sender_name, body, sent_at,
              raw_payload)
          select $1, $2, m.external_id, m.sender_type, m.sender_name,
-                ops.redact_email_addresses(m.body), m.sent_at,
-                ops.redact_email_addresses(m.raw)::jsonb
+                m.body, m.sent_at, m.raw::jsonb
          from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
                      $8::text[])
               as m(external_id, sender_type, sender_name, body, sent_at, raw)
@@ -302,13 +302,16 @@ pub async fn record_mirakl_thread(
             .collect::<Vec<_>>() as _,
         messages
             .iter()
-            .map(|m| m.value.body.as_str())
+            .map(|m| redact_email_addresses(&m.value.body))
             .collect::<Vec<_>>() as _,
         &messages
             .iter()
             .map(|m| m.value.date_created)
             .collect::<Vec<_>>(),
-        messages.iter().map(|m| m.raw()).collect::<Vec<_>>() as _,
+        messages
+            .iter()
+            .map(|m| redact_json(m.raw()))
+            .collect::<Vec<_>>() as _,
     )
     .fetch_all(&mut *tx)
     .await?;

@@ -12,6 +12,7 @@ use crate::flows::sales_aggregates::SalesDays;
 use crate::model::channel::Channel;
 use crate::model::customer_email::EmailHash;
 use crate::model::customers::{record_customer, CustomerSighting};
+use crate::model::personal_data::redact_json;
 use crate::systems::mirakl::order_state::OrderState;
 use crate::systems::shopify::ShopifyOrderStatus;
 
@@ -74,7 +75,8 @@ pub struct ChannelOrder<'a> {
     pub customer: Option<OrderCustomer<'a>>,
     /// What was bought.
     pub lines: Vec<ChannelOrderLine<'a>>,
-    /// The whole document as received; e-mail addresses are replaced before it is stored.
+    /// The whole document as received; its personal data is redacted before it is stored
+    /// ([`redact_json`]): the ship-to columns keep what the label needs.
     pub raw_payload: &'a str,
 }
 
@@ -191,7 +193,7 @@ pub async fn record_order(
              shipping_province, shipping_postal_code, shipping_country_code, shipping_phone,
              raw_payload)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                 $18, $19, $20, $21, $22, $23, $24, $25, ops.redact_email_addresses($26)::jsonb)
+                 $18, $19, $20, $21, $22, $23, $24, $25, $26::text::jsonb)
          on conflict on constraint orders_channel_external_id_key do update set
              commercial_id = coalesce(excluded.commercial_id, o.commercial_id),
              customer_id = coalesce(excluded.customer_id, o.customer_id),
@@ -244,7 +246,7 @@ pub async fn record_order(
         ship_to.postal_code,
         ship_to.country_code,
         ship_to.phone,
-        order.raw_payload,
+        redact_json(order.raw_payload),
     )
     .fetch_optional(&mut *tx)
     .await?

@@ -1,5 +1,5 @@
 //! Shopify orders into the canonical order tables, customers into the
-//! `etl.shopify_customers` envelope (the raw document less e-mail addresses).
+//! `etl.shopify_customers` envelope (the raw document less its personal data).
 
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
@@ -13,6 +13,7 @@ use super::{hash_email, SeenBy};
 use crate::flows::sales_aggregates::SalesDays;
 use crate::model::channel::Channel;
 use crate::model::customer_email::EmailPepper;
+use crate::model::personal_data::redact_json;
 use crate::model::received::Received;
 use crate::systems::shopify::{ShopifyCustomer, ShopifyOrder};
 
@@ -116,7 +117,7 @@ pub async fn record_shopify_customer(
     sqlx::query!(
         "insert into etl.shopify_customers as s
              (shop_domain, shopify_customer_id, customer_id, email_hash, data)
-         values ($1, $2, $3, $4, ops.redact_email_addresses($5)::jsonb)
+         values ($1, $2, $3, $4, $5::text::jsonb)
          on conflict on constraint shopify_customers_shop_domain_customer_id_key do update set
              customer_id = excluded.customer_id,
              email_hash = coalesce(excluded.email_hash, s.email_hash),
@@ -128,7 +129,7 @@ pub async fn record_shopify_customer(
         &shopify_id,
         customer_id,
         email.as_ref().map(|hash| hash.as_bytes().as_slice()),
-        received.raw(),
+        redact_json(received.raw()),
         customer.updated_at,
     )
     .execute(&mut *tx)

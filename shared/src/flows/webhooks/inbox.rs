@@ -1,8 +1,10 @@
-//! `ops.inbox`: every accepted delivery, stored as received (less e-mail addresses)
-//! before it is normalised, unique per source and delivery id.
+//! `ops.inbox`: every accepted delivery, stored as received less its personal data
+//! ([`redact_json`]) before it is normalised, unique per source and delivery id.
 
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+use crate::model::personal_data::redact_json;
 
 /// Stores a delivery in the caller's transaction. `None` when it was stored before: a
 /// second delivery changes nothing. A concurrent duplicate waits here until the first
@@ -16,13 +18,13 @@ pub async fn store_delivery(
 ) -> Result<Option<Uuid>, sqlx::Error> {
     sqlx::query_scalar!(
         "insert into ops.inbox (source, delivery_id, headers, body)
-         values ($1, $2, $3, ops.redact_email_addresses($4)::jsonb)
+         values ($1, $2, $3, $4::text::jsonb)
          on conflict on constraint inbox_source_delivery_id_key do nothing
          returning id",
         source,
         delivery_id,
         headers,
-        body,
+        redact_json(body),
     )
     .fetch_optional(tx)
     .await
