@@ -413,6 +413,11 @@ async fn an_order_that_breaks_a_rule_is_written_down_and_its_neighbours_are_reco
     let answer = deliver_mirakl(&service, &[&negative, &good]).await;
 
     assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["status"], "partly_recorded");
+    assert_eq!(
+        answer.body["not_recorded"],
+        serde_json::json!(["BBY-BAD-1"])
+    );
     let orders: Vec<String> = sqlx::query_scalar("select external_id from sales.orders")
         .fetch_all(&pool)
         .await
@@ -430,4 +435,100 @@ async fn an_order_that_breaks_a_rule_is_written_down_and_its_neighbours_are_reco
         .await
         .unwrap();
     assert!(inbox_error.unwrap().contains("BBY-BAD-1"));
+}
+
+// --- Bad input ------------------------------------------------------------------
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_nul_in_any_string_or_key_is_400_naming_the_field_and_stores_nothing(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+    let order = fixtures::text("mirakl/order_waiting_acceptance.json");
+    let escaped_name = order.replacen("\"Élodie\"", "\"Élo\\u0000die\"", 1);
+    let raw_in_key = order.replace("\"additional_info\"", "\"additional\0info\"");
+    let shopify = fixtures::text("shopify/order_created.json")
+        .replace("ThinkPad T480 (Refurbished)", "ThinkPad\\u0000T480");
+
+    let escaped = deliver_mirakl(&service, &[&order, &escaped_name]).await;
+    let raw = deliver_mirakl(&service, &[&raw_in_key]).await;
+    let shopify = deliver(
+        &service,
+        "shopify",
+        &shopify_headers("orders/create", "wh-nul", &shopify),
+        &shopify,
+    )
+    .await;
+
+    let error = |answer: &sellerops::flows::webhooks::WebhookAnswer| {
+        answer.body["error"].as_str().unwrap_or_default().to_owned()
+    };
+    assert_eq!(escaped.status, 400, "{}", escaped.body);
+    assert!(
+        error(&escaped).contains("orders[1].customer.firstname"),
+        "{}",
+        escaped.body
+    );
+    assert_eq!(raw.status, 400, "{}", raw.body);
+    assert!(
+        error(&raw).contains(r#"orders[0].customer.shipping_address["additional\u0000info"]"#),
+        "{}",
+        raw.body
+    );
+    assert_eq!(shopify.status, 400, "{}", shopify.body);
+    assert!(
+        error(&shopify).contains("line_items[0].title"),
+        "{}",
+        shopify.body
+    );
+    assert_eq!(count(&pool, "ops.inbox").await, 0);
+    assert_eq!(count(&pool, "sales.orders").await, 0);
+    assert_eq!(count(&pool, "ops.process_failures").await, 0);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_shopify_order_from_another_store_is_400_and_stores_nothing(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+    let body = fixtures::text("shopify/order_created.json");
+    let mut elsewhere = shopify_headers("orders/create", "wh-other", &body);
+    elsewhere.insert(
+        "x-shopify-shop-domain",
+        "someone-else.myshopify.com".parse().unwrap(),
+    );
+
+    let answer = deliver(&service, "shopify", &elsewhere, &body).await;
+
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(
+        answer.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("someone-else.myshopify.com"),
+        "{}",
+        answer.body
+    );
+    assert_eq!(count(&pool, "ops.inbox").await, 0);
+    assert_eq!(count(&pool, "sales.orders").await, 0);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_shopify_order_kept_for_review_is_not_answered_as_recorded(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+    let body = fixtures::text("shopify/order_created.json")
+        .replace("\"total_price\":\"563.48\"", "\"total_price\":\"-1.00\"");
+
+    let answer = deliver(
+        &service,
+        "shopify",
+        &shopify_headers("orders/create", "wh-review", &body),
+        &body,
+    )
+    .await;
+
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["status"], "not_recorded", "{}", answer.body);
+    assert_eq!(
+        answer.body["not_recorded"],
+        serde_json::json!(["5820417390766"])
+    );
+    assert_eq!(count(&pool, "sales.orders").await, 0);
+    assert_eq!(count(&pool, "ops.process_failures").await, 1);
 }

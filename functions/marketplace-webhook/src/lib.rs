@@ -1,8 +1,10 @@
 //! marketplace-webhook: API Gateway (HTTP API, payload v2) in front of
 //! [`sellerops::flows::webhooks::WebhookService`]. This crate only translates HTTP.
 
+use lambda_http::http::header::{HeaderValue, CONTENT_TYPE};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use sellerops::flows::webhooks::{WebhookDelivery, WebhookService};
+use sellerops::flows::webhooks::{WebhookAnswer, WebhookDelivery, WebhookService};
 
 /// Answers one API Gateway request.
 pub async fn handle(service: &WebhookService, request: Request) -> Response<Body> {
@@ -20,6 +22,12 @@ pub async fn handle(service: &WebhookService, request: Request) -> Response<Body
             body,
         })
         .await;
+    respond(&answer)
+}
+
+/// The HTTP response for an answer. One that cannot be built (a status HTTP does not
+/// have) is a 500: the sender must never read success into a failure of ours.
+fn respond(answer: &WebhookAnswer) -> Response<Body> {
     let mut response = Response::builder()
         .status(answer.status)
         .header("content-type", "application/json");
@@ -28,7 +36,15 @@ pub async fn handle(service: &WebhookService, request: Request) -> Response<Body
     }
     response
         .body(Body::Text(answer.body.to_string()))
-        .unwrap_or_else(|_| Response::new(Body::Empty))
+        .unwrap_or_else(|err| {
+            tracing::error!(status = answer.status, error = %err, "webhook answer not built");
+            let mut failed = Response::new(Body::Text(r#"{"error":"internal error"}"#.to_owned()));
+            *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            failed
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            failed
+        })
 }
 
 #[cfg(test)]
@@ -87,5 +103,21 @@ mod tests {
         let unsigned = handle(&service, request("POST", "/webhooks/mirakl", "[]")).await;
         assert_eq!(unsigned.status(), 401);
         assert_eq!(unsigned.headers()["content-type"], "application/json");
+    }
+
+    #[test]
+    fn an_answer_that_cannot_be_built_is_a_500_never_a_200() {
+        let answer = WebhookAnswer {
+            status: 1000,
+            body: serde_json::json!({ "status": "recorded" }),
+        };
+
+        let response = respond(&answer);
+
+        assert_eq!(response.status(), 500);
+        let Body::Text(text) = response.body() else {
+            panic!("a JSON text body");
+        };
+        assert!(!text.contains("recorded"), "{text}");
     }
 }

@@ -12,6 +12,7 @@ use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
+use super::field_path::InvalidField;
 use super::money::parse_plain_amount;
 
 /// A document parsed as `T`, with the JSON text it was parsed from.
@@ -29,11 +30,34 @@ impl<T> Received<T> {
     }
 }
 
+impl<T: DeserializeOwned> Received<T> {
+    /// Parses one document's JSON text; a failure names the field it is about
+    /// (`order_lines[1].price`).
+    pub fn from_raw(raw: Box<RawValue>) -> Result<Self, InvalidField> {
+        let mut reader = serde_json::Deserializer::from_str(raw.get());
+        let value = serde_path_to_error::deserialize(&mut reader).map_err(|err| {
+            let path = err.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            InvalidField::new(path, without_position(&err.into_inner()))
+        })?;
+        Ok(Self { value, raw })
+    }
+}
+
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Received<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = Box::<RawValue>::deserialize(deserializer)?;
-        let value = serde_json::from_str(raw.get()).map_err(D::Error::custom)?;
-        Ok(Self { value, raw })
+        Self::from_raw(raw).map_err(D::Error::custom)
+    }
+}
+
+/// A parse error's message without serde_json's "at line 1 column 212", which counts
+/// within one document and helps nobody once the field is named.
+fn without_position(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rsplit_once(" at line ") {
+        Some((message, position)) if position.contains(" column ") => message.to_owned(),
+        _ => text,
     }
 }
 
@@ -107,6 +131,24 @@ mod tests {
     fn anything_else_is_refused_by_name() {
         let err = serde_json::from_str::<Line>(r#"{"price": true}"#).unwrap_err();
         assert!(err.to_string().contains("expected an amount"), "{err}");
+    }
+
+    #[test]
+    fn a_refused_field_is_named_by_its_path() {
+        #[derive(Debug, Deserialize)]
+        struct Order {
+            #[allow(dead_code)]
+            lines: Vec<Line>,
+        }
+        let err = serde_json::from_str::<Received<Order>>(
+            r#"{"lines": [{"price": 1}, {"price": "1e5"}]}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("lines[1].price: expected an amount"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -10,8 +10,10 @@
 //! | not POST | 405 |
 //! | body above the limit | 413 |
 //! | signature or secret missing or wrong | 401, nothing stored |
-//! | body malformed | 400, naming the problem |
-//! | stored and recorded (or seen before) | 200 |
+//! | body malformed, or a value refused (a NUL, an amount, a date, a repeated line id) | 400, naming the field, nothing stored |
+//! | Shopify delivery naming another store than `SHOPIFY_SHOP_DOMAIN` | 400, nothing stored |
+//! | stored and recorded (or seen before) | 200 `recorded` (`duplicate`) |
+//! | stored, a part kept in `ops.process_failures` | 200 `partly_recorded` or `not_recorded`, naming it |
 //! | anything else | 500, no internals |
 //!
 //! One transaction stores the delivery in `ops.inbox` (unique per source and delivery
@@ -25,6 +27,7 @@ pub mod inbox;
 pub mod verify;
 
 use reqwest::header::HeaderMap;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::{Acquire, PgConnection, PgPool};
@@ -35,6 +38,7 @@ use crate::flows::recording::shopify::{record_shopify_customer, record_shopify_o
 use crate::flows::recording::SeenBy;
 use crate::flows::sales_aggregates::SalesDays;
 use crate::model::customer_email::EmailPepper;
+use crate::model::field_path::{self, InvalidField};
 use crate::model::received::Received;
 use crate::ops::config::WebhookSettings;
 use crate::ops::errors::{error_chain, Disposition, ProcessError};
@@ -141,7 +145,11 @@ enum ParsedDelivery {
 
 struct Recorded {
     follow_ups: u32,
+    /// Parts of the delivery (orders, a customer, a ticket).
+    parts: usize,
     failures: Vec<String>,
+    /// The outside ids of the parts written to `ops.process_failures`.
+    failed_refs: Vec<String>,
     details: Value,
 }
 
@@ -255,8 +263,18 @@ impl WebhookService {
         };
         match source {
             WebhookSource::Mirakl => {
-                let orders: Vec<Received<MiraklOrder>> = serde_json::from_str(body)
+                refuse_nul(body, "orders")?;
+                let orders: Vec<Box<RawValue>> = serde_json::from_str(body)
                     .map_err(|err| format!("body is not a JSON list of Mirakl orders: {err}"))?;
+                let orders = orders
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, raw)| {
+                        Received::<MiraklOrder>::from_raw(raw)
+                            .map_err(|field| field.within(&field_path::index("orders", i)))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|field| format!("not a Mirakl order: {field}"))?;
                 Ok(Some((
                     body_digest(body),
                     ParsedDelivery::MiraklOrders(orders),
@@ -270,23 +288,25 @@ impl WebhookService {
                 let delivery_id = header("x-shopify-webhook-id")
                     .ok_or("X-Shopify-Webhook-Id header is missing")?
                     .to_owned();
+                // Every recorded topic belongs to this store: a delivery signed with the
+                // app's secret but naming another store is refused before it is stored.
+                let shop_domain = self.shopify_shop(header("x-shopify-shop-domain"))?;
+                refuse_nul(body, "")?;
                 let parsed = match topic {
                     ShopifyTopic::Order => ParsedDelivery::ShopifyOrder(Box::new(
-                        serde_json::from_str(body)
-                            .map_err(|err| format!("body is not a Shopify order: {err}"))?,
+                        shopify_document(body)
+                            .map_err(|field| format!("not a Shopify order: {field}"))?,
                     )),
-                    ShopifyTopic::Customer => {
-                        let shop_domain = self.shopify_shop(header("x-shopify-shop-domain"))?;
-                        ParsedDelivery::ShopifyCustomer {
-                            shop_domain,
-                            customer: serde_json::from_str(body)
-                                .map_err(|err| format!("body is not a Shopify customer: {err}"))?,
-                        }
-                    }
+                    ShopifyTopic::Customer => ParsedDelivery::ShopifyCustomer {
+                        shop_domain,
+                        customer: shopify_document(body)
+                            .map_err(|field| format!("not a Shopify customer: {field}"))?,
+                    },
                 };
                 Ok(Some((delivery_id, parsed)))
             }
             WebhookSource::Freshdesk => {
+                refuse_nul(body, "")?;
                 let ticket =
                     FreshdeskTicket::parse(body.as_bytes()).map_err(|err| err.to_string())?;
                 let domain = self
@@ -346,9 +366,26 @@ impl WebhookService {
         if recorded.follow_ups > 0 {
             self.publish(recorded.follow_ups).await;
         }
-        let mut answer = json!({ "status": "recorded", "delivery_id": delivery_id });
-        if let (Value::Object(answer), Value::Object(details)) = (&mut answer, recorded.details) {
-            answer.extend(details);
+        // The answer says what happened: a part written to `ops.process_failures` instead
+        // is named, never reported as recorded. Still 200: the delivery is stored and a
+        // person has the failure; a retry would fail the same way.
+        let status = match (recorded.parts, recorded.failures.len()) {
+            (_, 0) => "recorded",
+            (parts, failed) if failed < parts => "partly_recorded",
+            _ => "not_recorded",
+        };
+        let mut answer = json!({ "status": status, "delivery_id": delivery_id });
+        if let Value::Object(answer) = &mut answer {
+            if let Value::Object(details) = recorded.details {
+                answer.extend(details);
+            }
+            if !recorded.failed_refs.is_empty() {
+                answer.insert("not_recorded".into(), json!(recorded.failed_refs));
+                answer.insert(
+                    "error".into(),
+                    json!("not recorded: kept for review with the reason"),
+                );
+            }
         }
         Ok(WebhookAnswer::new(200, answer))
     }
@@ -362,7 +399,9 @@ impl WebhookService {
         let db = |err| ProcessError::database("recording a webhook delivery", err);
         let mut recorded = Recorded {
             follow_ups: 0,
+            parts: 1,
             failures: Vec::new(),
+            failed_refs: Vec::new(),
             details: json!({}),
         };
         // Every order's day, refreshed once after the last order is written (a day of an
@@ -370,6 +409,7 @@ impl WebhookService {
         let mut days = SalesDays::new();
         match parsed {
             ParsedDelivery::MiraklOrders(orders) => {
+                recorded.parts = orders.len();
                 let mut count = 0;
                 for order in &orders {
                     let mut savepoint = tx.begin().await.map_err(db)?;
@@ -392,6 +432,7 @@ impl WebhookService {
                             recorded
                                 .failures
                                 .push(format!("{}: {reason}", order.value.order_id));
+                            recorded.failed_refs.push(order.value.order_id.clone());
                         }
                     }
                 }
@@ -406,6 +447,7 @@ impl WebhookService {
                     let id = order.value.id.to_string();
                     give_up(tx, source, "order", &id, &reason).await?;
                     recorded.failures.push(reason);
+                    recorded.failed_refs.push(id);
                 }
             }
             ParsedDelivery::ShopifyCustomer {
@@ -421,6 +463,7 @@ impl WebhookService {
                     let id = customer.value.id.to_string();
                     give_up(tx, source, "customer", &id, &reason).await?;
                     recorded.failures.push(reason);
+                    recorded.failed_refs.push(id);
                 }
             }
             ParsedDelivery::FreshdeskTicket { domain, ticket } => {
@@ -434,6 +477,7 @@ impl WebhookService {
                     Err(reason) => {
                         give_up(tx, source, "ticket", &ticket.ticket_id, &reason).await?;
                         recorded.failures.push(reason);
+                        recorded.failed_refs.push(ticket.ticket_id.clone());
                     }
                 }
             }
@@ -515,6 +559,24 @@ async fn give_up(
     .await
     .map(|_| ())
     .map_err(|err| ProcessError::database("recording a webhook failure", err))
+}
+
+/// Refuses a body holding a NUL character, naming the field (see
+/// [`field_path::find_nul`]); `root` names the body itself in the path.
+fn refuse_nul(body: &str, root: &str) -> Result<(), String> {
+    match field_path::find_nul(body, root) {
+        Some(field) => Err(field.to_string()),
+        None => Ok(()),
+    }
+}
+
+/// A Shopify document, a failure naming its field.
+fn shopify_document<T: serde::de::DeserializeOwned>(
+    body: &str,
+) -> Result<Received<T>, InvalidField> {
+    let raw: Box<RawValue> = serde_json::from_str(body)
+        .map_err(|err| InvalidField::new("", format!("body is not JSON: {err}")))?;
+    Received::from_raw(raw)
 }
 
 /// The delivery id of a source that sends none: the body's SHA-256. A provider's retry
