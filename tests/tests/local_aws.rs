@@ -1,8 +1,12 @@
-//! The S3 and SQS clients against the local stack's moto server.
+//! The S3, SQS and Secrets Manager clients against the local stack's moto server.
+
+use std::collections::HashMap;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::QueueAttributeName;
-use sellerops::systems::aws::decode_notification_key;
+use secrecy::ExposeSecret;
+use sellerops::ops::config::{FetchShippingLabelSettings, FromEnvironment};
+use sellerops::systems::aws::{decode_notification_key, load_sdk_config, SecretsManager};
 use sellerops_tests::{create_local_bucket, local_aws, stack_var, unique_name};
 
 #[tokio::test]
@@ -205,4 +209,131 @@ async fn an_order_file_dropped_in_the_orders_bucket_notifies_the_ingest_queue() 
         .send()
         .await
         .expect("delete object");
+}
+
+/// Creates a secret of the test's own in the local Secrets Manager; returns its ARN.
+async fn create_local_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    prefix: &str,
+    value: &str,
+) -> String {
+    client
+        .create_secret()
+        .name(format!("sellerops-tests/{}", unique_name(prefix)))
+        .secret_string(value)
+        .send()
+        .await
+        .expect("create secret")
+        .arn
+        .expect("secret ARN")
+}
+
+#[tokio::test]
+async fn a_function_reads_its_secrets_from_local_secrets_manager_at_cold_start() {
+    // Arrange: the Mirakl key as a plain secret, the Canada Post credentials as one JSON
+    // secret, both named by ARN as the template names them.
+    let endpoint = stack_var("AWS_ENDPOINT_URL");
+    let aws_config = load_sdk_config().await;
+    let admin = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(&aws_config)
+            .endpoint_url(&endpoint)
+            .build(),
+    );
+    let mirakl_arn = create_local_secret(&admin, "mirakl-api-key", "mirakl-key-from-moto").await;
+    let canadapost_arn = create_local_secret(
+        &admin,
+        "canadapost",
+        r#"{"username":"cp-user-from-moto","password":"cp-password-from-moto"}"#,
+    )
+    .await;
+    let username_ref = format!("{canadapost_arn}#username");
+    let password_ref = format!("{canadapost_arn}#password");
+    let vars: HashMap<&str, &str> = HashMap::from([
+        (
+            "DATABASE_URL",
+            "postgres://app:db-password@db.internal/sellerops",
+        ),
+        ("MIRAKL_BASE_URL", "https://marketplace.bestbuy.ca"),
+        ("MIRAKL_API_KEY_SECRET_ARN", mirakl_arn.as_str()),
+        ("CANADAPOST_BASE_URL", "https://ct.soa-gw.canadapost.ca"),
+        ("CANADAPOST_USERNAME_SECRET_ARN", username_ref.as_str()),
+        ("CANADAPOST_PASSWORD_SECRET_ARN", password_ref.as_str()),
+        ("CANADAPOST_CUSTOMER_NUMBER", "0001234567"),
+        ("LABELS_BUCKET", "labels"),
+        ("SENDER_COMPANY", "Northern Refurb Ltd"),
+        ("SENDER_PHONE", "613-555-0142"),
+        ("SENDER_ADDRESS_LINE1", "88 Bank Street"),
+        ("SENDER_CITY", "Ottawa"),
+        ("SENDER_PROVINCE", "ON"),
+        ("SENDER_POSTAL_CODE", "K1P5N2"),
+        ("SENDER_EMAIL", "shipping@northernrefurb.example"),
+    ]);
+    let secrets_manager = SecretsManager::from_sdk_config(&aws_config, Some(&endpoint));
+
+    // Act
+    let settings = FetchShippingLabelSettings::from_lookup_fetching(
+        |name| vars.get(name).map(|value| (*value).to_owned()),
+        &secrets_manager,
+    )
+    .await
+    .expect("settings from Secrets Manager");
+
+    // Assert
+    assert_eq!(
+        settings.mirakl.api_key.expose_secret(),
+        "mirakl-key-from-moto"
+    );
+    assert_eq!(
+        settings.canadapost.username.expose_secret(),
+        "cp-user-from-moto"
+    );
+    assert_eq!(
+        settings.canadapost.password.expose_secret(),
+        "cp-password-from-moto"
+    );
+    let shown = format!("{settings:?}");
+    for value in [
+        "mirakl-key-from-moto",
+        "cp-user-from-moto",
+        "cp-password-from-moto",
+    ] {
+        assert!(!shown.contains(value), "{value} shown in {shown}");
+    }
+    for arn in [mirakl_arn, canadapost_arn] {
+        admin
+            .delete_secret()
+            .secret_id(arn)
+            .force_delete_without_recovery(true)
+            .send()
+            .await
+            .expect("delete secret");
+    }
+}
+
+#[tokio::test]
+async fn a_secret_missing_from_secrets_manager_is_named_in_the_configuration_error() {
+    // Arrange
+    let endpoint = stack_var("AWS_ENDPOINT_URL");
+    let aws_config = load_sdk_config().await;
+    let secrets_manager = SecretsManager::from_sdk_config(&aws_config, Some(&endpoint));
+    let missing = format!("sellerops-tests/{}", unique_name("never-created"));
+    let vars: HashMap<&str, &str> = HashMap::from([
+        ("DATABASE_URL", "postgres://app@db.internal/sellerops"),
+        ("DATABASE_PASSWORD_SECRET_ARN", missing.as_str()),
+    ]);
+
+    // Act
+    let err = sellerops::ops::config::DatabaseSettings::from_lookup_fetching(
+        |name| vars.get(name).map(|value| (*value).to_owned()),
+        &secrets_manager,
+    )
+    .await
+    .expect_err("a missing secret stops the cold start");
+
+    // Assert
+    assert_eq!(err.variables(), ["DATABASE_PASSWORD_SECRET_ARN"]);
+    assert!(
+        err.to_string().contains("ResourceNotFoundException"),
+        "{err}"
+    );
 }

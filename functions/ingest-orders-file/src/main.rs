@@ -5,15 +5,16 @@ use ingest_orders_file::{handle, FUNCTION_NAME};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use sellerops::flows::ingest::{ImportOptions, OrderFileImporter};
 use sellerops::ops::config::{FromEnvironment, IngestOrdersFileSettings};
-use sellerops::systems::aws::AwsClients;
+use sellerops::systems::aws::{load_sdk_config, AwsClients};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     sellerops::ops::telemetry::init();
-    let settings = IngestOrdersFileSettings::from_env()?;
+    let aws_config = load_sdk_config().await;
+    let settings = IngestOrdersFileSettings::load(&aws_config).await?;
     let pool = sellerops::systems::db::pool(&settings.database, FUNCTION_NAME)?;
-    let aws = AwsClients::from_env(settings.aws.endpoint_url.as_deref()).await;
+    let aws = AwsClients::from_sdk_config(&aws_config, settings.aws.endpoint_url.as_deref());
     let importer = OrderFileImporter::new(
         pool,
         aws.s3,

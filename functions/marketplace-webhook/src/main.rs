@@ -6,14 +6,15 @@ use lambda_http::{run, service_fn, Error, Request};
 use sellerops::flows::webhooks::WebhookService;
 use sellerops::ops::config::{FromEnvironment, MarketplaceWebhookSettings};
 use sellerops::ops::outbox::OutboxPublisher;
-use sellerops::systems::aws::AwsClients;
+use sellerops::systems::aws::{load_sdk_config, AwsClients};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     sellerops::ops::telemetry::init();
-    let settings = MarketplaceWebhookSettings::from_env()?;
+    let aws_config = load_sdk_config().await;
+    let settings = MarketplaceWebhookSettings::load(&aws_config).await?;
     let pool = sellerops::systems::db::pool(&settings.database, "marketplace-webhook")?;
-    let aws = AwsClients::from_env(settings.aws.endpoint_url.as_deref()).await;
+    let aws = AwsClients::from_sdk_config(&aws_config, settings.aws.endpoint_url.as_deref());
     let service = WebhookService::new(
         pool,
         settings.webhooks,

@@ -9,7 +9,7 @@ use sellerops::ops::config::{FromEnvironment, SyncMarketplaceSettings};
 use sellerops::ops::outbox::OutboxPublisher;
 use sellerops::ops::sqs_batch::BatchPlan;
 use sellerops::ops::telemetry::{emit_counts, Count};
-use sellerops::systems::aws::AwsClients;
+use sellerops::systems::aws::{load_sdk_config, AwsClients};
 use sellerops::systems::mirakl::MiraklClient;
 use tracing::Instrument;
 
@@ -18,10 +18,11 @@ const FUNCTION: &str = "sync-marketplace";
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     sellerops::ops::telemetry::init();
-    let settings = SyncMarketplaceSettings::from_env()?;
+    let aws_config = load_sdk_config().await;
+    let settings = SyncMarketplaceSettings::load(&aws_config).await?;
     let pool = sellerops::systems::db::pool(&settings.database, FUNCTION)?;
     let client = MiraklClient::from_settings(&settings.mirakl, pool.clone())?;
-    let aws = AwsClients::from_env(settings.aws.endpoint_url.as_deref()).await;
+    let aws = AwsClients::from_sdk_config(&aws_config, settings.aws.endpoint_url.as_deref());
     let sync = MarketplaceSync {
         pool,
         client,

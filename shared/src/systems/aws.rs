@@ -1,4 +1,4 @@
-//! S3 and SQS clients, built from the standard AWS configuration.
+//! S3, SQS and Secrets Manager clients, built from the standard AWS configuration.
 //!
 //! Region and credentials come from the usual chain (in Lambda, its environment). When
 //! `AWS_ENDPOINT_URL` is set — the local stack — the SDK sends every request there, and
@@ -7,7 +7,8 @@
 //!
 //! Every operation is bounded: each attempt by [`ATTEMPT_TIMEOUT`], the whole operation
 //! with the SDK's own retries by [`OPERATION_TIMEOUT`], which the functions' time budgets
-//! ([`crate::ops::time_budget`]) count per call. For a streamed S3 download the bound
+//! ([`crate::ops::time_budget`]) count per call (Secrets Manager is read before the first
+//! event, outside every budget, within the same bounds). For a streamed S3 download the bound
 //! covers the request up to the first bytes of the body; reading the body is the
 //! import's, which resumes after its last batch when it runs out of time.
 
@@ -15,6 +16,11 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
+use secrecy::SecretString;
+
+use crate::ops::config::secrets::SecretSource;
+use crate::ops::errors::error_chain;
 
 /// How long one attempt of an S3 or SQS operation may take.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(4);
@@ -38,12 +44,17 @@ pub struct AwsClients {
     pub sqs: aws_sdk_sqs::Client,
 }
 
+/// Loads the standard AWS configuration once per process, for every client a function
+/// builds. Credentials are resolved lazily, on the first request, so this does no network
+/// work.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
 impl AwsClients {
-    /// Loads the standard configuration and builds both clients. Credentials are resolved
-    /// lazily, on the first request, so this does no network work.
+    /// Loads the standard configuration and builds both clients, without network work.
     pub async fn from_env(endpoint_url: Option<&str>) -> Self {
-        let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        Self::from_sdk_config(&shared, endpoint_url)
+        Self::from_sdk_config(&load_sdk_config().await, endpoint_url)
     }
 
     /// Builds both clients from an already loaded configuration.
@@ -60,6 +71,72 @@ impl AwsClients {
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
             sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
         }
+    }
+}
+
+/// Secrets Manager, read at cold start for the secrets a function is given as
+/// `<NAME>_SECRET_ARN` ([`crate::ops::config::secrets`]).
+#[derive(Debug, Clone)]
+pub struct SecretsManager {
+    client: aws_sdk_secretsmanager::Client,
+}
+
+impl SecretsManager {
+    /// Builds the client from an already loaded configuration, without network work.
+    pub fn from_sdk_config(shared: &SdkConfig, endpoint_url: Option<&str>) -> Self {
+        let mut config =
+            aws_sdk_secretsmanager::config::Builder::from(shared).timeout_config(timeouts());
+        if let Some(url) = endpoint_url {
+            config = config.endpoint_url(url);
+        }
+        Self {
+            client: aws_sdk_secretsmanager::Client::from_conf(config.build()),
+        }
+    }
+}
+
+impl SecretSource for SecretsManager {
+    async fn fetch(&self, secret_id: &str) -> Result<SecretString, String> {
+        let output = self
+            .client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(secret_error)?;
+        output
+            .secret_string
+            .map(SecretString::from)
+            .ok_or_else(|| "the secret holds binary data, not a SecretString".to_owned())
+    }
+}
+
+/// Why a secret could not be had, in a line. Built from the parts of the SDK's error that
+/// cannot hold the secret: its `Debug` form may carry the raw answer, whose body is the
+/// value itself when it failed to parse.
+fn secret_error<E: ProvideErrorMetadata, R>(err: SdkError<E, R>) -> String {
+    match err {
+        SdkError::ServiceError(service) => {
+            let err = service.err();
+            format!(
+                "{}: {}",
+                err.code().unwrap_or("error"),
+                err.message().unwrap_or("no message")
+            )
+        }
+        SdkError::TimeoutError(_) => format!(
+            "no answer from Secrets Manager within {} s",
+            OPERATION_TIMEOUT.as_secs()
+        ),
+        SdkError::DispatchFailure(failure) => match failure.as_connector_error() {
+            Some(connector) => format!(
+                "Secrets Manager could not be reached: {}",
+                error_chain(connector)
+            ),
+            None => "Secrets Manager could not be reached".to_owned(),
+        },
+        SdkError::ResponseError(_) => "Secrets Manager's answer could not be read".to_owned(),
+        _ => "the request to Secrets Manager could not be made".to_owned(),
     }
 }
 

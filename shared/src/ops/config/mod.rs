@@ -11,7 +11,10 @@
 //!
 //! Secrets (the database URL, which may carry a password, the email-hash pepper, API
 //! keys, carrier credentials and webhook secrets) are wrapped in [`SecretString`] as soon
-//! as they are read: `Debug` never prints them and no error repeats their value.
+//! as they are read: `Debug` never prints them and no error repeats their value. Each may
+//! be given as `<NAME>_SECRET_ARN` instead of `<NAME>`: a function's
+//! [`FromEnvironment::load`] then fetches it from Secrets Manager at cold start, all such
+//! secrets at once ([`secrets`] says how).
 //!
 //! Every variable is listed, with the functions that read it, in the README's
 //! configuration reference.
@@ -25,11 +28,17 @@ mod fetch_shipping_label;
 mod ingest_orders_file;
 mod marketplace_webhook;
 mod parts;
+pub mod secrets;
 mod sync_marketplace;
 
 use std::fmt;
+use std::future::Future;
 
-use secrecy::SecretString;
+use aws_config::SdkConfig;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::systems::aws::SecretsManager;
+use secrets::{FetchedSecrets, SecretRef, SecretSource};
 
 pub use accept_orders::{AcceptOrdersSettings, DEFAULT_RESERVATION_HOLD};
 pub use fetch_shipping_label::FetchShippingLabelSettings;
@@ -47,26 +56,80 @@ pub trait FromEnvironment: Sized {
     /// carrying on, so that one error can name them all.
     fn read(vars: &mut Variables<'_>) -> Self;
 
-    /// Reads the settings from the process environment.
+    /// A function's cold start: reads the process environment, and fetches each secret
+    /// given as `<NAME>_SECRET_ARN` from Secrets Manager (region, credentials and
+    /// `AWS_ENDPOINT_URL` as for every AWS client), all at once. Nothing is fetched when
+    /// every secret is given as a plain value.
+    fn load(aws: &SdkConfig) -> impl Future<Output = Result<Self, ConfigError>> + Send {
+        let endpoint_url = std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|url| !url.trim().is_empty());
+        let secrets_manager = SecretsManager::from_sdk_config(aws, endpoint_url.as_deref());
+        async move {
+            Self::from_lookup_fetching(|name| std::env::var(name).ok(), &secrets_manager).await
+        }
+    }
+
+    /// Reads the settings from the process environment, secrets as plain values only: a
+    /// `<NAME>_SECRET_ARN` is refused. For tests and tools; functions use [`Self::load`].
     fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads the settings through `lookup`, so tests need not touch the process
-    /// environment.
+    /// environment; secrets as plain values only, as [`Self::from_env`].
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut vars = Variables {
-            lookup: &lookup,
-            problems: Vec::new(),
-        };
-        let settings = Self::read(&mut vars);
-        if vars.problems.is_empty() {
-            Ok(settings)
-        } else {
-            Err(ConfigError {
-                problems: vars.problems,
-            })
+        finish(&lookup, &FetchedSecrets::default())
+    }
+
+    /// Reads the settings through `lookup`, fetching each secret given as
+    /// `<NAME>_SECRET_ARN` from `source`, side by side and each secret once.
+    fn from_lookup_fetching(
+        lookup: impl Fn(&str) -> Option<String> + Send,
+        source: &impl SecretSource,
+    ) -> impl Future<Output = Result<Self, ConfigError>> + Send {
+        async move {
+            let wanted = wanted_secrets::<Self>(&lookup);
+            let fetched = if wanted.is_empty() {
+                FetchedSecrets::default()
+            } else {
+                secrets::fetch_all(source, &wanted).await
+            };
+            finish(&lookup, &fetched)
         }
+    }
+
+    /// The secret variables these settings read, in the order read: what a function's
+    /// deployment may give as `<NAME>_SECRET_ARN`, and the secrets its policy may name.
+    fn secret_variables() -> Vec<&'static str> {
+        let mut vars = Variables::new(&|_| None, Pass::Discover);
+        Self::read(&mut vars);
+        vars.secrets_read
+    }
+}
+
+/// The first pass: which secrets the settings read as `<NAME>_SECRET_ARN`.
+fn wanted_secrets<S: FromEnvironment>(
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Vec<(&'static str, SecretRef)> {
+    let mut vars = Variables::new(lookup, Pass::Discover);
+    S::read(&mut vars);
+    vars.wanted
+}
+
+/// The second pass: the settings, with the fetched secrets in place.
+fn finish<S: FromEnvironment>(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    fetched: &FetchedSecrets,
+) -> Result<S, ConfigError> {
+    let mut vars = Variables::new(lookup, Pass::Read(fetched));
+    let settings = S::read(&mut vars);
+    if vars.problems.is_empty() {
+        Ok(settings)
+    } else {
+        Err(ConfigError {
+            problems: vars.problems,
+        })
     }
 }
 
@@ -77,19 +140,54 @@ pub trait FromEnvironment: Sized {
 /// out, since [`FromEnvironment::from_lookup`] then returns the error instead.
 pub struct Variables<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
+    pass: Pass<'a>,
     problems: Vec<ConfigProblem>,
+    /// Every secret variable asked for.
+    secrets_read: Vec<&'static str>,
+    /// The secrets given as `<NAME>_SECRET_ARN`, found by the first pass.
+    wanted: Vec<(&'static str, SecretRef)>,
 }
 
-impl Variables<'_> {
+/// Which pass of reading [`Variables`] serves.
+enum Pass<'a> {
+    /// Finding the secrets to fetch: they read as stand-ins.
+    Discover,
+    /// Reading the settings, with what was fetched.
+    Read(&'a FetchedSecrets),
+}
+
+/// Where a secret variable's value came from.
+enum SecretValue {
+    Unset,
+    Given(SecretString),
+    /// Given, but unusable: the problem is already recorded.
+    Failed,
+}
+
+impl<'a> Variables<'a> {
+    fn new(lookup: &'a dyn Fn(&str) -> Option<String>, pass: Pass<'a>) -> Self {
+        Self {
+            lookup,
+            pass,
+            problems: Vec::new(),
+            secrets_read: Vec::new(),
+            wanted: Vec::new(),
+        }
+    }
+
     /// A variable's value. Blank counts as unset, so an empty template parameter means
     /// "not given".
     pub fn optional(&self, name: &str) -> Option<String> {
         (self.lookup)(name).filter(|value| !value.trim().is_empty())
     }
 
-    /// A secret variable's value, wrapped as soon as it is read.
-    pub fn optional_secret(&self, name: &str) -> Option<SecretString> {
-        self.optional(name).map(SecretString::from)
+    /// A secret variable's value, given as `<name>` or fetched for `<name>_SECRET_ARN`,
+    /// wrapped as soon as it is read.
+    pub fn optional_secret(&mut self, name: &'static str) -> Option<SecretString> {
+        match self.secret(name) {
+            SecretValue::Given(value) => Some(value),
+            SecretValue::Unset | SecretValue::Failed => None,
+        }
     }
 
     /// A variable the settings cannot do without.
@@ -100,9 +198,63 @@ impl Variables<'_> {
         })
     }
 
-    /// A secret the settings cannot do without.
+    /// A secret the settings cannot do without, given as `<name>` or fetched for
+    /// `<name>_SECRET_ARN`.
     pub fn required_secret(&mut self, name: &'static str) -> SecretString {
-        SecretString::from(self.required(name))
+        match self.secret(name) {
+            SecretValue::Given(value) => value,
+            SecretValue::Unset => {
+                self.problems.push(ConfigProblem::Missing(name));
+                SecretString::default()
+            }
+            SecretValue::Failed => SecretString::default(),
+        }
+    }
+
+    fn secret(&mut self, name: &'static str) -> SecretValue {
+        self.secrets_read.push(name);
+        let plain = self.optional(name);
+        // Every secret is listed (a test checks); an unlisted one could only be plain.
+        let Some(arn_variable) = secrets::arn_variable(name) else {
+            return plain.map_or(SecretValue::Unset, |value| SecretValue::Given(value.into()));
+        };
+        let reference = match (plain, self.optional(arn_variable)) {
+            (None, None) => return SecretValue::Unset,
+            (Some(value), None) => return SecretValue::Given(value.into()),
+            (Some(_), Some(_)) => {
+                self.invalid(
+                    arn_variable,
+                    format!("{name} is set too: give the secret one way, not both"),
+                );
+                return SecretValue::Failed;
+            }
+            (None, Some(raw)) => match SecretRef::parse(&raw) {
+                Ok(reference) => reference,
+                Err(reason) => {
+                    self.invalid(arn_variable, reason);
+                    return SecretValue::Failed;
+                }
+            },
+        };
+        let fetched = match self.pass {
+            Pass::Discover => {
+                self.wanted.push((name, reference));
+                return SecretValue::Given(SecretString::default());
+            }
+            Pass::Read(fetched) => fetched.get(name),
+        };
+        let reason = match fetched {
+            Some(Ok(value)) if !value.expose_secret().trim().is_empty() => {
+                return SecretValue::Given(value.clone());
+            }
+            Some(Ok(_)) => "the secret is empty".to_owned(),
+            Some(Err(reason)) => format!("the secret could not be read: {reason}"),
+            None => "secrets are fetched from Secrets Manager only by FromEnvironment::load; \
+                     give the value itself as the plain variable"
+                .to_owned(),
+        };
+        self.invalid(arn_variable, reason);
+        SecretValue::Failed
     }
 
     /// A required variable turned into a value by `parse`, whose error says what is wrong

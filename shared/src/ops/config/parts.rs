@@ -13,7 +13,8 @@ use crate::ops::outbox::WorkQueue;
 /// How to reach PostgreSQL; every function reads it.
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
-    /// `DATABASE_URL`, a `postgres://` URL. Secret: it may carry the password.
+    /// `DATABASE_URL`, a `postgres://` URL, with `DATABASE_PASSWORD` put in when that is
+    /// given. Secret: it may carry the password.
     pub url: SecretString,
     /// `DATABASE_MAX_CONNECTIONS`: one Lambda instance handles one event at a time, so a
     /// couple of connections is enough and keeps RDS's connection count low.
@@ -36,14 +37,28 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 impl FromEnvironment for DatabaseSettings {
     fn read(vars: &mut Variables<'_>) -> Self {
         const URL: &str = "DATABASE_URL";
-        let url = vars.required_secret(URL);
+        const PASSWORD: &str = "DATABASE_PASSWORD";
+        let mut url = vars.required_secret(URL);
+        // Deployed, the URL names host, database and user in the template, and the
+        // password alone comes from Secrets Manager (an RDS-managed secret's `password`).
+        let password = vars.optional_secret(PASSWORD);
         let text = url.expose_secret();
         if !text.is_empty() {
-            // Neither reason quotes the URL: it may carry the password.
+            // No reason quotes the URL: it may carry the password.
             if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
                 vars.invalid(URL, "expected a postgres:// or postgresql:// URL");
             } else if sqlx::postgres::PgConnectOptions::from_str(text).is_err() {
                 vars.invalid(URL, "not a valid PostgreSQL connection URL");
+            } else {
+                if let Some(reason) = unreadable_root_certificate(text) {
+                    vars.invalid(URL, reason);
+                }
+                if let Some(password) = &password {
+                    match with_password(text, password) {
+                        Ok(with) => url = with,
+                        Err(reason) => vars.invalid(PASSWORD, reason),
+                    }
+                }
             }
         }
         Self {
@@ -62,6 +77,42 @@ impl FromEnvironment for DatabaseSettings {
                 positive_whole(raw).map(Duration::from_millis)
             }),
         }
+    }
+}
+
+/// What a password put into a URL escapes: all but RFC 3986's unreserved characters,
+/// `%` included, which the URL would otherwise keep as the start of an escape
+/// (generated passwords may hold any punctuation).
+const PASSWORD_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `DATABASE_URL` with `password` as its password.
+fn with_password(url: &str, password: &SecretString) -> Result<SecretString, &'static str> {
+    let mut parsed = reqwest::Url::parse(url).map_err(|_| "DATABASE_URL cannot take a password")?;
+    if parsed.password().is_some() {
+        return Err("DATABASE_URL carries a password already: give it in one place");
+    }
+    let encoded = percent_encoding::utf8_percent_encode(password.expose_secret(), PASSWORD_ESCAPES)
+        .to_string();
+    parsed
+        .set_password(Some(&encoded))
+        .map_err(|_| "DATABASE_URL cannot take a password")?;
+    Ok(SecretString::from(String::from(parsed)))
+}
+
+/// Why the CA bundle a URL's `sslrootcert` names cannot be used, if it cannot: found at
+/// cold start, rather than as a failed connection on every event.
+fn unreadable_root_certificate(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let (_, path) = parsed.query_pairs().find(|(key, _)| key == "sslrootcert")?;
+    match std::fs::File::open(path.as_ref()).and_then(|file| file.metadata()) {
+        Ok(metadata) if metadata.is_file() => None,
+        _ => Some(format!(
+            "sslrootcert names {path}, which is not a readable file"
+        )),
     }
 }
 
@@ -429,6 +480,44 @@ mod tests {
         assert_eq!(err.variables(), ["DATABASE_URL"]);
         assert_hides(&err.to_string(), &["topsecret"]);
         assert_hides(&format!("{err:?}"), &["topsecret"]);
+    }
+
+    #[test]
+    fn a_database_password_is_given_in_one_place_only() {
+        let vars = [
+            ("DATABASE_URL", "postgres://app@db.internal/sellerops"),
+            ("DATABASE_PASSWORD", "pw with spaces&100%41"),
+        ];
+        let database = DatabaseSettings::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(
+            database.expose_url(),
+            "postgres://app:pw%20with%20spaces%26100%2541@db.internal/sellerops"
+        );
+
+        let vars = with(DATABASE, "DATABASE_PASSWORD", "second-password");
+        let err = DatabaseSettings::from_lookup(lookup(&vars)).unwrap_err();
+        assert_eq!(err.variables(), ["DATABASE_PASSWORD"]);
+        assert_hides(
+            &format!("{err} {err:?}"),
+            &["hunter2-db-password", "second-password"],
+        );
+    }
+
+    #[test]
+    fn a_root_certificate_the_function_cannot_read_is_named_at_cold_start() {
+        let bundle = std::env::temp_dir().join(format!("rds-ca-{}.pem", std::process::id()));
+        std::fs::write(&bundle, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let url = format!(
+            "postgres://app@db.internal/sellerops?sslmode=verify-full&sslrootcert={}",
+            bundle.display()
+        );
+        let found = DatabaseSettings::from_lookup(lookup(&[("DATABASE_URL", &url)]));
+        std::fs::remove_file(&bundle).unwrap();
+        found.unwrap();
+
+        let err = DatabaseSettings::from_lookup(lookup(&[("DATABASE_URL", &url)])).unwrap_err();
+        assert_eq!(err.variables(), ["DATABASE_URL"]);
+        assert!(err.to_string().contains("sslrootcert"), "{err}");
     }
 
     #[test]
