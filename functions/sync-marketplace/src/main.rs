@@ -1,14 +1,17 @@
 //! sync-marketplace: on an EventBridge schedule, polls Mirakl OR11 orders and M11
 //! threads, records them through the shared path, releases expired stock reservations,
-//! and sends what waits in the outbox.
+//! sends what waits in the outbox, and purges the call log, inbox and delivery records
+//! past their ages.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use sellerops::flows::marketplace_sync::{MarketplaceSync, RunReport, POLL_RETRY};
 use sellerops::ops::config::{FromEnvironment, SyncMarketplaceSettings};
 use sellerops::ops::outbox::OutboxPublisher;
+use sellerops::ops::retention::{purge_expired, PurgeTally};
 use sellerops::ops::sqs_batch::BatchPlan;
 use sellerops::ops::telemetry::{emit_counts, Count};
+use sellerops::ops::time_budget::database_allowance;
 use sellerops::systems::aws::{load_sdk_config, AwsClients};
 use sellerops::systems::mirakl::MiraklClient;
 use tracing::Instrument;
@@ -23,6 +26,9 @@ async fn main() -> Result<(), Error> {
     let pool = sellerops::systems::db::pool(&settings.database, FUNCTION)?;
     let client = MiraklClient::from_settings(&settings.mirakl, pool.clone())?;
     let aws = AwsClients::from_sdk_config(&aws_config, settings.aws.endpoint_url.as_deref());
+    let retention = settings.retention;
+    // A purge delete starts only while one statement still fits before the deadline.
+    let statement = database_allowance(&settings.database);
     let sync = MarketplaceSync {
         pool,
         client,
@@ -41,12 +47,23 @@ async fn main() -> Result<(), Error> {
             let deadline = BatchPlan::SEQUENTIAL.until(event.context.deadline).deadline;
             let report = sync
                 .run_until(chrono::Utc::now(), Some(publisher), deadline)
+                .instrument(span.clone())
+                .await;
+            // The purge runs whatever the polls did: a Mirakl outage must not let the
+            // logs grow.
+            let start_by = deadline.map(|d| d.checked_sub(statement).unwrap_or(d));
+            match purge_expired(&sync.pool, &retention, start_by)
                 .instrument(span)
                 .await
-                .inspect_err(|err| {
-                    tracing::error!(error = %sellerops::ops::errors::error_chain(err),
-                        "marketplace sync failed");
-                })?;
+            {
+                Ok(purged) => emit_purge(&purged),
+                Err(err) => tracing::warn!(error = %sellerops::ops::errors::error_chain(&err),
+                    "purge failed; the next run tries again"),
+            }
+            let report = report.inspect_err(|err| {
+                tracing::error!(error = %sellerops::ops::errors::error_chain(err),
+                    "marketplace sync failed");
+            })?;
             emit(&report);
             Ok::<_, Error>(())
         },
@@ -89,6 +106,26 @@ fn emit(report: &RunReport) {
             Count {
                 name: "ReservationsExpired",
                 value: report.expired_reservations,
+            },
+        ],
+    );
+}
+
+fn emit_purge(purged: &PurgeTally) {
+    emit_counts(
+        FUNCTION,
+        &[
+            Count {
+                name: "ApiCallsPurged",
+                value: purged.api_calls,
+            },
+            Count {
+                name: "InboxPurged",
+                value: purged.inbox,
+            },
+            Count {
+                name: "DeliveryRecordsPurged",
+                value: purged.delivery_records,
             },
         ],
     );

@@ -1,6 +1,7 @@
 //! The machinery every flow shares: configuration, errors, SQS batches, delivery
 //! records and the leases behind them, the outbox, retries, telemetry, and the API-call
-//! and failure logs, and the time budgets that keep every invocation inside its timeout.
+//! and failure logs and their scheduled purge, and the time budgets that keep every
+//! invocation inside its timeout.
 
 pub mod api_calls;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod idempotency;
 pub mod lease;
 pub mod outbox;
 pub mod process_failures;
+pub mod retention;
 pub mod retry;
 pub mod sqs_batch;
 pub mod telemetry;

@@ -420,7 +420,9 @@ pub fn poll_page_worst_case(retry: RetryPolicy) -> Duration {
 /// with their retries, then one outbox send: the publish starts no send once too little
 /// time is left. Later pages fit by construction: a poll starts another page only while
 /// that page, the threads' first page and one send still fit before the deadline, and a
-/// poll cut short leaves its watermark for the next run.
+/// poll cut short leaves its watermark for the next run. The purge at the end fits the
+/// same way: it starts each of its three bounded deletes only while one statement's
+/// database allowance is left ([`crate::ops::retention`]).
 pub fn sync_marketplace() -> TimeBudget {
     TimeBudget {
         function: "sync-marketplace",

@@ -46,7 +46,7 @@ pub use ingest_orders_file::IngestOrdersFileSettings;
 pub use marketplace_webhook::MarketplaceWebhookSettings;
 pub use parts::{
     AwsSettings, CanadaPostSettings, DatabaseSettings, DefaultParcel, MarketplaceSyncSettings,
-    MiraklSettings, QueueUrls, SenderSettings, WebhookSettings,
+    MiraklSettings, QueueUrls, RetentionSettings, SenderSettings, WebhookSettings,
 };
 pub use sync_marketplace::SyncMarketplaceSettings;
 

@@ -380,6 +380,66 @@ impl FromEnvironment for MarketplaceSyncSettings {
     }
 }
 
+/// How long the logs and delivery records the scheduled purge deletes are kept
+/// ([`crate::ops::retention`]), and how much one run deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionSettings {
+    /// `PURGE_API_CALLS_AFTER_DAYS`: age at which an `ops.api_calls` row goes (default
+    /// 30): long enough to look into a failure reported late.
+    pub api_calls: Duration,
+    /// `PURGE_INBOX_AFTER_DAYS`: age at which a processed `ops.inbox` delivery goes
+    /// (default 30), far past any provider's retries (Shopify's last 48 hours).
+    pub inbox: Duration,
+    /// `PURGE_DELIVERY_RECORDS_AFTER_DAYS`: how long a completed delivery record
+    /// (`ops.idempotency_keys`) is kept once expired (default 1); a claim already treats
+    /// an expired key as new.
+    pub expired_delivery_records: Duration,
+    /// `PURGE_ROWS_PER_RUN`: rows deleted per table and run at most (default 5000), so
+    /// that each delete stays far inside the statement timeout; a backlog goes over
+    /// several runs.
+    pub rows_per_run: u32,
+}
+
+const DAY: u64 = 24 * 3600;
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            api_calls: Duration::from_secs(30 * DAY),
+            inbox: Duration::from_secs(30 * DAY),
+            expired_delivery_records: Duration::from_secs(DAY),
+            rows_per_run: 5000,
+        }
+    }
+}
+
+impl FromEnvironment for RetentionSettings {
+    fn read(vars: &mut Variables<'_>) -> Self {
+        let defaults = Self::default();
+        let days = |raw: &str| {
+            positive_whole::<u64>(raw).and_then(|days| match days {
+                1..=3650 => Ok(Duration::from_secs(days * DAY)),
+                _ => Err(format!("expected at most 3650 days, got {days}")),
+            })
+        };
+        Self {
+            api_calls: vars.parsed_or("PURGE_API_CALLS_AFTER_DAYS", defaults.api_calls, days),
+            inbox: vars.parsed_or("PURGE_INBOX_AFTER_DAYS", defaults.inbox, days),
+            expired_delivery_records: vars.parsed_or(
+                "PURGE_DELIVERY_RECORDS_AFTER_DAYS",
+                defaults.expired_delivery_records,
+                days,
+            ),
+            rows_per_run: vars.parsed_or("PURGE_ROWS_PER_RUN", defaults.rows_per_run, |raw| {
+                positive_whole(raw).and_then(|rows| match rows {
+                    1..=100_000 => Ok(rows),
+                    _ => Err("expected at most 100000 rows a run".into()),
+                })
+            }),
+        }
+    }
+}
+
 /// Where the outbox sends each work queue's messages; a queue without a URL is not
 /// published by this function, and its messages wait for one that may send them.
 #[derive(Debug, Clone, Default)]
@@ -577,6 +637,34 @@ mod tests {
         let err = CanadaPostSettings::from_lookup(lookup(&[("CANADAPOST_LANGUAGE", "de-DE")]))
             .unwrap_err();
         assert!(err.variables().contains(&"CANADAPOST_LANGUAGE"));
+    }
+
+    #[test]
+    fn retention_has_defaults_and_refuses_zero_or_absurd_ages() {
+        let retention = RetentionSettings::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(retention, RetentionSettings::default());
+        assert_eq!(retention.api_calls, Duration::from_secs(30 * DAY));
+
+        let retention = RetentionSettings::from_lookup(lookup(&[
+            ("PURGE_INBOX_AFTER_DAYS", "7"),
+            ("PURGE_ROWS_PER_RUN", "100"),
+        ]))
+        .unwrap();
+        assert_eq!(retention.inbox, Duration::from_secs(7 * DAY));
+        assert_eq!(retention.rows_per_run, 100);
+
+        let err = RetentionSettings::from_lookup(lookup(&[
+            ("PURGE_API_CALLS_AFTER_DAYS", "0"),
+            ("PURGE_DELIVERY_RECORDS_AFTER_DAYS", "99999"),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            err.variables(),
+            [
+                "PURGE_API_CALLS_AFTER_DAYS",
+                "PURGE_DELIVERY_RECORDS_AFTER_DAYS"
+            ]
+        );
     }
 
     #[test]

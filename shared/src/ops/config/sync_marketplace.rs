@@ -3,7 +3,7 @@
 use super::parts::RECORDING_FOLLOW_UPS;
 use super::{
     AwsSettings, DatabaseSettings, FromEnvironment, MarketplaceSyncSettings, MiraklSettings,
-    QueueUrls, Variables,
+    QueueUrls, RetentionSettings, Variables,
 };
 use crate::model::customer_email::EmailPepper;
 
@@ -23,6 +23,9 @@ pub struct SyncMarketplaceSettings {
     /// The accept, label and reply queues: the poller is also the outbox's sweep, so it
     /// publishes every follow-up the recording path writes.
     pub outbox_queues: QueueUrls,
+    /// How long the call log, the inbox and expired delivery records are kept: each
+    /// run ends with the purge ([`crate::ops::retention`]).
+    pub retention: RetentionSettings,
 }
 
 impl FromEnvironment for SyncMarketplaceSettings {
@@ -34,6 +37,7 @@ impl FromEnvironment for SyncMarketplaceSettings {
             mirakl: MiraklSettings::read(vars),
             sync: MarketplaceSyncSettings::read(vars),
             outbox_queues: QueueUrls::read(vars, RECORDING_FOLLOW_UPS),
+            retention: RetentionSettings::read(vars),
         }
     }
 }
@@ -66,6 +70,7 @@ mod tests {
     fn a_complete_environment_gets_the_sync_defaults_and_hides_secrets() {
         let settings = SyncMarketplaceSettings::from_lookup(lookup(COMPLETE)).unwrap();
         assert_eq!(settings.sync, MarketplaceSyncSettings::default());
+        assert_eq!(settings.retention, RetentionSettings::default());
         assert!(settings.outbox_queues.reply.is_some());
         assert_hides(&format!("{settings:?}"), SECRETS);
     }
