@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use sellerops::flows::ingest::ingestion_file::{self, Claim};
-use sellerops::flows::ingest::{ImportOptions, ImportOutcome, ObjectRef, OrderFileImporter};
+use sellerops::flows::ingest::{
+    ImportOptions, ImportOutcome, ObjectRef, OrderFileImporter, OrderFileLimits,
+};
 use sellerops::ops::crash_points::{Crash, CrashPoint};
 use sellerops::ops::errors::Disposition;
 use sellerops::ops::lease::LeaseError;
@@ -527,4 +529,123 @@ async fn an_attempt_taken_over_can_neither_checkpoint_nor_complete_the_file(pool
         .await,
         1
     );
+}
+
+/// The digest without the order files' own rows, which a failed file adds to.
+fn without_file_rows(digest: Vec<String>) -> Vec<String> {
+    digest
+        .into_iter()
+        .filter(|line| !line.starts_with("file "))
+        .collect()
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_file_refused_after_batches_committed_takes_them_back_and_its_days_stay_exact(
+    pool: PgPool,
+) {
+    // Arrange: the sample is imported; then a file of batches of three whose eighth line
+    // holds a field past the limit. An attempt writes two batches (new orders, products
+    // and customers, a bad row, a line added to an order of the sample) and dies.
+    let aws = local_aws().await;
+    let bucket = create_bucket(&aws, true).await;
+    let sample = upload(&aws, &bucket, "march.csv", order_file("sample-orders.csv")).await;
+    importer(&pool, &aws, ImportOptions::default())
+        .import(&sample)
+        .await
+        .unwrap();
+    let before = database_digest(&pool).await;
+    let long_name = "n".repeat(100);
+    let file = format!(
+        "order_ref,order_date,customer_email,customer_region,sku,product_name,category,quantity,unit_price,payment_method,currency\n\
+         SHG-20001,2026-03-02T10:00:00Z,new.customer@example.com,Kisumu,SOLAR-LAMP-01,Lamp,Lighting,1,2450.00,card,KES\n\
+         SHG-20001,2026-03-02T10:00:00Z,new.customer@example.com,Kisumu,NEW-SKU-1,New thing,Kitchen,2,99.50,card,KES\n\
+         SHG-20002,2026-03-09T10:00:00Z,another@example.com,Thika,JIKO-CERAMIC,Jiko,Kitchen,1,1e3,card,KES\n\
+         SHG-10001,2026-03-02T09:15:00+03:00,wanjiku.kamau@example.co.ke,Nairobi,NEW-SKU-2,Other thing,Kitchen,1,10.00,M-Pesa,KES\n\
+         SHG-20003,2026-03-04T10:00:00Z,new.customer@example.com,Kisumu,SOLAR-LAMP-01,Lamp,Lighting,3,2450.00,card,KES\n\
+         SHG-20004,2026-03-05T10:00:00Z,wanjiku.kamau@example.co.ke,Nakuru,SOLAR-LAMP-01,Lamp,Lighting,1,2450.00,mpesa,KES\n\
+         SHG-20005,2026-03-05T10:00:00Z,third@example.com,Thika,SOLAR-LAMP-01,{long_name},Lighting,1,2450.00,mpesa,KES\n"
+    );
+    let object = upload(&aws, &bucket, "refused.csv", file.into_bytes()).await;
+    let options = ImportOptions {
+        batch_rows: 3,
+        limits: OrderFileLimits {
+            max_field_bytes: 64,
+            ..OrderFileLimits::default()
+        },
+        ..ImportOptions::default()
+    };
+    let importer = importer(&pool, &aws, options);
+    import_crashing_after(&importer, &object, 2).await;
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from sales.orders where external_id like 'SHG-2000%'"
+        )
+        .await,
+        3,
+        "the crashed attempt committed two batches"
+    );
+    let_leases_run_out(&pool).await;
+
+    // Act: the retry resumes after them and meets the long field.
+    let response = invoke(&importer, sqs_event([("m-1", s3_event(&[&object]))]))
+        .await
+        .unwrap();
+
+    // Assert: acknowledged, failed with its reason, and nothing of it left.
+    assert!(failed_message_ids(&response).is_empty(), "{response}");
+    let (status, processed, failed, reason): (String, i32, i32, String) = sqlx::query_as(
+        "select status::text, processed_rows, failed_rows, error_message
+         from ingest.ingestion_files where object_key = 'refused.csv'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), processed, failed), ("failed", 0, 0));
+    assert_eq!(
+        reason,
+        "order file refused: a field is longer than 64 bytes (ORDER_FILE_MAX_FIELD_BYTES) \
+         at line 8, column product_name"
+    );
+    assert_eq!(
+        count(&pool, "select count(*) from ops.process_failures where reason = 'order file refused: a field is longer than 64 bytes (ORDER_FILE_MAX_FIELD_BYTES) at line 8, column product_name'").await,
+        1
+    );
+    let after = without_file_rows(database_digest(&pool).await);
+    let catalogued: Vec<&String> = after.iter().filter(|line| !before.contains(line)).collect();
+    assert_eq!(
+        catalogued,
+        [
+            "product NEW-SKU-1 name=New thing category=Kitchen base_price=99.50 KES",
+            "product NEW-SKU-2 name=Other thing category=Kitchen base_price=10.00 KES",
+            "variant NEW-SKU-1 of NEW-SKU-1",
+            "variant NEW-SKU-2 of NEW-SKU-2",
+        ],
+        "only the products it named stay, as catalogue entries"
+    );
+    assert_eq!(
+        after
+            .into_iter()
+            .filter(|line| !line.contains("NEW-SKU"))
+            .collect::<Vec<_>>(),
+        without_file_rows(before),
+        "the database holds the sales it held before the refused file, aggregates included"
+    );
+    let stale_days = count(
+        &pool,
+        "select count(*) from (
+             (select day, product_id, category, payment_method, currency, revenue, units,
+                     order_count, unique_customers from analytics.sales_aggregates_daily
+              except
+              select (o.placed_at at time zone 'UTC')::date, v.product_id, coalesce(p.category, ''),
+                     o.payment_method, l.currency, sum(l.line_total), sum(l.quantity),
+                     count(distinct o.id), count(distinct o.customer_id)
+              from sales.orders o join sales.order_lines l on l.order_id = o.id
+              join catalog.product_variants v on v.id = l.variant_id
+              join catalog.products p on p.id = v.product_id
+              group by 1, 2, 3, 4, 5)
+         ) stale",
+    )
+    .await;
+    assert_eq!(stale_days, 0);
 }

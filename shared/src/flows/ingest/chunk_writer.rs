@@ -283,9 +283,9 @@ pub async fn insert_lines(
     sqlx::query!(
         "insert into sales.order_lines
              (id, order_id, line_number, external_line_id, sku, variant_id, title, quantity,
-              unit_price, currency, line_total, raw_payload)
+              unit_price, currency, line_total, ingestion_file_id, raw_payload)
          select l.id, l.order_id, l.line_number, l.sku, l.sku, l.variant_id, l.title,
-                l.quantity, l.unit_price, l.currency, l.line_total,
+                l.quantity, l.unit_price, l.currency, l.line_total, $1,
                 jsonb_build_object('ingestion_file_id', $1::uuid, 'row_number', l.row_number)
          from unnest($2::uuid[], $3::uuid[], $4::int4[], $5::text[], $6::uuid[], $7::text[],
                      $8::int4[], $9::numeric[], $10::text[], $11::numeric[], $12::int4[])

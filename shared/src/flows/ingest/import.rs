@@ -29,6 +29,12 @@
 //! any batch touched (recorded with the batches, so a crashed attempt's days are not
 //! forgotten).
 //!
+//! **Never half a file.** A file refused once batches have committed (a record past
+//! a limit of [`super::limits`], or any other permanent failure) is marked `failed` in
+//! one transaction that also takes back what its batches wrote and recomputes the
+//! aggregates of their days ([`ingestion_file::fail`]): a file is imported whole or
+//! not at all, and the event is acknowledged with the reason on the file's row.
+//!
 //! Within a batch, the rules of [`super::chunk_plan`] apply to what the database already
 //! holds, read under an advisory lock that keeps concurrent imports of other files from
 //! interleaving their batches.
@@ -118,7 +124,7 @@ pub enum ImportOutcome {
         status: FileStatus,
     },
     /// The file cannot be imported as it is; the reason is on the file's row and in
-    /// `ops.process_failures`.
+    /// `ops.process_failures`, and nothing of it is left in the orders.
     Failed {
         /// The `ingestion_files` row.
         file_id: Uuid,

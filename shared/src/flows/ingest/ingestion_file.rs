@@ -13,8 +13,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::chunk_writer;
 use super::file_reader::ContentScan;
 use super::notification::ObjectRef;
+use crate::flows::sales_aggregates::SalesDays;
+use crate::model::channel::Channel;
 use crate::ops::lease::{self, Lease, LeaseError, LeasedTable};
 use crate::ops::process_failures::{record_process_failure, ProcessFailure};
 
@@ -297,9 +300,11 @@ pub async fn complete(
     Ok(counts.map(|row| (row.processed, row.failed)))
 }
 
-/// Marks the file failed for `reason` and records the failure for a person, in one
-/// transaction. Rows committed by earlier batches stay: they are valid orders.
-/// [`LeaseError::Lost`]: another attempt took the file over, and nothing was changed.
+/// Marks the file failed for `reason`, takes back everything its committed batches
+/// wrote, and records the failure for a person, in one transaction: a failed file
+/// leaves no order, line or row error behind, and the daily aggregates of the days it
+/// touched are recomputed without it. [`LeaseError::Lost`]: another attempt took the
+/// file over, and nothing was changed.
 pub async fn fail(
     pool: &PgPool,
     lease: &Lease<Uuid>,
@@ -308,9 +313,12 @@ pub async fn fail(
 ) -> Result<(), LeaseError> {
     let file_id = *lease.key();
     let mut tx = pool.begin().await?;
+    // The lock every batch takes: no batch of another file interleaves with the undo.
+    chunk_writer::lock_file_import_orders(&mut tx).await?;
     let marked = sqlx::query!(
         "update ingest.ingestion_files
-         set status = 'failed', error_message = $2, completed_at = now(), locked_until = null
+         set status = 'failed', error_message = $2, completed_at = now(), locked_until = null,
+             processed_rows = 0, failed_rows = 0
          where id = $1 and lease_token = $3 and status = 'processing'",
         file_id,
         reason,
@@ -321,6 +329,7 @@ pub async fn fail(
     if marked.rows_affected() != 1 {
         return Err(LeaseError::Lost);
     }
+    undo_batches(&mut tx, file_id).await?;
     let payload = serde_json::json!({
         "ingestion_file_id": file_id,
         "bucket": object.bucket,
@@ -339,6 +348,74 @@ pub async fn fail(
     )
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Takes back what the committed batches of `file_id` wrote: its lines (also those it
+/// added to orders of earlier files, whose totals are summed again), its orders, its
+/// row errors, the customers only its orders had (the others get their first and last
+/// order dates from the orders they still have), and the aggregates of its days.
+/// Products and variants it created stay: they are catalogue entries, not sales.
+async fn undo_batches(conn: &mut PgConnection, file_id: Uuid) -> Result<(), sqlx::Error> {
+    let grown: Vec<Uuid> = sqlx::query_scalar!(
+        "with removed as (
+             delete from sales.order_lines where ingestion_file_id = $1 returning order_id
+         )
+         select distinct r.order_id as \"order_id!\" from removed r
+         join sales.orders o on o.id = r.order_id
+         where o.ingestion_file_id is distinct from $1",
+        file_id,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    chunk_writer::sum_order_totals(conn, &grown).await?;
+    let customers: Vec<Uuid> = sqlx::query_scalar!(
+        "with removed as (
+             delete from sales.orders o
+             where o.ingestion_file_id = $1
+               and not exists (select 1 from sales.order_lines l where l.order_id = o.id)
+             returning customer_id
+         )
+         select distinct customer_id as \"customer_id!\" from removed
+         where customer_id is not null",
+        file_id,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "update sales.customers c
+         set first_order_at = o.first_order_at, last_order_at = o.last_order_at
+         from (select customer_id, min(placed_at) as first_order_at,
+                      max(placed_at) as last_order_at
+               from sales.orders where customer_id = any($1) group by customer_id) o
+         where c.id = o.customer_id
+           and (c.first_order_at, c.last_order_at)
+               is distinct from (o.first_order_at, o.last_order_at)",
+        &customers,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "delete from sales.customers c
+         where c.id = any($1) and c.channel::text = $2
+           and not exists (select 1 from sales.orders o where o.customer_id = c.id)
+           and not exists (select 1 from support.conversations s where s.customer_id = c.id)
+           and not exists (select 1 from etl.shopify_customers s where s.customer_id = c.id)
+           and not exists (select 1 from etl.freshdesk_tickets t where t.customer_id = c.id)",
+        &customers,
+        Channel::FileImport.as_str() as &str,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "delete from ingest.ingestion_errors where file_id = $1",
+        file_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    let mut days = SalesDays::new();
+    days.extend(days_touched_by(conn, file_id).await?);
+    days.refresh(conn).await?;
     Ok(())
 }
 
