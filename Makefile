@@ -1,5 +1,5 @@
 # The two commands a new machine needs (see README.md), and a few conveniences.
-.PHONY: demo test reliability down lint deny bench-webhooks bench-ingest
+.PHONY: demo test reliability down lint deny bench-webhooks bench-ingest rds-ca-bundle
 
 ## demo: start the local stack and run sellerops end to end on it
 demo:
@@ -28,6 +28,22 @@ lint:
 ## (needs `cargo install --locked cargo-deny`; the advisories need GitHub for their database)
 deny:
 	cargo deny --locked check
+
+# Amazon RDS's certificate authorities, for every region. The template's RdsCaBundle layer
+# ships this file to every function (/opt/rds-ca/global-bundle.pem), where DATABASE_URL's
+# sslrootcert points; it is fetched when packaging rather than kept in git.
+RDS_CA_BUNDLE := infra/rds-ca-layer/rds-ca/global-bundle.pem
+RDS_CA_BUNDLE_URL := https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+
+## rds-ca-bundle: download Amazon RDS's CA bundle into the layer the template deploys (before `sam build`)
+rds-ca-bundle:
+	@mkdir -p $(dir $(RDS_CA_BUNDLE))
+	curl --fail --silent --show-error --location --proto '=https' --tlsv1.2 \
+		--output $(RDS_CA_BUNDLE).part $(RDS_CA_BUNDLE_URL)
+	@grep -q 'BEGIN CERTIFICATE' $(RDS_CA_BUNDLE).part || \
+		{ echo "$(RDS_CA_BUNDLE_URL) did not answer a PEM bundle" >&2; rm -f $(RDS_CA_BUNDLE).part; exit 1; }
+	@mv $(RDS_CA_BUNDLE).part $(RDS_CA_BUNDLE)
+	@echo "$(RDS_CA_BUNDLE): $$(grep -c 'BEGIN CERTIFICATE' $(RDS_CA_BUNDLE)) certificates"
 
 .PHONY: services
 ## services: start the simulators and cargo lambda watch on the local stack (make down stops them)

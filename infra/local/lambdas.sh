@@ -12,11 +12,16 @@
 #   HTTP function: $SELLEROPS_LAMBDA_ENDPOINT/lambda-url/<fn>/<path>
 #
 # The functions get this script's environment: env.sh plus services-env.sh (the
-# simulators' URLs and credentials). cargo lambda builds a function on its first
-# invocation (`cargo run --bin <fn>`); start runs `cargo build --workspace` first, which
-# builds exactly what those runs need, so every first invocation is quick (and after
-# up.sh, which ran the same build, it has nothing left to do).
-# SELLEROPS_LAMBDA_RELOAD=0 turns off rebuilding when the code changes.
+# simulators' URLs and credentials), with the secrets moved into moto's Secrets Manager
+# as in AWS: each secret variable set (DATABASE_URL, MIRAKL_API_KEY, ...; provision.py's
+# LOCAL_SECRETS) is stored as a secret under sellerops-local/lambdas-<port>/, and the
+# functions get <NAME>_SECRET_ARN instead of <NAME>, so every cold start fetches its
+# secrets with the real SDK. cargo lambda builds a function on its first invocation
+# (`cargo run --bin <fn>`); start runs `cargo build --workspace` first, which builds
+# exactly what those runs need, so every first invocation is quick (and after up.sh,
+# which ran the same build, it has nothing left to do).
+# SELLEROPS_LAMBDA_RELOAD=0 turns off rebuilding when the code changes;
+# SELLEROPS_LAMBDA_SECRETS=plain passes the secrets as plain values instead.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -50,6 +55,28 @@ build_functions() {
     note "built in $((SECONDS - started))s"
 }
 
+# Stores the secret variables in moto's Secrets Manager and replaces each, in the
+# environment the functions inherit, with its <NAME>_SECRET_ARN.
+secrets_to_secrets_manager() {
+    local references line variable
+    local -a moved=()
+    if [[ ${SELLEROPS_LAMBDA_SECRETS:-secretsmanager} == plain ]]; then
+        note "secrets     plain environment values (SELLEROPS_LAMBDA_SECRETS=plain)"
+        return 0
+    fi
+    references="$("$VENV/bin/python" "$HERE/provision.py" \
+        --secrets "sellerops-local/lambdas-$SELLEROPS_LAMBDA_PORT")" ||
+        die "could not store the functions' secrets in moto's Secrets Manager (is moto running? infra/local/up.sh)"
+    while IFS= read -r line; do
+        [[ -n $line ]] || continue
+        variable="${line%%=*}"
+        unset "${variable%_SECRET_ARN}"
+        export "${line?}"
+        moved+=("$variable")
+    done <<<"$references"
+    note "secrets     from moto's Secrets Manager: ${moved[*]:-none set}"
+}
+
 start() {
     local pid
     if pid="$(daemon_pid "$NAME" "$MARKER")"; then
@@ -62,6 +89,7 @@ start() {
     command -v cargo-lambda >/dev/null 2>&1 ||
         die "cargo-lambda is not installed: run infra/local/up.sh (it installs it into $VENV)"
     build_functions
+    secrets_to_secrets_manager
     local -a options=(--invoke-port "$SELLEROPS_LAMBDA_PORT")
     if [[ ${SELLEROPS_LAMBDA_RELOAD:-1} == 0 ]]; then
         options+=(--ignore-changes)
@@ -92,7 +120,7 @@ case "${1:-}" in
     stop) daemon_stop "$NAME" "$MARKER" ;;
     status) status ;;
     *)
-        sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+        sed -n '2,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
         exit 2
         ;;
 esac

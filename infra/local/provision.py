@@ -5,6 +5,11 @@
     provision.py --self-check   put an object into the orders bucket and check
                                 that its S3 event reaches the ingest queue;
                                 silent on success, exit status 1 on failure
+    provision.py --secrets P    store each secret variable set in the
+                                environment (LOCAL_SECRETS) in moto's Secrets
+                                Manager under the name prefix P, and print one
+                                <NAME>_SECRET_ARN=<ARN>[#key] line for each:
+                                what the functions are given instead of <NAME>
 
 Every name comes from the environment that infra/local/env.sh exports (bucket
 names, queue URLs, AWS_ENDPOINT_URL), so env.sh stays the one place that
@@ -41,6 +46,22 @@ QUEUES = {
 }
 ORDERS_NOTIFICATION_ID = "orders-object-created-to-ingest"
 SELF_CHECK_PREFIX = "_local-stack-self-check/"
+# Every secret a function may be given as <NAME>_SECRET_ARN (SECRET_VARIABLES in
+# shared/src/ops/config/secrets.rs; tests/tests/template_secrets.rs checks the two
+# agree), and how the local stack keeps it in moto: the secret's name under the prefix,
+# and the JSON key when several variables share one secret, as the template's Canada
+# Post credentials do.
+LOCAL_SECRETS = {
+    "DATABASE_URL": ("database-url", None),
+    "DATABASE_PASSWORD": ("database-password", None),
+    "EMAIL_HASH_PEPPER": ("email-hash-pepper", None),
+    "MIRAKL_API_KEY": ("mirakl-api-key", None),
+    "CANADAPOST_USERNAME": ("canadapost", "username"),
+    "CANADAPOST_PASSWORD": ("canadapost", "password"),
+    "MIRAKL_WEBHOOK_SECRET": ("mirakl-webhook-secret", None),
+    "SHOPIFY_WEBHOOK_SECRET": ("shopify-webhook-secret", None),
+    "FRESHDESK_WEBHOOK_SECRET": ("freshdesk-webhook-secret", None),
+}
 SELF_CHECK_TIMEOUT_SECONDS = 15
 
 
@@ -91,9 +112,7 @@ def env(name: str) -> str:
     return value
 
 
-def clients():
-    endpoint = env("AWS_ENDPOINT_URL")
-    region = env("AWS_REGION")
+def client(service: str):
     # Path-style addressing: bucket names are not resolvable host names locally.
     config = botocore.config.Config(
         s3={"addressing_style": "path"},
@@ -101,11 +120,12 @@ def clients():
         connect_timeout=5,
         read_timeout=30,
     )
-    session = boto3.session.Session(region_name=region)
-    return (
-        session.client("s3", endpoint_url=endpoint, config=config),
-        session.client("sqs", endpoint_url=endpoint, config=config),
-    )
+    session = boto3.session.Session(region_name=env("AWS_REGION"))
+    return session.client(service, endpoint_url=env("AWS_ENDPOINT_URL"), config=config)
+
+
+def clients():
+    return client("s3"), client("sqs")
 
 
 def queue_name(url: str) -> str:
@@ -245,6 +265,42 @@ def parse_json(text: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def ensure_secret(secrets, name: str, value: str) -> str:
+    """Creates the secret or stores a new value in it; returns its ARN."""
+    try:
+        return secrets.put_secret_value(SecretId=name, SecretString=value)["ARN"]
+    except secrets.exceptions.ResourceNotFoundException:
+        return secrets.create_secret(Name=name, SecretString=value)["ARN"]
+
+
+def ensure_secrets(prefix: str) -> dict[str, str]:
+    """Stores every secret variable set in the environment in Secrets Manager under
+    prefix; returns <NAME>_SECRET_ARN -> the reference a function is given."""
+    values: dict[str, str | dict[str, str]] = {}
+    references: dict[str, tuple[str, str | None]] = {}
+    for variable, (suffix, key) in LOCAL_SECRETS.items():
+        value = os.environ.get(variable, "")
+        if not value.strip():
+            continue
+        name = f"{prefix.rstrip('/')}/{suffix}"
+        if key is None:
+            values[name] = value
+        else:
+            fields = values.setdefault(name, {})
+            assert isinstance(fields, dict)
+            fields[key] = value
+        references[variable] = (name, key)
+    secrets = client("secretsmanager")
+    arns = {
+        name: ensure_secret(secrets, name, value if isinstance(value, str) else json.dumps(value))
+        for name, value in values.items()
+    }
+    return {
+        f"{variable}_SECRET_ARN": arns[name] + (f"#{key}" if key else "")
+        for variable, (name, key) in references.items()
+    }
+
+
 def provision() -> None:
     s3, sqs = clients()
     region = env("AWS_REGION")
@@ -318,9 +374,18 @@ def main() -> int:
         action="store_true",
         help="check the S3 -> SQS notification round trip instead of provisioning",
     )
+    parser.add_argument(
+        "--secrets",
+        metavar="PREFIX",
+        help="store the secret variables set in the environment in Secrets Manager "
+        "under PREFIX and print <NAME>_SECRET_ARN=<reference> lines, instead of provisioning",
+    )
     arguments = parser.parse_args()
     try:
-        if arguments.self_check:
+        if arguments.secrets:
+            for variable, reference in ensure_secrets(arguments.secrets).items():
+                print(f"{variable}={reference}")
+        elif arguments.self_check:
             self_check()
         else:
             provision()

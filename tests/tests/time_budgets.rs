@@ -50,6 +50,10 @@ fn variables(globals: &Value, function: &Value) -> BTreeMap<String, String> {
             continue;
         };
         for (name, value) in map {
+            // `as_str` sees through tags, so a computed value is skipped by its tag.
+            if matches!(value, Value::Tagged(_)) {
+                continue;
+            }
             let (Some(name), Some(value)) = (name.as_str(), value.as_str()) else {
                 continue;
             };
