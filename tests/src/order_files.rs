@@ -247,3 +247,28 @@ pub fn write_order_file(path: &Path, rows: u64) -> std::io::Result<u64> {
     out.flush()?;
     Ok(out.get_ref().metadata()?.len())
 }
+
+/// One gzip member holding `text`. Members written one after another are one gzip
+/// file, so a member of a mebibyte of zeros repeated makes a small file that expands
+/// to any size.
+pub async fn gzip_member(text: &[u8]) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut encoder = async_compression::tokio::bufread::GzipEncoder::new(text);
+    let mut out = Vec::new();
+    encoder.read_to_end(&mut out).await.expect("gzip in memory");
+    out
+}
+
+/// A gzip order file: the header row, `before`, then `mebibytes` MiB of `filler`
+/// bytes, then `after`. Zeros make a bomb of text; letters after an opening quote
+/// make one field as long as the file.
+pub async fn gzip_bomb(before: &str, filler: u8, mebibytes: usize, after: &str) -> Vec<u8> {
+    const HEADER: &str = "order_ref,order_date,customer_email,customer_region,sku,product_name,category,quantity,unit_price,payment_method,currency\n";
+    let mut body = gzip_member(format!("{HEADER}{before}").as_bytes()).await;
+    let mebibyte = gzip_member(&vec![filler; 1 << 20]).await;
+    for _ in 0..mebibytes {
+        body.extend_from_slice(&mebibyte);
+    }
+    body.extend_from_slice(&gzip_member(after.as_bytes()).await);
+    body
+}

@@ -11,7 +11,7 @@ use sellerops::flows::ingest::{
 use sellerops_tests::events::{failed_message_ids, s3_event, s3_test_event, sqs_event};
 use sellerops_tests::fixtures::{self, order_file};
 use sellerops_tests::local_aws;
-use sellerops_tests::order_files::{create_bucket, importer, invoke, upload};
+use sellerops_tests::order_files::{create_bucket, gzip_bomb, importer, invoke, upload};
 use serde_json::json;
 use sqlx::PgPool;
 use std::str::FromStr;
@@ -751,15 +751,6 @@ fn the_direct_s3_event_fixture_names_the_sample_file() {
 
 const HEADER: &str = "order_ref,order_date,customer_email,customer_region,sku,product_name,category,quantity,unit_price,payment_method,currency\n";
 
-/// One gzip member holding `text`; members concatenated are one gzip file.
-async fn gzip_member(text: &[u8]) -> Vec<u8> {
-    use tokio::io::AsyncReadExt;
-    let mut encoder = async_compression::tokio::bufread::GzipEncoder::new(text);
-    let mut out = Vec::new();
-    encoder.read_to_end(&mut out).await.unwrap();
-    out
-}
-
 /// Imports `body` with `limits` instead of the defaults.
 async fn import_within(
     pool: &PgPool,
@@ -798,11 +789,7 @@ async fn file_status(pool: &PgPool) -> (String, Option<String>) {
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_gzip_bomb_is_refused_at_the_decompressed_limit_before_any_row_is_written(pool: PgPool) {
     // Arrange: 40 MiB of zeros after the header, some 40 KiB of gzip.
-    let zeros = gzip_member(&vec![0_u8; 1 << 20]).await;
-    let mut body = gzip_member(HEADER.as_bytes()).await;
-    for _ in 0..40 {
-        body.extend_from_slice(&zeros);
-    }
+    let body = gzip_bomb("", 0, 40, "").await;
     assert!(body.len() < 200 * 1024, "{} bytes of gzip", body.len());
     let limits = OrderFileLimits {
         max_decompressed_bytes: 4 << 20,
@@ -842,15 +829,8 @@ async fn a_gzip_bomb_is_refused_at_the_decompressed_limit_before_any_row_is_writ
 async fn a_gzip_that_expands_to_one_huge_field_is_refused_at_the_line_limit(pool: PgPool) {
     // Arrange: a good row, then a row whose product name is a quoted 24 MiB field.
     let good = "A-1,2026-03-02,jane@example.com,Nairobi,LAMP,Lamp,Lighting,1,10,card,KES\n";
-    let mut body = gzip_member(
-        format!("{HEADER}{good}A-2,2026-03-02,jane@example.com,Nairobi,LAMP,\"").as_bytes(),
-    )
-    .await;
-    let filler = gzip_member(&vec![b'x'; 1 << 20]).await;
-    for _ in 0..24 {
-        body.extend_from_slice(&filler);
-    }
-    body.extend_from_slice(&gzip_member(b"\",Lighting,1,10,card,KES\n").await);
+    let before = format!("{good}A-2,2026-03-02,jane@example.com,Nairobi,LAMP,\"");
+    let body = gzip_bomb(&before, b'x', 24, "\",Lighting,1,10,card,KES\n").await;
 
     // Act
     let outcome = import_within(&pool, "one-field.csv.gz", body, OrderFileLimits::default()).await;

@@ -10,6 +10,12 @@
 //!    (`sql_only_import.sql`): the least the database work itself can cost.
 //! 5. Prints rows/s, peak RSS, the three times and the ratios.
 //!
+//! `make bench-ingest-bomb` (`bench-ingest bomb`) instead imports two hostile gzip files
+//! with the function's configured limits, each in a child process: one that expands to
+//! 1 GiB of zeros, and one whose second row holds a 200 MiB field. It prints each
+//! refusal and the importing process's peak RSS, which stays near that of a small
+//! file's import: neither the text nor the field is ever held in memory.
+//!
 //! Needs the local stack (`infra/local/up.sh`, `source infra/local/env.sh`) and `psql`.
 
 use std::io::Write;
@@ -23,7 +29,7 @@ use sellerops::flows::ingest::{ImportOptions, ObjectRef, OrderFileImporter};
 use sellerops::ops::config::{FromEnvironment, IngestOrdersFileSettings};
 use sellerops::systems::aws::AwsClients;
 use sellerops_tests::events::s3_event;
-use sellerops_tests::order_files::{create_bucket, write_order_file, ScratchDatabase};
+use sellerops_tests::order_files::{create_bucket, gzip_bomb, write_order_file, ScratchDatabase};
 use sellerops_tests::{local_aws, stack_var};
 use sqlx::postgres::PgPoolOptions;
 
@@ -34,6 +40,7 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let result = match args.get(1).map(String::as_str) {
         Some("import") => import_in_this_process(&args[2..]).await,
+        Some("bomb") => run_bombs().await,
         _ => run_benchmark(args.get(1)).await,
     };
     match result {
@@ -143,6 +150,61 @@ async fn run_benchmark(rows_arg: Option<&String>) -> BenchResult<()> {
     Ok(())
 }
 
+/// Imports each hostile file into a fresh database and prints how it was refused and
+/// the importing process's peak memory.
+async fn run_bombs() -> BenchResult<()> {
+    let good = "BOMB-1,2026-01-05,jane@example.com,Nairobi,SKU-1,Lamp,Lighting,1,10,card,KES\n";
+    let field_row = format!("{good}BOMB-2,2026-01-05,jane@example.com,Nairobi,SKU-1,\"");
+    let files = [
+        ("1 GiB of zeros", gzip_bomb("", 0, 1024, "").await),
+        (
+            "a 200 MiB field",
+            gzip_bomb(&field_row, b'x', 200, "\",Lighting,1,10,card,KES\n").await,
+        ),
+    ];
+    let aws = local_aws().await;
+    let bucket = create_bucket(&aws, true).await;
+    let admin = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&stack_var("DATABASE_URL"))
+        .await?;
+    for (name, body) in files {
+        let gzip_bytes = body.len();
+        let key = format!("bench/bomb-{}.csv.gz", name.replace(' ', "-"));
+        let put = aws
+            .s3
+            .put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(ByteStream::from(body))
+            .send()
+            .await?;
+        let object = ObjectRef {
+            bucket: bucket.clone(),
+            key,
+            version_id: put.version_id().map(str::to_owned),
+            etag: put.e_tag().map(|tag| tag.trim_matches('"').to_owned()),
+            size: Some(i64::try_from(gzip_bytes)?),
+        };
+        let scratch = ScratchDatabase::create(&admin).await;
+        let outcome = run_child(
+            &scratch_url(&stack_var("DATABASE_URL"), &scratch.pool),
+            &object,
+            "failed",
+        );
+        scratch.drop().await;
+        let import = outcome?;
+        println!(
+            "bomb        {name} ({:.1} KiB of gzip): refused in {:.2}s, peak RSS {:.1} MiB",
+            gzip_bytes as f64 / 1024.0,
+            import.seconds,
+            import.peak_rss_kib as f64 / 1024.0
+        );
+    }
+    let _ = aws.s3.delete_bucket().bucket(&bucket).send().await;
+    Ok(())
+}
+
 struct ChildImport {
     seconds: f64,
     peak_rss_kib: u64,
@@ -151,12 +213,18 @@ struct ChildImport {
 
 /// Runs the import in a child process, so that its peak memory is the import's alone.
 fn run_child_import(database_url: &str, object: &ObjectRef) -> BenchResult<ChildImport> {
+    run_child(database_url, object, "completed")
+}
+
+/// The same, for an import expected to end as `expected` (`completed`, `failed`).
+fn run_child(database_url: &str, object: &ObjectRef, expected: &str) -> BenchResult<ChildImport> {
     let output = Command::new(std::env::current_exe()?)
         .arg("import")
         .arg(&object.bucket)
         .arg(&object.key)
         .arg(object.version_id.as_deref().unwrap_or(""))
         .arg(object.etag.as_deref().unwrap_or(""))
+        .arg(expected)
         .env("DATABASE_URL", database_url)
         .env("RUST_LOG", "warn")
         .output()?;
@@ -189,8 +257,10 @@ fn run_child_import(database_url: &str, object: &ObjectRef) -> BenchResult<Child
 /// The child: builds the function's state as `main` does and invokes the handler with a
 /// direct S3 event for the object.
 async fn import_in_this_process(args: &[String]) -> BenchResult<()> {
-    let [bucket, key, version, etag] = args else {
-        return Err("usage: bench-ingest import <bucket> <key> <version> <etag>".into());
+    let [bucket, key, version, etag, expected] = args else {
+        return Err(
+            "usage: bench-ingest import <bucket> <key> <version> <etag> <completed|failed>".into(),
+        );
     };
     sellerops::ops::telemetry::init();
     let settings = IngestOrdersFileSettings::from_env()?;
@@ -227,16 +297,20 @@ async fn import_in_this_process(args: &[String]) -> BenchResult<()> {
     .await?;
     let seconds = started.elapsed().as_secs_f64();
     let result = &response["results"][0];
-    if result["outcome"] != "completed" {
-        return Err(format!("import did not complete: {response}").into());
+    if result["outcome"] != expected.as_str() {
+        return Err(format!("import did not end as {expected}: {response}").into());
     }
+    let summary = match expected.as_str() {
+        "completed" => format!(
+            "total={} processed={} failed={}",
+            result["total_rows"], result["processed_rows"], result["failed_rows"]
+        ),
+        _ => format!("{}: {}", result["outcome"], result["reason"]),
+    };
     println!(
-        "import-result {seconds} {} {} total={} processed={} failed={}",
+        "import-result {seconds} {} {} {summary}",
         peak_rss_kib()?,
         cpu_seconds()?,
-        result["total_rows"],
-        result["processed_rows"],
-        result["failed_rows"]
     );
     Ok(())
 }
