@@ -18,6 +18,16 @@ async fn outbox(pool: &PgPool) -> Vec<(String, String, serde_json::Value)> {
         .unwrap()
 }
 
+async fn data_problems(pool: &PgPool) -> Vec<(String, String, String, Option<String>)> {
+    sqlx::query_as(
+        "select field, kind, sent_value, expected_value from ops.data_problems
+         where channel = 'bestbuy_ca' order by field desc",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
 async fn history(pool: &PgPool) -> Vec<String> {
     sqlx::query_scalar(
         "select status from sales.order_status_history order by changed_at, created_at",
@@ -223,7 +233,7 @@ async fn history_gets_a_row_only_when_the_state_changes(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
-async fn a_state_mirakl_adds_later_is_recorded_as_spelled_and_queues_nothing(pool: PgPool) {
+async fn a_state_mirakl_adds_later_is_recorded_as_unknown_raised_and_queues_nothing(pool: PgPool) {
     let service = webhook_service(&pool, None);
 
     let answer = deliver_mirakl(
@@ -237,13 +247,91 @@ async fn a_state_mirakl_adds_later_is_recorded_as_spelled_and_queues_nothing(poo
     .await;
 
     assert_eq!(answer.status, 200, "{}", answer.body);
-    let status: String = sqlx::query_scalar("select status from sales.orders")
+    let (status, total, lines): (String, Decimal, i64) = sqlx::query_as(
+        "select status, total_amount, (select count(*) from sales.order_lines) from sales.orders",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        status, "UNKNOWN",
+        "never stored as if it were a known state"
+    );
+    assert_eq!(total, Decimal::from_str("519.97").unwrap());
+    assert_eq!(lines, 2, "the order's other data is recorded");
+    assert_eq!(history(&pool).await, ["UNKNOWN"]);
+    assert!(outbox(&pool).await.is_empty());
+    let problems = data_problems(&pool).await;
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert_eq!(
+        problems[0],
+        (
+            "order_state".to_owned(),
+            "unknown_state".to_owned(),
+            "WAITING_SCORING".to_owned(),
+            None
+        )
+    );
+    assert_eq!(problems[1].0, "order_lines[1].order_line_state");
+    assert_eq!(problems[2].0, "order_lines[0].order_line_state");
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_total_that_disagrees_with_its_lines_is_recorded_as_sent_and_raised(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+    let inflated = fixtures::text("mirakl/order_waiting_acceptance.json")
+        .replace("\"total_price\": 519.97", "\"total_price\": 100000");
+
+    let answer = deliver_mirakl(&service, &[&inflated]).await;
+
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["status"], "recorded");
+    let (subtotal, total): (Decimal, Decimal) =
+        sqlx::query_as("select subtotal_amount, total_amount from sales.orders")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(subtotal, Decimal::from_str("519.97").unwrap());
+    assert_eq!(
+        total,
+        Decimal::from(100_000),
+        "the total as sent, never rewritten"
+    );
+    let line_totals: Vec<String> =
+        sqlx::query_scalar("select line_total::text from sales.order_lines order by line_number")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(line_totals, ["479.99", "39.98"]);
+    let problems = data_problems(&pool).await;
+    assert_eq!(
+        problems,
+        [(
+            "total_price".to_owned(),
+            "total_mismatch".to_owned(),
+            "100000".to_owned(),
+            Some("519.97".to_owned())
+        )]
+    );
+    let detail: String = sqlx::query_scalar("select detail from ops.data_problems")
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(status, "WAITING_SCORING");
-    assert_eq!(history(&pool).await, ["WAITING_SCORING"]);
-    assert!(outbox(&pool).await.is_empty());
+    assert!(
+        detail.contains("100000") && detail.contains("519.97"),
+        "{detail}"
+    );
+
+    // A later version that adds up resolves the problem.
+    let fixed = fixtures::text("mirakl/order_waiting_acceptance.json")
+        .replace("2026-03-02T14:18:45Z", "2026-03-02T15:00:00Z");
+    deliver_mirakl(&service, &[&fixed]).await;
+    let open: i64 =
+        sqlx::query_scalar("select count(*) from ops.data_problems where resolved_at is null")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(open, 0);
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]

@@ -445,3 +445,56 @@ async fn a_poll_short_of_time_reads_one_page_keeps_what_it_recorded_and_leaves_t
     assert_eq!(status, "success");
     assert_eq!(watermark, Some(at("2026-03-05T11:00:00Z")));
 }
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn an_order_refused_by_its_checks_is_written_down_naming_the_field_and_the_page_goes_on(
+    pool: PgPool,
+) {
+    let server = MockServer::start().await;
+    let order = |id: &str| mirakl_order(id, "SHIPPED", "2026-03-05T01:00:00Z");
+    let nul = order("BBY-NUL-1").replacen("\"Élodie\"", "\"Élo\\u0000die\"", 1);
+    let exponent = order("BBY-EXP-1").replace("\"total_price\": 519.97", "\"total_price\": 1e5");
+    let repeated = order("BBY-DUP-1").replace("BBY-DUP-1-2", "BBY-DUP-1-1");
+    let orders = [nul, order("BBY-OK-1"), exponent, repeated];
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(page(&orders, 4))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let tally = poller(&server, &pool, 100)
+        .sync_orders(at("2026-03-05T12:00:00Z"))
+        .await
+        .unwrap();
+
+    assert_eq!((tally.seen, tally.changed, tally.failed), (4, 1, 3));
+    let recorded: Vec<String> = sqlx::query_scalar("select external_id from sales.orders")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, ["BBY-OK-1"]);
+    let failures: Vec<(String, String)> =
+        sqlx::query_as("select entity_ref, reason from ops.process_failures order by entity_ref")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let reason = |id: &str| {
+        failures
+            .iter()
+            .find(|(entity, _)| entity == id)
+            .map(|(_, reason)| reason.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(failures.len(), 3, "{failures:?}");
+    assert!(
+        reason("BBY-NUL-1").contains("customer.firstname") && reason("BBY-NUL-1").contains("NUL"),
+        "{failures:?}"
+    );
+    assert!(reason("BBY-EXP-1").contains("total_price"), "{failures:?}");
+    assert!(
+        reason("BBY-DUP-1").contains("order_lines[1].order_line_id"),
+        "{failures:?}"
+    );
+    assert_eq!(sync_row(&pool, "orders").await.0, "success");
+}

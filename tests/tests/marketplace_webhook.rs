@@ -532,3 +532,62 @@ async fn a_shopify_order_kept_for_review_is_not_answered_as_recorded(pool: PgPoo
     assert_eq!(count(&pool, "sales.orders").await, 0);
     assert_eq!(count(&pool, "ops.process_failures").await, 1);
 }
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn an_order_with_money_dates_or_line_ids_it_cannot_be_is_400_naming_the_field(pool: PgPool) {
+    let service = webhook_service(&pool, None);
+    let order = fixtures::text("mirakl/order_waiting_acceptance.json");
+    let cases = [
+        (
+            order.replace("\"total_price\": 519.97", "\"total_price\": 1e5"),
+            "orders[1].total_price",
+            "plain decimal",
+        ),
+        (
+            order.replace("\"price_unit\": 19.99", "\"price_unit\": 19.999"),
+            "orders[1].order_lines[1].price_unit",
+            "more decimals than CAD",
+        ),
+        (
+            order.replace(
+                "\"created_date\": \"2026-03-02T14:18:43Z\"",
+                "\"created_date\": \"0001-01-01T00:00:00Z\"",
+            ),
+            "orders[1].created_date",
+            "before 2000-01-01",
+        ),
+        (
+            order.replace("BBY-20260302-0001-A-2", "BBY-20260302-0001-A-1"),
+            "orders[1].order_lines[1].order_line_id",
+            "appears once in an order",
+        ),
+    ];
+    let good = mirakl_order("BBY-GOOD-2", "SHIPPED", "2026-03-02T14:18:45Z");
+
+    for (bad, field, problem) in &cases {
+        let answer = deliver_mirakl(&service, &[&good, bad]).await;
+
+        assert_eq!(answer.status, 400, "{field}: {}", answer.body);
+        let error = answer.body["error"].as_str().unwrap();
+        assert!(
+            error.contains(field) && error.contains(problem),
+            "{field}: {error}"
+        );
+    }
+    let shopify = fixtures::text("shopify/order_created.json")
+        .replace("\"price\":\"499.99\"", "\"price\":\"499.999\"");
+    let answer = deliver(
+        &service,
+        "shopify",
+        &shopify_headers("orders/create", "wh-precise", &shopify),
+        &shopify,
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(answer.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("line_items[0].price"));
+    assert_eq!(count(&pool, "ops.inbox").await, 0);
+    assert_eq!(count(&pool, "sales.orders").await, 0);
+}

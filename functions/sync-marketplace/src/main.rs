@@ -96,6 +96,10 @@ fn emit(report: &RunReport) {
                 value: report.orders.failed + report.threads.failed,
             },
             Count {
+                name: "DataProblems",
+                value: report.orders.data_problems,
+            },
+            Count {
                 name: "OutboxPublished",
                 value: report.published,
             },

@@ -26,14 +26,18 @@ pub mod watermark;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
 use sqlx::PgPool;
 
 use crate::flows::fulfilment::stock::release_expired_reservations;
+use crate::flows::recording::checks::{check_mirakl_order, CheckedOrder, RefusedOrder};
 use crate::flows::recording::mirakl::{record_mirakl_order, record_mirakl_thread};
 use crate::flows::recording::order::OrderChange;
 use crate::flows::recording::SeenBy;
 use crate::flows::sales_aggregates::SalesDays;
 use crate::model::customer_email::EmailPepper;
+use crate::model::field_path::InvalidField;
+use crate::model::received::Received;
 use crate::ops::config::MarketplaceSyncSettings;
 use crate::ops::errors::{error_chain, Disposition, ProcessError};
 use crate::ops::outbox::publish_due_until;
@@ -42,7 +46,7 @@ use crate::ops::process_failures::{record_process_failure, ProcessFailure};
 use crate::ops::retry::RetryPolicy;
 use crate::ops::time_budget;
 use crate::systems::aws;
-use crate::systems::mirakl::orders::{list_orders, OrdersChangedSince};
+use crate::systems::mirakl::orders::{list_orders, MiraklOrder, OrdersChangedSince};
 use crate::systems::mirakl::threads::list_threads;
 use crate::systems::mirakl::MiraklClient;
 use watermark::{SyncEntity, Watermark};
@@ -81,8 +85,11 @@ pub struct SyncTally {
     pub changed: u64,
     /// Outbox messages written.
     pub follow_ups: u64,
-    /// Items that can never be recorded, written to `ops.process_failures`.
+    /// Items that can never be recorded (refused by their checks, or breaking a rule of
+    /// the database), written to `ops.process_failures`.
     pub failed: u64,
+    /// Data problems raised on orders recorded as sent (`ops.data_problems`).
+    pub data_problems: u64,
     /// The poll stopped before its last page, short of time; its watermark stays for
     /// the next run.
     pub cut_short: bool,
@@ -187,7 +194,9 @@ impl MarketplaceSync {
     ) -> Result<SyncTally, ProcessError> {
         let entity = SyncEntity::MIRAKL_ORDERS;
         let start = watermark::begin(&self.pool, entity).await?;
-        let outcome = self.poll_orders(self.since(start, now), deadline).await;
+        let outcome = self
+            .poll_orders(self.since(start, now), now, deadline)
+            .await;
         self.finish(entity, start, outcome).await
     }
 
@@ -260,6 +269,7 @@ impl MarketplaceSync {
     async fn poll_orders(
         &self,
         since: DateTime<Utc>,
+        received_at: DateTime<Utc>,
         deadline: Option<Instant>,
     ) -> Result<(SyncTally, Option<DateTime<Utc>>), ProcessError> {
         let mut tally = SyncTally::default();
@@ -277,15 +287,23 @@ impl MarketplaceSync {
             };
             let page = list_orders(&self.client, query, self.retry).await?;
             let count = page.orders.len() as u64;
-            for order in &page.orders {
+            for raw in page.orders {
                 tally.seen += 1;
-                newest = newest.max(Some(order.value.last_updated_date));
+                let order = match read_order(raw, received_at) {
+                    Ok(order) => order,
+                    Err(refused) => {
+                        self.record_refusal(&refused).await?;
+                        tally.failed += 1;
+                        continue;
+                    }
+                };
+                newest = newest.max(Some(order.value().last_updated_date));
                 let recorded = async {
                     let mut tx = self.pool.begin().await?;
                     let mut days = SalesDays::new();
                     let recorded = record_mirakl_order(
                         &mut tx,
-                        order,
+                        &order,
                         &self.pepper,
                         SeenBy::MiraklPoll,
                         &mut days,
@@ -302,9 +320,10 @@ impl MarketplaceSync {
                             tally.changed += 1;
                         }
                         tally.follow_ups += u64::from(recorded.follow_ups);
+                        tally.data_problems += u64::from(recorded.data_problems);
                     }
                     Err(err) => {
-                        self.record_failure_or_stop_poll(err, "order", &order.value.order_id)
+                        self.record_failure_or_stop_poll(err, "order", &order.value().order_id)
                             .await?;
                         tally.failed += 1;
                     }
@@ -362,6 +381,26 @@ impl MarketplaceSync {
         }
     }
 
+    /// An order refused by its checks is written down for a person, naming the field;
+    /// the poll goes on.
+    async fn record_refusal(&self, refused: &RefusedOrder) -> Result<(), ProcessError> {
+        let reason = format!("refused: {}", refused.field);
+        tracing::warn!(order = %refused.external_id, %reason, "Mirakl order not recorded");
+        record_process_failure(
+            &self.pool,
+            &ProcessFailure {
+                process: PROCESS,
+                entity_type: "order",
+                entity_ref: &refused.external_id,
+                reason: &reason,
+                payload: None,
+            },
+        )
+        .await
+        .map_err(|e| ProcessError::database("recording a sync failure", e))?;
+        Ok(())
+    }
+
     /// A retryable failure stops the poll; a permanent one is written down for a person
     /// and the poll goes on.
     async fn record_failure_or_stop_poll(
@@ -390,5 +429,26 @@ impl MarketplaceSync {
         .await
         .map_err(|e| ProcessError::database("recording a sync failure", e))?;
         Ok(())
+    }
+}
+
+/// Reads and checks one order of an OR11 page. One that cannot be read is named by the
+/// `order_id` it carries, when it carries one.
+fn read_order(
+    raw: Box<RawValue>,
+    received_at: DateTime<Utc>,
+) -> Result<CheckedOrder<MiraklOrder>, RefusedOrder> {
+    let external_id = || {
+        serde_json::from_str::<serde_json::Value>(raw.get())
+            .ok()
+            .and_then(|order| order.get("order_id")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "(no order_id)".to_owned())
+    };
+    match Received::<MiraklOrder>::from_raw(raw.clone()) {
+        Ok(order) => check_mirakl_order(order, received_at),
+        Err(field) => Err(RefusedOrder {
+            external_id: external_id(),
+            field: InvalidField::new(field.path, format!("not a Mirakl order: {}", field.problem)),
+        }),
     }
 }

@@ -17,6 +17,8 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::checks::{mirakl_data_problems, CheckedOrder};
+use super::data_problems::record_data_problems;
 use super::order::{
     record_order, ChannelOrder, ChannelOrderLine, OrderChange, OrderCustomer, OrderStatus,
     RecordedOrder, ShipTo,
@@ -43,24 +45,29 @@ pub struct RecordedMiraklOrder {
     pub order: RecordedOrder,
     /// Outbox messages newly written (0 when they existed already).
     pub follow_ups: u32,
+    /// Data problems raised for this version (`ops.data_problems`).
+    pub data_problems: u32,
 }
 
-/// Records one Mirakl order and queues its follow-up work, in the caller's transaction,
-/// noting its day in `days` for the transaction's one aggregates refresh.
+/// Records one checked Mirakl order and queues its follow-up work, in the caller's
+/// transaction, noting its day in `days` for the transaction's one aggregates refresh.
+/// A state not known is stored as `UNKNOWN`; it and a total that disagrees with the
+/// lines are raised in `ops.data_problems` ([`mirakl_data_problems`]).
 pub async fn record_mirakl_order(
     tx: &mut PgConnection,
-    received: &Received<MiraklOrder>,
+    checked: &CheckedOrder<MiraklOrder>,
     pepper: &EmailPepper,
     seen_by: SeenBy,
     days: &mut SalesDays,
 ) -> Result<RecordedMiraklOrder, sqlx::Error> {
+    let received = checked.received();
     let order = &received.value;
     let address = order.customer.shipping_address.as_ref();
     let channel_order = ChannelOrder {
         channel: CHANNEL,
         external_id: &order.order_id,
         commercial_id: order.commercial_id.as_deref(),
-        status: OrderStatus::Mirakl(order.order_state.clone()),
+        status: known_or_unknown(&order.order_state),
         currency: &order.currency_iso_code,
         subtotal: Some(order.price),
         shipping: order.shipping_price,
@@ -91,24 +98,39 @@ pub async fn record_mirakl_order(
                 line_total: line.price,
                 shipping: line.shipping_price,
                 tax: Some(line.tax_total()),
-                status: line.order_line_state.clone().map(OrderStatus::Mirakl),
+                status: line.order_line_state.as_ref().map(known_or_unknown),
             })
             .collect(),
         raw_payload: received.raw(),
     };
     let recorded = record_order(tx, &channel_order, seen_by, days).await?;
-    let follow_ups = if recorded.change == OrderChange::Unchanged {
-        // An older (or the same) version: what it would cause was queued, and its stock
-        // followed, when the stored version was recorded.
-        0
+    let (follow_ups, data_problems) = if recorded.change == OrderChange::Unchanged {
+        // An older (or the same) version: what it would cause was queued, its stock
+        // followed and its problems raised when the stored version was recorded.
+        (0, 0)
     } else {
+        let problems = mirakl_data_problems(order);
+        record_data_problems(tx, CHANNEL, &order.order_id, &problems).await?;
         follow_stock(tx, recorded.order_id, order).await?;
-        queue_order_follow_ups(tx, recorded.order_id, order).await?
+        let follow_ups = queue_order_follow_ups(tx, recorded.order_id, order).await?;
+        (
+            follow_ups,
+            u32::try_from(problems.len()).unwrap_or(u32::MAX),
+        )
     };
     Ok(RecordedMiraklOrder {
         order: recorded,
         follow_ups,
+        data_problems,
     })
+}
+
+/// A state as stored: Mirakl's word when sellerops knows it, otherwise `UNKNOWN`.
+fn known_or_unknown(state: &OrderState) -> OrderStatus {
+    match state {
+        OrderState::Other(_) => OrderStatus::Unknown,
+        known => OrderStatus::Mirakl(known.clone()),
+    }
 }
 
 async fn follow_stock(

@@ -8,10 +8,14 @@
 //!   (accept, label, reply), written to the outbox in the caller's transaction.
 //! - [`shopify`]: Shopify orders and customers from its webhooks.
 //! - [`freshdesk`]: helpdesk tickets from Freshdesk's automation-rule webhooks.
+//! - [`checks`]: what an order must be to be recorded (refused otherwise, naming the
+//!   field), and what is recorded as sent but raised in [`data_problems`].
 //!
 //! Every function here runs inside the caller's transaction and is safe to run twice
 //! with the same input: a retry after a crash finishes the job exactly once.
 
+pub mod checks;
+pub mod data_problems;
 pub mod freshdesk;
 pub mod mirakl;
 pub mod order;

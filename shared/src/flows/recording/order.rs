@@ -25,6 +25,10 @@ pub enum OrderStatus {
     Mirakl(OrderState),
     /// A Shopify order's status word.
     Shopify(ShopifyOrderStatus),
+    /// A state the channel sent that sellerops does not know, stored as `UNKNOWN`
+    /// rather than as the channel's word, so no rule reads it as a state it knows. The
+    /// word itself is kept in the raw payload and raised in `ops.data_problems`.
+    Unknown,
 }
 
 impl OrderStatus {
@@ -33,6 +37,7 @@ impl OrderStatus {
         match self {
             OrderStatus::Mirakl(state) => state.as_str(),
             OrderStatus::Shopify(status) => status.as_str(),
+            OrderStatus::Unknown => "UNKNOWN",
         }
     }
 }

@@ -5,9 +5,11 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::checks::{shopify_data_problems, CheckedOrder};
+use super::data_problems::record_data_problems;
 use super::order::{
-    record_channel_customer, record_order, ChannelOrder, ChannelOrderLine, OrderCustomer,
-    OrderStatus, RecordedOrder, ShipTo,
+    record_channel_customer, record_order, ChannelOrder, ChannelOrderLine, OrderChange,
+    OrderCustomer, OrderStatus, RecordedOrder, ShipTo,
 };
 use super::{hash_email, SeenBy};
 use crate::flows::sales_aggregates::SalesDays;
@@ -17,14 +19,17 @@ use crate::model::personal_data::redact_json;
 use crate::model::received::Received;
 use crate::systems::shopify::{ShopifyCustomer, ShopifyOrder};
 
-/// Records a Shopify order through the shared order path, in the caller's transaction,
-/// noting its day in `days` for the transaction's one aggregates refresh.
+/// Records a checked Shopify order through the shared order path, in the caller's
+/// transaction, noting its day in `days` for the transaction's one aggregates refresh.
+/// A total that disagrees with the lines is raised in `ops.data_problems`
+/// ([`shopify_data_problems`]).
 pub async fn record_shopify_order(
     tx: &mut PgConnection,
-    received: &Received<ShopifyOrder>,
+    checked: &CheckedOrder<ShopifyOrder>,
     pepper: &EmailPepper,
     days: &mut SalesDays,
 ) -> Result<RecordedOrder, sqlx::Error> {
+    let received = checked.received();
     let order = &received.value;
     let external_id = order.id.to_string();
     let customer_id = order.customer.as_ref().map(|c| c.id.to_string());
@@ -98,7 +103,12 @@ pub async fn record_shopify_order(
         lines,
         raw_payload: received.raw(),
     };
-    record_order(tx, &channel_order, SeenBy::ShopifyWebhook, days).await
+    let recorded = record_order(tx, &channel_order, SeenBy::ShopifyWebhook, days).await?;
+    if recorded.change != OrderChange::Unchanged {
+        let problems = shopify_data_problems(order);
+        record_data_problems(tx, Channel::Shopify, &external_id, &problems).await?;
+    }
+    Ok(recorded)
 }
 
 /// Upserts a customer document into `etl.shopify_customers` (keyed by store and Shopify

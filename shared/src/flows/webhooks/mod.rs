@@ -26,12 +26,14 @@
 pub mod inbox;
 pub mod verify;
 
+use chrono::Utc;
 use reqwest::header::HeaderMap;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::{Acquire, PgConnection, PgPool};
 
+use crate::flows::recording::checks::{check_mirakl_order, check_shopify_order, CheckedOrder};
 use crate::flows::recording::freshdesk::record_ticket;
 use crate::flows::recording::mirakl::record_mirakl_order;
 use crate::flows::recording::shopify::{record_shopify_customer, record_shopify_order};
@@ -131,8 +133,8 @@ pub struct WebhookService {
 
 /// An authenticated delivery's body, parsed and ready to record.
 enum ParsedDelivery {
-    MiraklOrders(Vec<Received<MiraklOrder>>),
-    ShopifyOrder(Box<Received<ShopifyOrder>>),
+    MiraklOrders(Vec<CheckedOrder<MiraklOrder>>),
+    ShopifyOrder(Box<CheckedOrder<ShopifyOrder>>),
     ShopifyCustomer {
         shop_domain: String,
         customer: Received<ShopifyCustomer>,
@@ -266,15 +268,21 @@ impl WebhookService {
                 refuse_nul(body, "orders")?;
                 let orders: Vec<Box<RawValue>> = serde_json::from_str(body)
                     .map_err(|err| format!("body is not a JSON list of Mirakl orders: {err}"))?;
+                let received_at = Utc::now();
                 let orders = orders
                     .into_iter()
                     .enumerate()
                     .map(|(i, raw)| {
-                        Received::<MiraklOrder>::from_raw(raw)
-                            .map_err(|field| field.within(&field_path::index("orders", i)))
+                        let at = field_path::index("orders", i);
+                        let order = Received::<MiraklOrder>::from_raw(raw).map_err(|field| {
+                            format!("not a Mirakl order: {}", field.within(&at))
+                        })?;
+                        check_mirakl_order(order, received_at).map_err(|refused| {
+                            let field = refused.field.within(&at);
+                            format!("order {} refused: {field}", refused.external_id)
+                        })
                     })
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|field| format!("not a Mirakl order: {field}"))?;
+                    .collect::<Result<Vec<_>, _>>()?;
                 Ok(Some((
                     body_digest(body),
                     ParsedDelivery::MiraklOrders(orders),
@@ -293,10 +301,15 @@ impl WebhookService {
                 let shop_domain = self.shopify_shop(header("x-shopify-shop-domain"))?;
                 refuse_nul(body, "")?;
                 let parsed = match topic {
-                    ShopifyTopic::Order => ParsedDelivery::ShopifyOrder(Box::new(
-                        shopify_document(body)
-                            .map_err(|field| format!("not a Shopify order: {field}"))?,
-                    )),
+                    ShopifyTopic::Order => {
+                        let order = shopify_document(body)
+                            .map_err(|field| format!("not a Shopify order: {field}"))?;
+                        let checked =
+                            check_shopify_order(order, Utc::now()).map_err(|refused| {
+                                format!("order {} refused: {}", refused.external_id, refused.field)
+                            })?;
+                        ParsedDelivery::ShopifyOrder(Box::new(checked))
+                    }
                     ShopifyTopic::Customer => ParsedDelivery::ShopifyCustomer {
                         shop_domain,
                         customer: shopify_document(body)
@@ -428,11 +441,11 @@ impl WebhookService {
                             count += 1;
                         }
                         Err(reason) => {
-                            give_up(tx, source, "order", &order.value.order_id, &reason).await?;
+                            give_up(tx, source, "order", &order.value().order_id, &reason).await?;
                             recorded
                                 .failures
-                                .push(format!("{}: {reason}", order.value.order_id));
-                            recorded.failed_refs.push(order.value.order_id.clone());
+                                .push(format!("{}: {reason}", order.value().order_id));
+                            recorded.failed_refs.push(order.value().order_id.clone());
                         }
                     }
                 }
@@ -444,7 +457,7 @@ impl WebhookService {
                     record_shopify_order(&mut savepoint, &order, &self.pepper, &mut days).await;
                 let outcome = settle(savepoint, work).await?;
                 if let Err(reason) = outcome {
-                    let id = order.value.id.to_string();
+                    let id = order.value().id.to_string();
                     give_up(tx, source, "order", &id, &reason).await?;
                     recorded.failures.push(reason);
                     recorded.failed_refs.push(id);

@@ -8,10 +8,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::Method;
 use rust_decimal::Decimal;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::order_state::OrderState;
 use super::{MiraklClient, MiraklError, MiraklRequest};
-use crate::model::received::{decimal, optional_decimal, Received};
+use crate::model::received::{decimal, optional_decimal};
 use crate::ops::retry::RetryPolicy;
 
 /// One order as OR11 (and an order webhook) describes it.
@@ -204,8 +205,10 @@ impl MiraklOrderLine {
 /// One page of OR11.
 #[derive(Debug, Deserialize)]
 pub struct OrderPage {
-    /// The orders, each with its JSON text.
-    pub orders: Vec<Received<MiraklOrder>>,
+    /// The orders' JSON texts, each read on its own
+    /// ([`crate::model::received::Received::from_raw`]): one order
+    /// that cannot be read is refused by itself and never costs its page.
+    pub orders: Vec<Box<RawValue>>,
     /// How many orders match the query across all pages.
     pub total_count: u64,
 }

@@ -56,6 +56,18 @@ pub struct ShopifyOrder {
     /// Taxes.
     #[serde(default, deserialize_with = "optional_decimal")]
     pub total_tax: Option<Decimal>,
+    /// Whether the line prices include the taxes (then the total does not add them).
+    #[serde(default)]
+    pub taxes_included: Option<bool>,
+    /// Discounts on the order.
+    #[serde(default, deserialize_with = "optional_decimal")]
+    pub total_discounts: Option<Decimal>,
+    /// Tips the customer added.
+    #[serde(default, deserialize_with = "optional_decimal")]
+    pub total_tip_received: Option<Decimal>,
+    /// Shipping charged, one line per shipping method.
+    #[serde(default)]
+    pub shipping_lines: Vec<ShopifyShippingLine>,
     /// `paid`, `pending`, `refunded`, …
     #[serde(default)]
     pub financial_status: Option<String>,
@@ -96,6 +108,14 @@ pub struct ShopifyLineItem {
     /// Units.
     pub quantity: i32,
     /// Price of one unit.
+    #[serde(deserialize_with = "decimal")]
+    pub price: Decimal,
+}
+
+/// One shipping line of an order.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ShopifyShippingLine {
+    /// What the customer pays for it.
     #[serde(deserialize_with = "decimal")]
     pub price: Decimal,
 }
