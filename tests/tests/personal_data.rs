@@ -397,3 +397,37 @@ async fn customer_addresses_and_phones_are_stored_only_where_the_readme_says(poo
         "{ship_to_phones:?}"
     );
 }
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_failure_quoting_the_customer_is_recorded_without_them(pool: PgPool) {
+    use sellerops::ops::process_failures::{record_process_failure, ProcessFailure};
+
+    // Arrange: a reason quoting an outside message, a payload that is an outside document.
+    let failure = ProcessFailure {
+        process: "OrderAcceptance",
+        entity_type: "order",
+        entity_ref: "BBY-1",
+        reason: "Mirakl refused: customer zoe.b@exemple.ca is blocked",
+        payload: Some(serde_json::json!({
+            "order_id": "BBY-1",
+            "customer": {"phone": "5145550147", "email": "élodie.côté@exämple.ca"}
+        })),
+    };
+
+    // Act
+    record_process_failure(&pool, &failure).await.unwrap();
+
+    // Assert
+    let (reason, payload): (String, serde_json::Value) =
+        sqlx::query_as("select reason, payload from ops.process_failures")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        reason,
+        "Mirakl refused: customer [email redacted] is blocked"
+    );
+    assert_eq!(payload["order_id"], "BBY-1");
+    assert_eq!(payload["customer"]["phone"], "[redacted]");
+    assert_eq!(payload["customer"]["email"], "[redacted]");
+}

@@ -3,6 +3,8 @@
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use crate::model::personal_data::{redact_email_addresses, redact_json};
+
 /// One permanent failure, named in the seller's words.
 #[derive(Debug, Clone)]
 pub struct ProcessFailure<'a> {
@@ -18,7 +20,9 @@ pub struct ProcessFailure<'a> {
     pub payload: Option<serde_json::Value>,
 }
 
-/// Writes the failure and returns its id.
+/// Writes the failure and returns its id. A reason may quote an outside system's
+/// message and a payload may be an outside document, so both are written less their
+/// personal data, like every other stored copy.
 pub async fn record_process_failure<'e>(
     executor: impl PgExecutor<'e>,
     failure: &ProcessFailure<'_>,
@@ -30,9 +34,14 @@ pub async fn record_process_failure<'e>(
         failure.process,
         failure.entity_type,
         failure.entity_ref,
-        failure.reason,
-        failure.payload.as_ref(),
+        redact_email_addresses(failure.reason),
+        failure.payload.as_ref().map(kept_payload),
     )
     .fetch_one(executor)
     .await
+}
+
+fn kept_payload(payload: &serde_json::Value) -> serde_json::Value {
+    let kept = redact_json(&payload.to_string());
+    serde_json::from_str(&kept).unwrap_or(serde_json::Value::String(kept))
 }

@@ -20,7 +20,6 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use futures::stream::{self, StreamExt};
 use sqlx::PgPool;
 
-use crate::model::personal_data::redact_body;
 use crate::ops::errors::{error_chain, ProcessError};
 use crate::ops::process_failures::{record_process_failure, ProcessFailure};
 
@@ -195,11 +194,10 @@ fn item_failure(message_id: String) -> BatchItemFailure {
     failure
 }
 
-/// The message body less its personal data, as JSON when it is JSON, else as a JSON
-/// string.
+/// The message body as JSON when it is JSON, else as a JSON string (written less its
+/// personal data by [`record_process_failure`]).
 fn payload_of(body: &str) -> serde_json::Value {
-    let kept = redact_body(body);
-    serde_json::from_str(&kept).unwrap_or(serde_json::Value::String(kept))
+    serde_json::from_str(body).unwrap_or_else(|_| serde_json::Value::String(body.to_owned()))
 }
 
 #[cfg(test)]
