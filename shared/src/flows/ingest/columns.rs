@@ -28,7 +28,8 @@ pub enum Column {
     Category,
     /// Units ordered: a whole number, at least 1.
     Quantity,
-    /// Price of one unit, at most two decimals, not negative.
+    /// Price of one unit: a plain decimal, not negative, with no more decimals than the
+    /// row's currency has.
     UnitPrice,
     /// How the order was paid (see [`super::payment_method`]).
     PaymentMethod,

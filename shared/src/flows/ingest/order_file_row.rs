@@ -1,11 +1,13 @@
 //! One row of an order file: one line of one order, parsed into typed values, or
 //! rejected with a reason per bad cell.
 //!
-//! Parsing never fails the file: a bad date, a quantity that is not a positive whole
-//! number, a negative price, an unknown payment method or an empty SKU rejects the row
-//! only. The rejected row keeps a copy of its cells for the errors table, with the
-//! e-mail column (and any other cell holding an `@`) blanked, since plain addresses are
-//! never stored.
+//! Parsing never fails the file: a bad or implausible date, a quantity that is not a
+//! positive whole number, a price that is negative, not a plain decimal or more precise
+//! than its currency, an unknown payment method, an empty SKU or a cell the database
+//! cannot store (a NUL byte) rejects the row only. Money is never rounded. The
+//! rejected row keeps a copy of its cells for the errors table, with the e-mail column
+//! (and any other cell holding an `@`) blanked, since plain addresses are never stored,
+//! and a NUL byte written as `\0`.
 
 use std::fmt;
 
