@@ -19,12 +19,16 @@
 //!   unreadable answer leaves the outcome unknown; the caller reconciles with the other
 //!   side before sending it again.
 //!
+//! Every client shares one TLS configuration, built once per process ([`TLS`]): a cold
+//! start pays for trust roots once, however many outside systems the function speaks to.
+//!
 //! It lives among the systems rather than in `ops` because only the adapters here speak
 //! HTTP: a flow talks to [`MiraklClient`](super::mirakl::MiraklClient) or
 //! [`CanadaPostClient`](super::canadapost::CanadaPostClient), which build the requests
 //! (URL, credentials, media types) and read the answers, never to this. The call log
 //! and the retry policy stay in `ops`, being machinery the flows use as well.
 
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, CONTENT_TYPE, RETRY_AFTER};
@@ -44,6 +48,30 @@ pub const CREDENTIALS_REJECTED: &str = "CredentialsRejected";
 
 /// How long establishing a connection may take, whatever the API.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The TLS configuration of every outbound client in the process, built on first use.
+///
+/// The roots are Mozilla's, compiled in (`webpki-roots`), not the platform's store. Loading
+/// the platform's store (reqwest's default verifier) opens every file of the system's
+/// certificate directory, 147 of them here, and took 9–12 ms per client at each cold
+/// start; these roots are already parsed trust anchors, so building this costs a copy of
+/// a static table (`make bench-coldstart` shows the cold start beside a hello-world
+/// function). The APIs we call (Mirakl, Canada Post) present certificates from public CAs,
+/// which Mozilla's list covers; the list is as fresh as the build, and updating it is a
+/// dependency update like any other.
+static TLS: LazyLock<rustls::ClientConfig> = LazyLock::new(|| {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    // The provider reqwest's own `rustls` feature uses.
+    rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("aws-lc-rs offers the default TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth()
+});
 
 /// A client for one outside system (`service` in `ops.api_calls`), built once per Lambda
 /// instance by that system's adapter.
@@ -193,6 +221,7 @@ impl HttpClient {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(CONNECT_TIMEOUT)
+            .tls_backend_preconfigured(TLS.clone())
             .build()?;
         Ok(Self { http, service, log })
     }
