@@ -10,8 +10,8 @@
 //!
 //! - [`redact_json`]: a JSON document. Every string that holds an e-mail address has the
 //!   address replaced by [`EMAIL_REDACTED`]; the values of fields that name personal
-//!   data (phones, street lines, e-mail fields, people's names, and everything about a
-//!   person directly under an address or customer object) become [`REDACTED`]. Numbers
+//!   data (phones, street lines, e-mail fields, people's names, coordinates, and a name
+//!   or company inside an address or customer object) become [`REDACTED`]. Numbers
 //!   keep their exact text (Mirakl sends money as JSON numbers), and so does every field
 //!   that is not personal, cities, provinces, postal and country codes included.
 //! - [`redact_xml`]: an XML document, element names read the same way (Canada Post's
@@ -183,6 +183,8 @@ fn is_personal_field(name: &str) -> bool {
         "browser_ip",
         "client_ip",
         "ip_address",
+        "latitude",
+        "longitude",
     ];
     NAMES.contains(&name)
         || name.ends_with("_email")
@@ -495,7 +497,7 @@ mod tests {
         let document = r#"{"price": 19.990, "qty": 2, "big": 123456789012345678901234.5,
             "title": "65W USB-C", "shipping_address": {"city": "Montréal", "zip_code": "H3G 1L2",
             "country_iso_code": "CAN", "street_1": "1450 Rue Sherbrooke O", "phone": 5145550147,
-            "firstname": "Élodie", "company": "Acme"}, "ok": true, "none": null}"#;
+            "firstname": "Élodie", "company": "Acme", "latitude": 45.4972}, "ok": true, "none": null}"#;
 
         let redacted = redact_json(document);
 
@@ -506,7 +508,7 @@ mod tests {
         assert_eq!(address["city"], "Montréal");
         assert_eq!(address["zip_code"], "H3G 1L2");
         assert_eq!(address["country_iso_code"], "CAN");
-        for field in ["street_1", "phone", "firstname", "company"] {
+        for field in ["street_1", "phone", "firstname", "company", "latitude"] {
             assert_eq!(address[field], REDACTED, "{field}");
         }
         assert_eq!(value["title"], "65W USB-C");
