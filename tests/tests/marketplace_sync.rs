@@ -498,3 +498,86 @@ async fn an_order_refused_by_its_checks_is_written_down_naming_the_field_and_the
     );
     assert_eq!(sync_row(&pool, "orders").await.0, "success");
 }
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_429_asking_to_wait_longer_than_the_run_stops_the_poll_and_no_run_calls_before_it_ends(
+    pool: PgPool,
+) {
+    // Arrange: OR11 answers 429 with Retry-After 120 s once, then pages normally.
+    let server = MockServer::start().await;
+    no_threads(&server).await;
+    sqlx::query(
+        "insert into etl.sync_metadata (source, entity, watermark_at)
+         values ('mirakl', 'orders', '2026-03-05T03:00:00Z')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "120"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(page(
+            &[mirakl_order("BBY-W-1", "SHIPPED", "2026-03-05T04:00:00Z")],
+            1,
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let sync = poller(&server, &pool, 100);
+    let now = at("2026-03-05T12:00:00Z");
+    // Less time left than the 120 s asked for, enough for the pages' worst case.
+    let deadline = Instant::now() + Duration::from_secs(100);
+
+    // Act 1
+    let first = sync.run_until(now, None, Some(deadline)).await.unwrap();
+
+    // Assert 1: it stopped at once, without waiting, and recorded the wait.
+    assert!(
+        deadline.saturating_duration_since(Instant::now()) > Duration::from_secs(60),
+        "waited for the Retry-After"
+    );
+    let until = first.orders.wait_until.expect("the wait is reported");
+    assert!(
+        until >= now + chrono::Duration::seconds(120)
+            && until < now + chrono::Duration::seconds(150),
+        "{until}"
+    );
+    let (status, watermark, error) = sync_row(&pool, "orders").await;
+    assert_eq!(status, "failed");
+    assert_eq!(watermark, Some(at("2026-03-05T03:00:00Z")));
+    assert!(error.is_some_and(|e| e.contains("Retry-After")));
+    let next_allowed: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "select next_allowed_at from etl.sync_metadata where source = 'mirakl' and entity = 'orders'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(next_allowed, Some(until));
+
+    // Act 2: the next scheduled run, one minute later, is still inside the wait.
+    let second = sync
+        .run_until(now + chrono::Duration::seconds(60), None, None)
+        .await
+        .unwrap();
+
+    // Assert 2: OR11 not called (the mocks' expectations count the calls).
+    assert_eq!(second.orders.seen, 0);
+    assert_eq!(second.orders.wait_until, Some(until));
+
+    // Act 3: the run after the wait reads from the watermark as usual.
+    let third = sync
+        .run_until(now + chrono::Duration::seconds(300), None, None)
+        .await
+        .unwrap();
+
+    assert_eq!((third.orders.seen, third.orders.wait_until), (1, None));
+    let (status, watermark, _) = sync_row(&pool, "orders").await;
+    assert_eq!(status, "success");
+    assert_eq!(watermark, Some(at("2026-03-05T04:00:00Z")));
+}

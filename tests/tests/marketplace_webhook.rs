@@ -591,3 +591,83 @@ async fn an_order_with_money_dates_or_line_ids_it_cannot_be_is_400_naming_the_fi
     assert_eq!(count(&pool, "ops.inbox").await, 0);
     assert_eq!(count(&pool, "sales.orders").await, 0);
 }
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_delivery_of_150_waiting_orders_is_answered_once_and_queues_each_acceptance_once(
+    pool: PgPool,
+) {
+    // Arrange: a real accept queue in the local SQS.
+    let aws = sellerops_tests::local_aws().await;
+    let queue_url = aws
+        .sqs
+        .create_queue()
+        .queue_name(sellerops_tests::unique_name("accept-150"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let publisher = sellerops::ops::outbox::OutboxPublisher {
+        sqs: aws.sqs.clone(),
+        queues: sellerops::ops::config::QueueUrls {
+            accept: Some(queue_url.clone()),
+            ..Default::default()
+        },
+    };
+    let service = webhook_service(&pool, Some(publisher));
+    let orders: Vec<String> = (0..150)
+        .map(|i| {
+            mirakl_order(
+                &format!("BBY-MANY-{i:03}"),
+                "WAITING_ACCEPTANCE",
+                "2026-03-02T14:18:45Z",
+            )
+        })
+        .collect();
+    let orders: Vec<&str> = orders.iter().map(String::as_str).collect();
+
+    // Act
+    let answer = deliver_mirakl(&service, &orders).await;
+
+    // Assert: one answer, every order recorded, 150 accept messages sent exactly once.
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["orders"], 150);
+    let unpublished: i64 =
+        sqlx::query_scalar("select count(*) from ops.outbox where published_at is null")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(unpublished, 0);
+    let mut received = Vec::new();
+    loop {
+        let batch = aws
+            .sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(600)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if batch.is_empty() {
+            break;
+        }
+        for message in batch {
+            let body: serde_json::Value =
+                serde_json::from_str(message.body().unwrap_or_default()).unwrap();
+            received.push(body["external_id"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    received.sort();
+    let distinct: std::collections::BTreeSet<&String> = received.iter().collect();
+    assert_eq!((received.len(), distinct.len()), (150, 150));
+    aws.sqs
+        .delete_queue()
+        .queue_url(&queue_url)
+        .send()
+        .await
+        .unwrap();
+}

@@ -4,15 +4,17 @@
 //! [`enqueue`] runs inside the caller's transaction, so the follow-up exists exactly when
 //! the data does. [`publish_due`] sends what is waiting, holding no transaction open
 //! across a send: it claims due rows for a while (a lease in `next_attempt_at`), sends
-//! them, and marks each sent in a statement of its own. A message whose send fails stays
+//! each claim's messages for one queue in one `SendMessageBatch` (ten at most), and
+//! marks each sent in a statement of its own. A message whose send fails stays
 //! in the outbox with a later `next_attempt_at` and is sent by a later call, never lost.
 //! A crash between the send and marking it sent sends the message again once the claim
 //! runs out, so every consumer is idempotent; the `dedup_id` travels as a message
 //! attribute to help it.
 
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -151,16 +153,43 @@ pub async fn publish_due_until(
     limit: i64,
     deadline: Option<Instant>,
 ) -> Result<PublishTally, ProcessError> {
+    let last_start = deadline.map(|deadline| {
+        deadline
+            .checked_sub(aws::OPERATION_TIMEOUT)
+            .unwrap_or_else(Instant::now)
+    });
+    publish(pool, sqs, urls, limit, last_start).await
+}
+
+/// Like [`publish_due`], for a caller someone is waiting on (the webhook's answer):
+/// sends start only within `window` from now, and one started may take the SDK's
+/// operation timeout. What is left stays due for the outbox sweep.
+pub async fn publish_due_within(
+    pool: &PgPool,
+    sqs: &aws_sdk_sqs::Client,
+    urls: &QueueUrls,
+    limit: i64,
+    window: Duration,
+) -> Result<PublishTally, ProcessError> {
+    publish(pool, sqs, urls, limit, Some(Instant::now() + window)).await
+}
+
+/// Sends due messages a claim at a time, each claim's messages of one queue in one
+/// `SendMessageBatch` (a claim is at most [`CLAIM_SIZE`], SQS's batch limit), starting
+/// no send after `last_start`.
+async fn publish(
+    pool: &PgPool,
+    sqs: &aws_sdk_sqs::Client,
+    urls: &QueueUrls,
+    limit: i64,
+    last_start: Option<Instant>,
+) -> Result<PublishTally, ProcessError> {
     let publishable: Vec<String> = WorkQueue::ALL
         .into_iter()
         .filter(|queue| queue.url(urls).is_some())
         .map(|queue| queue.as_str().to_owned())
         .collect();
-    let short_of_time = || {
-        deadline.is_some_and(|deadline| {
-            deadline.saturating_duration_since(Instant::now()) < aws::OPERATION_TIMEOUT
-        })
-    };
+    let short_of_time = || last_start.is_some_and(|last| Instant::now() >= last);
 
     let mut tally = PublishTally::default();
     let mut left = limit;
@@ -174,30 +203,34 @@ pub async fn publish_due_until(
             break;
         }
         left -= i64::try_from(claim.rows.len()).unwrap_or(left);
-        let mut rows = claim.rows.iter();
-        let mut unsent = Vec::new();
-        for row in rows.by_ref() {
-            if short_of_time()
+        let mut unsent: Vec<&ClaimedRow> = Vec::new();
+        for batch in claim.batches() {
+            if !unsent.is_empty()
+                || short_of_time()
                 || claim.ends.saturating_duration_since(Instant::now()) < SEND_AND_MARK
             {
-                unsent.push(row);
-                break;
+                unsent.extend(batch);
+                continue;
             }
-            match send(sqs, urls, &row.queue_name, &row.message_body, &row.dedup_id).await {
-                Ok(()) => {
-                    crash_point!(OutboxSent);
-                    mark_sent(pool, row.id).await?;
-                    tally.published += 1;
-                }
-                Err(reason) => {
-                    tracing::warn!(dedup_id = %row.dedup_id, queue = %row.queue_name,
-                        error = %reason, "outbox message not sent; will retry");
-                    claim.mark_failed(pool, row, &reason).await?;
-                    tally.deferred += 1;
+            let outcomes = send_batch(sqs, urls, &batch).await;
+            if outcomes.iter().any(Result::is_ok) {
+                crash_point!(OutboxSent);
+            }
+            for (row, outcome) in batch.into_iter().zip(outcomes) {
+                match outcome {
+                    Ok(()) => {
+                        mark_sent(pool, row.id).await?;
+                        tally.published += 1;
+                    }
+                    Err(reason) => {
+                        tracing::warn!(dedup_id = %row.dedup_id, queue = %row.queue_name,
+                            error = %reason, "outbox message not sent; will retry");
+                        claim.mark_failed(pool, row, &reason).await?;
+                        tally.deferred += 1;
+                    }
                 }
             }
         }
-        unsent.extend(rows);
         if !unsent.is_empty() {
             claim.give_back(pool, &unsent).await?;
             if short_of_time() {
@@ -332,6 +365,24 @@ impl Claim {
     }
 }
 
+impl Claim {
+    /// The claimed rows grouped by queue, oldest group first: one `SendMessageBatch`
+    /// each.
+    fn batches(&self) -> Vec<Vec<&ClaimedRow>> {
+        let mut batches: Vec<Vec<&ClaimedRow>> = Vec::new();
+        for row in &self.rows {
+            match batches
+                .iter_mut()
+                .find(|batch| batch[0].queue_name == row.queue_name)
+            {
+                Some(batch) => batch.push(row),
+                None => batches.push(vec![row]),
+            }
+        }
+        batches
+    }
+}
+
 /// Records a message as sent, whoever holds its claim now: it has left.
 async fn mark_sent(pool: &PgPool, id: Uuid) -> Result<(), ProcessError> {
     sqlx::query!(
@@ -346,31 +397,74 @@ async fn mark_sent(pool: &PgPool, id: Uuid) -> Result<(), ProcessError> {
     Ok(())
 }
 
-async fn send(
+/// Sends `rows` (one queue's, at most ten) in one `SendMessageBatch`; the outcome of
+/// each, in order. SQS answers per entry, so one refused message never fails the others.
+async fn send_batch(
     sqs: &aws_sdk_sqs::Client,
     urls: &QueueUrls,
-    queue_name: &str,
-    body: &serde_json::Value,
-    dedup_id: &str,
-) -> Result<(), String> {
-    let queue =
-        WorkQueue::parse(queue_name).ok_or_else(|| format!("unknown work queue {queue_name:?}"))?;
-    let url = queue
-        .url(urls)
-        .ok_or_else(|| format!("no URL configured for the {queue_name} queue"))?;
-    let attribute = MessageAttributeValue::builder()
-        .data_type("String")
-        .string_value(dedup_id)
-        .build()
-        .map_err(|err| err.to_string())?;
-    sqs.send_message()
+    rows: &[&ClaimedRow],
+) -> Vec<Result<(), String>> {
+    let all = |reason: String| rows.iter().map(|_| Err(reason.clone())).collect();
+    let Some(queue_name) = rows.first().map(|row| row.queue_name.as_str()) else {
+        return Vec::new();
+    };
+    let Some(queue) = WorkQueue::parse(queue_name) else {
+        return all(format!("unknown work queue {queue_name:?}"));
+    };
+    let Some(url) = queue.url(urls) else {
+        return all(format!("no URL configured for the {queue_name} queue"));
+    };
+    let mut entries = Vec::with_capacity(rows.len());
+    for (index, row) in rows.iter().enumerate() {
+        let entry = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(&row.dedup_id)
+            .build()
+            .and_then(|attribute| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(format!("m{index}"))
+                    .message_body(row.message_body.to_string())
+                    .message_attributes(DEDUP_ATTRIBUTE, attribute)
+                    .build()
+            });
+        match entry {
+            Ok(entry) => entries.push(entry),
+            Err(err) => return all(err.to_string()),
+        }
+    }
+    let answer = match sqs
+        .send_message_batch()
         .queue_url(url)
-        .message_body(body.to_string())
-        .message_attributes(DEDUP_ATTRIBUTE, attribute)
+        .set_entries(Some(entries))
         .send()
         .await
-        .map(|_| ())
-        .map_err(|err| error_chain(&err))
+    {
+        Ok(answer) => answer,
+        Err(err) => return all(error_chain(&err)),
+    };
+    let failed: HashMap<&str, String> = answer
+        .failed()
+        .iter()
+        .map(|entry| {
+            let reason = format!(
+                "{}: {}",
+                entry.code(),
+                entry.message().unwrap_or("refused by SQS")
+            );
+            (entry.id(), reason)
+        })
+        .collect();
+    let sent: HashSet<&str> = answer.successful().iter().map(|entry| entry.id()).collect();
+    (0..rows.len())
+        .map(|index| {
+            let id = format!("m{index}");
+            match failed.get(id.as_str()) {
+                Some(reason) => Err(reason.clone()),
+                None if sent.contains(id.as_str()) => Ok(()),
+                None => Err("SQS did not answer for this message".to_owned()),
+            }
+        })
+        .collect()
 }
 
 /// How an unsent message waits for its next pass: 5 seconds after the first failure,

@@ -351,7 +351,7 @@ pub fn accept_orders() -> TimeBudget {
             OutboundCall::mirakl("Mirakl OR11", retry),
         ]),
         concurrent_records: true,
-        after_batch: vec![OutboundCall::aws("SQS SendMessage")],
+        after_batch: vec![OutboundCall::aws("SQS SendMessageBatch")],
         lease: None,
     }
 }
@@ -432,7 +432,7 @@ pub fn sync_marketplace() -> TimeBudget {
             OutboundCall::mirakl("Mirakl M11", POLL_RETRY),
         ]),
         concurrent_records: false,
-        after_batch: vec![OutboundCall::aws("SQS SendMessage")],
+        after_batch: vec![OutboundCall::aws("SQS SendMessageBatch")],
         lease: None,
     }
 }

@@ -7,6 +7,8 @@
 //! throughput. Every delivery is a new order, so each one does the full recording work:
 //! inbox, customer, order, lines, status history (and for Mirakl a follow-up in the
 //! outbox; publishing to SQS is left out, as it happens after the answer's commit).
+//! With the local SQS (`AWS_ENDPOINT_URL`), it then times one delivery of 150 orders
+//! waiting for acceptance, answered after their accept messages are published.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -73,6 +75,64 @@ async fn main() {
         "mirakl   unthrottled with {connections} in flight: {:7.1}/s",
         latencies.len() as f64 / elapsed.as_secs_f64()
     );
+    if std::env::var("AWS_ENDPOINT_URL").is_ok() {
+        many_waiting_orders(&pool, &run_id).await;
+    }
+}
+
+/// One Mirakl delivery of 150 orders waiting for acceptance, answered after its 150
+/// accept messages are published to the local SQS (ten a `SendMessageBatch`).
+async fn many_waiting_orders(pool: &sqlx::PgPool, run_id: &str) {
+    let aws = sellerops_tests::local_aws().await;
+    let queue_url = aws
+        .sqs
+        .create_queue()
+        .queue_name(sellerops_tests::unique_name("bench-accept"))
+        .send()
+        .await
+        .expect("create the accept queue")
+        .queue_url
+        .unwrap_or_default();
+    let publisher = sellerops::ops::outbox::OutboxPublisher {
+        sqs: aws.sqs.clone(),
+        queues: sellerops::ops::config::QueueUrls {
+            accept: Some(queue_url.clone()),
+            ..Default::default()
+        },
+    };
+    let service = sellerops_tests::marketplace::webhook_service(pool, Some(publisher));
+    let orders: Vec<String> = (0..150)
+        .map(|i| {
+            mirakl_order(
+                &format!("BENCH-{run_id}-MANY-{i}"),
+                "WAITING_ACCEPTANCE",
+                "2026-03-02T14:18:45Z",
+            )
+        })
+        .collect();
+    let body = format!("[{}]", orders.join(","));
+    let headers = headers(&[("x-webhook-secret", MIRAKL_SECRET)]);
+    let sent = Instant::now();
+    let answer = service
+        .handle(WebhookDelivery {
+            method: "POST",
+            path: "/webhooks/mirakl",
+            headers: &headers,
+            body: body.as_bytes(),
+        })
+        .await;
+    let took = sent.elapsed();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    println!(
+        "mirakl   one delivery of 150 waiting orders, follow-ups published: {:8.2} ms",
+        ms(took)
+    );
+    aws.sqs
+        .delete_queue()
+        .queue_url(&queue_url)
+        .send()
+        .await
+        .ok();
 }
 
 /// Sends `rate` deliveries a second for `seconds` (rate 0: as fast as the pool allows).

@@ -25,7 +25,7 @@ pub mod watermark;
 
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::value::RawValue;
 use sqlx::PgPool;
 
@@ -48,7 +48,7 @@ use crate::ops::time_budget;
 use crate::systems::aws;
 use crate::systems::mirakl::orders::{list_orders, MiraklOrder, OrdersChangedSince};
 use crate::systems::mirakl::threads::list_threads;
-use crate::systems::mirakl::MiraklClient;
+use crate::systems::mirakl::{MiraklClient, MiraklError};
 use watermark::{SyncEntity, Watermark};
 
 /// How a failed OR11 or M11 call is retried within one poll: three attempts, 5 then
@@ -90,6 +90,9 @@ pub struct SyncTally {
     pub failed: u64,
     /// Data problems raised on orders recorded as sent (`ops.data_problems`).
     pub data_problems: u64,
+    /// Mirakl answered 429 asking to wait longer than a run may (its `Retry-After`):
+    /// the poll stopped, keeping its watermark, and no run calls again before this time.
+    pub wait_until: Option<DateTime<Utc>>,
     /// The poll stopped before its last page, short of time; its watermark stays for
     /// the next run.
     pub cut_short: bool,
@@ -193,6 +196,9 @@ impl MarketplaceSync {
         deadline: Option<Instant>,
     ) -> Result<SyncTally, ProcessError> {
         let entity = SyncEntity::MIRAKL_ORDERS;
+        if let Some(skipped) = self.still_waiting(entity, now).await? {
+            return Ok(skipped);
+        }
         let start = watermark::begin(&self.pool, entity).await?;
         let outcome = self
             .poll_orders(self.since(start, now), now, deadline)
@@ -213,9 +219,34 @@ impl MarketplaceSync {
         deadline: Option<Instant>,
     ) -> Result<SyncTally, ProcessError> {
         let entity = SyncEntity::MIRAKL_THREADS;
+        if let Some(skipped) = self.still_waiting(entity, now).await? {
+            return Ok(skipped);
+        }
         let start = watermark::begin(&self.pool, entity).await?;
-        let outcome = self.poll_threads(self.since(start, now), deadline).await;
+        let outcome = self
+            .poll_threads(self.since(start, now), now, deadline)
+            .await;
         self.finish(entity, start, outcome).await
+    }
+
+    /// A poll Mirakl asked to wait until after `now` is not started: it calls nothing
+    /// and leaves the watermark, and the first run after the wait reads from it.
+    async fn still_waiting(
+        &self,
+        entity: SyncEntity,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SyncTally>, ProcessError> {
+        match watermark::next_allowed(&self.pool, entity).await? {
+            Some(until) if now < until => {
+                tracing::info!(source = entity.source, entity = entity.entity, %until,
+                    "poll skipped: Mirakl asked to wait");
+                Ok(Some(SyncTally {
+                    wait_until: Some(until),
+                    ..SyncTally::default()
+                }))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Whether a page, at its worst, still ends before `deadline`.
@@ -240,6 +271,19 @@ impl MarketplaceSync {
         outcome: Result<(SyncTally, Option<DateTime<Utc>>), ProcessError>,
     ) -> Result<SyncTally, ProcessError> {
         match outcome {
+            Ok((tally, _)) if tally.wait_until.is_some() => {
+                let until = tally.wait_until.unwrap_or_default();
+                let reason = format!(
+                    "Mirakl asked to wait (429 with Retry-After) until {until}, longer than a \
+                     run may wait; stopped after {} item(s), and the first run after that \
+                     reads again from the watermark",
+                    tally.seen
+                );
+                tracing::warn!(source = entity.source, entity = entity.entity, %reason,
+                    "poll stopped: rate limited");
+                watermark::wait(&self.pool, entity, until, &reason).await?;
+                Ok(tally)
+            }
             Ok((tally, _)) if tally.cut_short => {
                 let reason = format!(
                     "stopped after {} item(s), short of time for another page; \
@@ -272,6 +316,7 @@ impl MarketplaceSync {
         received_at: DateTime<Utc>,
         deadline: Option<Instant>,
     ) -> Result<(SyncTally, Option<DateTime<Utc>>), ProcessError> {
+        let started = Instant::now();
         let mut tally = SyncTally::default();
         let mut newest = None;
         let mut offset = 0u64;
@@ -285,7 +330,16 @@ impl MarketplaceSync {
                 offset,
                 max: self.settings.page_size,
             };
-            let page = list_orders(&self.client, query, self.retry).await?;
+            let page = match list_orders(&self.client, query, self.retry).await {
+                Ok(page) => page,
+                Err(err) => match asked_to_wait(&err) {
+                    Some(wait) => {
+                        tally.wait_until = Some(wait_until(received_at, started, wait));
+                        return Ok((tally, newest));
+                    }
+                    None => return Err(err.into()),
+                },
+            };
             let count = page.orders.len() as u64;
             for raw in page.orders {
                 tally.seen += 1;
@@ -339,8 +393,10 @@ impl MarketplaceSync {
     async fn poll_threads(
         &self,
         since: DateTime<Utc>,
+        received_at: DateTime<Utc>,
         deadline: Option<Instant>,
     ) -> Result<(SyncTally, Option<DateTime<Utc>>), ProcessError> {
+        let started = Instant::now();
         let mut tally = SyncTally::default();
         let mut newest = None;
         let mut token: Option<String> = None;
@@ -349,7 +405,16 @@ impl MarketplaceSync {
                 tally.cut_short = true;
                 return Ok((tally, newest));
             }
-            let page = list_threads(&self.client, since, token.as_deref(), self.retry).await?;
+            let page = match list_threads(&self.client, since, token.as_deref(), self.retry).await {
+                Ok(page) => page,
+                Err(err) => match asked_to_wait(&err) {
+                    Some(wait) => {
+                        tally.wait_until = Some(wait_until(received_at, started, wait));
+                        return Ok((tally, newest));
+                    }
+                    None => return Err(err.into()),
+                },
+            };
             for thread in &page.data {
                 tally.seen += 1;
                 newest = newest.max(Some(thread.value.date_updated));
@@ -450,5 +515,32 @@ fn read_order(
             external_id: external_id(),
             field: InvalidField::new(field.path, format!("not a Mirakl order: {}", field.problem)),
         }),
+    }
+}
+
+/// The wait a 429 asked for that the retry policy would not wait out within the run.
+fn asked_to_wait(err: &MiraklError) -> Option<Duration> {
+    match err {
+        MiraklError::RateLimited {
+            retry_after: Some(wait),
+            ..
+        } => Some(*wait),
+        _ => None,
+    }
+}
+
+/// When the wait ends, on the run's clock: `run_started_at` (the run's `now`) plus the
+/// time the poll has taken so far plus the wait, rounded up to the second.
+fn wait_until(run_started_at: DateTime<Utc>, started: Instant, wait: Duration) -> DateTime<Utc> {
+    let waited =
+        chrono::Duration::from_std(started.elapsed() + wait).unwrap_or(chrono::Duration::MAX);
+    let until = run_started_at
+        .checked_add_signed(waited)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let whole = until.trunc_subsecs(0);
+    if whole < until {
+        whole + chrono::Duration::seconds(1)
+    } else {
+        whole
     }
 }

@@ -55,6 +55,45 @@ pub async fn begin(pool: &PgPool, entity: SyncEntity) -> Result<Watermark, Proce
     Ok(Watermark { at })
 }
 
+/// When Mirakl allows this poll again, if it asked to wait (see [`wait`]).
+pub async fn next_allowed(
+    pool: &PgPool,
+    entity: SyncEntity,
+) -> Result<Option<DateTime<Utc>>, ProcessError> {
+    let until = sqlx::query_scalar!(
+        "select next_allowed_at from etl.sync_metadata where source = $1 and entity = $2",
+        entity.source,
+        entity.entity,
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(db)?;
+    Ok(until.flatten())
+}
+
+/// Records a poll stopped because Mirakl asked to wait until `until`: the watermark
+/// stays, and no poll starts before then.
+pub async fn wait(
+    pool: &PgPool,
+    entity: SyncEntity,
+    until: DateTime<Utc>,
+    reason: &str,
+) -> Result<(), ProcessError> {
+    sqlx::query!(
+        "update etl.sync_metadata set sync_status = 'failed', last_error = $3,
+             next_allowed_at = $4
+         where source = $1 and entity = $2",
+        entity.source,
+        entity.entity,
+        reason,
+        until,
+    )
+    .execute(pool)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
 /// Records a finished poll and moves the watermark (never backwards).
 pub async fn succeed(
     pool: &PgPool,
@@ -64,6 +103,7 @@ pub async fn succeed(
     sqlx::query!(
         "update etl.sync_metadata set
              sync_status = 'success', last_error = null, last_succeeded_at = now(),
+             next_allowed_at = null,
              watermark_at = greatest(watermark_at, $3)
          where source = $1 and entity = $2",
         entity.source,

@@ -20,7 +20,8 @@
 //! id: a delivery seen before answers 200 and changes nothing), records it, and marks
 //! it processed. A part that can never be recorded (a constraint it breaks) is rolled
 //! back to its savepoint and written to `ops.process_failures`; the rest stands. Outbox
-//! messages are published after commit; one whose send fails waits for the poller's
+//! messages are published after commit, ten a `SendMessageBatch`, for at most
+//! [`PUBLISH_WINDOW`]; one not sent then, or whose send fails, waits for the poller's
 //! sweep.
 
 pub mod inbox;
@@ -44,11 +45,17 @@ use crate::model::field_path::{self, InvalidField};
 use crate::model::received::Received;
 use crate::ops::config::WebhookSettings;
 use crate::ops::errors::{error_chain, Disposition, ProcessError};
-use crate::ops::outbox::{publish_due, OutboxPublisher};
+use crate::ops::outbox::{publish_due_within, OutboxPublisher};
 use crate::ops::process_failures::{record_process_failure, ProcessFailure};
 use crate::systems::freshdesk::FreshdeskTicket;
 use crate::systems::mirakl::orders::MiraklOrder;
 use crate::systems::shopify::{ShopifyCustomer, ShopifyOrder, ShopifyTopic};
+
+/// How long after the commit the webhook starts sending follow-ups before it answers:
+/// ten a `SendMessageBatch`, so a delivery of 150 orders waiting for acceptance takes
+/// fifteen sends. A send started may still take the SDK's operation timeout; what is
+/// not sent by then waits for the outbox sweep (sync-marketplace's next run).
+pub const PUBLISH_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The header carrying a shared secret (Mirakl, Freshdesk).
 pub const SECRET_HEADER: &str = "x-webhook-secret";
@@ -506,7 +513,14 @@ impl WebhookService {
             return;
         };
         let limit = i64::from(expected) + 10;
-        match publish_due(&self.pool, &publisher.sqs, &publisher.queues, limit).await {
+        let sent = publish_due_within(
+            &self.pool,
+            &publisher.sqs,
+            &publisher.queues,
+            limit,
+            PUBLISH_WINDOW,
+        );
+        match sent.await {
             Ok(tally) if tally.deferred > 0 => {
                 tracing::warn!(
                     deferred = tally.deferred,
