@@ -92,6 +92,12 @@ pub fn redact_email_addresses(text: &str) -> String {
     out
 }
 
+/// Whether `text` holds an at sign in any of its forms: a cell of a file that may
+/// carry an address is withheld whole rather than searched.
+pub fn holds_at_sign(text: &str) -> bool {
+    text.chars().any(is_at_sign)
+}
+
 fn is_at_sign(c: char) -> bool {
     matches!(c, '@' | '\u{FF20}' | '\u{FE6B}')
 }

@@ -20,6 +20,7 @@ use super::payment_method::PaymentMethod;
 use crate::model::customer_email::{CustomerEmail, EmailHash, EmailHasher, EmailPepper};
 use crate::model::money::{parse_plain_amount, Currency, Money};
 use crate::model::order_time::check_order_time;
+use crate::model::personal_data::holds_at_sign;
 
 /// Where a row starts in its file: the line number a text editor shows (the header is
 /// line 1).
@@ -582,8 +583,8 @@ pub fn shown(value: &str) -> String {
     }
 }
 
-/// The row as one CSV line, with the e-mail column and every cell holding an `@`
-/// replaced by [`WITHHELD`].
+/// The row as one CSV line, with the e-mail column and every cell holding an at sign
+/// (`@` or its full-width forms) replaced by [`WITHHELD`].
 fn redacted_csv(record: &StringRecord, email_position: Option<usize>) -> String {
     let mut line = String::new();
     for (index, cell) in record.iter().enumerate() {
@@ -591,7 +592,7 @@ fn redacted_csv(record: &StringRecord, email_position: Option<usize>) -> String 
             line.push(',');
         }
         let escaped;
-        let cell = if Some(index) == email_position || cell.contains('@') {
+        let cell = if Some(index) == email_position || holds_at_sign(cell) {
             WITHHELD
         } else if cell.contains('\0') {
             escaped = cell.replace('\0', "\\0");
@@ -660,6 +661,20 @@ mod tests {
 
     fn dec(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn an_address_typed_into_any_cell_is_withheld_from_the_stored_row() {
+        let mut cells = GOOD;
+        cells[5] = "Lamp for wanjiku＠example.co.ke";
+        cells[3] = "ask jo@example.com";
+        let parsed = parser().parse(2, &row(cells)).unwrap();
+        assert!(
+            !parsed.redacted_cells.contains("example"),
+            "{}",
+            parsed.redacted_cells
+        );
+        assert_eq!(parsed.redacted_cells.matches(WITHHELD).count(), 3);
     }
 
     #[test]
