@@ -16,11 +16,14 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use secrecy::SecretString;
 
 use crate::ops::config::secrets::SecretSource;
 use crate::ops::errors::error_chain;
+use crate::systems::http::trust_roots_pem;
 
 /// How long one attempt of an S3 or SQS operation may take.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(4);
@@ -48,7 +51,29 @@ pub struct AwsClients {
 /// builds. Credentials are resolved lazily, on the first request, so this does no network
 /// work.
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(sdk_http_client())
+        .load()
+        .await
+}
+
+/// The SDK's own HTTPS client (rustls with aws-lc, as its default), trusting the roots
+/// the outbound HTTP clients trust ([`crate::systems::http`]) instead of the system's
+/// store. The default loads the system's store (147 files here, 4–12 ms) as soon as a
+/// client is built, and `load` builds one for the web-identity credentials provider: every
+/// cold start paid for it before its first event.
+fn sdk_http_client() -> SharedHttpClient {
+    let trust_store = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(trust_roots_pem());
+    let context = TlsContext::builder()
+        .with_trust_store(trust_store)
+        .build()
+        .expect("a TLS context of a trust store alone always builds");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https()
 }
 
 impl AwsClients {

@@ -21,6 +21,7 @@
 //!
 //! Every client shares one TLS configuration, built once per process ([`TLS`]): a cold
 //! start pays for trust roots once, however many outside systems the function speaks to.
+//! The AWS SDK's clients trust the same roots ([`trust_roots_pem`]).
 //!
 //! It lives among the systems rather than in `ops` because only the adapters here speak
 //! HTTP: a flow talks to [`MiraklClient`](super::mirakl::MiraklClient) or
@@ -51,14 +52,16 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The TLS configuration of every outbound client in the process, built on first use.
 ///
-/// The roots are Mozilla's, compiled in (`webpki-roots`), not the platform's store. Loading
-/// the platform's store (reqwest's default verifier) opens every file of the system's
-/// certificate directory, 147 of them here, and took 9–12 ms per client at each cold
-/// start; these roots are already parsed trust anchors, so building this costs a copy of
-/// a static table (`make bench-coldstart` shows the cold start beside a hello-world
-/// function). The APIs we call (Mirakl, Canada Post) present certificates from public CAs,
-/// which Mozilla's list covers; the list is as fresh as the build, and updating it is a
-/// dependency update like any other.
+/// The roots are Mozilla's, compiled in (`webpki-roots`), not the platform's store, by
+/// measurement (release build, this machine): reqwest's default verifier reads the
+/// system's store per client, opening every file of its certificate directory (147 here)
+/// and parsing 145 roots, 4 ms on an idle machine and 9–12 ms at a busy cold start, once
+/// for each outside system; these roots are already parsed trust anchors, and building
+/// this costs a copy of a static table (3–5 µs). Lambda's image does have a system store,
+/// but nothing of ours needs it: the APIs we call (Mirakl, Canada Post, AWS) present
+/// certificates from public CAs, which Mozilla's list covers, and the list is as fresh as
+/// the build (a dependency update like any other). `make bench-coldstart` shows the cold
+/// start beside a hello-world function.
 static TLS: LazyLock<rustls::ClientConfig> = LazyLock::new(|| {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -72,6 +75,26 @@ static TLS: LazyLock<rustls::ClientConfig> = LazyLock::new(|| {
     .with_root_certificates(roots)
     .with_no_client_auth()
 });
+
+/// The same roots as [`TLS`], PEM-encoded, for the AWS SDK's HTTP client
+/// ([`crate::systems::aws`]), which takes no other form. `webpki-root-certs` is the
+/// certificate form of `webpki-roots`' list, published together. Encoding takes about
+/// 0.3 ms and the SDK's parsing about 0.9 ms per connector it builds (release build),
+/// against 4 ms and more for the system's store.
+pub(crate) fn trust_roots_pem() -> Vec<u8> {
+    use base64::Engine as _;
+    let mut pem = Vec::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2048);
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+        let encoded = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        for line in encoded.as_bytes().chunks(64) {
+            pem.extend_from_slice(line);
+            pem.push(b'\n');
+        }
+        pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    }
+    pem
+}
 
 /// A client for one outside system (`service` in `ops.api_calls`), built once per Lambda
 /// instance by that system's adapter.
