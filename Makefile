@@ -1,5 +1,5 @@
 # The two commands a new machine needs (see README.md), and a few conveniences.
-.PHONY: demo test reliability down lint deny bench-webhooks bench-ingest bench-ingest-bomb rds-ca-bundle
+.PHONY: demo test reliability down lint deny bench-webhooks bench-ingest bench-ingest-bomb bench-coldstart rds-ca-bundle
 
 ## demo: start the local stack and run sellerops end to end on it
 demo:
@@ -61,3 +61,16 @@ bench-ingest:
 ## bench-ingest-bomb: peak memory of the import refusing a gzip bomb and a 200 MiB field
 bench-ingest-bomb:
 	@bash infra/local/bench-ingest.sh bomb
+## bench-coldstart: cold starts of the five functions beside a hello-world, N=20 starts each
+## (release build; PROFILE=dev measures an unoptimised build, quicker to build)
+bench-coldstart: PROFILE ?= release
+bench-coldstart: N ?= 20
+bench-coldstart:
+	@bash infra/local/up.sh >/dev/null
+	@bash -c 'set -euo pipefail; source infra/local/env.sh; source infra/local/services-env.sh; \
+		cargo build --locked --profile $(PROFILE) -p sellerops-tests \
+			--bin coldstart-hello --bin bench-coldstart \
+			-p marketplace-webhook -p ingest-orders-file -p sync-marketplace \
+			-p accept-orders -p fetch-shipping-label; \
+		dir=target/$(if $(filter dev,$(PROFILE)),debug,$(PROFILE)); \
+		BENCH_RUNS=$(N) "$$dir/bench-coldstart" "$$dir"'
