@@ -16,9 +16,15 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_s3::config::SharedHttpClient;
+use aws_sdk_s3::config::ConfigBag;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::{
+    RuntimeComponents, RuntimeComponentsBuilder,
+};
 use secrecy::SecretString;
 
 use crate::ops::config::secrets::SecretSource;
@@ -70,10 +76,37 @@ fn sdk_http_client() -> SharedHttpClient {
         .with_trust_store(trust_store)
         .build()
         .expect("a TLS context of a trust store alone always builds");
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-        .tls_context(context)
-        .build_https()
+    SharedHttpClient::new(BuiltOnFirstRequest(
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(context)
+            .build_https(),
+    ))
+}
+
+/// The SDK's client, less its check at client construction: that check builds a
+/// connector, trust roots and all, and throws it away, once for every client built (four
+/// at a function's cold start, one of them inside `load`). Connectors are then built on
+/// the first request that needs one, as the SDK does anyway, and kept.
+#[derive(Debug)]
+struct BuiltOnFirstRequest(SharedHttpClient);
+
+impl HttpClient for BuiltOnFirstRequest {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn validate_base_client_config(
+        &self,
+        _: &RuntimeComponentsBuilder,
+        _: &ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        Ok(())
+    }
 }
 
 impl AwsClients {
