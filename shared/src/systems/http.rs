@@ -363,8 +363,12 @@ impl HttpClient {
             log.error = Some(error_chain(&source));
             Failure::Transport { source }
         })?;
-        log.response_body = Some(loggable_body(&body, &content_type));
-        classify(status, retry_after, body.to_vec())
+        // Only a failed call's body is logged (`record_api_call`): a successful answer,
+        // an OR11 page or a label, is not copied for nothing.
+        if log.failed() {
+            log.response_body = Some(loggable_body(&body, &content_type));
+        }
+        classify(status, retry_after, Vec::from(body))
     }
 }
 
