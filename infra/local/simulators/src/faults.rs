@@ -36,6 +36,7 @@ pub const ROUTES: &[&str] = &[
     "OR21",
     "OR23",
     "OR24",
+    "M10",
     "M11",
     "M12",
     "SH21",

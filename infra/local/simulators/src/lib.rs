@@ -3,7 +3,7 @@
 //! answer in the real services' shapes (shared/reference/), and fail on request.
 //!
 //! Layout:
-//! - [`mirakl`]: OR11, OR21, OR23, OR24, M11, M12, SH21 under `/api/`.
+//! - [`mirakl`]: OR11, OR21, OR23, OR24, M10, M11, M12, SH21 under `/api/`.
 //! - [`canadapost`]: `ncshipment` (buy, list, read, details, refund) and the label
 //!   artifact under `/rs/`.
 //! - `control`: the `/_sim/` API (seed, faults, state, counters, reset), on both ports.

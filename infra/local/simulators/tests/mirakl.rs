@@ -484,3 +484,305 @@ async fn reset_forgets_orders_and_faults() {
     let page: Value = mirakl.get("/api/orders").await.json().await.unwrap();
     assert_eq!(page["total_count"], json!(0));
 }
+
+/// A customer waiting in thread `t1` on order 201934572-A.
+async fn seed_thread(mirakl: &Mirakl) {
+    let seeded = mirakl
+        .http
+        .post(mirakl.url("/_sim/threads"))
+        .json(&json!({
+            "id": "t1",
+            "order_id": "201934572-A",
+            "customer": {"id": "C-1", "display_name": "Jane D."},
+            "messages": [{"body": "Where is my order?", "date_created": "2025-03-03T14:00:00Z"}]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seeded.status(), StatusCode::CREATED);
+}
+
+/// M12 as the shop sends it: `message_input` as a JSON part of a multipart form.
+fn reply_form(body: &str) -> (String, String) {
+    let input = json!({"body": body, "to": [{"type": "CUSTOMER", "id": "C-1"}]});
+    (
+        "multipart/form-data; boundary=sellerops-b0undary".to_owned(),
+        format!(
+            "--sellerops-b0undary\r\nContent-Disposition: form-data; name=\"message_input\"\r\n\
+             Content-Type: application/json; charset=utf-8\r\n\r\n{input}\r\n--sellerops-b0undary--\r\n"
+        ),
+    )
+}
+
+impl Mirakl {
+    async fn post_form(
+        &self,
+        thread_id: &str,
+        content_type: &str,
+        body: String,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/api/inbox/threads/{thread_id}/message")))
+            .header("Authorization", KEY)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn reply(&self, thread_id: &str, body: &str) -> reqwest::Response {
+        let (content_type, form) = reply_form(body);
+        self.post_form(thread_id, &content_type, form).await
+    }
+
+    /// M10's messages of `thread_id`, as (sender type, body).
+    async fn messages(&self, thread_id: &str) -> Vec<(String, String)> {
+        let response = self.get(&format!("/api/inbox/threads/{thread_id}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let thread: Value = response.json().await.unwrap();
+        thread["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["from"]["type"].as_str().unwrap().to_owned(),
+                    m["body"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn m10_reads_a_thread_with_every_message_and_an_unknown_thread_is_a_404() {
+    let mirakl = Mirakl::start().await;
+    seed_thread(&mirakl).await;
+    assert_eq!(
+        mirakl.reply("t1", "It shipped today.").await.status(),
+        StatusCode::CREATED
+    );
+
+    let thread: Value = mirakl
+        .get("/api/inbox/threads/t1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (status, text) = message(mirakl.get("/api/inbox/threads/nope").await).await;
+
+    assert_eq!(thread["id"], json!("t1"));
+    assert_eq!(thread["entities"][0]["id"], json!("201934572-A"));
+    assert_eq!(thread["metadata"]["total_count"], json!(2));
+    assert_eq!(thread["no_store_reply_needed"], json!([]));
+    assert_eq!(
+        mirakl.messages("t1").await,
+        vec![
+            ("CUSTOMER_USER".to_owned(), "Where is my order?".to_owned()),
+            ("SHOP_USER".to_owned(), "It shipped today.".to_owned()),
+        ]
+    );
+    assert_eq!(thread["messages"][1]["to"][0]["id"], json!("C-1"));
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(text.starts_with("THREAD_NOT_FOUND"), "{text}");
+}
+
+#[tokio::test]
+async fn m12_keeps_the_files_of_the_form_as_attachments_and_a_new_topic() {
+    let mirakl = Mirakl::start().await;
+    seed_thread(&mirakl).await;
+    let input = json!({"body": "Your invoice is attached.", "to": [{"type": "CUSTOMER", "id": "C-1"}],
+                       "topic": {"type": "FREE_TEXT", "value": "Invoice"}});
+    let form = format!(
+        "--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"invoice.pdf\"\r\n\
+         Content-Type: application/pdf\r\n\r\n%PDF-1.4\r\n--b\r\n\
+         Content-Disposition: form-data; name=\"message_input\"\r\nContent-Type: application/json\r\n\r\n{input}\r\n--b--\r\n"
+    );
+
+    let response = mirakl
+        .post_form("t1", "multipart/form-data; boundary=b", form)
+        .await;
+
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let thread: Value = mirakl
+        .get("/api/inbox/threads/t1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let attachment = &thread["messages"][1]["attachments"][0];
+    assert_eq!(attachment["name"], json!("invoice.pdf"));
+    assert_eq!(attachment["size"], json!(8));
+    assert_eq!(thread["topic"]["value"], json!("Invoice"));
+}
+
+#[tokio::test]
+async fn m12_refuses_a_malformed_form_and_stores_nothing() {
+    let mirakl = Mirakl::start().await;
+    seed_thread(&mirakl).await;
+    let form = |part_headers: &str, content: &str| {
+        format!(
+            "--b\r\nContent-Disposition: form-data; name=\"message_input\"\r\n{part_headers}\r\n{content}\r\n--b--\r\n"
+        )
+    };
+    let json_type = "Content-Type: application/json\r\n";
+    let multipart = "multipart/form-data; boundary=b";
+    let good_input = r#"{"body": "On its way", "to": [{"type": "CUSTOMER", "id": "C-1"}]}"#;
+    let cases = [
+        // No message_input part: the form holds only a file.
+        (
+            multipart,
+            "--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n\r\nx\r\n--b--\r\n".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "Required request part 'message_input' is not present",
+        ),
+        // The JSON sent as a plain text part.
+        (
+            multipart,
+            form("Content-Type: text/plain\r\n", good_input),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content type 'text/plain' not supported",
+        ),
+        // A part without a Content-Type is application/octet-stream.
+        (
+            multipart,
+            form("", good_input),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content type 'application/octet-stream' not supported",
+        ),
+        (
+            multipart,
+            form(json_type, "{\"body\": "),
+            StatusCode::BAD_REQUEST,
+            "JSON parse error",
+        ),
+        (
+            multipart,
+            form(json_type, r#"{"body": "ok", "to": [{"type": "CUSTOMER", "id": "C-1"}]}"#),
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR: body must be 3 to 50000 characters long",
+        ),
+        (
+            multipart,
+            form(json_type, r#"{"body": "On its way"}"#),
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR: to (at least one recipient) is required",
+        ),
+        (
+            multipart,
+            form(json_type, r#"{"body": "On its way", "to": [{"type": "CUSTOMER", "id": "C-2"}]}"#),
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR: recipient CUSTOMER C-2 is not a participant",
+        ),
+        // Cut short: no closing delimiter.
+        (
+            multipart,
+            format!("--b\r\nContent-Disposition: form-data; name=\"message_input\"\r\n{json_type}\r\n{good_input}"),
+            StatusCode::BAD_REQUEST,
+            "Stream ended unexpectedly",
+        ),
+        (
+            "multipart/form-data",
+            form(json_type, good_input),
+            StatusCode::BAD_REQUEST,
+            "no multipart boundary",
+        ),
+    ];
+
+    for (content_type, body, status, expected) in cases {
+        let (got, text) = message(mirakl.post_form("t1", content_type, body.clone()).await).await;
+        assert_eq!(got, status, "{body}: {text}");
+        assert!(text.contains(expected), "{body}: {text}");
+    }
+    assert_eq!(mirakl.messages("t1").await.len(), 1);
+    assert_eq!(
+        mirakl
+            .post_form("t1", multipart, form(json_type, good_input))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn an_m12_fault_before_the_work_stores_no_reply() {
+    let mirakl = Mirakl::start().await;
+    seed_thread(&mirakl).await;
+    mirakl.fault(json!({"route": "M12", "status": 503})).await;
+
+    let refused = mirakl.reply("t1", "It shipped today.").await;
+
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(mirakl.messages("t1").await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_m12_500_after_the_work_leaves_the_reply_stored() {
+    let mirakl = Mirakl::start().await;
+    seed_thread(&mirakl).await;
+    mirakl
+        .fault(json!({"route": "M12", "status": 500, "after": true}))
+        .await;
+
+    let failed = mirakl.reply("t1", "It shipped today.").await;
+
+    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let messages = mirakl.messages("t1").await;
+    assert_eq!(messages.len(), 2, "the reply is in the thread all the same");
+    assert_eq!(messages[1].1, "It shipped today.");
+}
+
+#[tokio::test]
+async fn an_m12_answer_lost_after_the_work_times_out_the_caller_and_the_reply_stays() {
+    let mirakl = Mirakl::start().await;
+    seed_thread(&mirakl).await;
+    mirakl
+        .fault(json!({"route": "M12", "delay_ms": 2000, "after": true}))
+        .await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let (content_type, form) = reply_form("It shipped today.");
+
+    let outcome = impatient
+        .post(mirakl.url("/api/inbox/threads/t1/message"))
+        .header("Authorization", KEY)
+        .header("Content-Type", content_type)
+        .body(form)
+        .send()
+        .await;
+
+    assert!(outcome.unwrap_err().is_timeout());
+    assert_eq!(mirakl.messages("t1").await.len(), 2);
+    let counters: Value = mirakl.get("/_sim/counters").await.json().await.unwrap();
+    assert_eq!(counters["requests"]["M12"], json!(1));
+}
+
+#[tokio::test]
+async fn an_m10_fault_answers_its_calls_then_the_thread() {
+    let mirakl = Mirakl::start().await;
+    seed_thread(&mirakl).await;
+    mirakl
+        .fault(json!({"route": "m10", "status": 502, "times": 2}))
+        .await;
+    mirakl
+        .fault(json!({"route": "M10", "truncate": true}))
+        .await;
+
+    let first = mirakl.get("/api/inbox/threads/t1").await.status();
+    let second = mirakl.get("/api/inbox/threads/t1").await.status();
+    let cut = mirakl.get("/api/inbox/threads/t1").await;
+
+    assert_eq!(
+        (first, second),
+        (StatusCode::BAD_GATEWAY, StatusCode::BAD_GATEWAY)
+    );
+    assert_eq!(cut.status(), StatusCode::OK);
+    assert!(
+        cut.json::<Value>().await.is_err(),
+        "a truncated thread is not JSON"
+    );
+    assert_eq!(mirakl.messages("t1").await.len(), 1);
+}

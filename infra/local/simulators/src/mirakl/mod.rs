@@ -1,10 +1,11 @@
 //! The Mirakl seller (shop) API as Best Buy Canada runs it: OR11, OR21, OR23, OR24,
-//! M11, M12 and SH21 under `/api/…`, checked against the shop API key in the
+//! M10, M11, M12 and SH21 under `/api/…`, checked against the shop API key in the
 //! `Authorization` header (no `Bearer`).
 //!
 //! Errors are JSON `{"status": 400, "message": "ORDER_INVALID_STATE: …"}`: the message
 //! starts with Mirakl's error code so that a caller can tell them apart.
 
+pub mod multipart;
 pub mod orders;
 pub mod threads;
 
@@ -21,6 +22,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use self::multipart::FormData;
 use crate::faults::{self, Injection};
 use crate::state::Simulator;
 
@@ -117,6 +119,7 @@ pub fn router(sim: Arc<Simulator>) -> Router<Arc<Simulator>> {
         .route("/api/orders/{order_id}/tracking", put(update_tracking))
         .route("/api/orders/{order_id}/ship", put(ship_order))
         .route("/api/inbox/threads", get(list_threads))
+        .route("/api/inbox/threads/{thread_id}", get(read_thread))
         .route(
             "/api/inbox/threads/{thread_id}/message",
             post(reply_to_thread),
@@ -134,6 +137,7 @@ fn route_of(method: &Method, path: &str) -> Option<&'static str> {
         ("PUT", ["api", "orders", _, "tracking"]) => Some("OR23"),
         ("PUT", ["api", "orders", _, "ship"]) => Some("OR24"),
         ("GET", ["api", "inbox", "threads"]) => Some("M11"),
+        ("GET", ["api", "inbox", "threads", _]) => Some("M10"),
         ("POST", ["api", "inbox", "threads", _, "message"]) => Some("M12"),
         ("GET", ["api", "shipping", "carriers"]) => Some("SH21"),
         _ => None,
@@ -274,6 +278,15 @@ async fn list_threads(
     Ok(Json(page))
 }
 
+async fn read_thread(
+    State(sim): State<Arc<Simulator>>,
+    Path(thread_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(sim.lock().threads.get(&thread_id)?))
+}
+
+/// M12: the form's `message_input` part (JSON with its own `Content-Type`) and any
+/// `files` parts, which become the message's attachments.
 async fn reply_to_thread(
     State(sim): State<Arc<Simulator>>,
     Path(thread_id): Path<String>,
@@ -284,14 +297,35 @@ async fn reply_to_thread(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let part = multipart_part(content_type, &body, "message_input").ok_or_else(|| {
-        ApiError::business(
-            "VALIDATION_ERROR",
-            "expected multipart/form-data with a message_input part",
-        )
+    let form = FormData::parse(content_type, &body).map_err(ApiError::bad_request)?;
+    let part = form.part("message_input").ok_or_else(|| {
+        ApiError::bad_request("Required request part 'message_input' is not present".to_owned())
     })?;
-    let input = json_body(part)?;
-    let message_id = sim.lock().threads.reply(&thread_id, &input, Utc::now())?;
+    let part_type = part
+        .content_type
+        .as_deref()
+        .unwrap_or("application/octet-stream");
+    let media_type = part_type.split(';').next().unwrap_or("").trim();
+    if !media_type.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: format!("Content type '{part_type}' not supported for the part message_input"),
+        });
+    }
+    let input: Value = serde_json::from_slice(part.content).map_err(|err| {
+        ApiError::bad_request(format!("JSON parse error in message_input: {err}"))
+    })?;
+    let attachments: Vec<threads::Attachment> = form
+        .parts_named("files")
+        .map(|file| threads::Attachment {
+            name: file.filename.clone().unwrap_or_else(|| "file".to_owned()),
+            size: file.content.len(),
+        })
+        .collect();
+    let message_id = sim
+        .lock()
+        .threads
+        .reply(&thread_id, &input, &attachments, Utc::now())?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"message_id": message_id, "thread_id": thread_id})),
@@ -314,63 +348,9 @@ fn json_body(body: &[u8]) -> Result<Value, ApiError> {
     })
 }
 
-/// The body of the form-data part named `name` in a `multipart/form-data` body.
-fn multipart_part<'a>(content_type: &str, body: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    let (mime, params) = content_type.split_once(';')?;
-    if !mime.trim().eq_ignore_ascii_case("multipart/form-data") {
-        return None;
-    }
-    let boundary = params.split(';').find_map(|param| {
-        let (key, value) = param.split_once('=')?;
-        key.trim()
-            .eq_ignore_ascii_case("boundary")
-            .then(|| value.trim().trim_matches('"'))
-    })?;
-    let delimiter = format!("--{boundary}");
-    let wanted = format!("name=\"{name}\"");
-    let mut rest = body;
-    while let Some(start) = find(rest, delimiter.as_bytes()) {
-        rest = &rest[start + delimiter.len()..];
-        if rest.starts_with(b"--") {
-            return None;
-        }
-        let part_end = find(rest, delimiter.as_bytes()).unwrap_or(rest.len());
-        let part = &rest[..part_end];
-        let headers_end = find(part, b"\r\n\r\n")?;
-        let headers = String::from_utf8_lossy(&part[..headers_end]);
-        if headers.lines().any(|line| {
-            line.to_ascii_lowercase()
-                .starts_with("content-disposition:")
-                && line.contains(&wanted)
-        }) {
-            let content = &part[headers_end + 4..];
-            return Some(content.strip_suffix(b"\r\n").unwrap_or(content));
-        }
-    }
-    None
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_message_input_part_is_found_in_a_multipart_body() {
-        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n\r\nhello\r\n--XyZ\r\nContent-Disposition: form-data; name=\"message_input\"\r\nContent-Type: application/json\r\n\r\n{\"body\":\"Hi\"}\r\n--XyZ--\r\n";
-        let part = multipart_part("multipart/form-data; boundary=XyZ", body, "message_input");
-        assert_eq!(part, Some(&b"{\"body\":\"Hi\"}"[..]));
-    }
-
-    #[test]
-    fn a_json_body_is_not_multipart() {
-        assert!(multipart_part("application/json", b"{}", "message_input").is_none());
-    }
 
     #[test]
     fn paths_map_to_mirakl_operations() {
@@ -383,6 +363,8 @@ mod tests {
             route_of(&Method::POST, "/api/inbox/threads/t/message"),
             Some("M12")
         );
+        assert_eq!(route_of(&Method::GET, "/api/inbox/threads/t"), Some("M10"));
+        assert_eq!(route_of(&Method::GET, "/api/inbox/threads"), Some("M11"));
         assert_eq!(route_of(&Method::GET, "/api/nothing"), None);
     }
 }

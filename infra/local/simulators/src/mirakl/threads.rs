@@ -1,4 +1,4 @@
-//! Mirakl inbox threads: M11 lists them, M12 adds the shop's reply.
+//! Mirakl inbox threads: M10 reads one, M11 lists them, M12 adds the shop's reply.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +17,19 @@ const DEFAULT_PAGE_SIZE: usize = 50;
 const MAX_PAGE_SIZE: usize = 100;
 /// M11 returns at most this many of a thread's latest messages.
 const MESSAGES_RETURNED: usize = 100;
+/// M12 refuses a reply to a thread that holds this many messages.
+pub const MAX_MESSAGES_PER_THREAD: usize = 1000;
+/// M12's `message_input.body`: at least 3 characters, at most 50 000.
+const BODY_LENGTHS: std::ops::RangeInclusive<usize> = 3..=50_000;
+
+/// A file sent with an M12 reply (its `files` part), as the message lists it.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    /// The part's file name.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: usize,
+}
 
 /// The shop's inbox threads, by id.
 #[derive(Debug, Default)]
@@ -177,25 +190,82 @@ impl Threads {
         Ok((page, more.then(|| encode_page_token(offset + limit))))
     }
 
+    /// M10: one thread with all its messages.
+    pub fn get(&self, thread_id: &str) -> Result<Value, ApiError> {
+        self.by_id
+            .get(thread_id)
+            .map(|thread| Value::Object(thread.clone()))
+            .ok_or_else(|| thread_not_found(thread_id))
+    }
+
     /// M12: adds the shop's message to a thread; returns the new message's id.
+    ///
+    /// `input` is the form's `message_input`: `body` (3 to 50 000 characters) and `to`
+    /// (participants of the thread, by type and id) are required, `topic` replaces the
+    /// thread's topic when given. A thread that holds
+    /// [`MAX_MESSAGES_PER_THREAD`] messages takes no more.
     pub fn reply(
         &mut self,
         thread_id: &str,
         input: &Value,
+        attachments: &[Attachment],
         now: DateTime<Utc>,
     ) -> Result<String, ApiError> {
-        let thread = self.by_id.get_mut(thread_id).ok_or_else(|| {
-            ApiError::not_found(
-                "THREAD_NOT_FOUND",
-                format!("thread {thread_id} does not exist"),
-            )
-        })?;
+        let thread = self
+            .by_id
+            .get_mut(thread_id)
+            .ok_or_else(|| thread_not_found(thread_id))?;
+        if !input.is_object() {
+            return Err(ApiError::business(
+                "VALIDATION_ERROR",
+                "message_input must be a JSON object",
+            ));
+        }
         let body = input
             .get("body")
             .and_then(Value::as_str)
             .map(str::trim)
             .filter(|b| !b.is_empty())
             .ok_or_else(|| ApiError::business("VALIDATION_ERROR", "body is required"))?;
+        let length = body.chars().count();
+        if !BODY_LENGTHS.contains(&length) {
+            return Err(ApiError::business(
+                "VALIDATION_ERROR",
+                format!(
+                    "body must be {} to {} characters long, not {length}",
+                    BODY_LENGTHS.start(),
+                    BODY_LENGTHS.end()
+                ),
+            ));
+        }
+        let topic = match input.get("topic") {
+            None | Some(Value::Null) => None,
+            Some(topic) => {
+                let kind = topic.get("type").and_then(Value::as_str);
+                let value = topic.get("value").and_then(Value::as_str);
+                match (kind, value) {
+                    (Some("FREE_TEXT" | "REASON_CODE"), Some(value)) if !value.is_empty() => {
+                        Some(json!({"type": kind, "value": value}))
+                    }
+                    _ => {
+                        return Err(ApiError::business(
+                            "VALIDATION_ERROR",
+                            "topic needs a type (FREE_TEXT or REASON_CODE) and a value",
+                        ))
+                    }
+                }
+            }
+        };
+        let held = thread
+            .get("messages")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        if held >= MAX_MESSAGES_PER_THREAD {
+            return Err(ApiError::business(
+                "VALIDATION_ERROR",
+                format!("thread {thread_id} holds {MAX_MESSAGES_PER_THREAD} messages, the most a thread may hold"),
+            ));
+        }
         let recipients = input
             .get("to")
             .and_then(Value::as_array)
@@ -233,11 +303,15 @@ impl Threads {
         let at = timestamp(now);
         let message_id = Uuid::new_v4().to_string();
         let from = shop_sender();
+        let attachments: Vec<Value> = attachments
+            .iter()
+            .map(|file| json!({"id": Uuid::new_v4().to_string(), "name": file.name, "size": file.size}))
+            .collect();
         let message = json!({
             "id": message_id,
             "body": body,
             "date_created": at,
-            "attachments": [],
+            "attachments": attachments,
             "from": from,
             "to": to,
         });
@@ -248,6 +322,9 @@ impl Threads {
             .ok_or_else(|| ApiError::bad_request("thread messages are corrupt".to_owned()))?;
         messages.push(message);
         let count = messages.len();
+        if let Some(topic) = topic {
+            thread.insert("topic".into(), topic);
+        }
         thread.insert("date_updated".into(), json!(at));
         thread.insert(
             "metadata".into(),
@@ -260,6 +337,13 @@ impl Threads {
         );
         Ok(message_id)
     }
+}
+
+fn thread_not_found(thread_id: &str) -> ApiError {
+    ApiError::not_found(
+        "THREAD_NOT_FOUND",
+        format!("thread {thread_id} does not exist"),
+    )
 }
 
 fn encode_page_token(offset: usize) -> String {
@@ -372,6 +456,7 @@ fn complete_thread(
         "entities": [],
         "authorized_participants": [shop_participant(), customer, {"display_name": "Best Buy", "type": "OPERATOR"}],
         "current_participants": [shop_participant(), customer],
+        "no_store_reply_needed": [],
         "metadata": {
             "last_message_date": last_date,
             "last_sender": last_from,
