@@ -3,6 +3,7 @@
 pub mod fulfilment;
 pub mod ingest;
 pub mod marketplace_sync;
+pub mod pricing;
 pub mod recording;
 pub mod sales_aggregates;
 pub mod webhooks;

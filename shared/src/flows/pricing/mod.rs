@@ -1,0 +1,52 @@
+//! Keeping every price inside the seller's rules: the decision for one listing, as a
+//! pure function of its facts, and the rules it applies.
+//!
+//! - [`rules`]: price rules as written (`pricing.price_rules`), their configs read and
+//!   checked per rule type; a bad config is refused naming the type and the field.
+//! - [`schedule`]: the cron window of a time-based rule, in the seller's time zone (the
+//!   accepted cron syntax is documented there).
+//! - [`margin`]: net margin at a price, the floor price a margin needs, and the
+//!   rounding to cents each figure uses.
+//! - [`decision`]: the decision over one listing's facts, competing offers and a
+//!   [`RuleBook`], with its explanation.
+//! - [`check`]: the `price-check` command's JSON-lines contract, one case per line.
+//!
+//! Nothing here reads the database, the clock or the network: the evaluation function
+//! loads many listings at once, decides each here, and writes what changed.
+//!
+//! Money is [`Decimal`] throughout, never a float; JSON numbers are read from their
+//! decimal text.
+
+pub mod check;
+pub mod decision;
+pub mod margin;
+pub mod rules;
+pub mod schedule;
+
+pub use decision::{decide, Bound, Decision, Explanation, Flag, ListingFacts, Offer, RuleBook};
+pub use margin::{ChannelFees, Margins};
+pub use rules::{PriceRule, RuleConfig, RuleConfigError, RuleDefinition, RuleScope, RuleType};
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use crate::model::money::parse_plain_amount;
+
+/// Reads a number written as a JSON number (`2.5`) or a decimal string (`"2.5"`),
+/// exactly. A JSON number is read from the shortest text that gives it back, which for
+/// any number written with up to fifteen significant digits is the text as written.
+pub(crate) fn decimal_from_json(value: &Value) -> Result<Decimal, String> {
+    match value {
+        Value::String(text) => parse_plain_amount(text).map_err(|err| err.to_string()),
+        Value::Number(number) => {
+            let text = number.to_string();
+            let parsed = if text.contains(['e', 'E']) {
+                Decimal::from_scientific(&text)
+            } else {
+                Decimal::from_str_exact(&text)
+            };
+            parsed.map_err(|_| format!("must be a decimal number, got {text}"))
+        }
+        other => Err(format!("must be a number, got {}", rules::json_kind(other))),
+    }
+}
