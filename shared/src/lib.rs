@@ -7,8 +7,9 @@
 //!   import ([`flows::ingest`]), recording every channel's orders and messages
 //!   ([`flows::recording`]), fulfilment ([`flows::fulfilment`]: accepting orders, buying
 //!   labels, stock that follows the order), webhooks ([`flows::webhooks`]), marketplace
-//!   sync ([`flows::marketplace_sync`]) and the daily sales aggregates both imports and
-//!   recordings keep exact ([`flows::sales_aggregates`]).
+//!   sync ([`flows::marketplace_sync`]), the daily sales aggregates both imports and
+//!   recordings keep exact ([`flows::sales_aggregates`]) and the price decision
+//!   ([`flows::pricing`]).
 //! - [`systems`]: the outside systems, each behind its own client or document types:
 //!   Mirakl ([`systems::mirakl`]), Canada Post ([`systems::canadapost`]), Shopify
 //!   ([`systems::shopify`]), Freshdesk ([`systems::freshdesk`]), AWS ([`systems::aws`])
