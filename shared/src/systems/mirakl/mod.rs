@@ -4,8 +4,8 @@
 //! sends it through the shared [`HttpClient`], which logs it in `ops.api_calls` with the
 //! key redacted and classifies the answer: 429 (with its `Retry-After`), 5xx, transport
 //! failures and rejected credentials (401, 403) are retryable; any other 4xx is
-//! permanent and carries Mirakl's message. The operations themselves (OR11, OR21, OR23, OR24, M11, M12) live beside it,
-//! one file per area.
+//! permanent and carries Mirakl's message. The operations themselves (OR11, OR21, OR23, OR24,
+//! M10, M11, M12) live beside it, one file per area.
 
 use std::time::Duration;
 
@@ -64,8 +64,51 @@ pub struct MiraklRequest<'a> {
     pub query: Vec<(&'a str, String)>,
     /// A JSON body, for PUT and POST.
     pub body: Option<serde_json::Value>,
+    /// A `multipart/form-data` body instead (M12), for POST.
+    pub form: Option<MultipartForm>,
     /// The order the call is about, linking the log row to it.
     pub order_id: Option<Uuid>,
+}
+
+/// A `multipart/form-data` body: parts each with its own media type, as Mirakl's
+/// message calls take their JSON (`message_input`).
+#[derive(Debug, Clone, Default)]
+pub struct MultipartForm {
+    pub parts: Vec<FormPart>,
+}
+
+/// One part of a [`MultipartForm`].
+#[derive(Debug, Clone)]
+pub struct FormPart {
+    /// The form field's name (`message_input`).
+    pub name: &'static str,
+    /// The part's `Content-Type`, e.g. `application/json; charset=utf-8`.
+    pub content_type: &'static str,
+    pub content: String,
+    /// What `ops.api_calls` keeps of the part when the call fails, when the content
+    /// holds words a person wrote: the same document with that text withheld.
+    pub logged_content: Option<String>,
+}
+
+impl MultipartForm {
+    /// The body with `boundary` between parts; `for_log` puts each part's logged
+    /// content in place of its content.
+    fn encode(&self, boundary: &str, for_log: bool) -> String {
+        let mut body = String::new();
+        for part in &self.parts {
+            let content = match (&part.logged_content, for_log) {
+                (Some(logged), true) => logged,
+                _ => &part.content,
+            };
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\
+                 Content-Type: {}\r\n\r\n{content}\r\n",
+                part.name, part.content_type
+            ));
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
+        body
+    }
 }
 
 impl<'a> MiraklRequest<'a> {
@@ -77,6 +120,7 @@ impl<'a> MiraklRequest<'a> {
             path: path.into(),
             query: Vec::new(),
             body: None,
+            form: None,
             order_id: None,
         }
     }
@@ -266,6 +310,17 @@ impl MiraklClient {
             call.headers
                 .push((CONTENT_TYPE, "application/json".to_owned()));
             call.body = Some(body.to_string());
+        } else if let Some(form) = &request.form {
+            // A fresh boundary per request: it cannot occur in the parts' text.
+            let boundary = format!("sellerops-{}", Uuid::new_v4().simple());
+            call.headers.push((
+                CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            ));
+            call.body = Some(form.encode(&boundary, false));
+            if form.parts.iter().any(|part| part.logged_content.is_some()) {
+                call.logged_body = Some(form.encode(&boundary, true));
+            }
         }
         call.order_id = request.order_id;
         call

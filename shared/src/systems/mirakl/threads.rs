@@ -1,11 +1,25 @@
-//! M11 (`GET /api/inbox/threads`): customer message threads and the paged list call.
+//! Customer message threads: M11 (`GET /api/inbox/threads`, the paged list), M10
+//! (`GET /api/inbox/threads/{thread_id}`, one thread with its messages) and M12
+//! (`POST /api/inbox/threads/{thread_id}/message`, a reply).
+//!
+//! M12 has no idempotency key: sent twice, the customer reads the reply twice. Its
+//! failure therefore says what Mirakl may have done ([`SendEffect`]): nothing (the
+//! request never left, or was turned away before any work), a refusal, or unknown (a
+//! timeout after sending, a 5xx, an answer that could not be read), which only a read
+//! of the thread (M10) settles.
+//!
+//! A message's body is what a customer or the shop wrote: personal data. It is never
+//! logged; a failed M12 is kept in `ops.api_calls` with its body withheld and its
+//! recipients shown.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::Method;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{MiraklClient, MiraklError, MiraklRequest};
+use super::line_decisions::path_segment;
+use super::{FormPart, MiraklClient, MiraklError, MiraklRequest, MultipartForm};
 use crate::model::conversation::SenderType;
+use crate::model::personal_data::REDACTED;
 use crate::model::received::Received;
 use crate::ops::retry::RetryPolicy;
 
@@ -150,4 +164,120 @@ pub async fn list_threads(
         request.query.push(("page_token", token.to_owned()));
     }
     client.send_retrying(request, policy).await?.json("M11")
+}
+
+/// M10: one thread with its messages, as received (its JSON text kept for recording).
+/// A transient failure is retried as `policy` allows.
+pub async fn get_thread(
+    client: &MiraklClient,
+    thread_id: &str,
+    policy: RetryPolicy,
+) -> Result<Received<MiraklThread>, MiraklError> {
+    let request = MiraklRequest::new(
+        "M10",
+        Method::GET,
+        format!("/api/inbox/threads/{}", path_segment(thread_id)),
+    );
+    client.send_retrying(request, policy).await?.json("M10")
+}
+
+/// A recipient of an M12 message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Recipient {
+    /// `CUSTOMER`, `OPERATOR` or `SHOP`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The participant's id; absent for the operator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+impl Recipient {
+    /// The thread's customer, by their Mirakl id.
+    pub fn customer(id: &str) -> Self {
+        Self {
+            kind: "CUSTOMER",
+            id: Some(id.to_owned()),
+        }
+    }
+}
+
+/// M12's `message_input` part.
+#[derive(Debug, Clone, Serialize)]
+struct MessageInput<'a> {
+    body: &'a str,
+    to: &'a [Recipient],
+}
+
+/// M12's answer: the id Mirakl gave the message.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SentMessage {
+    pub message_id: String,
+}
+
+/// What Mirakl may have done with an M12 request that did not succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendEffect {
+    /// Provably nothing: the request never left (no connection could be made, or it
+    /// could not be built), or Mirakl turned it away before any work (429, rejected
+    /// credentials). Sending it again cannot make a second message.
+    NeverLeft,
+    /// Mirakl refused the message (any other 4xx) and would refuse it again.
+    Refused,
+    /// Unknown: a timeout after sending, a 5xx, or a 2xx that could not be read. The
+    /// message may be in the thread; read it back before any second attempt.
+    Ambiguous,
+}
+
+impl MiraklError {
+    /// What the failed request may have done, for a call that is not idempotent.
+    pub fn send_effect(&self) -> SendEffect {
+        match self {
+            Self::RateLimited { .. } | Self::CredentialsRejected { .. } => SendEffect::NeverLeft,
+            Self::Transport { source, .. } if source.is_connect() || source.is_builder() => {
+                SendEffect::NeverLeft
+            }
+            Self::Rejected { .. } => SendEffect::Refused,
+            Self::Unavailable { .. } | Self::Transport { .. } | Self::UnexpectedBody { .. } => {
+                SendEffect::Ambiguous
+            }
+        }
+    }
+}
+
+/// M12: sends `body` to `to` in thread `thread_id`, as `multipart/form-data` with one
+/// `message_input` JSON part; Mirakl answers 201 with the new message's id. The call
+/// log keeps the part with its body withheld. A failure says what may have happened
+/// through [`MiraklError::send_effect`]; `policy` retries only what provably never
+/// left or was turned away (the shared client never repeats a POST that may have
+/// arrived).
+pub async fn reply_to_thread(
+    client: &MiraklClient,
+    thread_id: &str,
+    body: &str,
+    to: &[Recipient],
+    policy: RetryPolicy,
+) -> Result<SentMessage, MiraklError> {
+    let json = |body: &str| {
+        serde_json::to_string(&MessageInput { body, to }).map_err(|err| {
+            MiraklError::UnexpectedBody {
+                operation: "M12".into(),
+                reason: format!("the message could not be written as JSON: {err}"),
+            }
+        })
+    };
+    let mut request = MiraklRequest::new(
+        "M12",
+        Method::POST,
+        format!("/api/inbox/threads/{}/message", path_segment(thread_id)),
+    );
+    request.form = Some(MultipartForm {
+        parts: vec![FormPart {
+            name: "message_input",
+            content_type: "application/json; charset=utf-8",
+            content: json(body)?,
+            logged_content: Some(json(REDACTED)?),
+        }],
+    });
+    client.send_retrying(request, policy).await?.json("M12")
 }
