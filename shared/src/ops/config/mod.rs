@@ -24,6 +24,7 @@
 //! every function's settings are tested by `cargo test -p sellerops --lib`.
 
 mod accept_orders;
+mod conversation_auto_reply;
 mod fetch_shipping_label;
 mod ingest_orders_file;
 mod marketplace_webhook;
@@ -41,6 +42,9 @@ use crate::systems::aws::SecretsManager;
 use secrets::{FetchedSecrets, SecretRef, SecretSource};
 
 pub use accept_orders::{AcceptOrdersSettings, DEFAULT_RESERVATION_HOLD};
+pub use conversation_auto_reply::{
+    AutoReplyMode, AutoReplySettings, DEFAULT_COOLING_OFF, DEFAULT_MAX_REPLIES_PER_THREAD,
+};
 pub use fetch_shipping_label::FetchShippingLabelSettings;
 pub use ingest_orders_file::IngestOrdersFileSettings;
 pub use marketplace_webhook::MarketplaceWebhookSettings;

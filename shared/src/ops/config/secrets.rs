@@ -223,9 +223,9 @@ pub(crate) mod testing {
 mod tests {
     use super::super::testing::{assert_hides, lookup, with};
     use super::super::{
-        AcceptOrdersSettings, ConfigError, DatabaseSettings, FetchShippingLabelSettings,
-        FromEnvironment, IngestOrdersFileSettings, MarketplaceWebhookSettings,
-        SyncMarketplaceSettings,
+        AcceptOrdersSettings, AutoReplySettings, ConfigError, DatabaseSettings,
+        FetchShippingLabelSettings, FromEnvironment, IngestOrdersFileSettings,
+        MarketplaceWebhookSettings, SyncMarketplaceSettings,
     };
     use super::testing::MemorySecrets;
     use super::*;
@@ -565,6 +565,7 @@ mod tests {
             IngestOrdersFileSettings::secret_variables(),
             MarketplaceWebhookSettings::secret_variables(),
             SyncMarketplaceSettings::secret_variables(),
+            AutoReplySettings::secret_variables(),
         ];
         for name in read.iter().flatten() {
             assert!(
