@@ -5,5 +5,6 @@ pub mod ingest;
 pub mod marketplace_sync;
 pub mod pricing;
 pub mod recording;
+pub mod replies;
 pub mod sales_aggregates;
 pub mod webhooks;

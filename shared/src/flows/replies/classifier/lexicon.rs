@@ -1,0 +1,436 @@
+//! The phrases of the data files, compiled once into a keyword index, and the matcher that
+//! finds them in a message's words: exact words, word prefixes (`annul*`) and, for longer
+//! words, one spelling mistake (a letter missing, added, wrong or two letters swapped).
+//!
+//! Fast by construction: a word is looked up in hash maps, never compared with every
+//! keyword; the one-mistake variants of the keywords are computed once at load (each
+//! keyword without one of its letters), so a message's word costs a few lookups.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::text::{Token, Words};
+use super::{Hazard, Intent, Language};
+
+/// A small, fast hash for short keys (the multiply-rotate hash rustc uses): the keys are
+/// the data files' own words, so no outside input can choose them to collide.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.write(&[i]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub(crate) type FxSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
+
+/// What a matched phrase says about the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Group {
+    Intent(Intent),
+    Hazard(Hazard),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strength {
+    Decisive,
+    Strong,
+    Hint,
+    /// Hazard words carry no weight: any one is enough.
+    Hazard,
+}
+
+impl Strength {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strength::Decisive => "decisive",
+            Strength::Strong => "strong",
+            Strength::Hint => "hint",
+            Strength::Hazard => "hazard",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    keyword: u16,
+    /// How many other words may come before this one (0: right after the previous word).
+    gap: u8,
+}
+
+#[derive(Debug)]
+pub(crate) struct Phrase {
+    slots: Vec<Slot>,
+    pub group: Group,
+    pub strength: Strength,
+    pub weight: f32,
+    /// The language the phrase belongs to, when it belongs to only one.
+    pub language: Option<Language>,
+    /// Whether a spelling mistake may match it (hazard words match exactly).
+    fuzzy: bool,
+    /// Whether a negation just before it cancels it.
+    negatable: bool,
+}
+
+/// A phrase found in a message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hit {
+    pub phrase: u32,
+    /// First and last token of the match.
+    pub first: u32,
+    pub last: u32,
+    /// Matched through a spelling mistake.
+    pub fuzzy: bool,
+    pub negated: bool,
+}
+
+/// At most this many keywords per word of a message (an exact word, prefixes, variants).
+const MAX_PER_TOKEN: usize = 6;
+
+#[derive(Clone, Copy, Default)]
+struct TokenKeywords {
+    ids: [u16; MAX_PER_TOKEN],
+    fuzzy: [bool; MAX_PER_TOKEN],
+    len: u8,
+}
+
+impl TokenKeywords {
+    fn push(&mut self, id: u16, fuzzy: bool) {
+        let len = self.len as usize;
+        if len < MAX_PER_TOKEN && !self.ids[..len].contains(&id) {
+            self.ids[len] = id;
+            self.fuzzy[len] = fuzzy;
+            self.len += 1;
+        }
+    }
+
+    fn find(&self, id: u16) -> Option<bool> {
+        (0..self.len as usize)
+            .find(|&i| self.ids[i] == id)
+            .map(|i| self.fuzzy[i])
+    }
+}
+
+/// The negation cues and what stops them, folded.
+#[derive(Debug, Default)]
+pub(crate) struct Negation {
+    pub cues: FxSet<Box<str>>,
+    pub breakers: FxSet<Box<str>>,
+    pub window: usize,
+}
+
+impl Negation {
+    /// Whether a negation cue comes shortly before `first`, in the same clause, with no
+    /// breaker in between.
+    fn negates(&self, words: &Words, first: usize) -> bool {
+        let clause = words.tokens[first].clause;
+        for token in words.tokens[first.saturating_sub(self.window)..first]
+            .iter()
+            .rev()
+        {
+            if token.clause != clause {
+                return false;
+            }
+            let word = words.text(token);
+            if self.breakers.contains(word) {
+                return false;
+            }
+            if self.cues.contains(word) {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Lexicon {
+    exact: FxMap<Box<str>, u16>,
+    keywords: Vec<Box<str>>,
+    /// Each long keyword without one of its letters, to the keywords it came from.
+    deletions: FxMap<Box<str>, Vec<u16>>,
+    prefixes: Vec<(Box<str>, u16)>,
+    /// Words that are never read as a misspelt keyword (common words of both languages).
+    known: FxSet<Box<str>>,
+    fuzzy_min: usize,
+    phrases: Vec<Phrase>,
+    /// Phrases by their first keyword.
+    by_first: Vec<Vec<u32>>,
+}
+
+/// Why a phrase could not be read.
+pub(crate) enum PhraseProblem {
+    Empty,
+    GapFirst,
+    GapLast,
+    TooManyKeywords,
+}
+
+impl std::fmt::Display for PhraseProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PhraseProblem::Empty => "the phrase has no word",
+            PhraseProblem::GapFirst => "the phrase starts with \"..\"",
+            PhraseProblem::GapLast => "the phrase ends with \"..\"",
+            PhraseProblem::TooManyKeywords => "too many different words in the data files",
+        })
+    }
+}
+
+/// How many words ".." lets through.
+const GAP_WORDS: u8 = 6;
+
+pub(crate) struct NewPhrase<'a> {
+    pub text: &'a str,
+    pub group: Group,
+    pub strength: Strength,
+    pub weight: f32,
+    pub language: Option<Language>,
+    pub fuzzy: bool,
+    pub negatable: bool,
+}
+
+impl Lexicon {
+    pub fn new(fuzzy_min: usize) -> Lexicon {
+        Lexicon {
+            fuzzy_min,
+            ..Lexicon::default()
+        }
+    }
+
+    pub fn phrase(&self, id: u32) -> &Phrase {
+        &self.phrases[id as usize]
+    }
+
+    pub fn add_known(&mut self, word: &str) {
+        self.known.insert(word.into());
+    }
+
+    fn keyword(&mut self, word: &str) -> Result<u16, PhraseProblem> {
+        if let Some(&id) = self.exact.get(word) {
+            return Ok(id);
+        }
+        let id = u16::try_from(self.keywords.len()).map_err(|_| PhraseProblem::TooManyKeywords)?;
+        self.keywords.push(word.into());
+        self.by_first.push(Vec::new());
+        if let Some(stem) = word.strip_suffix('*') {
+            self.prefixes.push((stem.into(), id));
+        } else {
+            self.exact.insert(word.into(), id);
+        }
+        Ok(id)
+    }
+
+    fn add_deletions(&mut self, word: &str, id: u16) {
+        if word.ends_with('*') || word.chars().count() < self.fuzzy_min || !word.is_ascii() {
+            return;
+        }
+        for i in 0..word.len() {
+            let mut variant = String::with_capacity(word.len() - 1);
+            variant.push_str(&word[..i]);
+            variant.push_str(&word[i + 1..]);
+            let ids = self.deletions.entry(variant.into_boxed_str()).or_default();
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+
+    /// Adds a phrase written as in the data files.
+    pub fn add(&mut self, new: NewPhrase<'_>) -> Result<(), PhraseProblem> {
+        let mut slots = Vec::new();
+        let mut gap = 0u8;
+        // ".." and "*" are separators to the word reader: find them in the raw text.
+        for raw in new.text.split_whitespace() {
+            if raw == ".." {
+                if slots.is_empty() {
+                    return Err(PhraseProblem::GapFirst);
+                }
+                gap = GAP_WORDS;
+                continue;
+            }
+            let star = raw.ends_with('*');
+            let inner = Words::read(raw.trim_end_matches('*'));
+            let count = inner.tokens.len();
+            for (k, token) in inner.tokens.iter().enumerate() {
+                let mut word = inner.text(token).to_owned();
+                if star && k + 1 == count {
+                    word.push('*');
+                }
+                let id = self.keyword(&word)?;
+                if new.fuzzy {
+                    self.add_deletions(&word, id);
+                }
+                slots.push(Slot { keyword: id, gap });
+                gap = 0;
+            }
+        }
+        if slots.is_empty() {
+            return Err(PhraseProblem::Empty);
+        }
+        if gap > 0 {
+            return Err(PhraseProblem::GapLast);
+        }
+        let id = self.phrases.len() as u32;
+        self.by_first[slots[0].keyword as usize].push(id);
+        self.phrases.push(Phrase {
+            slots,
+            group: new.group,
+            strength: new.strength,
+            weight: new.weight,
+            language: new.language,
+            fuzzy: new.fuzzy,
+            negatable: new.negatable,
+        });
+        Ok(())
+    }
+
+    /// The keywords each word of the message may be.
+    fn keywords_of(&self, words: &Words, out: &mut Vec<TokenKeywords>) {
+        out.clear();
+        let mut variant = String::with_capacity(32);
+        for token in &words.tokens {
+            let mut found = TokenKeywords::default();
+            if token.numeric {
+                out.push(found);
+                continue;
+            }
+            let word = words.text(token);
+            if let Some(&id) = self.exact.get(word) {
+                found.push(id, false);
+            }
+            for (stem, id) in &self.prefixes {
+                if word.starts_with(&**stem) {
+                    found.push(*id, false);
+                }
+            }
+            if found.len == 0
+                && word.len() + 1 >= self.fuzzy_min
+                && word.is_ascii()
+                && !self.known.contains(word)
+            {
+                // The keyword with one letter less is the word: a letter is missing.
+                if let Some(ids) = self.deletions.get(word) {
+                    for &id in ids {
+                        found.push(id, true);
+                    }
+                }
+                for i in 0..word.len() {
+                    variant.clear();
+                    variant.push_str(&word[..i]);
+                    variant.push_str(&word[i + 1..]);
+                    // The word with one letter less is a keyword: a letter too many.
+                    if let Some(&id) = self.exact.get(variant.as_str()) {
+                        if self.keywords[id as usize].len() >= self.fuzzy_min {
+                            found.push(id, true);
+                        }
+                    }
+                    // Both without one letter agree: a wrong or swapped letter.
+                    if let Some(ids) = self.deletions.get(variant.as_str()) {
+                        for &id in ids {
+                            found.push(id, true);
+                        }
+                    }
+                }
+            }
+            out.push(found);
+        }
+    }
+
+    /// Every phrase found in the words, at most one hit per phrase: its first match that
+    /// is not negated, or else its first match.
+    pub fn find(&self, words: &Words, negation: &Negation, hits: &mut Vec<Hit>) {
+        hits.clear();
+        let mut keywords = Vec::with_capacity(words.tokens.len());
+        self.keywords_of(words, &mut keywords);
+        let tokens: &[Token] = &words.tokens;
+        for (start, found) in keywords.iter().enumerate() {
+            for k in 0..found.len as usize {
+                let (first_id, first_fuzzy) = (found.ids[k], found.fuzzy[k]);
+                for &phrase_id in &self.by_first[first_id as usize] {
+                    let phrase = &self.phrases[phrase_id as usize];
+                    if first_fuzzy && !phrase.fuzzy {
+                        continue;
+                    }
+                    let Some((last, fuzzy)) = self.match_rest(phrase, tokens, &keywords, start)
+                    else {
+                        continue;
+                    };
+                    let fuzzy = fuzzy || first_fuzzy;
+                    let negated = phrase.negatable && negation.negates(words, start);
+                    match hits.iter_mut().find(|h| h.phrase == phrase_id) {
+                        Some(existing) if existing.negated && !negated => {
+                            *existing = Hit {
+                                phrase: phrase_id,
+                                first: start as u32,
+                                last,
+                                fuzzy,
+                                negated,
+                            };
+                        }
+                        Some(_) => {}
+                        None => hits.push(Hit {
+                            phrase: phrase_id,
+                            first: start as u32,
+                            last,
+                            fuzzy,
+                            negated,
+                        }),
+                    }
+                }
+            }
+        }
+    }
+
+    fn match_rest(
+        &self,
+        phrase: &Phrase,
+        tokens: &[Token],
+        keywords: &[TokenKeywords],
+        start: usize,
+    ) -> Option<(u32, bool)> {
+        let mut at = start;
+        let mut fuzzy = false;
+        let sentence = tokens[start].sentence;
+        for slot in &phrase.slots[1..] {
+            let from = at + 1;
+            let to = (from + slot.gap as usize).min(tokens.len().saturating_sub(1));
+            let mut matched = None;
+            for (i, token) in tokens.iter().enumerate().take(to + 1).skip(from) {
+                if token.sentence != sentence {
+                    break;
+                }
+                if let Some(f) = keywords[i].find(slot.keyword) {
+                    if f && !phrase.fuzzy {
+                        continue;
+                    }
+                    matched = Some((i, f));
+                    break;
+                }
+            }
+            let (i, f) = matched?;
+            fuzzy |= f;
+            at = i;
+        }
+        Some((at as u32, fuzzy))
+    }
+}

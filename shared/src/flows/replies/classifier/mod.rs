@@ -1,0 +1,639 @@
+//! Reads a customer's message: its language, what it asks for, the order and tracking
+//! numbers in it, how sure the reading is, and whether anything in it means a person must
+//! answer. Every reading says why in one line.
+//!
+//! # How a message is read
+//!
+//! 1. Only the customer's own words count: quoted earlier messages ("On … wrote:",
+//!    "Le … a écrit :", `>` lines, "-----Original Message-----", "De : … Envoyé :"),
+//!    signatures ("Sent from my iPhone", `--`, a sign-off followed by a name or a phone
+//!    number), contact lines and a greeting line are removed first ([`text`]).
+//! 2. The words are folded (lower case, accents removed, "don't" = "dont") and matched
+//!    against the phrases of the data files, tolerating one spelling mistake in longer
+//!    words ([`lexicon`]). A negation shortly before a cancel, return, address or product
+//!    phrase cancels it: "I don't want to cancel, just tell me where it is".
+//! 3. Each intent scores the weights of its phrases; a non-routine intent (something a
+//!    person must handle) wins over a routine one when it is named at all, so a mixed
+//!    request goes to a person. Hazard words (anger, legal, damage, fraud, safety, spam)
+//!    are looked for separately and never let a message be answered automatically.
+//! 4. Numbers are read by shape and by the words before them ([`numbers`]).
+//!
+//! # Rules rather than a trained model
+//!
+//! The phrases, hazard words, negation cues and thresholds live in `shared/replies/*.toml`,
+//! compiled in and parsed once on first use. A linear model would need labelled messages
+//! to learn from, and the only labelled messages the product has are its evaluation set:
+//! weights fitted to it would measure themselves there and say nothing of the next
+//! customer. Rules a seller can read also say exactly why each message was routed, and a
+//! seller can fix one by editing a phrase. The evaluation (`make eval-replies`) measures the
+//! rules; the README gives its figures.
+//!
+//! # Speed
+//!
+//! One pass over the text, hash lookups per word (the spelling-mistake variants of the
+//! keywords are computed at load), a few small allocations per message.
+
+mod lexicon;
+mod numbers;
+mod rules;
+mod text;
+
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+use lexicon::{Group, Hit};
+pub use rules::RulesError;
+use rules::{LanguageMark, Rules};
+use text::Words;
+
+/// The language of the customer's own text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    En,
+    Fr,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::Fr => "fr",
+        }
+    }
+}
+
+/// What the customer asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intent {
+    OrderStatus,
+    TrackingRequest,
+    InvoiceRequest,
+    CancelRequest,
+    ReturnRequest,
+    AddressChange,
+    ProductQuestion,
+    Other,
+}
+
+impl Intent {
+    pub const ALL: [Intent; 8] = [
+        Intent::OrderStatus,
+        Intent::TrackingRequest,
+        Intent::InvoiceRequest,
+        Intent::CancelRequest,
+        Intent::ReturnRequest,
+        Intent::AddressChange,
+        Intent::ProductQuestion,
+        Intent::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::OrderStatus => "order_status",
+            Intent::TrackingRequest => "tracking_request",
+            Intent::InvoiceRequest => "invoice_request",
+            Intent::CancelRequest => "cancel_request",
+            Intent::ReturnRequest => "return_request",
+            Intent::AddressChange => "address_change",
+            Intent::ProductQuestion => "product_question",
+            Intent::Other => "other",
+        }
+    }
+
+    /// Routine intents can be answered from the order's facts alone.
+    pub fn is_routine(self) -> bool {
+        matches!(
+            self,
+            Intent::OrderStatus | Intent::TrackingRequest | Intent::InvoiceRequest
+        )
+    }
+
+    pub fn from_name(name: &str) -> Option<Intent> {
+        Intent::ALL.into_iter().find(|i| i.as_str() == name)
+    }
+
+    fn names() -> String {
+        Intent::ALL.map(Intent::as_str).join(", ")
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Why a person must read the message, whatever it asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hazard {
+    Safety,
+    Legal,
+    Fraud,
+    Damage,
+    Anger,
+    Spam,
+}
+
+impl Hazard {
+    /// Most serious first: the one a message is handed over for when it has several.
+    const ALL: [Hazard; 6] = [
+        Hazard::Safety,
+        Hazard::Legal,
+        Hazard::Fraud,
+        Hazard::Damage,
+        Hazard::Anger,
+        Hazard::Spam,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hazard::Safety => "safety",
+            Hazard::Legal => "legal",
+            Hazard::Fraud => "fraud",
+            Hazard::Damage => "damage",
+            Hazard::Anger => "anger",
+            Hazard::Spam => "spam",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Hazard> {
+        Hazard::ALL.into_iter().find(|h| h.as_str() == name)
+    }
+
+    fn names() -> String {
+        Hazard::ALL.map(Hazard::as_str).join(", ")
+    }
+}
+
+/// The numbers the customer wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Entities {
+    /// The Best Buy order number as written, without a leading `#`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub order_id: Option<String>,
+    /// The Canada Post tracking number, spaces and dashes removed, letters upper-cased.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tracking_pin: Option<String>,
+}
+
+/// How a message was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classification {
+    pub language: Language,
+    pub intent: Intent,
+    /// 0.0..=1.0: how sure the reading of the intent is (an automatic reply needs the
+    /// data files' `auto_reply_min_confidence`).
+    pub confidence: f32,
+    pub entities: Entities,
+    /// Why a person must read it, if anything in it says so.
+    pub hazard: Option<Hazard>,
+    /// One line a person can read: why this intent, why this confidence.
+    pub reason: String,
+}
+
+/// The text-only guards, in this order; the first that fails is named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TextGuard {
+    NotRoutine,
+    LowConfidence,
+    Hazard,
+}
+
+impl TextGuard {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TextGuard::NotRoutine => "not_routine_intent",
+            TextGuard::LowConfidence => "low_confidence",
+            TextGuard::Hazard => "hazard",
+        }
+    }
+}
+
+impl Classification {
+    /// Whether the text alone allows an automatic reply (the order, the thread and the
+    /// cooling-off period are the reply flow's own guards). The confidence threshold is the
+    /// bundled data files' `auto_reply_min_confidence`.
+    pub fn text_guard(&self) -> Result<(), TextGuard> {
+        if !self.intent.is_routine() {
+            Err(TextGuard::NotRoutine)
+        } else if self.confidence
+            < Classifier::bundled()
+                .rules
+                .scoring
+                .auto_reply_min_confidence
+        {
+            Err(TextGuard::LowConfidence)
+        } else if self.hazard.is_some() {
+            Err(TextGuard::Hazard)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn auto_reply_eligible(&self) -> bool {
+        self.text_guard().is_ok()
+    }
+}
+
+/// The data files bundled with the build.
+const BUNDLED_INTENTS: &str = include_str!("../../../../replies/intents.toml");
+const BUNDLED_HAZARDS: &str = include_str!("../../../../replies/hazards.toml");
+const BUNDLED_TEXT: &str = include_str!("../../../../replies/text.toml");
+
+/// Reads messages with the rules of the data files.
+pub struct Classifier {
+    rules: Rules,
+}
+
+impl std::fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier").finish_non_exhaustive()
+    }
+}
+
+/// What one message's words scored.
+struct Reading<'a> {
+    words: &'a Words,
+    own: &'a str,
+}
+
+impl Reading<'_> {
+    /// The customer's words a hit matched, as written.
+    fn quote(&self, hit: &Hit) -> &str {
+        let first = self.words.tokens[hit.first as usize];
+        let last = self.words.tokens[hit.last as usize];
+        &self.own[first.orig_start as usize..last.orig_end as usize]
+    }
+}
+
+impl Classifier {
+    /// The rules bundled with the build (data files compiled in with `include_str!`),
+    /// parsed on first use.
+    pub fn bundled() -> &'static Classifier {
+        static BUNDLED: OnceLock<Classifier> = OnceLock::new();
+        BUNDLED.get_or_init(|| {
+            match Classifier::parse(BUNDLED_INTENTS, BUNDLED_HAZARDS, BUNDLED_TEXT) {
+                Ok(classifier) => classifier,
+                // The bundled files are part of the build and a unit test parses them.
+                Err(e) => panic!("the bundled reply rules do not parse: {e}"),
+            }
+        })
+    }
+
+    /// Rules from the text of the three data files (`intents.toml`, `hazards.toml`,
+    /// `text.toml`), checked: a problem names the file and the entry.
+    pub fn parse(intents: &str, hazards: &str, text: &str) -> Result<Classifier, RulesError> {
+        Ok(Classifier {
+            rules: Rules::parse(intents, hazards, text)?,
+        })
+    }
+
+    pub fn classify(&self, text: &str) -> Classification {
+        let rules = &self.rules;
+        let s = &rules.scoring;
+        let own = text::own_text(text, &rules.text);
+        let words = Words::read(&own);
+        let mut hits = Vec::with_capacity(16);
+        rules.lexicon.find(&words, &rules.negation, &mut hits);
+        drop_overlaps(&rules.lexicon, &mut hits);
+        let reading = Reading {
+            words: &words,
+            own: &own,
+        };
+
+        // Language: common words and language-specific phrases.
+        let (mut en, mut fr) = (0u32, 0u32);
+        for token in &words.tokens {
+            match rules.language_words.get(words.text(token)) {
+                Some(LanguageMark::En) => en += 1,
+                Some(LanguageMark::Fr) => fr += 1,
+                _ => {}
+            }
+        }
+        for hit in &hits {
+            match rules.lexicon.phrase(hit.phrase).language {
+                Some(Language::En) if !hit.negated => en += 2,
+                Some(Language::Fr) if !hit.negated => fr += 2,
+                _ => {}
+            }
+        }
+        let language = if fr > en || (fr == en && words.accents > 0) {
+            Language::Fr
+        } else {
+            Language::En
+        };
+
+        // Intent scores.
+        let mut scores = [0f32; 8];
+        let mut fuzzy = [false; 8];
+        let mut hazard_hits: Vec<(Hazard, &Hit)> = Vec::new();
+        for hit in &hits {
+            let phrase = rules.lexicon.phrase(hit.phrase);
+            match phrase.group {
+                Group::Intent(intent) if !hit.negated => {
+                    scores[intent.index()] += phrase.weight;
+                    fuzzy[intent.index()] |= hit.fuzzy;
+                }
+                Group::Intent(_) => {}
+                Group::Hazard(hazard) => hazard_hits.push((hazard, hit)),
+            }
+        }
+        let mut hazards: Vec<(Hazard, String)> = hazard_hits
+            .iter()
+            .map(|(hazard, hit)| (*hazard, format!("\"{}\"", reading.quote(hit))))
+            .collect();
+        if let Some(why) = shouting(&own, &rules.shouting) {
+            hazards.push((Hazard::Anger, why));
+        }
+        if let Some(domain) = foreign_link(&own, &rules.allowed_link_domains) {
+            hazards.push((Hazard::Spam, format!("a link to {domain}")));
+        }
+        let hazard = Hazard::ALL
+            .into_iter()
+            .find(|h| hazards.iter().any(|(k, _)| k == h));
+
+        let numbers = rules.numbers.find(&own, &words);
+        let entities = Entities {
+            order_id: numbers.order_id.clone(),
+            tracking_pin: numbers.tracking_pin.clone(),
+        };
+
+        // The winner: a non-routine intent named at all, else the best routine one. Ties
+        // go to the earlier intent of `PREFERENCE`.
+        const PREFERENCE: [Intent; 8] = [
+            Intent::Other,
+            Intent::ReturnRequest,
+            Intent::CancelRequest,
+            Intent::AddressChange,
+            Intent::ProductQuestion,
+            Intent::TrackingRequest,
+            Intent::InvoiceRequest,
+            Intent::OrderStatus,
+        ];
+        let best = |routine: bool| {
+            PREFERENCE
+                .into_iter()
+                .filter(|i| i.is_routine() == routine)
+                .fold(None::<Intent>, |best, i| match best {
+                    Some(b) if scores[b.index()] >= scores[i.index()] => Some(b),
+                    _ if scores[i.index()] > 0.0 => Some(i),
+                    _ => best,
+                })
+        };
+        let routine = best(true);
+        // A complaint (`other`) names no request: when the customer also asks for something
+        // a person can act on (a return, a cancellation...), that is the intent.
+        let non_routine = match best(false) {
+            Some(Intent::Other) => {
+                let actionable = PREFERENCE[1..5]
+                    .iter()
+                    .copied()
+                    .filter(|i| scores[i.index()] >= s.non_routine_wins_at)
+                    .fold(None::<Intent>, |best, i| match best {
+                        Some(b) if scores[b.index()] >= scores[i.index()] => Some(b),
+                        _ => Some(i),
+                    });
+                actionable.or(Some(Intent::Other))
+            }
+            other => other,
+        };
+        let routine_score = routine.map_or(0.0, |i| scores[i.index()]);
+        let non_routine_score = non_routine.map_or(0.0, |i| scores[i.index()]);
+        let mut intent = match (routine, non_routine) {
+            (_, Some(n))
+                if non_routine_score >= s.non_routine_wins_at
+                    || non_routine_score >= routine_score =>
+            {
+                n
+            }
+            (Some(r), _) => r,
+            (None, None) => Intent::Other,
+            (None, Some(n)) => n,
+        };
+        if scores[intent.index()] < s.min_intent_score {
+            intent = Intent::Other;
+        }
+        let spam = hazard == Some(Hazard::Spam) && hazards.iter().all(|(h, _)| *h == Hazard::Spam);
+        if spam && intent.is_routine() {
+            intent = Intent::Other;
+        }
+
+        // Confidence and the reason for it.
+        let score = scores[intent.index()];
+        let mut reason = String::with_capacity(160);
+        let mut confidence;
+        if own.trim().is_empty() {
+            confidence = 0.9;
+            reason.push_str(
+                "other: nothing of the customer's own beyond a greeting, quote or signature",
+            );
+        } else if score == 0.0 {
+            confidence = if spam { 0.9 } else { 0.5 };
+            let _ = write!(reason, "other: no phrase of any intent found");
+        } else {
+            confidence = 1.0 - 0.5f32.powf(score / s.confidence_half_score);
+            let _ = write!(reason, "{}: ", intent.as_str());
+            let mut first = true;
+            for hit in hits.iter().filter(|h| !h.negated) {
+                let phrase = rules.lexicon.phrase(hit.phrase);
+                if phrase.group == Group::Intent(intent) {
+                    let _ = write!(
+                        reason,
+                        "{}\"{}\" ({}{})",
+                        if first { "" } else { ", " },
+                        reading.quote(hit),
+                        phrase.strength.as_str(),
+                        if hit.fuzzy { ", misspelt" } else { "" }
+                    );
+                    first = false;
+                }
+            }
+            let _ = write!(reason, "; score {score}");
+        }
+        if score > 0.0 && intent.is_routine() {
+            let competing: Vec<Intent> = Intent::ALL
+                .into_iter()
+                .filter(|&i| i != intent && scores[i.index()] > 0.0)
+                .filter(|&i| {
+                    // Order status and tracking are answered by the same facts.
+                    let same_facts = matches!(
+                        (intent, i),
+                        (Intent::TrackingRequest, Intent::OrderStatus)
+                            | (Intent::OrderStatus, Intent::TrackingRequest)
+                    );
+                    !same_facts && (!i.is_routine() || scores[i.index()] >= s.strong_weight)
+                })
+                .collect();
+            if !competing.is_empty() {
+                confidence *= s.competing_intent_factor;
+                let names: Vec<&str> = competing.iter().map(|i| i.as_str()).collect();
+                let _ = write!(reason, "; also {}", names.join(", "));
+            }
+            if fuzzy[intent.index()] {
+                confidence *= s.fuzzy_match_factor;
+            }
+            if words.tokens.len() > s.long_message_words {
+                confidence *= s.long_message_factor;
+                let _ = write!(reason, "; long message ({} words)", words.tokens.len());
+            }
+        }
+        for hit in hits.iter().filter(|h| h.negated) {
+            let phrase = rules.lexicon.phrase(hit.phrase);
+            if let Group::Intent(i) = phrase.group {
+                let _ = write!(
+                    reason,
+                    "; negated {} \"{}\"",
+                    i.as_str(),
+                    reading.quote(hit)
+                );
+            }
+        }
+        if let Some(other) = &numbers.other_order {
+            confidence = confidence.min(s.two_orders_confidence);
+            let _ = write!(
+                reason,
+                "; two order numbers ({} and {other})",
+                numbers.order_id.as_deref().unwrap_or_default()
+            );
+        }
+        let confidence = (confidence.clamp(0.0, 1.0) * 100.0).round() / 100.0;
+        let _ = write!(reason, "; confidence {confidence:.2}");
+        if let Some(h) = hazard {
+            let words: Vec<&str> = hazards
+                .iter()
+                .filter(|(k, _)| *k == h)
+                .map(|(_, w)| w.as_str())
+                .take(3)
+                .collect();
+            let _ = write!(reason, "; hazard {} ({})", h.as_str(), words.join(", "));
+        }
+        let _ = write!(
+            reason,
+            "; language {} ({en} en, {fr} fr)",
+            language.as_str()
+        );
+
+        Classification {
+            language,
+            intent,
+            confidence,
+            entities,
+            hazard,
+            reason,
+        }
+    }
+}
+
+/// Overlapping phrases of one intent count once (the longest), and a phrase that lies
+/// inside a longer phrase of another intent ("not working" inside "tracking not working")
+/// does not count: the longer says what the customer meant.
+fn drop_overlaps(lexicon: &lexicon::Lexicon, hits: &mut Vec<Hit>) {
+    let intent_of = |h: &Hit| match lexicon.phrase(h.phrase).group {
+        Group::Intent(i) if !h.negated => Some(i),
+        _ => None,
+    };
+    let span = |h: &Hit| h.last - h.first;
+    // Longest first, then heaviest, then first written.
+    let mut order: Vec<usize> = (0..hits.len())
+        .filter(|&i| intent_of(&hits[i]).is_some())
+        .collect();
+    order.sort_by(|&a, &b| {
+        span(&hits[b])
+            .cmp(&span(&hits[a]))
+            .then(
+                lexicon
+                    .phrase(hits[b].phrase)
+                    .weight
+                    .total_cmp(&lexicon.phrase(hits[a].phrase).weight),
+            )
+            .then(hits[a].first.cmp(&hits[b].first))
+    });
+    let mut kept: Vec<usize> = Vec::with_capacity(order.len());
+    let mut dropped = vec![false; hits.len()];
+    for i in order {
+        let h = &hits[i];
+        let covered = kept.iter().any(|&k| {
+            let g = &hits[k];
+            let overlap = g.first <= h.last && h.first <= g.last;
+            let contains = g.first <= h.first && g.last >= h.last && span(g) > span(h);
+            if intent_of(g) == intent_of(h) {
+                overlap
+            } else {
+                contains
+            }
+        });
+        if covered {
+            dropped[i] = true;
+        } else {
+            kept.push(i);
+        }
+    }
+    let mut index = 0;
+    hits.retain(|_| {
+        index += 1;
+        !dropped[index - 1]
+    });
+}
+
+/// Shouting: an angry face, a run of exclamation marks, or a long message all in capitals that
+/// exclaims.
+fn shouting(own: &str, rules: &rules::Shouting) -> Option<String> {
+    if let Some(symbol) = rules.symbols.iter().find(|s| own.contains(s.as_str())) {
+        return Some(format!("\"{symbol}\""));
+    }
+    let mut run = 0;
+    for c in own.chars() {
+        if c == '!' {
+            run += 1;
+            if run >= rules.exclamation_run {
+                return Some(format!("{run} exclamation marks"));
+            }
+        } else if !c.is_whitespace() && c != '?' && c != '1' {
+            run = 0;
+        }
+    }
+    let letters = own.chars().filter(|c| c.is_alphabetic()).count();
+    let lower = own.chars().filter(|c| c.is_lowercase()).count();
+    (letters >= rules.min_letters && lower == 0 && own.contains('!'))
+        .then(|| "written in capitals, exclaiming".to_owned())
+}
+
+/// The site of a link in the text that is not one of the allowed sites.
+fn foreign_link<'a>(own: &'a str, allowed: &[String]) -> Option<&'a str> {
+    let mut rest = own;
+    loop {
+        let at = ["http://", "https://", "www."]
+            .iter()
+            .filter_map(|p| text_find_ci(rest, p).map(|i| (i, p.len())))
+            .min()?;
+        let after = &rest[at.0 + at.1..];
+        let end = after
+            .find(|c: char| {
+                c.is_whitespace() || c == '/' || c == '?' || c == '#' || c == ')' || c == '>'
+            })
+            .unwrap_or(after.len());
+        let host = after[..end]
+            .trim_start_matches("www.")
+            .trim_end_matches(['.', ',']);
+        let host_lower = host.to_ascii_lowercase();
+        let ok = allowed
+            .iter()
+            .any(|d| host_lower == *d || host_lower.ends_with(&format!(".{d}")));
+        if !ok && !host.is_empty() {
+            return Some(host);
+        }
+        rest = &after[end..];
+    }
+}
+
+fn text_find_ci(haystack: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    if h.len() < n.len() {
+        return None;
+    }
+    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+}
+
+#[cfg(test)]
+mod tests;
