@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The first command (`make demo`): runs sellerops end to end on this machine: the local
 # stack, the simulators, the functions under cargo lambda watch, orders by file, webhook
-# and poll, acceptance and labels through the event router, then a readable summary.
+# and poll, acceptance and labels through the event router, customers writing about
+# their shipped orders and the automatic answers, then a readable summary.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,7 +27,7 @@ EVENTS="$SELLEROPS_REPO_ROOT/tests/fixtures/events"
 ORDERS_FILE="${SELLEROPS_DEMO_ORDERS_FILE:-$SELLEROPS_REPO_ROOT/tests/fixtures/order-files/sample-orders.csv}"
 CATALOG_SQL="$DEMO_DIR/catalog.sql"
 STEP=0
-STEPS=9
+STEPS=10
 SWEEP_ROUNDS=3
 DEMO_STARTED=$SECONDS
 
@@ -85,7 +86,7 @@ step "Mirakl simulator: seeding the demo orders"
 # Orders the database already has are not seeded again: a simulator restarted since the
 # last run would offer them as new (WAITING_ACCEPTANCE) while they are already shipped.
 DEMO_KNOWN_ORDERS="$(scalar "select coalesce(string_agg(external_id, ','), '') from sales.orders
-                              where channel = 'bestbuy_ca' and external_id like 'BB-DEMO-%'")"
+                              where channel = 'bestbuy_ca'")"
 export DEMO_KNOWN_ORDERS
 demo_py seed "$DEMO_DIR/mirakl-orders.json"
 
@@ -127,6 +128,20 @@ else
     drain_queues
 fi
 
+step "Customer messages: three threads on shipped orders, polled and answered or handed over"
+if ! has_function conversation-auto-reply; then
+    not_built conversation-auto-reply
+elif ! has_function sync-marketplace; then
+    not_built "sync-marketplace (it polls the threads)"
+else
+    # Written once the orders have shipped, as a customer would: where is my order (en),
+    # the tracking number (fr), and a complaint no machine should answer.
+    demo_py threads "$DEMO_DIR/mirakl-threads.json"
+    demo_py invoke sync-marketplace "$EVENTS/eventbridge-scheduled.json"
+    note "AUTO_REPLY_MODE=$AUTO_REPLY_MODE; the router hands the reply queue to conversation-auto-reply"
+    drain_queues
+fi
+
 step "Summary"
 query() {
     "$psql_bin" "$DATABASE_URL" --quiet --no-psqlrc --pset=footer=off --pset=border=1 \
@@ -145,6 +160,10 @@ scalar "select format('    %s order file(s) imported; %s order(s) accepted, %s r
                  where not a.lines @> '[{\"accepted\": true}]'),
                (select count(*) from sales.shipments where tracking_pin is not null),
                (select count(*) from ops.process_failures where resolved_at is null))"
+scalar "select format('    %s customer message(s) answered automatically, %s decided in shadow mode, %s handed to a person',
+               (select count(*) from support.reply_decisions where replied and mode = 'on'),
+               (select count(*) from support.reply_decisions where mode = 'shadow'),
+               (select count(*) from support.reply_decisions where task_id is not null))"
 printf '\nOrders by channel and status (sales.orders)\n'
 query "select channel, status, count(*) as orders, sum(total_amount) as total, currency
          from sales.orders group by channel, status, currency order by channel, status"
@@ -162,6 +181,26 @@ query "select o.external_id as order_ref, s.state, s.service_code, s.tracking_pi
               coalesce(s.label_s3_key, '') as label, s.shipped_at is not null as shipped
          from sales.shipments s join sales.orders o on o.id = s.order_id
         order by s.created_at"
+printf '\nCustomer messages answered automatically (support.reply_decisions; M12 sent to Mirakl)\n'
+scalar "select coalesce(string_agg(format(E'    %s (%s, %s, confidence %s): %s\n      %s',
+                                          coalesce(o.external_id, c.external_id), d.language, d.intent,
+                                          d.confidence, coalesce(r.send_state, 'shadow'),
+                                          replace(coalesce(r.body, d.reply_body), E'\n', E'\n      ')),
+                                   E'\n' order by d.decided_at), '    (none)')
+          from support.reply_decisions d
+          join support.conversations c on c.id = d.conversation_id
+          left join sales.orders o on o.id = c.order_id
+          left join support.messages r on r.id = d.reply_message_id
+         where d.replied"
+printf '\nCustomer messages handed to a person (workflow.tasks)\n'
+query "select coalesce(o.external_id, c.external_id) as about, d.language as lang, d.intent,
+              coalesce(d.guard, 'shadow mode') as why_not_answered, t.title as task, s.name as stage
+         from support.reply_decisions d
+         join support.conversations c on c.id = d.conversation_id
+         left join sales.orders o on o.id = c.order_id
+         join workflow.tasks t on t.id = d.task_id
+         join workflow.kanban_stages s on s.id = t.stage_id
+        order by d.decided_at"
 printf '\nFailures needing a person (ops.process_failures, open)\n'
 query "select process_name as process, coalesce(entity_ref, '') as about, reason, created_at
          from ops.process_failures where resolved_at is null order by created_at"
@@ -173,9 +212,10 @@ cat <<EOF
 Demo finished in $((SECONDS - DEMO_STARTED))s. Where to look next:
   database        psql "$DATABASE_URL"
                   (sales.orders, sales.order_status_history, sales.shipments,
+                   support.reply_decisions, workflow.tasks,
                    ingest.ingestion_files, ops.process_failures, ops.api_calls)
   labels          $VENV/bin/python $DEMO_DIR/demo.py labels   (bucket $LABELS_BUCKET at $AWS_ENDPOINT_URL)
-  simulators      $MIRAKL_BASE_URL/_sim/state   (orders, state changes, shipments, calls)
+  simulators      $MIRAKL_BASE_URL/_sim/state   (orders, state changes, threads, shipments, calls)
   logs            $(daemon_log lambdas)   (the functions' JSON logs)
                   $(daemon_log simulators)
                   $SELLEROPS_LOCAL_DIR/moto.log

@@ -52,3 +52,10 @@ export MIRAKL_BASE_URL MIRAKL_API_KEY MIRAKL_WEBHOOK_SECRET SHOPIFY_WEBHOOK_SECR
 : "${SENDER_EMAIL:=shipping@sellerops-demo.example}"
 export SENDER_NAME SENDER_COMPANY SENDER_PHONE SENDER_ADDRESS_LINE1 SENDER_CITY \
     SENDER_PROVINCE SENDER_POSTAL_CODE SENDER_EMAIL
+
+# conversation-auto-reply answers for real on the local stack, so that the demo and the
+# end-to-end test show the replies in the Mirakl simulator. A deployment starts in
+# `shadow` (the template's default) until the seller has read its decisions;
+# `AUTO_REPLY_MODE=shadow make demo` shows that instead.
+: "${AUTO_REPLY_MODE:=on}"
+export AUTO_REPLY_MODE

@@ -5,7 +5,9 @@
 --
 --   SKU-001  ThinkPad T480     5 in stock    BB-DEMO-1001-A is accepted and shipped
 --   SKU-002  USB-C dock       10 in stock    BB-DEMO-1002-A (with SKU-003) is accepted
---   SKU-003  65 W charger     10 in stock      and shipped
+--   SKU-003  65 W charger     10 in stock      and shipped, as are 245918307-A (SKU-002),
+--                                             245920461-A and 245923118-A (SKU-003), the
+--                                             orders the demo's customers then write about
 --   SKU-005  keyboard          0 in stock    BB-DEMO-1004-A is refused (OR21, no stock)
 --   SKU-404  (not in the catalogue)          BB-DEMO-1003-A stops for a person
 begin;

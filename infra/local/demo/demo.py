@@ -2,6 +2,7 @@
 """Steps of the local demo that talk HTTP or S3 (run with the project virtualenv).
 
     demo.py seed FILE                 add the orders in FILE to the Mirakl simulator
+    demo.py threads FILE              add the message threads in FILE to the Mirakl simulator
     demo.py webhook FUNCTION ORDER_ID deliver the simulator's order by Mirakl webhook
     demo.py invoke FUNCTION FILE      invoke a function with an event file
     demo.py upload FILE KEY           put an order file into the orders bucket
@@ -61,6 +62,27 @@ def seed(path: str) -> None:
         sys.exit(f"error: the simulator refused the orders ({status}): {body.decode()}")
     outcome = json.loads(body)
     print(f"    added {len(outcome['added'])}, already there {len(outcome['kept'])}")
+
+
+def threads(path: str) -> None:
+    """Customer threads: a thread already in the simulator is kept as it is (with any
+    reply it got), so a second run asks nothing new."""
+    with open(path, "rb") as file:
+        seed = json.load(file)
+    status, body = call(
+        "POST",
+        f"{env('MIRAKL_BASE_URL')}/_sim/threads",
+        json.dumps(seed).encode(),
+        {"Content-Type": "application/json"},
+    )
+    if status != 201:
+        sys.exit(f"error: the simulator refused the threads ({status}): {body.decode()}")
+    outcome = json.loads(body)
+    orders = {thread["id"]: thread.get("order_id", "?") for thread in seed["threads"]}
+    for thread_id in outcome["added"]:
+        print(f"    new thread on {orders.get(thread_id, '?')}: {thread_id}")
+    if outcome["kept"]:
+        print(f"    already there (asked in an earlier run): {len(outcome['kept'])}")
 
 
 def webhook(function: str, order_id: str) -> None:
@@ -130,7 +152,7 @@ def labels() -> None:
 
 
 def main(arguments: list[str]) -> None:
-    commands = {"seed": (seed, 1), "webhook": (webhook, 2), "invoke": (invoke, 2),
+    commands = {"seed": (seed, 1), "threads": (threads, 1), "webhook": (webhook, 2), "invoke": (invoke, 2),
                 "upload": (upload, 2), "labels": (labels, 0)}
     if not arguments or arguments[0] not in commands or len(arguments) - 1 != commands[arguments[0]][1]:
         sys.exit(__doc__)
