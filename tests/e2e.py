@@ -14,6 +14,14 @@ earlier steps created), then checks the database, the simulators and S3:
     fetch-shipping-label  a Canada Post label bought, its PDF in the labels bucket,
                           OR23/OR24 sent: the shipment is `shipped` with a tracking PIN
     ingest-orders-file    (when present) the sample order file is imported
+    conversation-auto-reply
+                          two customers write (M11 threads polled by sync-marketplace,
+                          reply messages published), the event router hands the reply
+                          queue to the function as Lambda's event source mapping does:
+                          "where is my order?" on the shipped order gets exactly one
+                          reply in the simulator, with its tracking PIN; a complaint gets
+                          a task on the board and no reply; the same messages delivered
+                          again change nothing
 
 Prints a closing line `N passed, M failed`; exits 1 when anything failed.
 """
@@ -41,6 +49,9 @@ INVOKE_TIMEOUT_SECONDS = 600
 WEBHOOK_ORDER = "BB-20001-A"  # the order in apigw-v2-mirakl-webhook.json
 REFUSED_ORDER = "BB-DEMO-1004-A"  # SKU-005: in the catalogue, none in stock
 UNKNOWN_SKU_ORDER = "BB-DEMO-1003-A"  # SKU-404: not in the catalogue
+COMPLAINT_ORDER = "245923118-A"  # a demo order, recorded by the poll
+ROUTINE_THREAD = "0b6f3a9e-2d41-4c7e-9a85-e2e000000001"
+COMPLAINT_THREAD = "0b6f3a9e-2d41-4c7e-9a85-e2e000000002"
 
 PSQL = os.environ.get("SELLEROPS_PSQL", "psql")
 STARTED = time.monotonic() - int(os.environ.get("SELLEROPS_E2E_STARTED_SECONDS_AGO", "0"))
@@ -306,6 +317,102 @@ def test_ingest_orders_file() -> None:
     check("the file is imported", row.startswith("completed|") and not row.endswith("|0"), row or "no row")
 
 
+def simulator_thread(thread_id: str) -> dict:
+    """The thread as Mirakl's M10 shows it."""
+    status, body = http(
+        "GET",
+        f"{env('MIRAKL_BASE_URL')}/api/inbox/threads/{thread_id}",
+        headers={"Authorization": env("MIRAKL_API_KEY"), "Accept": "application/json"},
+    )
+    return json.loads(body) if status == 200 else {}
+
+
+def shop_replies(thread_id: str) -> list[str]:
+    """The bodies of the shop's messages in a simulator thread."""
+    messages = simulator_thread(thread_id).get("messages", [])
+    return [m["body"] for m in messages if m.get("from", {}).get("type") == "SHOP_USER"]
+
+
+def customer_message(thread_id: str) -> str:
+    return sql(f"select m.id from support.messages m join support.conversations c "
+               f"on c.id = m.conversation_id where c.channel = 'bestbuy_ca' "
+               f"and c.external_id = '{thread_id}' and m.sender_type = 'customer'")
+
+
+def test_conversation_auto_reply() -> None:
+    print("conversation-auto-reply (M11 threads polled, the reply queue routed by the event router)")
+    if not has_function("sync-marketplace"):
+        check("sync-marketplace is in the workspace (it records the threads)", False)
+        return
+    routine_body = "Hi, has my order shipped yet? Where is it now?\n\nThanks,\nJane"
+    complaint_body = (f"I was charged twice for order {COMPLAINT_ORDER} and nobody answers my emails. "
+                      "If this is not fixed today I am filing a chargeback with my bank.")
+    threads = {"threads": [
+        {"id": ROUTINE_THREAD, "order_id": WEBHOOK_ORDER, "topic": "Where is my order?",
+         "customer": {"id": "BB-CUST-20001", "display_name": "Jane D."},
+         "messages": [{"body": routine_body}]},
+        {"id": COMPLAINT_THREAD, "order_id": COMPLAINT_ORDER, "topic": "Charged twice",
+         "customer": {"id": "BB-CUST-245923118", "display_name": "Daniel K."},
+         "messages": [{"body": complaint_body}]},
+    ]}
+    status, body = http("POST", f"{env('MIRAKL_BASE_URL')}/_sim/threads?replace=true",
+                        json.dumps(threads).encode(), {"Content-Type": "application/json"})
+    if not check("the simulator takes the two threads", status == 201, body):
+        return
+    status, answer = invoke("sync-marketplace", json.loads((EVENTS / "eventbridge-scheduled.json").read_text()))
+    check("sync-marketplace polls them", status == 200 and not (isinstance(answer, dict) and "errorType" in answer),
+          answer)
+    routine_message, complaint_message = customer_message(ROUTINE_THREAD), customer_message(COMPLAINT_THREAD)
+    check("both customer messages are recorded", routine_message != "" and complaint_message != "",
+          (routine_message, complaint_message))
+    bodies = sql("select coalesce(json_agg(message_body), '[]') from ops.outbox "
+                 "where queue_name = 'reply' and published_at is not null and message_body->>'thread_id' in "
+                 f"('{ROUTINE_THREAD}', '{COMPLAINT_THREAD}')")
+    replies_queued = json.loads(bodies or "[]")
+    check("their two reply messages are published to the reply queue", len(replies_queued) == 2, replies_queued)
+
+    router = subprocess.run(
+        ["bash", str(REPO / "infra" / "local" / "router.sh"), "once", "--timeout", "300",
+         "--map", f"{env('REPLY_QUEUE_URL')}=conversation-auto-reply"],
+        capture_output=True, text=True, check=False,
+    )
+    check("the event router drains the reply queue into the function", router.returncode == 0,
+          (router.stdout + router.stderr)[-2000:])
+    check("the reply queue is empty", queue_depth("REPLY_QUEUE_URL") == 0)
+
+    pin = sql("select s.tracking_pin from sales.shipments s join sales.orders o on o.id = s.order_id "
+              f"where o.external_id = '{WEBHOOK_ORDER}' and s.tracking_pin is not null")
+    replies = shop_replies(ROUTINE_THREAD)
+    check("the routine thread gets exactly one reply in the simulator", len(replies) == 1, replies)
+    check("the reply carries the order's Canada Post tracking PIN",
+          len(replies) == 1 and pin != "" and pin in replies[0], {"pin": pin, "replies": replies})
+    check("the reply is recorded as sent (auto_reply, Mirakl's message id kept)",
+          sql("select count(*) from support.messages where message_type = 'auto_reply' "
+              f"and in_reply_to_message_id = '{routine_message}' and send_state = 'sent' "
+              "and external_id is not null") == "1")
+    decision = sql("select replied || '|' || language || '|' || intent from support.reply_decisions "
+                   f"where message_id = '{routine_message}'")
+    check("its decision is recorded: replied, in English", decision.startswith("true|en|"), decision)
+
+    check("the complaint gets no reply", shop_replies(COMPLAINT_THREAD) == [], shop_replies(COMPLAINT_THREAD))
+    task = sql("select t.title || '|' || coalesce(d.guard, '') from support.reply_decisions d "
+               f"join workflow.tasks t on t.id = d.task_id where d.message_id = '{complaint_message}' "
+               "and not d.replied and t.message_id = d.message_id")
+    check("the complaint is handed to a person: a task on the board, linked to the message",
+          task != "", task or "no task")
+    print(f"        task: {task}")
+    check("the complaint's conversation stays unread",
+          sql(f"select status from support.conversations where external_id = '{COMPLAINT_THREAD}'") == "unread")
+
+    status, answer = invoke("conversation-auto-reply", sqs_event("sqs-reply-message.json", replies_queued))
+    check("the same two messages delivered again answer with no batch item failures",
+          status == 200 and batch_failures(answer) == [], answer)
+    check("and change nothing: still one reply, one task",
+          len(shop_replies(ROUTINE_THREAD)) == 1
+          and sql(f"select count(*) from workflow.tasks where message_id = '{complaint_message}'") == "1",
+          shop_replies(ROUTINE_THREAD))
+
+
 def main() -> int:
     set_up()
     steps = [
@@ -315,6 +422,7 @@ def main() -> int:
         ("accept-orders", test_accept_orders),
         ("fetch-shipping-label", test_fetch_shipping_label),
         ("ingest-orders-file", test_ingest_orders_file),
+        ("conversation-auto-reply", test_conversation_auto_reply),
     ]
     for function, step in steps:
         if not has_function(function):
