@@ -430,3 +430,129 @@ where
 {
     Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn answers(input: &str) -> Vec<Value> {
+        let mut output = Vec::new();
+        run(input.as_bytes(), &mut output).unwrap();
+        String::from_utf8(output)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    fn case(id: Value) -> Value {
+        json!({
+            "id": id, "now": "2026-03-02T14:30:00Z", "time_zone": "America/Toronto",
+            "listing": {"current_price": "24.99", "regular_price": "24.99",
+                        "landed_cost": "10.00", "stock": 5},
+            "fees": {"referral_pct": "15", "fixed": "1.00"},
+            "rules": [{"id": 7, "rule_type": "competitor_match", "config": {}}],
+            "offers": [{"price": "22.50"}]
+        })
+    }
+
+    #[test]
+    fn each_case_gets_one_line_and_an_unreadable_one_does_not_stop_the_rest() {
+        let input = format!(
+            "{}\n\n{{\"id\": \"broken\", \n{}\n",
+            case(json!("a")),
+            case(json!(2))
+        );
+        let answers = answers(&input);
+        assert_eq!(answers.len(), 3, "{answers:?}");
+        assert_eq!(answers[0]["id"], json!("a"));
+        assert_eq!(answers[0]["price"], json!("22.50"));
+        // Defaults: priority 100, applies to all; ids given as numbers come back as text.
+        assert_eq!(answers[0]["rule"], json!("7"));
+        assert_eq!(answers[1]["id"], Value::Null);
+        assert!(answers[1]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a JSON case: "));
+        assert_eq!(answers[2]["id"], json!(2));
+        assert_eq!(answers[2]["price"], json!("22.50"));
+    }
+
+    #[test]
+    fn an_unreadable_field_is_named_by_its_path() {
+        let mut bad = case(json!("c"));
+        bad["offers"][0]["price"] = json!("twenty");
+        let answer = check_case(&bad.to_string());
+        let CaseAnswer::Refused { id, error } = answer else {
+            panic!("decided");
+        };
+        assert_eq!(id, json!("c"));
+        assert_eq!(
+            error,
+            "offers[0].price: must be a plain decimal such as 19.99, got \"twenty\""
+        );
+
+        let mut bad = case(json!("c"));
+        bad["listing"]["stock"] = json!(2.5);
+        assert_eq!(
+            check_case(&bad.to_string()).to_json_line(),
+            r#"{"id":"c","error":"listing.stock: must be a whole number, got 2.5"}"#
+        );
+
+        let mut bad = case(json!("c"));
+        bad["rules"][0]["config"] = json!({"against": "cheapest"});
+        assert_eq!(
+            check_case(&bad.to_string()).to_json_line(),
+            r#"{"id":"c","error":"rules[0] (id \"7\"): competitor_match rule: config field against: must be \"lowest\" or \"buy_box\", got \"cheapest\""}"#
+        );
+
+        let mut bad = case(json!("c"));
+        bad["fees"]["fixed"] = json!("-1");
+        assert_eq!(
+            check_case(&bad.to_string()).to_json_line(),
+            r#"{"id":"c","error":"fees.fixed: must not be negative, got -1"}"#
+        );
+
+        let mut bad = case(json!("c"));
+        bad.as_object_mut().unwrap().remove("listing");
+        assert_eq!(
+            check_case(&bad.to_string()).to_json_line(),
+            r#"{"id":"c","error":"missing field `listing`"}"#
+        );
+    }
+
+    #[test]
+    fn a_case_without_an_id_is_refused() {
+        let mut anonymous = case(json!("x"));
+        anonymous.as_object_mut().unwrap().remove("id");
+        assert_eq!(
+            check_case(&anonymous.to_string()).to_json_line(),
+            r#"{"id":null,"error":"id: is required"}"#
+        );
+    }
+
+    #[test]
+    fn a_decided_case_answers_in_the_contracts_fields() {
+        let line = check_case(&case(json!("a")).to_string()).to_json_line();
+        let answer: Value = serde_json::from_str(&line).unwrap();
+        let fields: Vec<&str> = answer
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            fields.len(),
+            6,
+            "id, price, rule, bound, flag, explanation: {line}"
+        );
+        assert_eq!(answer["bound"], Value::Null);
+        assert_eq!(answer["flag"], Value::Null);
+        assert!(answer["explanation"]
+            .as_str()
+            .unwrap()
+            .starts_with("price 24.99 -> 22.50\n"));
+    }
+}

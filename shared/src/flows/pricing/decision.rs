@@ -347,7 +347,10 @@ enum Considered {
 
 /// Decides the price of one listing.
 ///
-/// `default_margin_floor_pct` is the settings default, a percentage of the price.
+/// `default_margin_floor_pct` is the settings default as a percentage of the price
+/// (`20` for 20 %; the `pricing.default_margin_floor` setting holds the fraction, 0.20).
+/// `offers` are every offer on the listing's product, the seller's own included: they
+/// are told apart here, by [`Offer::own`].
 pub fn decide(
     book: &RuleBook,
     listing: &ListingFacts,
@@ -818,11 +821,20 @@ impl fmt::Display for Explanation {
         } else {
             writeln!(f, "rules:")?;
             for note in &self.rules {
-                writeln!(
+                write!(
                     f,
-                    "  {} ({}, priority {}): {}",
-                    note.rule_id, note.rule_type, note.priority, note.outcome
+                    "  {} ({}, priority {}): ",
+                    note.rule_id, note.rule_type, note.priority
                 )?;
+                match (&note.outcome, self.flag) {
+                    (RuleOutcome::Applied { price, basis }, Some(flag)) => writeln!(
+                        f,
+                        "would propose {} ({basis}), not applied: {}",
+                        Price(*price),
+                        flag.as_str()
+                    )?,
+                    (outcome, _) => writeln!(f, "{outcome}")?,
+                }
             }
         }
         match (&self.old_margins, &self.new_margins) {
@@ -1466,6 +1478,15 @@ mod tests {
             (dec("22.50"), Some("match".into()))
         );
         assert_eq!(decision.explanation.new_margins, None);
+        let text = decision.explanation.to_string();
+        assert!(
+            text.starts_with("price kept at 24.99: no landed cost, so no margin can be known"),
+            "{text}"
+        );
+        assert!(
+            text.contains("match (competitor_match, priority 100): would propose 22.50 (matches the lowest competing offer, 22.50 by \"Acme\"), not applied: no_landed_cost"),
+            "{text}"
+        );
     }
 
     #[test]
