@@ -1,5 +1,5 @@
 # The two commands a new machine needs (see README.md), and a few conveniences.
-.PHONY: demo test reliability down lint deny bench-webhooks bench-ingest bench-ingest-bomb bench-coldstart rds-ca-bundle
+.PHONY: demo test reliability down lint deny bench-webhooks bench-ingest bench-ingest-bomb bench-coldstart rds-ca-bundle eval-replies bench-replies
 
 ## demo: start the local stack and run sellerops end to end on it
 demo:
@@ -74,3 +74,12 @@ bench-coldstart:
 			-p accept-orders -p fetch-shipping-label; \
 		dir=target/$(if $(filter dev,$(PROFILE)),debug,$(PROFILE)); \
 		BENCH_RUNS=$(N) "$$dir/bench-coldstart" "$$dir"'
+## eval-replies: the message classifier against the labelled set (tests/fixtures/replies/):
+## intent accuracy, eligibility precision and recall, entity match, confusion matrix
+## (MISSES=1 also lists every message read differently from its label, with the reason)
+eval-replies:
+	cargo run --locked -q -p sellerops-tests --bin eval-replies -- $(if $(MISSES),--misses,) tests/fixtures/replies/evaluation-set.jsonl
+## bench-replies: messages classified per second on one core (release build), the load
+## average, and the classifier's cold start (parsing the bundled rules on first use)
+bench-replies:
+	cargo bench --locked -q -p sellerops --bench classify-messages

@@ -89,6 +89,9 @@ pub(crate) struct Phrase {
     fuzzy: bool,
     /// Whether a negation just before it cancels it.
     negatable: bool,
+    /// Whether "if" or "in case" just before it cancels it (a complaint that has not
+    /// happened: "if something got lost").
+    hypothetical: bool,
 }
 
 /// A phrase found in a message.
@@ -98,6 +101,8 @@ pub(crate) struct Hit {
     /// First and last token of the match.
     pub first: u32,
     pub last: u32,
+    /// The tokens the phrase's words matched (bit i: token `first + i`), not the gaps.
+    pub words: u64,
     /// Matched through a spelling mistake.
     pub fuzzy: bool,
     pub negated: bool,
@@ -134,19 +139,29 @@ impl TokenKeywords {
 #[derive(Debug, Default)]
 pub(crate) struct Negation {
     pub cues: FxSet<Box<str>>,
+    /// Negations that follow the verb in spoken French: "j'annule pas", "je retourne rien".
+    pub after: FxSet<Box<str>>,
     pub breakers: FxSet<Box<str>>,
+    /// "if", "si": a negation right after one is a condition, not a refusal ("if I don't
+    /// get a refund"), and one before a complaint makes it a worry, not a fact.
+    pub conditionals: FxSet<Box<str>>,
     pub window: usize,
 }
 
 impl Negation {
     /// Whether a negation cue comes shortly before `first`, in the same clause, with no
     /// breaker in between.
-    fn negates(&self, words: &Words, first: usize) -> bool {
-        let clause = words.tokens[first].clause;
-        for token in words.tokens[first.saturating_sub(self.window)..first]
-            .iter()
-            .rev()
-        {
+    fn negates(&self, words: &Words, first: usize, last: usize) -> bool {
+        let tokens = &words.tokens;
+        let clause = tokens[first].clause;
+        if let Some(next) = tokens.get(last + 1) {
+            if next.clause == clause && self.after.contains(words.text(next)) {
+                return true;
+            }
+        }
+        let from = first.saturating_sub(self.window);
+        for k in (from..first).rev() {
+            let token = &tokens[k];
             if token.clause != clause {
                 return false;
             }
@@ -155,10 +170,24 @@ impl Negation {
                 return false;
             }
             if self.cues.contains(word) {
-                return true;
+                // "if I don't get a refund": a condition, not a refusal.
+                let conditional = tokens[k.saturating_sub(2)..k]
+                    .iter()
+                    .any(|t| t.clause == clause && self.conditionals.contains(words.text(t)));
+                return !conditional;
             }
         }
         false
+    }
+
+    /// Whether "if" or "in case" comes shortly before `first` in the same clause.
+    fn supposes(&self, words: &Words, first: usize) -> bool {
+        let clause = words.tokens[first].clause;
+        words.tokens[first.saturating_sub(self.window)..first]
+            .iter()
+            .rev()
+            .take_while(|t| t.clause == clause)
+            .any(|t| self.conditionals.contains(words.text(t)))
     }
 }
 
@@ -207,6 +236,7 @@ pub(crate) struct NewPhrase<'a> {
     pub language: Option<Language>,
     pub fuzzy: bool,
     pub negatable: bool,
+    pub hypothetical: bool,
 }
 
 impl Lexicon {
@@ -241,7 +271,9 @@ impl Lexicon {
     }
 
     fn add_deletions(&mut self, word: &str, id: u16) {
-        if word.ends_with('*') || word.chars().count() < self.fuzzy_min || !word.is_ascii() {
+        // A prefix's stem also matches misspelt: "cancle" for "cancel*".
+        let word = word.strip_suffix('*').unwrap_or(word);
+        if word.chars().count() < self.fuzzy_min || !word.is_ascii() {
             return;
         }
         for i in 0..word.len() {
@@ -300,6 +332,7 @@ impl Lexicon {
             language: new.language,
             fuzzy: new.fuzzy,
             negatable: new.negatable,
+            hypothetical: new.hypothetical,
         });
         Ok(())
     }
@@ -328,10 +361,16 @@ impl Lexicon {
                 && word.is_ascii()
                 && !self.known.contains(word)
             {
+                // Misspellings keep the first letter: "menvoyer" is not "renvoyer".
+                let first = word.as_bytes()[0];
+                let same_start =
+                    |id: u16| self.keywords[id as usize].as_bytes().first() == Some(&first);
                 // The keyword with one letter less is the word: a letter is missing.
                 if let Some(ids) = self.deletions.get(word) {
                     for &id in ids {
-                        found.push(id, true);
+                        if same_start(id) {
+                            found.push(id, true);
+                        }
                     }
                 }
                 for i in 0..word.len() {
@@ -340,14 +379,16 @@ impl Lexicon {
                     variant.push_str(&word[i + 1..]);
                     // The word with one letter less is a keyword: a letter too many.
                     if let Some(&id) = self.exact.get(variant.as_str()) {
-                        if self.keywords[id as usize].len() >= self.fuzzy_min {
+                        if self.keywords[id as usize].len() >= self.fuzzy_min && same_start(id) {
                             found.push(id, true);
                         }
                     }
                     // Both without one letter agree: a wrong or swapped letter.
                     if let Some(ids) = self.deletions.get(variant.as_str()) {
                         for &id in ids {
-                            found.push(id, true);
+                            if same_start(id) {
+                                found.push(id, true);
+                            }
                         }
                     }
                 }
@@ -371,30 +412,27 @@ impl Lexicon {
                     if first_fuzzy && !phrase.fuzzy {
                         continue;
                     }
-                    let Some((last, fuzzy)) = self.match_rest(phrase, tokens, &keywords, start)
+                    let Some((last, matched, fuzzy)) =
+                        self.match_rest(phrase, tokens, &keywords, start)
                     else {
                         continue;
                     };
                     let fuzzy = fuzzy || first_fuzzy;
-                    let negated = phrase.negatable && negation.negates(words, start);
+                    let negated = (phrase.negatable
+                        && negation.negates(words, start, last as usize))
+                        || (phrase.hypothetical && negation.supposes(words, start));
+                    let hit = Hit {
+                        phrase: phrase_id,
+                        first: start as u32,
+                        last,
+                        words: matched,
+                        fuzzy,
+                        negated,
+                    };
                     match hits.iter_mut().find(|h| h.phrase == phrase_id) {
-                        Some(existing) if existing.negated && !negated => {
-                            *existing = Hit {
-                                phrase: phrase_id,
-                                first: start as u32,
-                                last,
-                                fuzzy,
-                                negated,
-                            };
-                        }
+                        Some(existing) if existing.negated && !negated => *existing = hit,
                         Some(_) => {}
-                        None => hits.push(Hit {
-                            phrase: phrase_id,
-                            first: start as u32,
-                            last,
-                            fuzzy,
-                            negated,
-                        }),
+                        None => hits.push(hit),
                     }
                 }
             }
@@ -407,14 +445,15 @@ impl Lexicon {
         tokens: &[Token],
         keywords: &[TokenKeywords],
         start: usize,
-    ) -> Option<(u32, bool)> {
+    ) -> Option<(u32, u64, bool)> {
         let mut at = start;
         let mut fuzzy = false;
+        let mut matched = 1u64;
         let sentence = tokens[start].sentence;
         for slot in &phrase.slots[1..] {
             let from = at + 1;
             let to = (from + slot.gap as usize).min(tokens.len().saturating_sub(1));
-            let mut matched = None;
+            let mut matched_slot = None;
             for (i, token) in tokens.iter().enumerate().take(to + 1).skip(from) {
                 if token.sentence != sentence {
                     break;
@@ -423,14 +462,17 @@ impl Lexicon {
                     if f && !phrase.fuzzy {
                         continue;
                     }
-                    matched = Some((i, f));
+                    matched_slot = Some((i, f));
                     break;
                 }
             }
-            let (i, f) = matched?;
+            let (i, f) = matched_slot?;
             fuzzy |= f;
             at = i;
+            if i - start < 64 {
+                matched |= 1 << (i - start);
+            }
         }
-        Some((at as u32, fuzzy))
+        Some((at as u32, matched, fuzzy))
     }
 }

@@ -296,33 +296,45 @@ impl Classifier {
         let words = Words::read(&own);
         let mut hits = Vec::with_capacity(16);
         rules.lexicon.find(&words, &rules.negation, &mut hits);
-        drop_overlaps(&rules.lexicon, &mut hits);
+
         let reading = Reading {
             words: &words,
             own: &own,
         };
 
         // Language: common words and language-specific phrases.
-        let (mut en, mut fr) = (0u32, 0u32);
-        for token in &words.tokens {
-            match rules.language_words.get(words.text(token)) {
-                Some(LanguageMark::En) => en += 1,
-                Some(LanguageMark::Fr) => fr += 1,
-                _ => {}
-            }
-        }
-        for hit in &hits {
+        let (mut en, mut fr) = language_votes(rules, &words);
+        for hit in hits.iter().filter(|h| !h.negated && !h.fuzzy) {
             match rules.lexicon.phrase(hit.phrase).language {
-                Some(Language::En) if !hit.negated => en += 2,
-                Some(Language::Fr) if !hit.negated => fr += 2,
-                _ => {}
+                Some(Language::En) => en += 2,
+                Some(Language::Fr) => fr += 2,
+                None => {}
             }
         }
-        let language = if fr > en || (fr == en && words.accents > 0) {
+        let mut accents = words.accents;
+        if en == 0 && fr == 0 {
+            // Nothing of the customer's own says ("Thanks!", an emoji): the whole message,
+            // quote and signature included, is in the thread's language.
+            let all = Words::read(text);
+            (en, fr) = language_votes(rules, &all);
+            accents = all.accents;
+        }
+        let language = if fr > en || (fr == en && accents > 0) {
             Language::Fr
         } else {
             Language::En
         };
+        // A misspelt phrase of the other language is a coincidence ("include" is not a
+        // misspelt "incluse").
+        hits.retain(|h| {
+            !h.fuzzy
+                || rules
+                    .lexicon
+                    .phrase(h.phrase)
+                    .language
+                    .is_none_or(|l| l == language)
+        });
+        drop_overlaps(&rules.lexicon, &mut hits);
 
         // Intent scores.
         let mut scores = [0f32; 8];
@@ -358,13 +370,25 @@ impl Classifier {
             order_id: numbers.order_id.clone(),
             tracking_pin: numbers.tracking_pin.clone(),
         };
+        // A tracking number written is a question about tracking; an order number alone,
+        // about the order.
+        let mut from_numbers = [0f32; 8];
+        if numbers.order_id.is_some() {
+            from_numbers[Intent::OrderStatus.index()] = s.order_number_weight;
+        }
+        if numbers.tracking_pin.is_some() {
+            from_numbers[Intent::TrackingRequest.index()] = s.tracking_number_weight;
+        }
+        for (score, extra) in scores.iter_mut().zip(from_numbers) {
+            *score += extra;
+        }
 
         // The winner: a non-routine intent named at all, else the best routine one. Ties
         // go to the earlier intent of `PREFERENCE`.
         const PREFERENCE: [Intent; 8] = [
             Intent::Other,
-            Intent::ReturnRequest,
             Intent::CancelRequest,
+            Intent::ReturnRequest,
             Intent::AddressChange,
             Intent::ProductQuestion,
             Intent::TrackingRequest,
@@ -449,26 +473,35 @@ impl Classifier {
                     first = false;
                 }
             }
+            if from_numbers[intent.index()] > 0.0 {
+                let what = if intent == Intent::TrackingRequest {
+                    "a tracking number"
+                } else {
+                    "an order number"
+                };
+                let _ = write!(reason, "{}{what}", if first { "" } else { ", " });
+            }
             let _ = write!(reason, "; score {score}");
         }
         if score > 0.0 && intent.is_routine() {
-            let competing: Vec<Intent> = Intent::ALL
-                .into_iter()
-                .filter(|&i| i != intent && scores[i.index()] > 0.0)
-                .filter(|&i| {
-                    // Order status and tracking are answered by the same facts.
-                    let same_facts = matches!(
-                        (intent, i),
-                        (Intent::TrackingRequest, Intent::OrderStatus)
-                            | (Intent::OrderStatus, Intent::TrackingRequest)
-                    );
-                    !same_facts && (!i.is_routine() || scores[i.index()] >= s.strong_weight)
-                })
-                .collect();
-            if !competing.is_empty() {
-                confidence *= s.competing_intent_factor;
-                let names: Vec<&str> = competing.iter().map(|i| i.as_str()).collect();
-                let _ = write!(reason, "; also {}", names.join(", "));
+            for i in Intent::ALL {
+                if i == intent || scores[i.index()] <= 0.0 {
+                    continue;
+                }
+                // Order status and tracking are answered by the same facts.
+                let same_facts = matches!(
+                    (intent, i),
+                    (Intent::TrackingRequest, Intent::OrderStatus)
+                        | (Intent::OrderStatus, Intent::TrackingRequest)
+                );
+                if i.is_routine() && !same_facts && scores[i.index()] >= s.strong_weight {
+                    // Two routine requests: not a single, clear one.
+                    confidence *= s.competing_intent_factor;
+                    let _ = write!(reason, "; also asks {}", i.as_str());
+                } else if !i.is_routine() {
+                    confidence *= s.competing_hint_factor;
+                    let _ = write!(reason, "; hint of {}", i.as_str());
+                }
             }
             if fuzzy[intent.index()] {
                 confidence *= s.fuzzy_match_factor;
@@ -525,22 +558,35 @@ impl Classifier {
     }
 }
 
-/// Overlapping phrases of one intent count once (the longest), and a phrase that lies
-/// inside a longer phrase of another intent ("not working" inside "tracking not working")
-/// does not count: the longer says what the customer meant.
+/// How many common words of each language the words hold.
+fn language_votes(rules: &Rules, words: &Words) -> (u32, u32) {
+    let (mut en, mut fr) = (0, 0);
+    for token in &words.tokens {
+        match rules.language_words.get(words.text(token)) {
+            Some(LanguageMark::En) => en += 1,
+            Some(LanguageMark::Fr) => fr += 1,
+            _ => {}
+        }
+    }
+    (en, fr)
+}
+
+/// Overlapping phrases of one intent count once (the longest), and a phrase whose words are
+/// all words of a longer phrase of another intent ("not working" inside "tracking not
+/// working") does not count: the longer says what the customer meant.
 fn drop_overlaps(lexicon: &lexicon::Lexicon, hits: &mut Vec<Hit>) {
     let intent_of = |h: &Hit| match lexicon.phrase(h.phrase).group {
         Group::Intent(i) if !h.negated => Some(i),
         _ => None,
     };
-    let span = |h: &Hit| h.last - h.first;
-    // Longest first, then heaviest, then first written.
+    let size = |h: &Hit| h.words.count_ones();
+    // Most words first, then heaviest, then first written.
     let mut order: Vec<usize> = (0..hits.len())
         .filter(|&i| intent_of(&hits[i]).is_some())
         .collect();
     order.sort_by(|&a, &b| {
-        span(&hits[b])
-            .cmp(&span(&hits[a]))
+        size(&hits[b])
+            .cmp(&size(&hits[a]))
             .then(
                 lexicon
                     .phrase(hits[b].phrase)
@@ -556,7 +602,11 @@ fn drop_overlaps(lexicon: &lexicon::Lexicon, hits: &mut Vec<Hit>) {
         let covered = kept.iter().any(|&k| {
             let g = &hits[k];
             let overlap = g.first <= h.last && h.first <= g.last;
-            let contains = g.first <= h.first && g.last >= h.last && span(g) > span(h);
+            // Every word of h is one of g's words (not one g let through in a gap).
+            let contains = g.first <= h.first
+                && h.first - g.first < 64
+                && (h.words << (h.first - g.first)) & !g.words == 0
+                && size(g) > size(h);
             if intent_of(g) == intent_of(h) {
                 overlap
             } else {

@@ -56,6 +56,11 @@ fn international_at(text: &str, at: usize) -> Option<(usize, String)> {
     {
         return None;
     }
+    // Spaced out, the letters must be capitals: "la 700221463 le" is French, not a number.
+    let spaced = !bytes[at + 2].is_ascii_digit();
+    if spaced && !(bytes[at].is_ascii_uppercase() && bytes[at + 1].is_ascii_uppercase()) {
+        return None;
+    }
     let mut pin = String::with_capacity(13);
     pin.push(bytes[at].to_ascii_uppercase() as char);
     pin.push(bytes[at + 1].to_ascii_uppercase() as char);
@@ -79,6 +84,11 @@ fn international_at(text: &str, at: usize) -> Option<(usize, String)> {
         i += 1;
     }
     if i + 2 > bytes.len() || !bytes[i].is_ascii_alphabetic() || !bytes[i + 1].is_ascii_alphabetic()
+    {
+        return None;
+    }
+    if (spaced || !bytes[i - 1].is_ascii_digit())
+        && !(bytes[i].is_ascii_uppercase() && bytes[i + 1].is_ascii_uppercase())
     {
         return None;
     }
@@ -279,8 +289,9 @@ impl NumberRules {
                     _ if hash => true,
                     _ => !*tracking_talk.get_or_init(|| self.tracking_talk(words)),
                 },
-                9..=11 => true,
-                _ => candidate.suffix.is_some() || hash || cue == Some(Cue::Order),
+                // Too short for a tracking number: an order number written without its
+                // leading zeros, whatever the words around it.
+                _ => true,
             };
             if is_order {
                 let written = match candidate.suffix {

@@ -60,6 +60,9 @@ pub(crate) struct Scoring {
     pub confidence_half_score: f32,
     pub auto_reply_min_confidence: f32,
     pub competing_intent_factor: f32,
+    pub competing_hint_factor: f32,
+    pub order_number_weight: f32,
+    pub tracking_number_weight: f32,
     pub fuzzy_match_factor: f32,
     pub long_message_words: usize,
     pub long_message_factor: f32,
@@ -73,7 +76,9 @@ struct NegationFile {
     window: usize,
     en: Vec<String>,
     fr: Vec<String>,
+    after: Vec<String>,
     breakers: Vec<String>,
+    conditionals: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,6 +96,8 @@ struct PhraseLists {
 #[serde(deny_unknown_fields)]
 struct IntentEntry {
     negatable: bool,
+    #[serde(default)]
+    hypothetical: bool,
     #[serde(default)]
     en: PhraseLists,
     #[serde(default)]
@@ -273,6 +280,14 @@ impl Rules {
                 0.0,
                 1.0,
             ),
+            ("competing_hint_factor", s.competing_hint_factor, 0.0, 1.0),
+            ("order_number_weight", s.order_number_weight, 0.0, 100.0),
+            (
+                "tracking_number_weight",
+                s.tracking_number_weight,
+                0.0,
+                100.0,
+            ),
             ("fuzzy_match_factor", s.fuzzy_match_factor, 0.0, 1.0),
             ("long_message_factor", s.long_message_factor, 0.0, 1.0),
             ("two_orders_confidence", s.two_orders_confidence, 0.0, 1.0),
@@ -333,6 +348,7 @@ impl Rules {
                                 language: (!shared).then_some(language),
                                 fuzzy: true,
                                 negatable: entry.negatable,
+                                hypothetical: entry.hypothetical,
                             })
                             .map_err(|p| {
                                 error(
@@ -378,6 +394,7 @@ impl Rules {
                             language: None,
                             fuzzy: false,
                             negatable: false,
+                            hypothetical: false,
                         })
                         .map_err(|p| {
                             error(
@@ -456,6 +473,18 @@ impl Rules {
         )? {
             lexicon.add_known(&word);
             negation.breakers.insert(word.into());
+        }
+        for word in word_list(INTENTS_FILE, "negation.after", &intents.negation.after)? {
+            lexicon.add_known(&word);
+            negation.after.insert(word.into());
+        }
+        for word in word_list(
+            INTENTS_FILE,
+            "negation.conditionals",
+            &intents.negation.conditionals,
+        )? {
+            lexicon.add_known(&word);
+            negation.conditionals.insert(word.into());
         }
 
         let mut language_words: FxMap<Box<str>, LanguageMark> = FxMap::default();

@@ -389,9 +389,13 @@ fn a_twelve_digit_number_is_an_order_or_a_tracking_number_by_its_words() {
 
 #[test]
 fn an_international_tracking_number_is_read_with_or_without_spaces() {
+    // Spaced out in lower case, two-letter words around a number are French words.
+    let c = classify("J'ai passé la 700221458 pis la 700221463 le même soir");
+    assert_eq!(c.entities.tracking_pin, None, "{}", c.reason);
     for text in [
         "Where is LM123456789CA?",
-        "My package lm 123 456 789 ca is stuck in customs",
+        "My package LM 123 456 789 CA is stuck in customs",
+        "lm123456789ca shows nothing",
     ] {
         let c = classify(text);
         assert_eq!(

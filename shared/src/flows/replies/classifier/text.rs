@@ -271,6 +271,28 @@ fn is_signature_like(line: &str, folded: &str, rules: &TextRules) -> bool {
         })
 }
 
+/// A line of a signature block under a sign-off: a name, a title, a company, an address,
+/// a phone number; never a question or a sentence.
+fn is_signature_block_line(line: &str, folded: &str, rules: &TextRules) -> bool {
+    if is_signature_like(line, folded, rules) {
+        return true;
+    }
+    let trimmed = line.trim();
+    let words: Vec<&str> = trimmed.split_whitespace().collect();
+    if trimmed.contains('?') || words.len() > 12 {
+        return false;
+    }
+    let has_digit = trimmed.chars().any(|c| c.is_ascii_digit());
+    let lower_words = words
+        .iter()
+        .filter(|w| {
+            let w = w.trim_matches(|c: char| !c.is_alphabetic());
+            w.chars().count() >= 4 && w.chars().next().is_some_and(char::is_lowercase)
+        })
+        .count();
+    lower_words <= 1 || (has_digit && lower_words <= 2)
+}
+
 /// The sign-off phrase a line starts with, when the rest of the line is at most a name.
 fn is_sign_off(line: &str, folded: &str, rules: &TextRules) -> bool {
     rules.sign_offs.iter().any(|s| {
@@ -365,7 +387,7 @@ pub(crate) fn own_text(text: &str, rules: &TextRules) -> String {
                 .iter()
                 .zip(&folded[i + 1..])
                 .take_while(|(l, f)| !is_quote_header(f, &[]) && !l.trim_start().starts_with('>'))
-                .all(|(l, f)| is_signature_like(l, f, rules));
+                .all(|(l, f)| is_signature_block_line(l, f, rules));
             if rest_is_signature {
                 end = i;
                 break;

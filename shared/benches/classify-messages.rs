@@ -1,0 +1,116 @@
+//! How fast the message classifier reads, on one core: `make bench-replies`.
+//!
+//! Classifies the evaluation set's messages over and over on this one thread for a few
+//! seconds and prints messages per second, with the machine's load average (the figure
+//! means little on a busy machine). Also prints the classifier's cold start: the time its
+//! first use takes in a fresh process (parsing the bundled data files), and the median of
+//! parsing them again.
+//!
+//! An argument names another JSON-lines file of `{"text": …}` messages.
+
+use std::hint::black_box;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use sellerops::flows::replies::classifier::Classifier;
+
+const DEFAULT_SET: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/fixtures/replies/evaluation-set.jsonl"
+);
+const INTENTS: &str = include_str!("../replies/intents.toml");
+const HAZARDS: &str = include_str!("../replies/hazards.toml");
+const TEXT: &str = include_str!("../replies/text.toml");
+const RUN_FOR: Duration = Duration::from_secs(3);
+
+#[derive(serde::Deserialize)]
+struct Message {
+    text: String,
+}
+
+fn main() -> ExitCode {
+    // `cargo bench` passes `--bench`; any other argument is the file to read.
+    let path = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
+        .unwrap_or_else(|| DEFAULT_SET.to_owned());
+
+    let started = Instant::now();
+    let classifier = Classifier::bundled();
+    let first_use = started.elapsed();
+    let mut parses: Vec<Duration> = (0..21)
+        .map(|_| {
+            let started = Instant::now();
+            let parsed = Classifier::parse(INTENTS, HAZARDS, TEXT);
+            let took = started.elapsed();
+            assert!(black_box(parsed).is_ok(), "the bundled rules parse");
+            took
+        })
+        .collect();
+    parses.sort();
+
+    let source = match std::fs::read_to_string(&path) {
+        Ok(source) => source,
+        Err(e) => {
+            eprintln!("bench-replies: cannot read {path}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut messages = Vec::new();
+    for (i, line) in source
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        match serde_json::from_str::<Message>(line) {
+            Ok(m) => messages.push(m.text),
+            Err(e) => {
+                eprintln!("bench-replies: {path} line {}: {e}", i + 1);
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if messages.is_empty() {
+        eprintln!("bench-replies: {path} holds no message");
+        return ExitCode::FAILURE;
+    }
+    let bytes: usize = messages.iter().map(String::len).sum();
+
+    // Warm up, then measure whole passes over the set.
+    for text in &messages {
+        black_box(classifier.classify(black_box(text)));
+    }
+    let started = Instant::now();
+    let mut classified = 0usize;
+    while started.elapsed() < RUN_FOR {
+        for text in &messages {
+            black_box(classifier.classify(black_box(text)));
+        }
+        classified += messages.len();
+    }
+    let took = started.elapsed();
+    let per_second = classified as f64 / took.as_secs_f64();
+
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    println!(
+        "bench-replies: {} messages ({} bytes on average) from {path}",
+        messages.len(),
+        bytes / messages.len()
+    );
+    println!(
+        "  throughput: {per_second:.0} messages/s on one thread ({classified} classified in {:.2} s, {:.1} µs each)",
+        took.as_secs_f64(),
+        took.as_secs_f64() * 1e6 / classified as f64
+    );
+    println!(
+        "  cold start: first use {:.2} ms (parses the bundled rules); parsing again: median {:.2} ms, max {:.2} ms",
+        first_use.as_secs_f64() * 1e3,
+        parses[parses.len() / 2].as_secs_f64() * 1e3,
+        parses[parses.len() - 1].as_secs_f64() * 1e3
+    );
+    println!("  load average: {load} ({cores} cores)");
+    ExitCode::SUCCESS
+}
