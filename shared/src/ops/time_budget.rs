@@ -28,6 +28,7 @@ use std::time::Duration;
 use crate::flows::fulfilment::{acceptance, labels};
 use crate::flows::ingest::import::IMPORT_LEASE;
 use crate::flows::marketplace_sync::POLL_RETRY;
+use crate::flows::replies;
 use crate::ops::config::DatabaseSettings;
 use crate::ops::retry::RetryPolicy;
 use crate::ops::sqs_batch::BatchPlan;
@@ -434,6 +435,28 @@ pub fn sync_marketplace() -> TimeBudget {
         concurrent_records: false,
         after_batch: vec![OutboundCall::aws("SQS SendMessageBatch")],
         lease: None,
+    }
+}
+
+/// `conversation-auto-reply`: per customer message, the longest path through the reply
+/// flow: the thread read from Mirakl when it was not recorded yet (M10), the thread
+/// read back when an earlier attempt's reply may have been sent (M10), and the reply
+/// sent (M12), each once ([`replies::RETRY`]); a message that could not be settled
+/// goes back to its queue and resumes. Records run side by side, each holding its
+/// message's lease ([`replies::REPLY_LEASE`]).
+pub fn conversation_auto_reply() -> TimeBudget {
+    let retry = replies::RETRY;
+    TimeBudget {
+        function: "conversation-auto-reply",
+        trigger: Trigger::Queue,
+        record: RecordWork::Calls(vec![
+            OutboundCall::mirakl("Mirakl M10 (thread not recorded)", retry),
+            OutboundCall::mirakl("Mirakl M10 (reply read back)", retry),
+            OutboundCall::mirakl("Mirakl M12", retry),
+        ]),
+        concurrent_records: true,
+        after_batch: Vec::new(),
+        lease: Some(replies::REPLY_LEASE),
     }
 }
 

@@ -1,0 +1,834 @@
+//! The reply flow: one customer message decided once, answered at most once.
+//!
+//! ```text
+//! reply-queue message ─> the customer's message (M10 + recording when not recorded)
+//!   ─claim `reply:<message id>`─> decision recorded (classify, guards) ─┬─ hand over: task
+//!                                                                     └─ reply stored ─> M12 ─> sent
+//! ```
+//!
+//! - **One decision per message.** `support.reply_decisions` is unique on the message
+//!   and written once, in one transaction with what it decided: the task of a hand-over
+//!   (unique on the message too), or the reply stored as an `auto_reply` message
+//!   (`external_id` null, `send_state = 'stored'`). A redelivered message finds the
+//!   decision and carries it out; it never decides again.
+//! - **One attempt at a time per message**: a lease in `ops.idempotency_keys`
+//!   (`reply:<message uuid>`), completed when the message is settled, as the label flow
+//!   does. Every write of an attempt holds the lease, so one overtaken writes nothing.
+//! - **One decision at a time per thread**: deciding locks the conversation row, so two
+//!   messages of one thread delivered together are decided one after the other, the
+//!   second seeing the first's reply (cooling-off).
+//! - **M12 is not idempotent.** Before each request the reply is marked `sending` and
+//!   committed. A request that provably never left puts it back to `stored`, and the
+//!   next delivery sends it. An ambiguous outcome (timeout, 5xx, unreadable answer)
+//!   leaves it `sending`: the next attempt first reads the thread (M10) and adopts a
+//!   shop message with the same body dated after the attempt, and sends again only when
+//!   there is none. A crash after Mirakl answered is settled the same way.
+//! - **Modes.** `off`: acknowledged with a log line, nothing recorded. `shadow`: decided
+//!   and recorded with the reply that would have been sent, nothing sent, every message
+//!   handed over. `on`: replies sent, the rest handed over.
+//! - A hand-over leaves the conversation unread; a reply sent marks it read unless the
+//!   customer wrote again since.
+//!
+//! Message bodies are personal data: no log line here carries one, only ids, intents
+//! and guard names.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Deserialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::classifier::{Classification, Classifier};
+use super::facts::{self, Inbound};
+use super::guards::{self, Guard, Limits, Verdict};
+use super::message::ReplyMessage;
+use super::templates::ReplyTemplates;
+use crate::flows::recording::mirakl::record_mirakl_thread;
+use crate::model::conversation::{ConversationStatus, SenderType};
+use crate::ops::config::{AutoReplyMode, AutoReplySettings};
+use crate::ops::errors::ProcessError;
+use crate::ops::idempotency::{self, Claim, KeyPolicy};
+use crate::ops::lease::Lease;
+use crate::ops::retry::RetryPolicy;
+use crate::systems::mirakl::threads::{
+    get_thread, reply_to_thread, MiraklThread, Recipient, SendEffect,
+};
+use crate::systems::mirakl::MiraklClient;
+
+/// `ops.process_failures.process_name` and the lease scope of the reply flow.
+pub const REPLY_PROCESS: &str = "conversation-auto-reply";
+
+/// How long one attempt holds a message: longer than the function's timeout, so a live
+/// attempt is never overtaken, and shorter than the reply queue's visibility timeout,
+/// so a message delivered again after a crash finds the lease run out. The time budget
+/// ([`crate::ops::time_budget::conversation_auto_reply`]) checks both against the
+/// template.
+pub const REPLY_LEASE: Duration = Duration::from_secs(120);
+
+/// How the flow retries its Mirakl calls within an invocation: not at all. A message
+/// that could not be settled goes back to its queue and resumes where it stopped.
+pub const RETRY: RetryPolicy = RetryPolicy::ONCE;
+
+/// How long before an attempt's recorded start a shop message found in the thread may
+/// be dated and still be that attempt's: Mirakl's clock and ours differ.
+const ADOPT_BEFORE_ATTEMPT: TimeDelta = TimeDelta::minutes(2);
+
+/// What handling a reply-queue message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyOutcome {
+    /// `AUTO_REPLY_MODE=off`: acknowledged, nothing recorded.
+    Off,
+    /// The reply is in the thread (`adopted`: found there after an ambiguous send).
+    Replied {
+        /// The `auto_reply` message.
+        reply_message_id: Uuid,
+        adopted: bool,
+    },
+    /// Shadow mode: decided and recorded, nothing sent, handed over.
+    Shadow {
+        /// Every guard held: the reply recorded would have been sent.
+        would_reply: bool,
+        /// The guard that stopped it otherwise.
+        guard: Option<Guard>,
+        task_id: Option<Uuid>,
+    },
+    /// A person answers: the task says what the customer wants.
+    HandedOver { guard: Guard, task_id: Option<Uuid> },
+    /// Settled by an earlier delivery: nothing was done.
+    AlreadyDone,
+}
+
+impl ReplyOutcome {
+    /// A short name for logs and metrics.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Replied { .. } => "replied",
+            Self::Shadow { .. } => "shadow",
+            Self::HandedOver { .. } => "handed_over",
+            Self::AlreadyDone => "already_done",
+        }
+    }
+}
+
+/// The reply flow, built once per Lambda instance.
+#[derive(Debug, Clone)]
+pub struct AutoReply<'a> {
+    settings: &'a AutoReplySettings,
+    pool: &'a PgPool,
+    mirakl: &'a MiraklClient,
+    templates: &'a ReplyTemplates,
+    retry: RetryPolicy,
+}
+
+/// A recorded decision, as carried out.
+#[derive(Debug, Clone)]
+struct DecisionRow {
+    mode: String,
+    replied: bool,
+    guard: Option<String>,
+    reply_message_id: Option<Uuid>,
+    task_id: Option<Uuid>,
+}
+
+/// The reply as stored.
+#[derive(Debug, Clone)]
+struct StoredReply {
+    body: String,
+    send_state: Option<String>,
+    send_attempted_at: Option<DateTime<Utc>>,
+    recipients: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StoredRecipient {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+fn retry_later(context: impl Into<String>, why: &str) -> ProcessError {
+    ProcessError::retryable(context, Reason(why.to_owned()))
+}
+
+/// A cause with no deeper source.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Reason(String);
+
+impl<'a> AutoReply<'a> {
+    /// The flow with the bundled classifier rules and reply templates.
+    pub fn new(
+        settings: &'a AutoReplySettings,
+        pool: &'a PgPool,
+        mirakl: &'a MiraklClient,
+    ) -> Self {
+        Self {
+            settings,
+            pool,
+            mirakl,
+            templates: ReplyTemplates::bundled(),
+            retry: RETRY,
+        }
+    }
+
+    /// The same flow retrying its Mirakl calls as `retry` allows (tests).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Handles one reply-queue message.
+    pub async fn handle(&self, message: &ReplyMessage) -> Result<ReplyOutcome, ProcessError> {
+        if self.settings.mode == AutoReplyMode::Off {
+            tracing::info!(
+                message_id = %message.message_id,
+                conversation_id = %message.conversation_id,
+                "automatic replies are off: the message is left to a person"
+            );
+            return Ok(ReplyOutcome::Off);
+        }
+        let inbound = self.inbound(message).await?;
+        let key = format!("reply:{}", inbound.id);
+        let claim = idempotency::claim(
+            self.pool,
+            REPLY_PROCESS,
+            &key,
+            KeyPolicy::leased_for(REPLY_LEASE),
+        )
+        .await
+        .map_err(|err| ProcessError::database("claiming the customer's message", err))?;
+        let lease = match claim {
+            Claim::AlreadyCompleted(_) => return Ok(ReplyOutcome::AlreadyDone),
+            Claim::HeldElsewhere => {
+                return Err(retry_later(
+                    format!("message {}", inbound.id),
+                    "another attempt is working on it",
+                ))
+            }
+            Claim::Acquired(lease) => lease,
+        };
+        match self.run(&inbound, &lease).await {
+            Ok(outcome) => {
+                idempotency::complete(self.pool, &lease, None)
+                    .await
+                    .map_err(|err| ProcessError::lease("completing the reply lease", err))?;
+                tracing::info!(
+                    message_id = %inbound.id,
+                    conversation_id = %inbound.conversation_id,
+                    outcome = outcome.as_str(),
+                    "customer message settled"
+                );
+                Ok(outcome)
+            }
+            Err(err) => {
+                if let Err(release) = lease.release(self.pool).await {
+                    tracing::warn!(error = %release, "could not release the reply lease");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// The customer's message the queue message names, checked against it. A message
+    /// not recorded yet is read with its thread from Mirakl (M10) and recorded the way
+    /// the poller records threads; if its id is still unknown, the thread's latest
+    /// customer message is the one answered.
+    async fn inbound(&self, message: &ReplyMessage) -> Result<Inbound, ProcessError> {
+        let db = |err| ProcessError::database("reading the customer's message", err);
+        if let Some(found) = facts::inbound(self.pool, message.message_id)
+            .await
+            .map_err(db)?
+        {
+            return checked(message, found);
+        }
+        let thread = get_thread(self.mirakl, &message.thread_id, self.retry)
+            .await
+            .map_err(ProcessError::from)?;
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let recorded = record_mirakl_thread(&mut tx, &thread)
+            .await
+            .map_err(|err| ProcessError::database("recording the thread read from Mirakl", err))?;
+        tx.commit().await.map_err(db)?;
+        tracing::info!(
+            thread_id = %message.thread_id,
+            conversation_id = %recorded.conversation_id,
+            new_messages = recorded.new_messages,
+            "thread read from Mirakl (M10) and recorded"
+        );
+        if let Some(found) = facts::inbound(self.pool, message.message_id)
+            .await
+            .map_err(db)?
+        {
+            return checked(message, found);
+        }
+        facts::latest_customer_message(self.pool, &message.thread_id)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| {
+                ProcessError::permanent(format!(
+                    "thread {} has no customer message to answer",
+                    message.thread_id
+                ))
+            })
+    }
+
+    async fn run(
+        &self,
+        inbound: &Inbound,
+        lease: &Lease<String>,
+    ) -> Result<ReplyOutcome, ProcessError> {
+        let decision = match self.decision(inbound.id).await? {
+            Some(decision) => decision,
+            None => self.decide(inbound, lease).await?,
+        };
+        let guard = decision.guard.as_deref().and_then(Guard::named);
+        if decision.mode == AutoReplyMode::Shadow.as_str() {
+            return Ok(ReplyOutcome::Shadow {
+                would_reply: decision.replied,
+                guard,
+                task_id: decision.task_id,
+            });
+        }
+        match (decision.replied, decision.reply_message_id, guard) {
+            (true, Some(reply_id), _) => self.deliver(inbound, reply_id, lease).await,
+            (false, _, Some(guard)) => Ok(ReplyOutcome::HandedOver {
+                guard,
+                task_id: decision.task_id,
+            }),
+            _ => Err(ProcessError::permanent(format!(
+                "the decision on message {} is incomplete (replied without its reply, or \
+                 handed over without a guard)",
+                inbound.id
+            ))),
+        }
+    }
+
+    async fn decision(&self, message_id: Uuid) -> Result<Option<DecisionRow>, ProcessError> {
+        sqlx::query_as!(
+            DecisionRow,
+            "select mode, replied, guard, reply_message_id, task_id
+             from support.reply_decisions where message_id = $1",
+            message_id,
+        )
+        .fetch_optional(self.pool)
+        .await
+        .map_err(|err| ProcessError::database("reading the decision", err))
+    }
+
+    /// Classifies the message, applies the guards and records the decision with what it
+    /// decided, in one transaction holding the lease and the conversation.
+    async fn decide(
+        &self,
+        inbound: &Inbound,
+        lease: &Lease<String>,
+    ) -> Result<DecisionRow, ProcessError> {
+        let db = |err| ProcessError::database("recording the decision", err);
+        let mode = self.settings.mode;
+        let classification = Classifier::bundled().classify(&inbound.body);
+
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        lease
+            .hold(&mut tx)
+            .await
+            .map_err(|err| ProcessError::lease("deciding the customer's message", err))?;
+        let conversation = facts::lock_conversation(&mut tx, inbound.conversation_id)
+            .await
+            .map_err(db)?;
+        let thread = facts::thread_facts(&mut tx, &conversation, inbound, mode)
+            .await
+            .map_err(db)?;
+        let candidates = facts::order_candidates(
+            &mut tx,
+            &conversation,
+            classification.entities.order_id.as_deref(),
+        )
+        .await
+        .map_err(db)?;
+        let now = sqlx::query_scalar!(r#"select now() as "now!""#)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        let limits = Limits {
+            cooling_off: self.settings.cooling_off,
+            max_replies_per_thread: self.settings.max_replies_per_thread,
+        };
+        let verdict = guards::decide(
+            &classification,
+            &thread,
+            &candidates,
+            self.templates,
+            limits,
+            now,
+        );
+
+        let (replied, guard, why, order_id) = match &verdict {
+            Verdict::Reply {
+                reason, order_id, ..
+            } => (true, None, reason.as_str(), Some(*order_id)),
+            Verdict::HandOver {
+                guard,
+                order_id,
+                reason,
+            } => (false, Some(*guard), reason.as_str(), *order_id),
+        };
+        let reason = format!("{}; {why}", classification.reason.trim());
+        let order_label = order_id
+            .and_then(|id| {
+                candidates
+                    .thread_order
+                    .iter()
+                    .chain(&candidates.customer_orders)
+                    .find(|order| order.id == id)
+                    .map(|order| order.external_id.clone())
+            })
+            .or_else(|| classification.entities.order_id.clone())
+            .or_else(|| conversation.thread_order_id.clone());
+
+        let mut reply_message_id = None;
+        let mut reply_body = None;
+        let mut task_id = None;
+        match (&verdict, mode) {
+            (Verdict::Reply { body, customer, .. }, AutoReplyMode::On) => {
+                let recipients = serde_json::json!({
+                    "to": [Recipient::customer(customer)],
+                });
+                reply_message_id = Some(
+                    sqlx::query_scalar!(
+                        "insert into support.messages
+                             (conversation_id, channel, sender_type, message_type, body, sent_at,
+                              in_reply_to_message_id, send_state, raw_payload)
+                         values ($1, 'bestbuy_ca', $2, 'auto_reply', $3, now(), $4, 'stored', $5)
+                         returning id",
+                        inbound.conversation_id,
+                        SenderType::Assistant as SenderType,
+                        body,
+                        inbound.id,
+                        recipients,
+                    )
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?,
+                );
+            }
+            _ => {
+                if let (Verdict::Reply { body, .. }, AutoReplyMode::Shadow) = (&verdict, mode) {
+                    reply_body = Some(body.clone());
+                }
+                let title = self
+                    .templates
+                    .hand_over_title(classification.intent, order_label.as_deref());
+                let description = task_description(&classification, mode, guard, &reason);
+                task_id = Some(
+                    sqlx::query_scalar!(
+                        "insert into workflow.tasks
+                             (title, description, task_type, created_by, order_id,
+                              conversation_id, message_id)
+                         values ($1, $2, 'customer_message', 'system', $3, $4, $5)
+                         on conflict on constraint tasks_message_id_key
+                             do update set updated_at = now()
+                         returning id",
+                        title,
+                        description,
+                        order_id,
+                        inbound.conversation_id,
+                        inbound.id,
+                    )
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?,
+                );
+                sqlx::query!(
+                    "update support.conversations set status = $2 where id = $1 and status <> $2",
+                    inbound.conversation_id,
+                    ConversationStatus::Unread as ConversationStatus,
+                )
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+        }
+        let entities = serde_json::to_value(&classification.entities)
+            .unwrap_or_else(|_| serde_json::json!({}));
+        let confidence = rust_decimal::Decimal::from_f32_retain(classification.confidence)
+            .unwrap_or_default()
+            .round_dp(3)
+            .clamp(rust_decimal::Decimal::ZERO, rust_decimal::Decimal::ONE);
+        let inserted = sqlx::query!(
+            "insert into support.reply_decisions
+                 (message_id, conversation_id, mode, language, intent, entities, confidence,
+                  replied, guard, reason, reply_body, reply_message_id, task_id, decided_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now())
+             on conflict on constraint reply_decisions_message_id_key do nothing",
+            inbound.id,
+            inbound.conversation_id,
+            mode.as_str(),
+            classification.language.as_str(),
+            classification.intent.as_str(),
+            entities,
+            confidence,
+            replied,
+            guard.map(Guard::as_str),
+            reason,
+            reply_body,
+            reply_message_id,
+            task_id,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if inserted.rows_affected() == 0 {
+            // Decided by an attempt that held the message before this one: its
+            // decision stands, this one is dropped with its transaction.
+            drop(tx);
+            return self.decision(inbound.id).await?.ok_or_else(|| {
+                retry_later(
+                    format!("message {}", inbound.id),
+                    "its decision changed while it was being recorded",
+                )
+            });
+        }
+        sqlx::query!(
+            "update support.messages set intent = $2 where id = $1",
+            inbound.id,
+            classification.intent.as_str(),
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        tracing::info!(
+            message_id = %inbound.id,
+            mode = mode.as_str(),
+            language = classification.language.as_str(),
+            intent = classification.intent.as_str(),
+            confidence = classification.confidence,
+            replied,
+            guard = guard.map(Guard::as_str),
+            "customer message decided"
+        );
+        Ok(DecisionRow {
+            mode: mode.as_str().to_owned(),
+            replied,
+            guard: guard.map(|guard| guard.as_str().to_owned()),
+            reply_message_id,
+            task_id,
+        })
+    }
+
+    /// Gets the stored reply into the thread exactly once: sent, or found there after an
+    /// ambiguous attempt, or sent again only when the thread shows it is not there.
+    async fn deliver(
+        &self,
+        inbound: &Inbound,
+        reply_id: Uuid,
+        lease: &Lease<String>,
+    ) -> Result<ReplyOutcome, ProcessError> {
+        let db = |err| ProcessError::database("reading the stored reply", err);
+        let reply = sqlx::query_as!(
+            StoredReply,
+            r#"select body, send_state, send_attempted_at, raw_payload -> 'to' as recipients
+             from support.messages where id = $1"#,
+            reply_id,
+        )
+        .fetch_one(self.pool)
+        .await
+        .map_err(db)?;
+        let mut adopted = false;
+        match reply.send_state.as_deref() {
+            Some("sent") => {}
+            Some("sending") => {
+                let attempted_at = reply.send_attempted_at.unwrap_or_else(Utc::now);
+                let thread = get_thread(self.mirakl, &inbound.thread_id, self.retry)
+                    .await
+                    .map_err(|err| {
+                        let context = format!(
+                            "reading thread {} back before sending its reply again",
+                            inbound.thread_id
+                        );
+                        match ProcessError::from(err) {
+                            ProcessError::Permanent { reason, .. } => {
+                                ProcessError::permanent(format!("{context}: {reason}"))
+                            }
+                            retryable => retryable,
+                        }
+                    })?;
+                match self
+                    .find_in_thread(inbound, &thread.value, &reply.body, attempted_at)
+                    .await?
+                {
+                    Some(found) => {
+                        self.record_sent(inbound, reply_id, &found, lease).await?;
+                        adopted = true;
+                        tracing::info!(message_id = %inbound.id, reply_id = %reply_id,
+                            "the reply whose sending was ambiguous is in the thread; adopted, not sent again");
+                    }
+                    None => {
+                        tracing::info!(message_id = %inbound.id, reply_id = %reply_id,
+                            "the reply whose sending was ambiguous is not in the thread; sending it again");
+                        self.send(inbound, reply_id, &reply, lease).await?;
+                    }
+                }
+            }
+            Some("stored") => self.send(inbound, reply_id, &reply, lease).await?,
+            other => {
+                return Err(ProcessError::permanent(format!(
+                    "reply {reply_id} is in send state {other:?}, which the flow does not know"
+                )))
+            }
+        }
+        self.mark_read(inbound).await?;
+        Ok(ReplyOutcome::Replied {
+            reply_message_id: reply_id,
+            adopted,
+        })
+    }
+
+    /// One M12 attempt: marked `sending` (committed) before the request, `sent` after.
+    async fn send(
+        &self,
+        inbound: &Inbound,
+        reply_id: Uuid,
+        reply: &StoredReply,
+        lease: &Lease<String>,
+    ) -> Result<(), ProcessError> {
+        let db = |err| ProcessError::database("marking the reply as being sent", err);
+        let recipients: Vec<StoredRecipient> = reply
+            .recipients
+            .clone()
+            .and_then(|value| serde_json::from_value(value).ok())
+            .unwrap_or_default();
+        let to: Vec<Recipient> = recipients
+            .into_iter()
+            .filter(|recipient| recipient.kind == "CUSTOMER")
+            .filter_map(|recipient| recipient.id.as_deref().map(Recipient::customer))
+            .collect();
+        if to.is_empty() {
+            return Err(ProcessError::permanent(format!(
+                "reply {reply_id} names no customer to send it to"
+            )));
+        }
+
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        lease
+            .hold(&mut tx)
+            .await
+            .map_err(|err| ProcessError::lease("sending the reply", err))?;
+        let attempt = sqlx::query_scalar!(
+            r#"update support.messages set send_state = 'sending', send_attempted_at = now()
+             where id = $1 and send_state = $2
+               and send_attempted_at is not distinct from $3
+             returning send_attempted_at as "attempted_at!""#,
+            reply_id,
+            reply.send_state.as_deref(),
+            reply.send_attempted_at,
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(attempted_at) = attempt else {
+            return Err(retry_later(
+                format!("reply {reply_id}"),
+                "it changed while it was being sent",
+            ));
+        };
+        tx.commit().await.map_err(db)?;
+
+        match reply_to_thread(
+            self.mirakl,
+            &inbound.thread_id,
+            &reply.body,
+            &to,
+            self.retry,
+        )
+        .await
+        {
+            Ok(sent) => {
+                self.record_sent(inbound, reply_id, &sent.message_id, lease)
+                    .await?;
+                tracing::info!(message_id = %inbound.id, reply_id = %reply_id,
+                    mirakl_message_id = %sent.message_id, "reply sent (M12)");
+                Ok(())
+            }
+            Err(err) => match err.send_effect() {
+                SendEffect::NeverLeft | SendEffect::Refused => {
+                    // Nothing reached the thread: the reply waits, stored, for the next
+                    // attempt (or, refused, for a person to see the failure).
+                    sqlx::query!(
+                        "update support.messages set send_state = 'stored'
+                         where id = $1 and send_state = 'sending' and send_attempted_at = $2",
+                        reply_id,
+                        attempted_at,
+                    )
+                    .execute(self.pool)
+                    .await
+                    .map_err(|err| ProcessError::database("withdrawing the send attempt", err))?;
+                    tracing::warn!(message_id = %inbound.id, reply_id = %reply_id, error = %err,
+                        "the reply was not sent (M12 did no work)");
+                    Err(ProcessError::from(err))
+                }
+                SendEffect::Ambiguous => {
+                    tracing::warn!(message_id = %inbound.id, reply_id = %reply_id, error = %err,
+                        "the reply may have been sent; the thread is read back before any second attempt");
+                    Err(ProcessError::retryable(
+                        format!(
+                            "reply {reply_id}: M12's outcome is unknown; the thread is read \
+                             back before sending it again"
+                        ),
+                        err,
+                    ))
+                }
+            },
+        }
+    }
+
+    /// The shop message in `thread` that is this reply: same body, dated after the
+    /// attempt (less clock skew), not already another reply of ours.
+    async fn find_in_thread(
+        &self,
+        inbound: &Inbound,
+        thread: &MiraklThread,
+        body: &str,
+        attempted_at: DateTime<Utc>,
+    ) -> Result<Option<String>, ProcessError> {
+        let ours = sqlx::query_scalar!(
+            r#"select external_id as "external_id!" from support.messages
+             where conversation_id = $1 and message_type = 'auto_reply'
+               and external_id is not null"#,
+            inbound.conversation_id,
+        )
+        .fetch_all(self.pool)
+        .await
+        .map_err(|err| ProcessError::database("reading the thread's replies", err))?;
+        let wanted = same_text(body);
+        Ok(thread
+            .messages
+            .iter()
+            .map(|message| &message.value)
+            .filter(|message| message.from.kind == "SHOP_USER")
+            .filter(|message| message.date_created >= attempted_at - ADOPT_BEFORE_ATTEMPT)
+            .filter(|message| !ours.contains(&message.id))
+            .filter(|message| same_text(&message.body) == wanted)
+            .min_by_key(|message| message.date_created)
+            .map(|message| message.id.clone()))
+    }
+
+    /// Records Mirakl's id of the reply. A copy the poller recorded meanwhile (the same
+    /// Mirakl message, read as a shop message) is folded into it.
+    async fn record_sent(
+        &self,
+        inbound: &Inbound,
+        reply_id: Uuid,
+        mirakl_id: &str,
+        lease: &Lease<String>,
+    ) -> Result<(), ProcessError> {
+        let db = |err| ProcessError::database("recording the reply as sent", err);
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        lease
+            .hold(&mut tx)
+            .await
+            .map_err(|err| ProcessError::lease("recording the reply as sent", err))?;
+        sqlx::query!(
+            "delete from support.messages
+             where channel = 'bestbuy_ca' and external_id = $1 and id <> $2
+               and conversation_id = $3 and message_type = 'manual'",
+            mirakl_id,
+            reply_id,
+            inbound.conversation_id,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let updated = sqlx::query!(
+            "update support.messages
+             set external_id = $2, send_state = 'sent', sent_at = now()
+             where id = $1 and send_state = 'sending'",
+            reply_id,
+            mirakl_id,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if updated.rows_affected() != 1 {
+            return Err(retry_later(
+                format!("reply {reply_id}"),
+                "it changed while its sending was being recorded",
+            ));
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    /// The conversation is read once the reply is in it, unless the customer wrote
+    /// again since the message answered.
+    async fn mark_read(&self, inbound: &Inbound) -> Result<(), ProcessError> {
+        sqlx::query!(
+            "update support.conversations c set status = 'read'
+             where c.id = $1 and c.status = 'unread'
+               and not exists (
+                   select 1 from support.messages m
+                   where m.conversation_id = c.id and m.sender_type = 'customer'
+                     and m.sent_at > $2 and m.id <> $3)",
+            inbound.conversation_id,
+            inbound.sent_at,
+            inbound.id,
+        )
+        .execute(self.pool)
+        .await
+        .map_err(|err| ProcessError::database("marking the conversation read", err))?;
+        Ok(())
+    }
+}
+
+/// The message found for `message`, when it is the one the queue message describes.
+fn checked(message: &ReplyMessage, found: Inbound) -> Result<Inbound, ProcessError> {
+    if found.conversation_id != message.conversation_id || found.thread_id != message.thread_id {
+        return Err(ProcessError::permanent(format!(
+            "message {} belongs to conversation {} (thread {}), not to conversation {} \
+             (thread {}) as the queue message says",
+            found.id,
+            found.conversation_id,
+            found.thread_id,
+            message.conversation_id,
+            message.thread_id
+        )));
+    }
+    if found.sender != SenderType::Customer {
+        return Err(ProcessError::permanent(format!(
+            "message {} was not written by the customer; only customer messages are answered",
+            found.id
+        )));
+    }
+    Ok(found)
+}
+
+/// A body as compared: line endings and surrounding space as Mirakl may change them.
+fn same_text(body: &str) -> String {
+    body.replace("\r\n", "\n").trim().to_owned()
+}
+
+/// The task's description: why a person has it, and how the text was read.
+fn task_description(
+    classification: &Classification,
+    mode: AutoReplyMode,
+    guard: Option<Guard>,
+    reason: &str,
+) -> String {
+    let read_as = format!(
+        "Read as {} ({}, confidence {:.2}).",
+        classification.intent.as_str(),
+        classification.language.as_str(),
+        classification.confidence
+    );
+    match (mode, guard) {
+        (AutoReplyMode::Shadow, None) => format!(
+            "Shadow mode: every guard held and the reply was recorded, not sent. {read_as} {reason}"
+        ),
+        (_, Some(guard)) => format!(
+            "Not answered automatically ({}). {read_as} {reason}",
+            guard.as_str()
+        ),
+        (_, None) => format!("{read_as} {reason}"),
+    }
+}
