@@ -661,12 +661,53 @@ async fn an_angry_or_legal_message_is_handed_over_even_when_it_asks_for_tracking
         )
         .await;
 
-    let guard = handed_over(&world, &queued[0]).await;
-
-    assert!(
-        ["hazard", "not_routine_intent"].contains(&guard.as_deref().unwrap_or_default()),
-        "{guard:?}"
+    assert_eq!(
+        handed_over(&world, &queued[0]).await.as_deref(),
+        Some("hazard")
     );
+    let decision = world.decision(&queued[0]).await;
+    assert_eq!(decision.intent, "tracking_request");
+    assert!(decision.reason.contains("lawyer"), "{}", decision.reason);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn an_invoice_request_is_answered_with_the_order_and_its_date(pool: PgPool) {
+    // Arrange
+    let world = World::new(pool, "on").await;
+    world.order(ORDER, "SHIPPED", Some(PIN)).await;
+    let queued = world
+        .thread(
+            Some(ORDER),
+            &[customer(
+                "m1",
+                "Hello, could you send me the invoice for my order 201934572-A? Thanks",
+                5,
+            )],
+        )
+        .await;
+    world.m12(201, "mirakl-reply-1", None).await;
+    let placed_at: DateTime<Utc> =
+        sqlx::query_scalar("select placed_at from sales.orders where external_id = $1")
+            .bind(ORDER)
+            .fetch_one(&world.pool)
+            .await
+            .unwrap();
+
+    // Act
+    world.flow().handle(&queued[0]).await.unwrap();
+
+    // Assert
+    let body = message_input(&world.requests("POST", M12).await[0])["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let day = (placed_at - Duration::hours(5)).date_naive();
+    assert!(body.contains("invoice") && body.contains(ORDER), "{body}");
+    assert!(
+        body.contains(&day.format("%B %-d, %Y").to_string()),
+        "{body}"
+    );
+    assert_eq!(world.decision(&queued[0]).await.intent, "invoice_request");
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]

@@ -180,7 +180,9 @@ async fn customer_addresses_and_phones_are_stored_only_where_the_readme_says(poo
     use sellerops::flows::fulfilment::labels::{LabelFlow, LabelOptions, LabelOutcome};
     use sellerops::flows::fulfilment::OrderMessage;
     use sellerops::flows::marketplace_sync::MarketplaceSync;
+    use sellerops::flows::replies::{AutoReply, ReplyMessage, ReplyOutcome};
     use sellerops::ops::config::MarketplaceSyncSettings;
+    use sellerops::ops::config::{AutoReplySettings, FromEnvironment};
     use sellerops_tests::fulfilment::{
         canadapost, default_parcel, listed_variant, mirakl, sender, CP_CUSTOMER, FAST_RETRY,
     };
@@ -343,6 +345,37 @@ async fn customer_addresses_and_phones_are_stored_only_where_the_readme_says(poo
     }
     .handle(&order_id(SHIPPING).await, LabelOptions::default())
     .await;
+    // ... and the reply flow on the customer's message the poll queued (decided and
+    // handed over: the thread's order is not recorded here).
+    let reply_settings = {
+        let uri = marketplace.uri();
+        let vars = [
+            ("DATABASE_URL", "postgres://unused@localhost/unused"),
+            ("MIRAKL_BASE_URL", uri.as_str()),
+            ("MIRAKL_API_KEY", "unused"),
+            ("AUTO_REPLY_MODE", "on"),
+        ];
+        AutoReplySettings::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap()
+    };
+    let reply_bodies: Vec<String> =
+        sqlx::query_scalar("select message_body::text from ops.outbox where queue_name = 'reply'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let auto_reply = AutoReply::new(&reply_settings, &pool, &mirakl_client);
+    let mut decided = Vec::new();
+    for body in &reply_bodies {
+        decided.push(
+            auto_reply
+                .handle(&ReplyMessage::parse(Some(body)).unwrap())
+                .await,
+        );
+    }
 
     // Assert: every path did its work ...
     for answer in &answers {
@@ -355,6 +388,11 @@ async fn customer_addresses_and_phones_are_stored_only_where_the_readme_says(poo
     assert!(
         matches!(labelled, Ok(LabelOutcome::Shipped { .. })),
         "{labelled:?}"
+    );
+    assert_eq!(decided.len(), 1);
+    assert!(
+        matches!(decided[0], Ok(ReplyOutcome::HandedOver { .. })),
+        "{decided:?}"
     );
     let failed_calls: i64 = sqlx::query_scalar(
         "select count(*) from ops.api_calls where status_code = 503 and response_body is not null",

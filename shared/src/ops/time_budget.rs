@@ -591,6 +591,17 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_takes_two_thread_reads_and_one_send_within_a_minute() {
+        let reply = conversation_auto_reply();
+        let line = reply.check(&on_queue(60, 2, 360, "2")).unwrap();
+        // M10, M10, M12: 10 s each, one attempt; 5 s acquire + 10 s statement.
+        assert_eq!((line.record_worst_case, line.rounds), (secs(45), 1));
+        // Its lease outlasts a 60 s invocation and ends before a 360 s redelivery.
+        assert!(reply.check(&on_queue(60, 2, 359, "2")).is_err());
+        assert!(reply.check(&on_queue(150, 2, 900, "2")).is_err());
+    }
+
+    #[test]
     fn work_that_resumes_takes_one_record_a_batch() {
         let import = ingest_orders_file();
         assert!(import.check(&on_queue(300, 1, 1800, "2")).is_ok());
