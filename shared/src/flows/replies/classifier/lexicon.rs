@@ -226,7 +226,7 @@ impl std::fmt::Display for PhraseProblem {
 }
 
 /// How many words ".." lets through.
-const GAP_WORDS: u8 = 6;
+const GAP_WORDS: u8 = 8;
 
 pub(crate) struct NewPhrase<'a> {
     pub text: &'a str,

@@ -405,7 +405,15 @@ impl Classifier {
                     _ => best,
                 })
         };
-        let routine = best(true);
+        let routine = match best(true) {
+            // Asked for tracking: the tracking reply states where the order is too.
+            Some(Intent::OrderStatus)
+                if scores[Intent::TrackingRequest.index()] >= s.strong_weight =>
+            {
+                Some(Intent::TrackingRequest)
+            }
+            other => other,
+        };
         // A complaint (`other`) names no request: when the customer also asks for something
         // a person can act on (a return, a cancellation...), that is the intent.
         let non_routine = match best(false) {
@@ -440,6 +448,15 @@ impl Classifier {
         }
         let spam = hazard == Some(Hazard::Spam) && hazards.iter().all(|(h, _)| *h == Hazard::Spam);
         if spam && intent.is_routine() {
+            intent = Intent::Other;
+        }
+        // Barely a routine question next to a legal threat, a fraud, a danger or damage:
+        // the hazard is what the message is about.
+        let serious = matches!(
+            hazard,
+            Some(Hazard::Safety | Hazard::Legal | Hazard::Fraud | Hazard::Damage)
+        );
+        if serious && intent.is_routine() && scores[intent.index()] < s.strong_weight {
             intent = Intent::Other;
         }
 

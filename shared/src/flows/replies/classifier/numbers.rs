@@ -271,8 +271,11 @@ impl NumberRules {
             }
             let cue = self.cue_before(words, candidate.start);
             let hash = own[..candidate.start].trim_end().ends_with('#');
-            if cue == Some(Cue::Other)
-                || (candidate.suffix.is_none() && self.amount_after(own, words, candidate.end))
+            // Sixteen digits are only ever a tracking number; anything shorter after "phone",
+            // "SKU", "$"... is not an order number.
+            if len != 16
+                && (cue == Some(Cue::Other)
+                    || (candidate.suffix.is_none() && self.amount_after(own, words, candidate.end)))
             {
                 continue;
             }

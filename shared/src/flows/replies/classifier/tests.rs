@@ -238,6 +238,42 @@ fn a_negated_request_is_not_the_intent() {
 }
 
 #[test]
+fn spoken_french_negates_after_the_verb() {
+    assert_reads(
+        "Inquiétez-vous pas, je retourne rien! J'ai juste besoin de ma facture.",
+        Language::Fr,
+        Intent::InvoiceRequest,
+        true,
+    );
+}
+
+#[test]
+fn a_negation_under_a_condition_still_asks() {
+    let c = classify("It was defective. If I don't get a refund this week I'll be upset.");
+    assert_eq!(c.intent, Intent::ReturnRequest, "{}", c.reason);
+}
+
+#[test]
+fn a_supposed_complaint_is_a_worry_not_a_complaint() {
+    assert_reads(
+        "I don't see anything saying it shipped. I'd like to know if something got lost.",
+        Language::En,
+        Intent::OrderStatus,
+        true,
+    );
+}
+
+#[test]
+fn asking_for_tracking_of_a_shipped_order_is_a_tracking_request() {
+    assert_reads(
+        "Best Buy says order 600128773-A shipped but there is no tracking number. Can I have it?",
+        Language::En,
+        Intent::TrackingRequest,
+        true,
+    );
+}
+
+#[test]
 fn a_mixed_request_goes_to_the_request_a_person_handles() {
     assert_reads(
         "Where is my order? Also I want to return the other item.",
