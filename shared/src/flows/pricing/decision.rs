@@ -196,9 +196,9 @@ pub struct Explanation {
     pub proposal: (Decimal, Option<String>),
     /// The margin floor and its price; `None` without a landed cost.
     pub margin_floor: Option<MarginFloorNote>,
-    /// The listing's own bounds.
+    /// The listing's lowest acceptable price, if it has one.
     pub min_price: Option<Decimal>,
-    /// The listing's own bounds.
+    /// The listing's highest acceptable price, if it has one.
     pub max_price: Option<Decimal>,
     /// The bound that moved the proposal.
     pub bound: Option<Bound>,
