@@ -1258,3 +1258,30 @@ async fn a_failed_reply_is_logged_without_its_words(pool: PgPool) {
     }
     assert!(!request_body.contains(PIN));
 }
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_reply_mirakl_refuses_is_handed_to_a_person(pool: PgPool) {
+    // Arrange
+    let world = World::new(pool, "on").await;
+    let order = world.order(ORDER, "SHIPPED", Some(PIN)).await;
+    let queued = world
+        .thread(Some(ORDER), &[customer("m1", WHERE_IS_IT, 5)])
+        .await;
+    world.m12(400, "", None).await;
+
+    // Act
+    let err = world.flow().handle(&queued[0]).await.unwrap_err();
+
+    // Assert: given up for a person, with a task, the reply stored and never sent again.
+    assert_eq!(err.disposition(), Disposition::GiveUp);
+    let tasks = world.tasks().await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].title, "Customer asks where order 201934572-A is");
+    assert_eq!(tasks[0].order_id, Some(order));
+    assert!(world.decision(&queued[0]).await.task_id.is_some());
+    assert_eq!(
+        world.replies().await[0].send_state.as_deref(),
+        Some("stored")
+    );
+    assert_eq!(world.conversation_status().await, "unread");
+}

@@ -22,7 +22,8 @@
 //!   next delivery sends it. An ambiguous outcome (timeout, 5xx, unreadable answer)
 //!   leaves it `sending`: the next attempt first reads the thread (M10) and adopts a
 //!   shop message with the same body dated after the attempt, and sends again only when
-//!   there is none. A crash after Mirakl answered is settled the same way.
+//!   there is none. A crash after Mirakl answered is settled the same way. A reply
+//!   Mirakl refuses (a 4xx) stays stored, unsent, and the message becomes a task.
 //! - **Modes.** `off`: acknowledged with a log line, nothing recorded. `shadow`: decided
 //!   and recorded with the reply that would have been sent, nothing sent, every message
 //!   handed over. `on`: replies sent, the rest handed over.
@@ -39,7 +40,7 @@ use serde::Deserialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::classifier::{Classification, Classifier};
+use super::classifier::{Classification, Classifier, Intent};
 use super::facts::{self, Inbound};
 use super::guards::{self, Guard, Limits, Verdict};
 use super::message::ReplyMessage;
@@ -653,9 +654,9 @@ impl<'a> AutoReply<'a> {
                 Ok(())
             }
             Err(err) => match err.send_effect() {
-                SendEffect::NeverLeft | SendEffect::Refused => {
+                effect @ (SendEffect::NeverLeft | SendEffect::Refused) => {
                     // Nothing reached the thread: the reply waits, stored, for the next
-                    // attempt (or, refused, for a person to see the failure).
+                    // attempt; refused, a person answers instead.
                     sqlx::query!(
                         "update support.messages set send_state = 'stored'
                          where id = $1 and send_state = 'sending' and send_attempted_at = $2",
@@ -667,6 +668,9 @@ impl<'a> AutoReply<'a> {
                     .map_err(|err| ProcessError::database("withdrawing the send attempt", err))?;
                     tracing::warn!(message_id = %inbound.id, reply_id = %reply_id, error = %err,
                         "the reply was not sent (M12 did no work)");
+                    if effect == SendEffect::Refused {
+                        self.hand_over_refused(inbound, &err.to_string()).await?;
+                    }
                     Err(ProcessError::from(err))
                 }
                 SendEffect::Ambiguous => {
@@ -682,6 +686,59 @@ impl<'a> AutoReply<'a> {
                 }
             },
         }
+    }
+
+    /// Mirakl refused the reply for good: the message becomes a person's task like any
+    /// other not answered automatically (once), and the reply stays stored, unsent.
+    async fn hand_over_refused(&self, inbound: &Inbound, why: &str) -> Result<(), ProcessError> {
+        let db = |err| ProcessError::database("handing over the refused reply", err);
+        let context = sqlx::query!(
+            r#"select d.intent, o.external_id as "order_id?"
+             from support.reply_decisions d
+             join support.conversations c on c.id = d.conversation_id
+             left join sales.orders o on o.id = c.order_id
+             where d.message_id = $1"#,
+            inbound.id,
+        )
+        .fetch_one(self.pool)
+        .await
+        .map_err(db)?;
+        let title = match Intent::from_name(&context.intent) {
+            Some(intent) => self
+                .templates
+                .hand_over_title(intent, context.order_id.as_deref()),
+            None => "Customer wrote about their order".to_owned(),
+        };
+        let description = format!(
+            "The automatic reply was refused by Mirakl and not sent ({why}); answer the \
+             customer in the thread."
+        );
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let task_id = sqlx::query_scalar!(
+            "insert into workflow.tasks
+                 (title, description, task_type, created_by, order_id, conversation_id,
+                  message_id)
+             select $1, $2, 'customer_message', 'system', c.order_id, c.id, $3
+             from support.conversations c where c.id = $4
+             on conflict on constraint tasks_message_id_key do update set updated_at = now()
+             returning id",
+            title,
+            description,
+            inbound.id,
+            inbound.conversation_id,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query!(
+            "update support.reply_decisions set task_id = $2 where message_id = $1",
+            inbound.id,
+            task_id,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
     }
 
     /// The shop message in `thread` that is this reply: same body, dated after the
