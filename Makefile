@@ -61,7 +61,7 @@ bench-ingest:
 ## bench-ingest-bomb: peak memory of the import refusing a gzip bomb and a 200 MiB field
 bench-ingest-bomb:
 	@bash infra/local/bench-ingest.sh bomb
-## bench-coldstart: cold starts of the five functions beside a hello-world, N=20 starts each
+## bench-coldstart: cold starts of the six functions beside a hello-world, N=20 starts each
 ## (release build; PROFILE=dev measures an unoptimised build, quicker to build)
 bench-coldstart: PROFILE ?= release
 bench-coldstart: N ?= 20
@@ -71,7 +71,7 @@ bench-coldstart:
 		cargo build --locked --profile $(PROFILE) -p sellerops-tests \
 			--bin coldstart-hello --bin bench-coldstart \
 			-p marketplace-webhook -p ingest-orders-file -p sync-marketplace \
-			-p accept-orders -p fetch-shipping-label; \
+			-p accept-orders -p fetch-shipping-label -p conversation-auto-reply; \
 		dir=target/$(if $(filter dev,$(PROFILE)),debug,$(PROFILE)); \
 		BENCH_RUNS=$(N) "$$dir/bench-coldstart" "$$dir"'
 ## eval-replies: the message classifier against the labelled set (tests/fixtures/replies/):

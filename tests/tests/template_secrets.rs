@@ -9,8 +9,8 @@ use std::path::Path;
 
 use sellerops::ops::config::secrets::SECRET_VARIABLES;
 use sellerops::ops::config::{
-    AcceptOrdersSettings, FetchShippingLabelSettings, FromEnvironment, IngestOrdersFileSettings,
-    MarketplaceWebhookSettings, SyncMarketplaceSettings,
+    AcceptOrdersSettings, AutoReplySettings, FetchShippingLabelSettings, FromEnvironment,
+    IngestOrdersFileSettings, MarketplaceWebhookSettings, SyncMarketplaceSettings,
 };
 use serde_norway::Value;
 
@@ -31,6 +31,7 @@ fn secrets_read(binary: &str) -> Vec<&'static str> {
         "ingest-orders-file" => IngestOrdersFileSettings::secret_variables(),
         "marketplace-webhook" => MarketplaceWebhookSettings::secret_variables(),
         "sync-marketplace" => SyncMarketplaceSettings::secret_variables(),
+        "conversation-auto-reply" => AutoReplySettings::secret_variables(),
         other => panic!("{other}: name its settings type in this test"),
     }
 }

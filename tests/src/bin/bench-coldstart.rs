@@ -37,6 +37,7 @@ const SUBJECTS: &[(&str, &str)] = &[
     ("sync-marketplace", "eventbridge-scheduled.json"),
     ("accept-orders", "sqs-accept-order.json"),
     ("fetch-shipping-label", "sqs-label-order.json"),
+    ("conversation-auto-reply", "sqs-reply-message.json"),
 ];
 
 /// How long one start may take before the run counts as failed.

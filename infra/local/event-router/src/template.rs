@@ -135,5 +135,6 @@ Resources:
         assert_eq!(sizes.of("ingest-orders-file"), Some(1));
         assert_eq!(sizes.of("accept-orders"), Some(2));
         assert_eq!(sizes.of("fetch-shipping-label"), Some(2));
+        assert_eq!(sizes.of("conversation-auto-reply"), Some(2));
     }
 }
