@@ -467,6 +467,7 @@ pub fn all() -> Vec<TimeBudget> {
         fetch_shipping_label(),
         ingest_orders_file(),
         sync_marketplace(),
+        conversation_auto_reply(),
     ]
 }
 
