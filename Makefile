@@ -1,5 +1,5 @@
 # The two commands a new machine needs (see README.md), and a few conveniences.
-.PHONY: demo test reliability down lint deny bench-webhooks bench-ingest bench-ingest-bomb bench-coldstart rds-ca-bundle eval-replies bench-replies
+.PHONY: demo test reliability down lint deny bench-webhooks bench-ingest bench-indexes bench-ingest-bomb bench-coldstart rds-ca-bundle eval-replies bench-replies train-replies
 
 ## demo: start the local stack and run sellerops end to end on it
 demo:
@@ -58,6 +58,9 @@ bench-webhooks:
 ## bench-ingest: time the order-file import against psql \copy (ROWS=1000000 by default)
 bench-ingest:
 	@ROWS=$(ROWS) bash infra/local/bench-ingest.sh
+## bench-indexes: what each index on the tables imports and webhooks write costs per write (ROWS=200000)
+bench-indexes:
+	@ROWS=$(ROWS) bash infra/local/bench-indexes.sh
 ## bench-ingest-bomb: peak memory of the import refusing a gzip bomb and a 200 MiB field
 bench-ingest-bomb:
 	@bash infra/local/bench-ingest.sh bomb
