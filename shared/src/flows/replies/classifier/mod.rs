@@ -34,6 +34,7 @@
 //! keywords are computed at load), a few small allocations per message.
 
 mod lexicon;
+mod model;
 mod numbers;
 mod rules;
 mod text;
@@ -240,10 +241,13 @@ impl Classification {
 const BUNDLED_INTENTS: &str = include_str!("../../../../replies/intents.toml");
 const BUNDLED_HAZARDS: &str = include_str!("../../../../replies/hazards.toml");
 const BUNDLED_TEXT: &str = include_str!("../../../../replies/text.toml");
+const BUNDLED_MODEL: &str = include_str!("../../../../replies/intent-model.tsv");
 
 /// Reads messages with the rules of the data files.
 pub struct Classifier {
     rules: Rules,
+    /// Reads what the phrases do not cover; without it only the phrases decide.
+    model: Option<model::IntentModel>,
 }
 
 impl std::fmt::Debug for Classifier {
@@ -273,7 +277,9 @@ impl Classifier {
     pub fn bundled() -> &'static Classifier {
         static BUNDLED: OnceLock<Classifier> = OnceLock::new();
         BUNDLED.get_or_init(|| {
-            match Classifier::parse(BUNDLED_INTENTS, BUNDLED_HAZARDS, BUNDLED_TEXT) {
+            match Classifier::bundled_rules()
+                .and_then(|classifier| classifier.with_model(BUNDLED_MODEL))
+            {
                 Ok(classifier) => classifier,
                 // The bundled files are part of the build and a unit test parses them.
                 Err(e) => panic!("the bundled reply rules do not parse: {e}"),
@@ -286,7 +292,28 @@ impl Classifier {
     pub fn parse(intents: &str, hazards: &str, text: &str) -> Result<Classifier, RulesError> {
         Ok(Classifier {
             rules: Rules::parse(intents, hazards, text)?,
+            model: None,
         })
+    }
+
+    /// The bundled rules without the intent model: what the trainer reads messages with
+    /// (`make train-replies`), so that a weights file being replaced is never needed.
+    pub fn bundled_rules() -> Result<Classifier, RulesError> {
+        Classifier::parse(BUNDLED_INTENTS, BUNDLED_HAZARDS, BUNDLED_TEXT)
+    }
+
+    /// The same rules with the intent model of a weights file (`intent-model.tsv`).
+    pub fn with_model(self, weights: &str) -> Result<Classifier, RulesError> {
+        Ok(Classifier {
+            model: Some(model::IntentModel::parse(weights)?),
+            ..self
+        })
+    }
+
+    /// What the intent model reads of a message: the features of the customer's own
+    /// words. The trainer (`make train-replies`) learns its weights over these.
+    pub fn model_features(&self, text: &str) -> Vec<String> {
+        model::features(&Words::read(&text::own_text(text, &self.rules.text)))
     }
 
     pub fn classify(&self, text: &str) -> Classification {
@@ -460,11 +487,51 @@ impl Classifier {
             intent = Intent::Other;
         }
 
+        // The intent model reads what the phrases do not cover.
+        let probabilities = match &self.model {
+            Some(model) if !spam && !own.trim().is_empty() => Some(model.read(&words)),
+            _ => None,
+        };
+        let mut by_model: Option<f32> = None;
+        let mut model_doubts = false;
+        if let Some(reading) = &probabilities {
+            let p = &reading.intents;
+            let (best, p_best) = Intent::ALL.into_iter().map(|i| (i, p[i.index()])).fold(
+                (Intent::Other, -1.0f32),
+                |a, b| if b.1 > a.1 { b } else { a },
+            );
+            let rule_score = scores[intent.index()];
+            let nothing_understood = rule_score < s.min_intent_score;
+            if best != intent
+                && ((nothing_understood && p_best >= s.model_min_probability)
+                    || (!nothing_understood
+                        && rule_score < s.model_overrules_below_score
+                        && p_best >= s.model_overrules_at))
+            {
+                intent = best;
+                by_model = Some(p_best);
+            } else if intent.is_routine() && p[intent.index()] < s.model_doubts_below {
+                model_doubts = true;
+            }
+        }
+
         // Confidence and the reason for it.
         let score = scores[intent.index()];
         let mut reason = String::with_capacity(160);
         let mut confidence;
-        if own.trim().is_empty() {
+        if let Some(p) = by_model {
+            confidence = p;
+            let _ = write!(
+                reason,
+                "{}: the intent model ({p:.2}); the phrases found {}",
+                intent.as_str(),
+                if scores.iter().all(|v| *v < s.min_intent_score) {
+                    "nothing decisive".to_owned()
+                } else {
+                    format!("a weaker reading (score {score})")
+                }
+            );
+        } else if own.trim().is_empty() {
             confidence = 0.9;
             reason.push_str(
                 "other: nothing of the customer's own beyond a greeting, quote or signature",
@@ -537,6 +604,19 @@ impl Classifier {
                     i.as_str(),
                     reading.quote(hit)
                 );
+            }
+        }
+        if let Some(reading) = probabilities.as_ref().filter(|_| intent.is_routine()) {
+            if model_doubts {
+                confidence = confidence.min(reading.intents[intent.index()]);
+                let _ = write!(
+                    reason,
+                    "; the intent model doubts it ({:.2})",
+                    reading.intents[intent.index()]
+                );
+            } else if reading.reply < s.model_reply_min_probability {
+                confidence = confidence.min(reading.reply);
+                let _ = write!(reason, "; reads as one for a person ({:.2})", reading.reply);
             }
         }
         if let Some(other) = &numbers.other_order {

@@ -68,6 +68,11 @@ pub(crate) struct Scoring {
     pub long_message_factor: f32,
     pub two_orders_confidence: f32,
     pub fuzzy_min_letters: usize,
+    pub model_min_probability: f32,
+    pub model_overrules_at: f32,
+    pub model_overrules_below_score: f32,
+    pub model_doubts_below: f32,
+    pub model_reply_min_probability: f32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -291,8 +296,31 @@ impl Rules {
             ("fuzzy_match_factor", s.fuzzy_match_factor, 0.0, 1.0),
             ("long_message_factor", s.long_message_factor, 0.0, 1.0),
             ("two_orders_confidence", s.two_orders_confidence, 0.0, 1.0),
+            ("model_min_probability", s.model_min_probability, 0.0, 1.0),
+            ("model_overrules_at", s.model_overrules_at, 0.0, 1.0),
+            ("model_doubts_below", s.model_doubts_below, 0.0, 1.0),
+            (
+                "model_reply_min_probability",
+                s.model_reply_min_probability,
+                0.0,
+                1.0,
+            ),
         ] {
             check_range(entry, value, low, high)?;
+        }
+        for (entry, value) in [
+            ("model_doubts_below", s.model_doubts_below),
+            ("model_reply_min_probability", s.model_reply_min_probability),
+        ] {
+            // Below these the confidence becomes the model's probability, which must then
+            // stop the reply.
+            if value > s.auto_reply_min_confidence {
+                return Err(error(
+                    INTENTS_FILE,
+                    format!("scoring.{entry}"),
+                    "must not be above auto_reply_min_confidence",
+                ));
+            }
         }
         if !(3..=30).contains(&s.fuzzy_min_letters) {
             return Err(error(
