@@ -86,3 +86,7 @@ eval-replies:
 ## average, and the classifier's cold start (parsing the bundled rules on first use)
 bench-replies:
 	cargo bench --locked -q -p sellerops --bench classify-messages
+## train-replies: learn the classifier's intent and reply models (shared/replies/intent-model.tsv)
+## from the labelled training set; prints the model's own accuracy on the evaluation set
+train-replies:
+	cargo run --locked -q -p sellerops-tests --bin train-reply-model -- tests/fixtures/replies/training-set.jsonl shared/replies/intent-model.tsv tests/fixtures/replies/evaluation-set.jsonl

@@ -492,6 +492,15 @@ impl Classifier {
             Some(model) if !spam && !own.trim().is_empty() => Some(model.read(&words)),
             _ => None,
         };
+        let negated: Vec<Intent> = hits
+            .iter()
+            .filter(|h| h.negated)
+            .filter_map(|h| match rules.lexicon.phrase(h.phrase).group {
+                Group::Intent(i) => Some(i),
+                Group::Hazard(_) => None,
+            })
+            .collect();
+        let read_by_phrases = (intent, scores[intent.index()]);
         let mut by_model: Option<f32> = None;
         let mut model_doubts = false;
         if let Some(reading) = &probabilities {
@@ -506,12 +515,20 @@ impl Classifier {
                 && ((nothing_understood && p_best >= s.model_min_probability)
                     || (!nothing_understood
                         && rule_score < s.model_overrules_below_score
-                        && p_best >= s.model_overrules_at))
+                        && p_best >= s.model_overrules_at
+                        // Only towards a person: what a phrase read is never read away into
+                        // a routine question.
+                        && !best.is_routine()))
+                // The model does not read negations: "I don't want to cancel".
+                && !negated.contains(&best)
             {
                 intent = best;
                 by_model = Some(p_best);
-            } else if intent.is_routine() && p[intent.index()] < s.model_doubts_below {
-                model_doubts = true;
+            } else if intent.is_routine() {
+                // What a phrase found negated is not what the model should weigh against.
+                let negated_mass: f32 = negated.iter().map(|i| p[i.index()]).sum();
+                let p_intent = p[intent.index()] / (1.0 - negated_mass).max(f32::EPSILON);
+                model_doubts = p_intent < s.model_doubts_below;
             }
         }
 
@@ -523,13 +540,10 @@ impl Classifier {
             confidence = p;
             let _ = write!(
                 reason,
-                "{}: the intent model ({p:.2}); the phrases found {}",
+                "{}: the intent model ({p:.2}); the phrases read {} (score {})",
                 intent.as_str(),
-                if scores.iter().all(|v| *v < s.min_intent_score) {
-                    "nothing decisive".to_owned()
-                } else {
-                    format!("a weaker reading (score {score})")
-                }
+                read_by_phrases.0.as_str(),
+                read_by_phrases.1,
             );
         } else if own.trim().is_empty() {
             confidence = 0.9;
@@ -608,7 +622,7 @@ impl Classifier {
         }
         if let Some(reading) = probabilities.as_ref().filter(|_| intent.is_routine()) {
             if model_doubts {
-                confidence = confidence.min(reading.intents[intent.index()]);
+                confidence = confidence.min(s.model_doubts_below);
                 let _ = write!(
                     reason,
                     "; the intent model doubts it ({:.2})",

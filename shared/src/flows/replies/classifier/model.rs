@@ -172,7 +172,7 @@ mod tests {
     #[test]
     fn a_weights_file_is_read_and_scores_its_features() {
         let model =
-            IntentModel::parse("# test\nbias\t0 0 0 0 0 0 0 0 0\nw:facture\t0 0 4 0 0 0 0 0 2\n")
+            IntentModel::parse("# test\nbias\t0 0 0 0 0 0 0 0 0\nw:facture\t0 0 6 0 0 0 0 0 2\n")
                 .expect("parses");
         let reading = model.read(&Words::read("Facture svp"));
         assert!(reading.intents[Intent::InvoiceRequest as usize] > 0.9);
