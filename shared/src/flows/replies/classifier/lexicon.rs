@@ -197,7 +197,8 @@ pub(crate) struct Lexicon {
     keywords: Vec<Box<str>>,
     /// Each long keyword without one of its letters, to the keywords it came from.
     deletions: FxMap<Box<str>, Vec<u16>>,
-    prefixes: Vec<(Box<str>, u16)>,
+    /// Word prefixes (`annul*`) by their first letter.
+    prefixes: FxMap<u8, Vec<(Box<str>, u16)>>,
     /// Words that are never read as a misspelt keyword (common words of both languages).
     known: FxSet<Box<str>>,
     fuzzy_min: usize,
@@ -263,7 +264,11 @@ impl Lexicon {
         self.keywords.push(word.into());
         self.by_first.push(Vec::new());
         if let Some(stem) = word.strip_suffix('*') {
-            self.prefixes.push((stem.into(), id));
+            let first = stem.as_bytes().first().copied().unwrap_or(0);
+            self.prefixes
+                .entry(first)
+                .or_default()
+                .push((stem.into(), id));
         } else {
             self.exact.insert(word.into(), id);
         }
@@ -351,7 +356,8 @@ impl Lexicon {
             if let Some(&id) = self.exact.get(word) {
                 found.push(id, false);
             }
-            for (stem, id) in &self.prefixes {
+            let starting = word.as_bytes().first().and_then(|b| self.prefixes.get(b));
+            for (stem, id) in starting.into_iter().flatten() {
                 if word.starts_with(&**stem) {
                     found.push(*id, false);
                 }
@@ -404,12 +410,22 @@ impl Lexicon {
         let mut keywords = Vec::with_capacity(words.tokens.len());
         self.keywords_of(words, &mut keywords);
         let tokens: &[Token] = &words.tokens;
+        // Which keywords the message holds at all: most phrases are ruled out by one bit.
+        let mut present = vec![0u64; self.keywords.len().div_ceil(64)];
+        for found in &keywords {
+            for &id in &found.ids[..found.len as usize] {
+                present[id as usize / 64] |= 1 << (id % 64);
+            }
+        }
+        let has = |id: u16| present[id as usize / 64] & (1 << (id % 64)) != 0;
         for (start, found) in keywords.iter().enumerate() {
             for k in 0..found.len as usize {
                 let (first_id, first_fuzzy) = (found.ids[k], found.fuzzy[k]);
                 for &phrase_id in &self.by_first[first_id as usize] {
                     let phrase = &self.phrases[phrase_id as usize];
-                    if first_fuzzy && !phrase.fuzzy {
+                    if (first_fuzzy && !phrase.fuzzy)
+                        || !phrase.slots[1..].iter().all(|slot| has(slot.keyword))
+                    {
                         continue;
                     }
                     let Some((last, matched, fuzzy)) =

@@ -740,7 +740,12 @@ fn drop_overlaps(lexicon: &lexicon::Lexicon, hits: &mut Vec<Hit>) {
 /// Shouting: an angry face, a run of exclamation marks, or a long message all in capitals that
 /// exclaims.
 fn shouting(own: &str, rules: &rules::Shouting) -> Option<String> {
-    if let Some(symbol) = rules.symbols.iter().find(|s| own.contains(s.as_str())) {
+    // The symbols are emoji: an ASCII text holds none.
+    if let Some(symbol) = rules
+        .symbols
+        .iter()
+        .find(|s| !own.is_ascii() && own.contains(s.as_str()))
+    {
         return Some(format!("\"{symbol}\""));
     }
     let mut run = 0;
@@ -762,6 +767,9 @@ fn shouting(own: &str, rules: &rules::Shouting) -> Option<String> {
 
 /// The site of a link in the text that is not one of the allowed sites.
 fn foreign_link<'a>(own: &'a str, allowed: &[String]) -> Option<&'a str> {
+    if !(own.contains("://") || own.contains("www.") || own.contains("WWW.")) {
+        return None;
+    }
     let mut rest = own;
     loop {
         let at = ["http://", "https://", "www."]
