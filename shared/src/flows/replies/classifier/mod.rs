@@ -624,7 +624,9 @@ impl Classifier {
                 );
             }
         }
-        if let Some(reading) = probabilities.as_ref().filter(|_| intent.is_routine()) {
+        // A hazard already hands the message over, and is the better reason to record.
+        let model_may_stop = intent.is_routine() && hazard.is_none();
+        if let Some(reading) = probabilities.as_ref().filter(|_| model_may_stop) {
             if model_doubts {
                 confidence = confidence.min(s.model_doubts_below);
                 let _ = write!(
