@@ -129,14 +129,7 @@ fn run(training: &str, output: &str, evaluation: &str) -> Result<(), String> {
     let mut order: Vec<usize> = (0..examples.len()).collect();
     let mut seed: u64 = 0x5eed;
     for _ in 0..EPOCHS {
-        // Fisher–Yates with a fixed linear congruential sequence: same order every run.
-        for i in (1..order.len()).rev() {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let j = (seed >> 33) as usize % (i + 1);
-            order.swap(i, j);
-        }
+        shuffle(&mut order, &mut seed);
         for &e in &order {
             let example = &examples[e];
             let probabilities = predict(&weights, &bias, &example.features, classes);
@@ -241,13 +234,7 @@ fn train_reply(examples: &[Example], features: usize) -> (Vec<f64>, f64) {
     let mut order: Vec<usize> = (0..routine.len()).collect();
     let mut seed: u64 = 0x7e91;
     for _ in 0..EPOCHS {
-        for i in (1..order.len()).rev() {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let j = (seed >> 33) as usize % (i + 1);
-            order.swap(i, j);
-        }
+        shuffle(&mut order, &mut seed);
         for &e in &order {
             let example = routine[e];
             let sum: f64 = bias + example.features.iter().map(|&f| weights[f]).sum::<f64>();
@@ -263,6 +250,17 @@ fn train_reply(examples: &[Example], features: usize) -> (Vec<f64>, f64) {
         }
     }
     (weights, bias)
+}
+
+/// Fisher–Yates with a fixed linear congruential sequence: the same order every run.
+fn shuffle(order: &mut [usize], seed: &mut u64) {
+    for i in (1..order.len()).rev() {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let j = (*seed >> 33) as usize % (i + 1);
+        order.swap(i, j);
+    }
 }
 
 fn predict(weights: &[f64], bias: &[f64], features: &[usize], classes: usize) -> Vec<f64> {
