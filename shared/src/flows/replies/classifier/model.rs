@@ -18,6 +18,7 @@
 //! `n:<digits>` (a number, by its count of digits).
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use super::rules::RulesError;
 use super::text::Words;
@@ -121,7 +122,7 @@ fn for_each_feature(words: &Words, key: &mut String, mut found: impl FnMut(&str)
         let word = if token.numeric {
             key.clear();
             key.push_str("n:");
-            key.push_str(&word.len().min(20).to_string());
+            let _ = write!(key, "{}", word.len().min(20));
             found(key);
             "#"
         } else {
