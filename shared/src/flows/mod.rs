@@ -7,4 +7,5 @@ pub mod pricing;
 pub mod recording;
 pub mod replies;
 pub mod sales_aggregates;
+pub mod support_reports;
 pub mod webhooks;

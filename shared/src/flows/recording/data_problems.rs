@@ -1,6 +1,7 @@
-//! `ops.data_problems`: what an order was recorded with that a person should look at (a
-//! total that disagrees with its lines, a state not known), one row per channel, order
-//! and field. Each is also raised as a warning in the log when it is recorded.
+//! `ops.data_problems`: what an order or a helpdesk ticket was recorded with that a
+//! person should look at (a total that disagrees with its lines, a state not known, a
+//! date that is not one), one row per channel, order or ticket, and field. Each is also
+//! raised as a warning in the log when it is recorded.
 
 use sqlx::PgConnection;
 
@@ -13,6 +14,8 @@ pub enum ProblemKind {
     TotalMismatch,
     /// A state sellerops does not know, recorded as `UNKNOWN`.
     UnknownState,
+    /// A date field whose value is not a date; kept as sent, read as absent.
+    InvalidDate,
 }
 
 impl ProblemKind {
@@ -21,6 +24,7 @@ impl ProblemKind {
         match self {
             ProblemKind::TotalMismatch => "total_mismatch",
             ProblemKind::UnknownState => "unknown_state",
+            ProblemKind::InvalidDate => "invalid_date",
         }
     }
 }
@@ -51,7 +55,7 @@ pub async fn record_data_problems(
     for problem in problems {
         tracing::warn!(channel = %channel, order = external_id, field = %problem.field,
             kind = problem.kind.as_str(), sent = %problem.sent, expected = ?problem.expected,
-            detail = %problem.detail, "data problem: order recorded as sent");
+            detail = %problem.detail, "data problem: recorded as sent");
     }
     let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
     // `as _`: the macros type-check an array parameter only as `&[T]`, not the borrowed
