@@ -672,10 +672,14 @@ async fn default_settings_rows_are_present(pool: PgPool) {
         .fetch_all(&pool)
         .await
         .expect("settings");
+    // Seed 002's five rows, and the ones price evaluation reads (0022).
     assert_eq!(
         keys,
         [
+            "pricing.channel_fees",
             "pricing.default_margin_floor",
+            "pricing.own_seller_ids",
+            "pricing.time_zone",
             "scoring.weights",
             "seasonality.uk_calendar",
             "sync.keepa.tokens_per_minute",

@@ -122,7 +122,11 @@ fn functions(template: &Value) -> Vec<TemplateFunction> {
                             visibility_timeout: Duration::from_secs(visibility),
                         });
                     }
-                    Some("Schedule" | "ScheduleV2") => trigger = Some(Trigger::Schedule),
+                    // A function on a queue and a schedule is budgeted as the queue's
+                    // consumer: its scheduled run pages within the same deadline.
+                    Some("Schedule" | "ScheduleV2") => {
+                        trigger.get_or_insert(Trigger::Schedule);
+                    }
                     _ => {}
                 }
             }

@@ -99,6 +99,33 @@ pub async fn enqueue(
     Ok(inserted.rows_affected() == 1)
 }
 
+/// Writes many follow-up messages for one queue in the caller's transaction, in one
+/// statement: `messages` are (dedup id, body) pairs, with [`enqueue`]'s deduplication.
+/// Returns how many new messages were written.
+pub async fn enqueue_many(
+    tx: &mut PgConnection,
+    queue: WorkQueue,
+    messages: &[(String, serde_json::Value)],
+) -> Result<u64, sqlx::Error> {
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let (dedup_ids, bodies): (Vec<String>, Vec<serde_json::Value>) =
+        messages.iter().cloned().unzip();
+    let inserted = sqlx::query!(
+        "insert into ops.outbox (queue_name, message_body, dedup_id)
+         select $1, m.body, m.dedup_id
+         from unnest($2::text[], $3::jsonb[]) as m(dedup_id, body)
+         on conflict on constraint outbox_dedup_id_key do nothing",
+        queue.as_str(),
+        &dedup_ids,
+        &bodies,
+    )
+    .execute(tx)
+    .await?;
+    Ok(inserted.rows_affected())
+}
+
 /// What one publishing pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PublishTally {

@@ -460,6 +460,24 @@ pub fn conversation_auto_reply() -> TimeBudget {
     }
 }
 
+/// `evaluate-pricing-rules`: per pricing-queue message, one evaluation of the listings
+/// it names: no outside call, a few set-based statements (one slow one allowed); after
+/// the batch, the "apply a price change" messages are published. Records run one after
+/// the other, so two messages about one listing do not race. The scheduled full
+/// evaluation runs in the same function and works in pages, starting a page only while
+/// one page's database allowance and the publish are left; what it does not reach, the
+/// next scheduled run does.
+pub fn evaluate_pricing_rules() -> TimeBudget {
+    TimeBudget {
+        function: "evaluate-pricing-rules",
+        trigger: Trigger::Queue,
+        record: RecordWork::Calls(Vec::new()),
+        concurrent_records: false,
+        after_batch: vec![OutboundCall::aws("SQS SendMessageBatch")],
+        lease: None,
+    }
+}
+
 /// Every function that runs from a queue or a schedule.
 pub fn all() -> Vec<TimeBudget> {
     vec![
@@ -468,6 +486,7 @@ pub fn all() -> Vec<TimeBudget> {
         ingest_orders_file(),
         sync_marketplace(),
         conversation_auto_reply(),
+        evaluate_pricing_rules(),
     ]
 }
 

@@ -11,20 +11,35 @@
 //!   [`RuleBook`], with its explanation.
 //! - [`check`]: the `price-check` command's JSON-lines contract, one case per line.
 //!
-//! Nothing here reads the database, the clock or the network: the evaluation function
-//! loads many listings at once, decides each here, and writes what changed.
+//! Those are pure: no database, clock or network. Around them, the evaluation
+//! (`evaluate-pricing-rules`):
+//!
+//! - [`load`]: settings, rules, listings with landed costs, and competitor offers, a
+//!   few queries per page of listings.
+//! - [`evaluate`]: a run: load a page, decide each listing, write what changed.
+//! - [`write`]: decisions with their explanations, the summary in current prices,
+//!   price history, audit log and "apply a price change" messages, set-based.
+//! - [`message`]: the pricing queue's messages, and queueing a re-evaluation.
+//! - [`rule_store`]: writing a rule, refused when its config cannot be read.
 //!
 //! Money is [`Decimal`] throughout, never a float; JSON numbers are read from their
 //! decimal text.
 
 pub mod check;
 pub mod decision;
+pub mod evaluate;
+pub mod load;
 pub mod margin;
+pub mod message;
+pub mod rule_store;
 pub mod rules;
 pub mod schedule;
+pub mod write;
 
 pub use decision::{decide, Bound, Decision, Explanation, Flag, ListingFacts, Offer, RuleBook};
 pub use margin::{ChannelFees, Margins};
+pub use evaluate::{evaluate_prices, EvaluationOptions, EvaluationReport, Selection};
+pub use message::{enqueue_reevaluation, enqueue_reevaluation_of_variants, PricingMessage};
 pub use rules::{PriceRule, RuleConfig, RuleConfigError, RuleDefinition, RuleScope, RuleType};
 
 use rust_decimal::Decimal;

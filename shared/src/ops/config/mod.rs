@@ -25,6 +25,7 @@
 
 mod accept_orders;
 mod conversation_auto_reply;
+mod evaluate_pricing_rules;
 mod fetch_shipping_label;
 mod ingest_orders_file;
 mod marketplace_webhook;
@@ -45,6 +46,7 @@ pub use accept_orders::{AcceptOrdersSettings, DEFAULT_RESERVATION_HOLD};
 pub use conversation_auto_reply::{
     AutoReplyMode, AutoReplySettings, DEFAULT_COOLING_OFF, DEFAULT_MAX_REPLIES_PER_THREAD,
 };
+pub use evaluate_pricing_rules::EvaluatePricingRulesSettings;
 pub use fetch_shipping_label::FetchShippingLabelSettings;
 pub use ingest_orders_file::IngestOrdersFileSettings;
 pub use marketplace_webhook::MarketplaceWebhookSettings;

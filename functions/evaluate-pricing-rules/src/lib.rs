@@ -1,0 +1,255 @@
+//! evaluate-pricing-rules: keeps every listing's price inside the seller's rules.
+//!
+//! Two ways in, told apart by the event's shape:
+//!
+//! - **The pricing queue** (SQS, partial batch failures): each record a
+//!   [`PricingMessage`]. "Re-evaluate these listings" and "re-evaluate all" run an
+//!   evaluation ([`evaluate_prices`]); "apply a price change" and Amazon's SP-API
+//!   notifications are matched below, where their flows plug in.
+//! - **The EventBridge schedule**: any other event is the scheduled full evaluation
+//!   (time windows opening and closing, sales ending).
+//!
+//! After either, the outbox's "apply a price change" messages are published.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent};
+use sellerops::flows::pricing::{
+    evaluate_prices, EvaluationOptions, EvaluationReport, PricingMessage, Selection,
+};
+use sellerops::ops::config::{EvaluatePricingRulesSettings, QueueUrls};
+use sellerops::ops::errors::{error_chain, ProcessError};
+use sellerops::ops::outbox::publish_due_until;
+use sellerops::ops::sqs_batch::{settle_batch_within, BatchPlan, BatchTally};
+use sellerops::ops::telemetry::{metrics_document, Count};
+use sellerops::ops::time_budget::{self, database_allowance};
+use sqlx::PgPool;
+
+/// `ops.process_failures.process_name` of the pricing queue's messages.
+pub const PRICING_PROCESS: &str = "PriceEvaluation";
+
+/// What the handler borrows, built once per instance.
+pub struct EvaluatePricingRules<'a> {
+    /// Listings, rules, costs, offers, decisions.
+    pub pool: &'a PgPool,
+    /// For publishing the outbox.
+    pub sqs: &'a aws_sdk_sqs::Client,
+    /// Where the outbox publishes: the pricing queue.
+    pub queues: &'a QueueUrls,
+    /// How a batch is worked through: from the function's time budget.
+    pub batch: BatchPlan,
+    /// How long one page of an evaluation may take: no page starts with less left.
+    pub page_time: Duration,
+}
+
+impl<'a> EvaluatePricingRules<'a> {
+    /// The function as its settings make it, over clients built once per instance.
+    pub fn new(
+        settings: &'a EvaluatePricingRulesSettings,
+        pool: &'a PgPool,
+        sqs: &'a aws_sdk_sqs::Client,
+    ) -> Self {
+        Self {
+            pool,
+            sqs,
+            queues: &settings.outbox_queues,
+            batch: time_budget::evaluate_pricing_rules().batch_plan(&settings.database),
+            page_time: database_allowance(&settings.database),
+        }
+    }
+
+    fn options(&self, plan: BatchPlan) -> EvaluationOptions {
+        EvaluationOptions {
+            deadline: plan.deadline,
+            page_time: self.page_time,
+            ..EvaluationOptions::default()
+        }
+    }
+}
+
+/// Handles one invocation: an SQS batch (answered with its batch item failures) or the
+/// schedule (answered with the run's counts).
+pub async fn handle(
+    function: &EvaluatePricingRules<'_>,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, Error> {
+    let (payload, context) = event.into_parts();
+    if payload.get("Records").is_some() {
+        let batch: SqsEvent = serde_json::from_value(payload)?;
+        let response = handle_batch(function, LambdaEvent::new(batch, context)).await?;
+        return Ok(serde_json::to_value(response)?);
+    }
+    let plan = function.batch.until(context.deadline);
+    let report = evaluate_prices(
+        function.pool,
+        Selection::All,
+        chrono::Utc::now(),
+        function.options(plan),
+    )
+    .await
+    .map_err(|err| {
+        let err = ProcessError::from(err);
+        tracing::error!(error = %error_chain(&err), "scheduled price evaluation failed");
+        err
+    })?;
+    publish(function, plan).await;
+    emit(&report, &BatchTally::default());
+    Ok(serde_json::json!({
+        "listings": report.listings,
+        "unchanged": report.unchanged,
+        "decisions": report.written.decisions,
+        "price_changes": report.written.history,
+        "apply_messages": report.written.apply_messages,
+        "stopped_short": report.stopped_short,
+    }))
+}
+
+/// Handles one batch of the pricing queue, reporting the records to retry.
+pub async fn handle_batch(
+    function: &EvaluatePricingRules<'_>,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    let plan = function.batch.until(event.context.deadline);
+    let total = Mutex::new(EvaluationReport::default());
+    let total_ref = &total;
+    let (response, tally) = settle_batch_within(
+        function.pool,
+        PRICING_PROCESS,
+        event.payload,
+        plan,
+        |record| async move {
+            let message = PricingMessage::parse(record.body.as_deref())?;
+            let report = handle_message(function, plan, message).await?;
+            if let Ok(mut total) = total_ref.lock() {
+                add(&mut total, &report);
+            }
+            Ok(())
+        },
+    )
+    .await;
+    publish(function, plan).await;
+    let total = total.into_inner().unwrap_or_default();
+    emit(&total, &tally);
+    Ok(response)
+}
+
+/// One message of the pricing queue.
+async fn handle_message(
+    function: &EvaluatePricingRules<'_>,
+    plan: BatchPlan,
+    message: PricingMessage,
+) -> Result<EvaluationReport, ProcessError> {
+    let now = chrono::Utc::now();
+    let options = function.options(plan);
+    match message {
+        PricingMessage::Reevaluate(message) => {
+            tracing::info!(listings = message.listing_ids.len(), reason = %message.reason,
+                "re-evaluating listings");
+            let report = evaluate_prices(
+                function.pool,
+                Selection::Listings(&message.listing_ids),
+                now,
+                options,
+            )
+            .await?;
+            finished(report)
+        }
+        PricingMessage::ReevaluateAll { reason } => {
+            tracing::info!(%reason, "re-evaluating every listing");
+            finished(evaluate_prices(function.pool, Selection::All, now, options).await?)
+        }
+        // The apply path (Mirakl offer update, Amazon Listings patch) plugs in here: the
+        // message names the stored decision to send.
+        PricingMessage::ApplyPriceChange(change) => Err(ProcessError::permanent(format!(
+            "price change {} for listing {} on {} is not sent: applying prices to the \
+             channel is not available in this version; it stays a suggestion",
+            change.price_change_id, change.listing_id, change.channel
+        ))),
+        // Competitor offers (SP-API ANY_OFFER_CHANGED) plug in here: record the offers,
+        // then re-evaluate the listings they affect.
+        PricingMessage::SpApi {
+            notification_type, ..
+        } => Err(ProcessError::permanent(format!(
+            "SP-API notification {notification_type} is not handled in this version"
+        ))),
+    }
+}
+
+/// A run that stopped short of time left listings undecided: the message is retried.
+fn finished(report: EvaluationReport) -> Result<EvaluationReport, ProcessError> {
+    if report.stopped_short {
+        return Err(ProcessError::retryable(
+            "re-evaluating listings",
+            "the invocation ran short of time before every listing was decided",
+        ));
+    }
+    Ok(report)
+}
+
+fn add(total: &mut EvaluationReport, report: &EvaluationReport) {
+    total.listings += report.listings;
+    total.unchanged += report.unchanged;
+    total.written += report.written;
+    total.no_landed_cost += report.no_landed_cost;
+    total.bounds_conflicts += report.bounds_conflicts;
+    total.without_fees += report.without_fees;
+    total.unreadable_rules = total.unreadable_rules.max(report.unreadable_rules);
+}
+
+async fn publish(function: &EvaluatePricingRules<'_>, plan: BatchPlan) {
+    match publish_due_until(function.pool, function.sqs, function.queues, 50, plan.deadline).await
+    {
+        Ok(published) => tracing::info!(
+            published = published.published,
+            deferred = published.deferred,
+            "outbox published"
+        ),
+        Err(err) => {
+            tracing::warn!(error = %error_chain(&err), "outbox not published; a later run sends it")
+        }
+    }
+}
+
+fn emit(report: &EvaluationReport, tally: &BatchTally) {
+    let counts = [
+        Count {
+            name: "ListingsEvaluated",
+            value: report.listings,
+        },
+        Count {
+            name: "DecisionsWritten",
+            value: report.written.decisions,
+        },
+        Count {
+            name: "PriceChanges",
+            value: report.written.history,
+        },
+        Count {
+            name: "ApplyMessages",
+            value: report.written.apply_messages,
+        },
+        Count {
+            name: "ListingsWithoutLandedCost",
+            value: report.no_landed_cost,
+        },
+        Count {
+            name: "BoundsConflicts",
+            value: report.bounds_conflicts,
+        },
+        Count {
+            name: "RulesUnreadable",
+            value: report.unreadable_rules,
+        },
+        Count {
+            name: "MessagesRetried",
+            value: tally.retried,
+        },
+        Count {
+            name: "MessagesGivenUp",
+            value: tally.gave_up,
+        },
+    ];
+    println!("{}", metrics_document("evaluate-pricing-rules", &counts));
+}

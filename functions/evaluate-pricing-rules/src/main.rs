@@ -1,0 +1,19 @@
+use evaluate_pricing_rules::{handle, EvaluatePricingRules};
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use sellerops::ops::config::{EvaluatePricingRulesSettings, FromEnvironment};
+use sellerops::systems::aws::{load_sdk_config, AwsClients};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    sellerops::ops::telemetry::init();
+    let aws_config = load_sdk_config().await;
+    let settings = EvaluatePricingRulesSettings::load(&aws_config).await?;
+    let pool = sellerops::systems::db::pool(&settings.database, "evaluate-pricing-rules")?;
+    let aws = AwsClients::from_sdk_config(&aws_config, settings.aws.endpoint_url.as_deref());
+    let function = EvaluatePricingRules::new(&settings, &pool, &aws.sqs);
+    let function = &function;
+    run(service_fn(move |event: LambdaEvent<_>| {
+        handle(function, event)
+    }))
+    .await
+}

@@ -1,0 +1,412 @@
+//! One evaluation run: load a page of listings, decide each, write what changed, next
+//! page.
+//!
+//! Settings and rules are read once per run. Listings are worked through in pages
+//! ([`EvaluationOptions::page_size`]), each a few queries to load ([`super::load`]) and
+//! one transaction to write ([`super::write`]), so memory stays bounded whatever the
+//! catalogue's size: a page's facts, decisions and rendered explanations are dropped
+//! before the next page is read.
+//!
+//! Each listing is decided against the rules in its scope only, so that its
+//! explanation lists what concerns it; listings with the same rules in scope share one
+//! [`RuleBook`] (their windows worked out once).
+//!
+//! # What is written
+//!
+//! A decision's digest is a SHA-256 over what it was reached from and came to: the
+//! current and regular price, the landed cost, the bounds, the margin floor and where it
+//! came from, the proposal and the rule that made it, the decided price, the bound and
+//! the flag, the mode (suggest or apply) and the currency. When it equals the digest
+//! stored for the listing, nothing is written; otherwise the explanation is rendered and
+//! the decision written ([`super::write`]).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::decision::{decide, Decision, MarginFloorSource, RuleBook};
+use super::load::{
+    load_listings, load_offers, load_rules, load_settings, ListingPage, LoadError,
+    LoadedListing, LoadedRule, PricingSettings,
+};
+use super::write::{confidence, flag_name, write_decisions, DecisionRow, Mode, WriteTally};
+use crate::ops::errors::ProcessError;
+
+/// Which listings to evaluate.
+#[derive(Debug, Clone, Copy)]
+pub enum Selection<'a> {
+    /// Every active listing with a current price.
+    All,
+    /// These listings (those not active or without a current price are passed over).
+    Listings(&'a [Uuid]),
+}
+
+/// How a run is paged and when it stops.
+#[derive(Debug, Clone, Copy)]
+pub struct EvaluationOptions {
+    /// Listings loaded, decided and written at once.
+    pub page_size: usize,
+    /// No page starts once less than `page_time` is left before this.
+    pub deadline: Option<Instant>,
+    /// What one page may take at worst.
+    pub page_time: Duration,
+}
+
+impl Default for EvaluationOptions {
+    fn default() -> Self {
+        Self {
+            page_size: DEFAULT_PAGE_SIZE,
+            deadline: None,
+            page_time: Duration::ZERO,
+        }
+    }
+}
+
+/// Listings per page: large enough that a full run is a few dozen statements, small
+/// enough that a page's explanations stay a few megabytes.
+pub const DEFAULT_PAGE_SIZE: usize = 5_000;
+
+/// Time spent in each phase of a run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PhaseTimes {
+    /// Reading settings, rules, listings, costs and offers.
+    pub load: Duration,
+    /// Deciding, digesting and rendering explanations.
+    pub evaluate: Duration,
+    /// Writing decisions, summaries, history, audit and outbox rows.
+    pub write: Duration,
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone)]
+pub struct EvaluationReport {
+    /// Listings decided.
+    pub listings: u64,
+    /// Listings whose decision was the same as stored: nothing written.
+    pub unchanged: u64,
+    /// Rows written, by table.
+    pub written: WriteTally,
+    /// Listings left at their price for want of a landed cost.
+    pub no_landed_cost: u64,
+    /// Listings whose bounds cannot all hold.
+    pub bounds_conflicts: u64,
+    /// Listings whose landed cost is in another currency than their price (decided as
+    /// without a landed cost).
+    pub currency_mismatches: u64,
+    /// Listings on a channel with no fees in the settings: not decided.
+    pub without_fees: u64,
+    /// Active rules left out because their config cannot be read.
+    pub unreadable_rules: u64,
+    /// Whether the run stopped short of time before every page (the next run covers the
+    /// rest).
+    pub stopped_short: bool,
+    /// Time by phase.
+    pub times: PhaseTimes,
+}
+
+impl EvaluationReport {
+    /// Rows written in all.
+    pub fn rows_written(&self) -> u64 {
+        self.written.decisions
+            + self.written.history
+            + self.written.audit
+            + self.written.apply_messages
+    }
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluationError {
+    /// Loading failed.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// Writing failed.
+    #[error("writing price decisions")]
+    Write(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for EvaluationError {
+    fn from(err: sqlx::Error) -> Self {
+        EvaluationError::Load(LoadError::Database(err))
+    }
+}
+
+impl From<EvaluationError> for ProcessError {
+    fn from(err: EvaluationError) -> Self {
+        match err {
+            EvaluationError::Load(LoadError::Database(db)) => {
+                ProcessError::database("loading what prices are decided from", db)
+            }
+            EvaluationError::Write(db) => ProcessError::database("writing price decisions", db),
+            EvaluationError::Load(LoadError::Setting(setting)) => ProcessError::Permanent {
+                reason: format!("prices cannot be evaluated: {setting}"),
+                source: None,
+            },
+        }
+    }
+}
+
+/// Evaluates the `selection` at `now`: see the module doc.
+pub async fn evaluate_prices(
+    pool: &PgPool,
+    selection: Selection<'_>,
+    now: DateTime<Utc>,
+    options: EvaluationOptions,
+) -> Result<EvaluationReport, EvaluationError> {
+    let mut report = EvaluationReport::default();
+    let started = Instant::now();
+    let mut conn = pool.acquire().await?;
+    let settings = load_settings(&mut conn).await?;
+    let rules = load_rules(&mut conn).await?;
+    report.unreadable_rules = rules.problems.len() as u64;
+    let mut books = RuleBooks::new(rules.rules, now, &settings);
+    report.times.load += started.elapsed();
+
+    let page_size = options.page_size.max(1);
+    let mut after: Option<Uuid> = None;
+    let mut given = match selection {
+        Selection::All => None,
+        Selection::Listings(ids) => Some(ids.chunks(page_size)),
+    };
+    loop {
+        if options.deadline.is_some_and(|deadline| {
+            deadline.saturating_duration_since(Instant::now()) < options.page_time
+        }) {
+            report.stopped_short = true;
+            break;
+        }
+        let started = Instant::now();
+        let page = match &mut given {
+            None => ListingPage::After {
+                after,
+                limit: i64::try_from(page_size).unwrap_or(i64::MAX),
+            },
+            Some(chunks) => match chunks.next() {
+                Some(ids) => ListingPage::Ids(ids),
+                None => break,
+            },
+        };
+        let listings = load_listings(&mut conn, page, now).await?;
+        if listings.is_empty() && given.is_none() {
+            report.times.load += started.elapsed();
+            break;
+        }
+        after = listings.last().map(|listing| listing.listing_id);
+        let ids: Vec<Uuid> = listings.iter().map(|l| l.listing_id).collect();
+        let offers = load_offers(&mut conn, &ids, &settings.own_seller_ids).await?;
+        report.times.load += started.elapsed();
+
+        let started = Instant::now();
+        let rows = decide_page(&mut books, &settings, &listings, &offers, &mut report);
+        drop(offers);
+        drop(listings);
+        report.times.evaluate += started.elapsed();
+
+        let started = Instant::now();
+        let tally = write_decisions(&mut conn, now, &rows)
+            .await
+            .map_err(EvaluationError::Write)?;
+        report.written += tally;
+        report.times.write += started.elapsed();
+    }
+    Ok(report)
+}
+
+/// Decides every listing of a page and returns the rows to write: those whose digest
+/// changed, with their explanations rendered.
+fn decide_page(
+    books: &mut RuleBooks,
+    settings: &PricingSettings,
+    listings: &[LoadedListing],
+    offers: &HashMap<Uuid, Vec<super::decision::Offer>>,
+    report: &mut EvaluationReport,
+) -> Vec<DecisionRow> {
+    let mut rows = Vec::new();
+    let mut text = String::new();
+    for listing in listings {
+        let Some(fees) = settings.fees.get(&listing.channel) else {
+            report.without_fees += 1;
+            tracing::warn!(listing_id = %listing.listing_id, channel = %listing.channel,
+                "listing not priced: no fees for its channel in setting pricing.channel_fees");
+            continue;
+        };
+        report.listings += 1;
+        if listing.landed_cost_currency_differs {
+            report.currency_mismatches += 1;
+        }
+        let (book, apply_rules) = books.for_listing(listing);
+        let no_offers = Vec::new();
+        let listing_offers = offers.get(&listing.listing_id).unwrap_or(&no_offers);
+        let decision = decide(
+            book,
+            &listing.facts,
+            listing_offers,
+            fees,
+            settings.default_margin_floor_pct,
+        );
+        match decision.flag.map(|flag| flag.as_str()) {
+            Some("no_landed_cost") => report.no_landed_cost += 1,
+            Some(_) => report.bounds_conflicts += 1,
+            None => {}
+        }
+        let rule_id = decision
+            .rule
+            .as_deref()
+            .and_then(|id| Uuid::parse_str(id).ok());
+        let mode = if listing.apply_enabled
+            || rule_id.is_some_and(|id| apply_rules.get(&id).copied().unwrap_or(false))
+        {
+            Mode::Apply
+        } else {
+            Mode::Suggest
+        };
+        let digest = digest_of(&decision, listing, mode, &mut text);
+        if listing.previous.digest.as_deref() == Some(digest.as_slice()) {
+            report.unchanged += 1;
+            continue;
+        }
+        rows.push(row_of(listing, decision, rule_id, mode, digest, fees));
+    }
+    rows
+}
+
+fn row_of(
+    listing: &LoadedListing,
+    decision: Decision,
+    rule_id: Option<Uuid>,
+    mode: Mode,
+    digest: Vec<u8>,
+    fees: &super::margin::ChannelFees,
+) -> DecisionRow {
+    let margins = decision.explanation.new_margins;
+    let referral_fee = super::margin::half_up_to_cent(
+        decision.price * fees.referral_pct() / Decimal::ONE_HUNDRED,
+    );
+    DecisionRow {
+        decision_id: Uuid::now_v7(),
+        listing_id: listing.listing_id,
+        channel: listing.channel.clone(),
+        currency: listing.currency.clone(),
+        old_price: listing.facts.current_price,
+        price: decision.price,
+        rule_id,
+        bound: decision.bound.map(|bound| bound.as_str()),
+        flag: flag_name(decision.flag),
+        landed_cost: listing.facts.landed_cost,
+        margin_floor_pct: decision.explanation.margin_floor.as_ref().map(|f| f.pct),
+        gross_margin: margins.map(|m| m.gross),
+        gross_margin_pct: margins.and_then(|m| m.gross_pct),
+        net_margin: margins.map(|m| m.net),
+        net_margin_pct: margins.and_then(|m| m.net_pct),
+        referral_fee,
+        confidence: confidence(&decision),
+        mode,
+        explanation: decision.explanation.to_string(),
+        digest,
+        previous_digest: listing.previous.digest.clone(),
+        previous_price: listing.previous.price,
+        previous_rule_id: listing.previous.rule_id,
+        previous_bound: listing.previous.bound.clone(),
+        previous_flag: listing.previous.flag.clone(),
+    }
+}
+
+/// The decision's digest (see the module doc); `text` is a reused buffer.
+fn digest_of(decision: &Decision, listing: &LoadedListing, mode: Mode, text: &mut String) -> Vec<u8> {
+    let facts = &listing.facts;
+    let explanation = &decision.explanation;
+    let opt = |value: Option<Decimal>| value.map(|v| v.normalize().to_string()).unwrap_or_default();
+    text.clear();
+    let _ = write!(
+        text,
+        "v1|{}|{}|{}|{}|{}|{}|{}|",
+        listing.currency,
+        facts.current_price.normalize(),
+        facts.regular_price.normalize(),
+        opt(facts.landed_cost),
+        opt(facts.min_price),
+        opt(facts.max_price),
+        mode.as_str(),
+    );
+    if let Some(floor) = &explanation.margin_floor {
+        let source = match &floor.source {
+            MarginFloorSource::Listing => "listing",
+            MarginFloorSource::Rule(id) => id.as_str(),
+            MarginFloorSource::Default => "default",
+        };
+        let _ = write!(text, "{}@{source}@{}|", floor.pct.normalize(), opt(floor.floor_price));
+    }
+    let _ = write!(
+        text,
+        "{}|{}|{}|{}|{}|{}",
+        explanation.proposal.0.normalize(),
+        explanation.proposal.1.as_deref().unwrap_or(""),
+        decision.price.normalize(),
+        decision.rule.as_deref().unwrap_or(""),
+        decision.bound.map_or("", |b| b.as_str()),
+        decision.flag.map_or("", |f| f.as_str()),
+    );
+    Sha256::digest(text.as_bytes()).to_vec()
+}
+
+/// The rule books of a run, one per set of rules in scope.
+struct RuleBooks {
+    rules: Vec<LoadedRule>,
+    now: DateTime<Utc>,
+    time_zone: chrono_tz::Tz,
+    books: HashMap<Vec<u32>, RuleBook>,
+    /// Whether each rule applies its prices.
+    apply: HashMap<Uuid, bool>,
+}
+
+impl RuleBooks {
+    fn new(rules: Vec<LoadedRule>, now: DateTime<Utc>, settings: &PricingSettings) -> Self {
+        let apply = rules
+            .iter()
+            .filter_map(|loaded| {
+                Uuid::parse_str(&loaded.rule.id)
+                    .ok()
+                    .map(|id| (id, loaded.apply_enabled))
+            })
+            .collect();
+        Self {
+            rules,
+            now,
+            time_zone: settings.time_zone,
+            books: HashMap::new(),
+            apply,
+        }
+    }
+
+    /// The book of the rules whose scope covers `listing`, and which rules apply.
+    fn for_listing(&mut self, listing: &LoadedListing) -> (&RuleBook, &HashMap<Uuid, bool>) {
+        let facts = &listing.facts;
+        let in_scope: Vec<u32> = self
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, loaded)| {
+                loaded
+                    .rule
+                    .scope
+                    .covers(&facts.id, facts.category.as_deref(), &facts.tags)
+            })
+            .map(|(index, _)| index as u32)
+            .collect();
+        let (rules, now, time_zone) = (&self.rules, self.now, self.time_zone);
+        let book = self.books.entry(in_scope).or_insert_with_key(|in_scope| {
+            let chosen = in_scope
+                .iter()
+                .map(|index| rules[*index as usize].rule.clone())
+                .collect();
+            RuleBook::new(chosen, now, time_zone)
+        });
+        (book, &self.apply)
+    }
+}

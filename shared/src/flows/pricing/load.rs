@@ -1,0 +1,540 @@
+//! Loading what the decision needs, set-based: a few queries for many listings.
+//!
+//! - [`load_settings`]: the seller's time zone, the default margin floor, each channel's
+//!   fees and the seller's own marketplace ids (`ops.settings`).
+//! - [`load_rules`]: the active price rules, read with [`PriceRule::parse`]; a stored
+//!   rule whose config cannot be read is reported as a [`RuleProblem`] (and kept in
+//!   `ops.data_problems`), never a failed evaluation.
+//! - [`load_listings`]: a page of active listings with their current price, bounds,
+//!   margin floor, stock, category, tags, channel, landed cost at the evaluation time
+//!   (`inventory.landed_costs_at`) and what was decided for them last time.
+//! - [`load_offers`]: the offers on those listings' products (`competitors.*`), the
+//!   seller's own flagged.
+//!
+//! A listing is priced when it is active and has a row in `pricing.current_prices`
+//! (its current price); others are not read.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::decision::{ListingFacts, Offer};
+use super::margin::ChannelFees;
+use super::rules::{PriceRule, RuleDefinition};
+use super::schedule::parse_time_zone;
+use super::decimal_from_json;
+
+/// The settings key of the default margin floor, a fraction of the price (`0.20`).
+pub const DEFAULT_MARGIN_FLOOR_KEY: &str = "pricing.default_margin_floor";
+/// The settings key of the seller's IANA time zone.
+pub const TIME_ZONE_KEY: &str = "pricing.time_zone";
+/// The settings key of the channels' fees: `{"amazon": {"referral_pct": "15", "fixed": "0"}, …}`.
+pub const CHANNEL_FEES_KEY: &str = "pricing.channel_fees";
+/// The settings key of the seller's own marketplace ids: `["A3TH9S8BH6GOGM", …]`.
+pub const OWN_SELLER_IDS_KEY: &str = "pricing.own_seller_ids";
+
+/// The margin floor when the settings have none: seed 002's 20 %.
+const FALLBACK_MARGIN_FLOOR_PCT: Decimal = Decimal::from_parts(20, 0, 0, false, 0);
+
+/// What the evaluation reads from `ops.settings`.
+#[derive(Debug, Clone)]
+pub struct PricingSettings {
+    /// Where time-based rules' schedules are read.
+    pub time_zone: Tz,
+    /// The margin floor when neither the listing nor a rule sets one, as a percentage
+    /// (the setting holds a fraction: 0.20 is 20 %).
+    pub default_margin_floor_pct: Decimal,
+    /// Fees by channel (`amazon`, `bestbuy_ca`…); a listing on a channel without fees
+    /// is not priced.
+    pub fees: HashMap<String, ChannelFees>,
+    /// The seller's own ids on the marketplaces: their offers never compete.
+    pub own_seller_ids: Vec<String>,
+}
+
+/// A setting that cannot be read: the evaluation cannot go on without it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("setting {key}: {problem}")]
+pub struct InvalidSetting {
+    /// The `ops.settings` key.
+    pub key: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// Why loading failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The database failed.
+    #[error("loading prices' facts")]
+    Database(#[from] sqlx::Error),
+    /// A setting cannot be read.
+    #[error(transparent)]
+    Setting(#[from] InvalidSetting),
+}
+
+/// Reads the pricing settings. Missing keys take their defaults (UTC, 20 %, no fees, no
+/// own ids); a value that is there but cannot be read is refused, naming the key.
+pub async fn load_settings(conn: &mut PgConnection) -> Result<PricingSettings, LoadError> {
+    let rows = sqlx::query!(
+        "select key, value from ops.settings where key = any($1)",
+        &[
+            DEFAULT_MARGIN_FLOOR_KEY,
+            TIME_ZONE_KEY,
+            CHANNEL_FEES_KEY,
+            OWN_SELLER_IDS_KEY
+        ] as &[&str],
+    )
+    .fetch_all(conn)
+    .await?;
+    let values: HashMap<String, Value> = rows.into_iter().map(|row| (row.key, row.value)).collect();
+    Ok(PricingSettings::read(&values)?)
+}
+
+impl PricingSettings {
+    /// The settings from their stored values, by key.
+    pub fn read(values: &HashMap<String, Value>) -> Result<Self, InvalidSetting> {
+        let problem = |key: &'static str, problem: String| InvalidSetting { key, problem };
+        let time_zone = match values.get(TIME_ZONE_KEY) {
+            None => Tz::UTC,
+            Some(Value::String(name)) => {
+                parse_time_zone(name).map_err(|err| problem(TIME_ZONE_KEY, err.to_string()))?
+            }
+            Some(other) => {
+                return Err(problem(
+                    TIME_ZONE_KEY,
+                    format!("must be a time zone name, got {other}"),
+                ))
+            }
+        };
+        let default_margin_floor_pct = match values.get(DEFAULT_MARGIN_FLOOR_KEY) {
+            None => FALLBACK_MARGIN_FLOOR_PCT,
+            Some(value) => {
+                let fraction = decimal_from_json(value)
+                    .map_err(|err| problem(DEFAULT_MARGIN_FLOOR_KEY, err))?;
+                if fraction < Decimal::ZERO || fraction >= Decimal::ONE {
+                    return Err(problem(
+                        DEFAULT_MARGIN_FLOOR_KEY,
+                        format!("must be a fraction of the price from 0 to below 1 (0.20 for 20%), got {fraction}"),
+                    ));
+                }
+                fraction * Decimal::ONE_HUNDRED
+            }
+        };
+        let mut fees = HashMap::new();
+        match values.get(CHANNEL_FEES_KEY) {
+            None => {}
+            Some(Value::Object(channels)) => {
+                for (channel, fee) in channels {
+                    let amount = |field: &str| -> Result<Decimal, InvalidSetting> {
+                        fee.get(field).map_or(Ok(Decimal::ZERO), |value| {
+                            decimal_from_json(value).map_err(|err| {
+                                problem(CHANNEL_FEES_KEY, format!("{channel}.{field}: {err}"))
+                            })
+                        })
+                    };
+                    let channel_fees = ChannelFees::new(amount("referral_pct")?, amount("fixed")?)
+                        .map_err(|err| problem(CHANNEL_FEES_KEY, format!("{channel}: {err}")))?;
+                    fees.insert(channel.clone(), channel_fees);
+                }
+            }
+            Some(other) => {
+                return Err(problem(
+                    CHANNEL_FEES_KEY,
+                    format!("must be an object of channels, got {other}"),
+                ))
+            }
+        }
+        let own_seller_ids = match values.get(OWN_SELLER_IDS_KEY) {
+            None => Vec::new(),
+            Some(Value::Array(ids)) => ids
+                .iter()
+                .map(|id| match id {
+                    Value::String(id) => Ok(id.clone()),
+                    other => Err(problem(
+                        OWN_SELLER_IDS_KEY,
+                        format!("must be a list of seller ids as strings, got {other}"),
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => {
+                return Err(problem(
+                    OWN_SELLER_IDS_KEY,
+                    format!("must be a list of seller ids, got {other}"),
+                ))
+            }
+        };
+        Ok(Self {
+            time_zone,
+            default_margin_floor_pct,
+            fees,
+            own_seller_ids,
+        })
+    }
+}
+
+/// An active rule, read.
+#[derive(Debug, Clone)]
+pub struct LoadedRule {
+    /// The rule.
+    pub rule: PriceRule,
+    /// Whether prices it sets go out to the channel.
+    pub apply_enabled: bool,
+}
+
+/// A stored rule that cannot be read: the evaluation goes on without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleProblem {
+    /// The rule's id.
+    pub rule_id: Uuid,
+    /// Its name, for people.
+    pub name: String,
+    /// What is wrong, naming the rule type and the field.
+    pub problem: String,
+    /// The config as stored.
+    pub config: Value,
+}
+
+/// The active rules, and those that could not be read.
+#[derive(Debug, Clone, Default)]
+pub struct LoadedRules {
+    /// Readable rules, in no particular order (the rule book sorts them).
+    pub rules: Vec<LoadedRule>,
+    /// Rules left out, with why.
+    pub problems: Vec<RuleProblem>,
+}
+
+/// Reads every active rule. A rule that does not parse is left out and reported, and
+/// recorded in `ops.data_problems` (kind `invalid_price_rule`, channel `pricing`,
+/// external id the rule id) for a person; a rule that parses again resolves its problem.
+pub async fn load_rules(conn: &mut PgConnection) -> Result<LoadedRules, sqlx::Error> {
+    let rows = sqlx::query!(
+        "select id, name, priority, applies_to, scope_value, rule_type, config, apply_enabled
+         from pricing.price_rules
+         where is_active
+         order by priority desc, id"
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut loaded = LoadedRules::default();
+    for row in rows {
+        let id = row.id.to_string();
+        let definition = RuleDefinition {
+            id: &id,
+            priority: row.priority,
+            is_active: true,
+            applies_to: &row.applies_to,
+            scope_value: row.scope_value.as_deref(),
+            rule_type: &row.rule_type,
+            config: &row.config,
+        };
+        match PriceRule::parse(&definition) {
+            Ok(rule) => loaded.rules.push(LoadedRule {
+                rule,
+                apply_enabled: row.apply_enabled,
+            }),
+            Err(err) => loaded.problems.push(RuleProblem {
+                rule_id: row.id,
+                name: row.name,
+                problem: err.to_string(),
+                config: row.config,
+            }),
+        }
+    }
+    record_rule_problems(conn, &loaded).await?;
+    Ok(loaded)
+}
+
+/// Keeps `ops.data_problems` in step with the rules: one open problem per unreadable
+/// rule, resolved once the rule reads (or is switched off).
+async fn record_rule_problems(
+    conn: &mut PgConnection,
+    loaded: &LoadedRules,
+) -> Result<(), sqlx::Error> {
+    for problem in &loaded.problems {
+        tracing::warn!(rule_id = %problem.rule_id, rule = %problem.name, problem = %problem.problem,
+            "price rule left out: its config cannot be read");
+    }
+    let ids: Vec<String> = loaded.problems.iter().map(|p| p.rule_id.to_string()).collect();
+    let configs: Vec<String> = loaded.problems.iter().map(|p| p.config.to_string()).collect();
+    let details: Vec<String> = loaded
+        .problems
+        .iter()
+        .map(|p| format!("price rule {:?} is left out of every evaluation: {}", p.name, p.problem))
+        .collect();
+    sqlx::query!(
+        "insert into ops.data_problems as p
+             (channel, external_id, field, kind, sent_value, detail)
+         select 'pricing', n.rule_id, 'config', 'invalid_price_rule', n.config, n.detail
+         from unnest($1::text[], $2::text[], $3::text[]) as n(rule_id, config, detail)
+         on conflict on constraint data_problems_channel_external_id_field_key do update set
+             sent_value = excluded.sent_value,
+             detail = excluded.detail,
+             last_seen_at = now(),
+             resolved_at = null
+         where p.sent_value is distinct from excluded.sent_value
+            or p.detail is distinct from excluded.detail
+            or p.resolved_at is not null",
+        &ids,
+        &configs,
+        &details,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "update ops.data_problems set resolved_at = now()
+         where channel = 'pricing' and kind = 'invalid_price_rule' and resolved_at is null
+           and not (external_id = any($1))",
+        &ids,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// What was decided for a listing last time, as `pricing.current_prices` keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PreviousDecision {
+    /// The suggested price (`optimal_price`); `None` before the first evaluation.
+    pub price: Option<Decimal>,
+    /// The winning rule.
+    pub rule_id: Option<Uuid>,
+    /// The bound that moved it.
+    pub bound: Option<String>,
+    /// The flag it was left with.
+    pub flag: Option<String>,
+    /// The decision's digest: the same digest again means nothing to write.
+    pub digest: Option<Vec<u8>>,
+}
+
+/// One listing as loaded for pricing.
+#[derive(Debug, Clone)]
+pub struct LoadedListing {
+    /// `catalog.shop_sku_map.id`.
+    pub listing_id: Uuid,
+    /// The channel it sells on (`amazon`, `bestbuy_ca`…), for its fees.
+    pub channel: String,
+    /// The currency of its prices.
+    pub currency: String,
+    /// Whether its decided prices go out to the channel.
+    pub apply_enabled: bool,
+    /// The facts the decision reads. The landed cost is `None` when none is known at
+    /// the evaluation time, or when it is in another currency than the listing's.
+    pub facts: ListingFacts,
+    /// The landed cost is known but in another currency than the listing's.
+    pub landed_cost_currency_differs: bool,
+    /// What was decided last time.
+    pub previous: PreviousDecision,
+}
+
+/// Which listings to load.
+#[derive(Debug, Clone, Copy)]
+pub enum ListingPage<'a> {
+    /// The active listings after `after` (in id order), `limit` of them.
+    After {
+        /// The last id of the previous page; `None` to start.
+        after: Option<Uuid>,
+        /// Listings per page.
+        limit: i64,
+    },
+    /// These listings (those active and priced).
+    Ids(&'a [Uuid]),
+}
+
+/// Loads a page of listings with their landed costs at `now`, in one query.
+pub async fn load_listings(
+    conn: &mut PgConnection,
+    page: ListingPage<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<LoadedListing>, sqlx::Error> {
+    let (ids, after, limit) = match page {
+        ListingPage::After { after, limit } => (None, after, limit),
+        ListingPage::Ids(ids) => (Some(ids), None, i64::try_from(ids.len()).unwrap_or(i64::MAX)),
+    };
+    let rows = sqlx::query!(
+        r#"with page as (
+               select l.id, l.channel::text as channel, l.variant_id
+               from catalog.shop_sku_map l
+               join pricing.current_prices cp on cp.listing_id = l.id
+               where l.listing_status = 'active'
+                 and ($1::uuid[] is null or l.id = any($1))
+                 and ($2::uuid is null or l.id > $2)
+               order by l.id
+               limit $3
+           )
+           select page.id as "listing_id!",
+                  page.channel as "channel!",
+                  cp.currency::text as "currency!",
+                  cp.price as "current_price!",
+                  coalesce(cp.regular_price, cp.price) as "regular_price!",
+                  cp.min_price,
+                  cp.max_price,
+                  cp.margin_floor_pct,
+                  cp.apply_enabled as "apply_enabled!",
+                  coalesce(stock.available, 0)::bigint as "stock!",
+                  product.category,
+                  product.tags as "tags!",
+                  cost.estimated_landed_cost as "landed_cost?",
+                  cost.currency::text as "landed_currency?",
+                  cp.optimal_price as previous_price,
+                  cp.suggested_rule_id as previous_rule_id,
+                  cp.price_bound as previous_bound,
+                  cp.price_flag as previous_flag,
+                  cp.decision_digest as previous_digest
+           from page
+           join pricing.current_prices cp on cp.listing_id = page.id
+           join catalog.product_variants variant on variant.id = page.variant_id
+           join catalog.products product on product.id = variant.product_id
+           left join inventory.stock_levels stock on stock.variant_id = page.variant_id
+           left join inventory.landed_costs_at($4, array(select variant_id from page)) cost
+                  on cost.variant_id = page.variant_id
+           order by page.id"#,
+        ids as Option<&[Uuid]>,
+        after,
+        limit,
+        now,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let differs = row
+                .landed_currency
+                .as_deref()
+                .is_some_and(|currency| currency != row.currency);
+            let landed_cost = if differs { None } else { row.landed_cost };
+            LoadedListing {
+                listing_id: row.listing_id,
+                facts: ListingFacts {
+                    id: row.listing_id.to_string(),
+                    current_price: row.current_price,
+                    regular_price: row.regular_price,
+                    landed_cost,
+                    min_price: row.min_price,
+                    max_price: row.max_price,
+                    margin_floor_pct: row.margin_floor_pct,
+                    stock: row.stock,
+                    category: row.category,
+                    tags: row.tags,
+                },
+                channel: row.channel,
+                currency: row.currency,
+                apply_enabled: row.apply_enabled,
+                landed_cost_currency_differs: differs,
+                previous: PreviousDecision {
+                    price: row.previous_price,
+                    rule_id: row.previous_rule_id,
+                    bound: row.previous_bound,
+                    flag: row.previous_flag,
+                    digest: row.previous_digest,
+                },
+            }
+        })
+        .collect())
+}
+
+/// The offers on each listing's product, the seller's own flagged, in the listing's
+/// currency: each tracked competitor product's current offer, and its buy-box offer
+/// when another seller holds the buy box.
+pub async fn load_offers(
+    conn: &mut PgConnection,
+    listing_ids: &[Uuid],
+    own_seller_ids: &[String],
+) -> Result<HashMap<Uuid, Vec<Offer>>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select t.listing_id as "listing_id!",
+                  coalesce(p.seller_name, p.seller_id, p.external_id) as "seller!",
+                  p.current_price as "price!",
+                  coalesce(p.buy_box_seller in (p.seller_id, p.seller_name), false) as "is_buy_box!",
+                  coalesce(p.seller_id = any($2), false) as "own!"
+           from competitors.tracked_listings t
+           join competitors.products p on p.id = t.competitor_id
+           join pricing.current_prices cp on cp.listing_id = t.listing_id
+           where t.listing_id = any($1)
+             and p.current_price is not null
+             and p.currency = cp.currency
+           union all
+           select t.listing_id, p.buy_box_seller, p.buy_box_price, true,
+                  p.buy_box_seller = any($2)
+           from competitors.tracked_listings t
+           join competitors.products p on p.id = t.competitor_id
+           join pricing.current_prices cp on cp.listing_id = t.listing_id
+           where t.listing_id = any($1)
+             and p.buy_box_price is not null
+             and p.buy_box_seller is not null
+             and p.buy_box_seller not in (coalesce(p.seller_id, ''), coalesce(p.seller_name, ''))
+             and p.currency = cp.currency
+           order by 1, 2"#,
+        listing_ids,
+        own_seller_ids,
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut offers: HashMap<Uuid, Vec<Offer>> = HashMap::new();
+    for row in rows {
+        offers.entry(row.listing_id).or_default().push(Offer {
+            seller: row.seller,
+            price: row.price,
+            is_buy_box: row.is_buy_box,
+            own: row.own,
+        });
+    }
+    Ok(offers)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn settings(values: &[(&str, Value)]) -> Result<PricingSettings, InvalidSetting> {
+        PricingSettings::read(
+            &values
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), value.clone()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_seeds_default_margin_fraction_becomes_a_percentage() {
+        let read = settings(&[(DEFAULT_MARGIN_FLOOR_KEY, json!(0.20))]).unwrap();
+        assert_eq!(read.default_margin_floor_pct, Decimal::new(20, 0));
+        assert_eq!(read.time_zone, Tz::UTC);
+    }
+
+    #[test]
+    fn channel_fees_time_zone_and_own_ids_are_read() {
+        let read = settings(&[
+            (TIME_ZONE_KEY, json!("America/Toronto")),
+            (
+                CHANNEL_FEES_KEY,
+                json!({"amazon": {"referral_pct": "15", "fixed": "0.99"}}),
+            ),
+            (OWN_SELLER_IDS_KEY, json!(["A3TH9S8BH6GOGM"])),
+        ])
+        .unwrap();
+        assert_eq!(read.time_zone, chrono_tz::America::Toronto);
+        let amazon = read.fees["amazon"];
+        assert_eq!(amazon.referral_pct(), Decimal::new(15, 0));
+        assert_eq!(amazon.fixed(), Decimal::new(99, 2));
+        assert_eq!(read.own_seller_ids, ["A3TH9S8BH6GOGM"]);
+    }
+
+    #[test]
+    fn an_unreadable_setting_is_refused_naming_its_key() {
+        let err = settings(&[(DEFAULT_MARGIN_FLOOR_KEY, json!(20))]).unwrap_err();
+        assert_eq!(err.key, DEFAULT_MARGIN_FLOOR_KEY);
+        let err = settings(&[(TIME_ZONE_KEY, json!("Mars/Olympus"))]).unwrap_err();
+        assert!(err.to_string().contains("Mars/Olympus"), "{err}");
+        let err = settings(&[(CHANNEL_FEES_KEY, json!({"amazon": {"referral_pct": 100}}))])
+            .unwrap_err();
+        assert!(err.to_string().contains("amazon"), "{err}");
+    }
+}
