@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod fulfilment;
 pub mod marketplace;
 pub mod order_files;
+pub mod pricing;
 pub mod reliability;
 
 /// Reads a variable the local stack exports, or explains how to get it.

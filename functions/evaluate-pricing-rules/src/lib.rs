@@ -199,7 +199,14 @@ fn add(total: &mut EvaluationReport, report: &EvaluationReport) {
 }
 
 async fn publish(function: &EvaluatePricingRules<'_>, plan: BatchPlan) {
-    match publish_due_until(function.pool, function.sqs, function.queues, 50, plan.deadline).await
+    match publish_due_until(
+        function.pool,
+        function.sqs,
+        function.queues,
+        50,
+        plan.deadline,
+    )
+    .await
     {
         Ok(published) => tracing::info!(
             published = published.published,

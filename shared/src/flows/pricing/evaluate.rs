@@ -32,8 +32,8 @@ use uuid::Uuid;
 
 use super::decision::{decide, Decision, MarginFloorSource, RuleBook};
 use super::load::{
-    load_listings, load_offers, load_rules, load_settings, ListingPage, LoadError,
-    LoadedListing, LoadedRule, PricingSettings,
+    load_listings, load_offers, load_rules, load_settings, ListingPage, LoadError, LoadedListing,
+    LoadedRule, PricingSettings,
 };
 use super::write::{confidence, flag_name, write_decisions, DecisionRow, Mode, WriteTally};
 use crate::ops::errors::ProcessError;
@@ -285,9 +285,8 @@ fn row_of(
     fees: &super::margin::ChannelFees,
 ) -> DecisionRow {
     let margins = decision.explanation.new_margins;
-    let referral_fee = super::margin::half_up_to_cent(
-        decision.price * fees.referral_pct() / Decimal::ONE_HUNDRED,
-    );
+    let referral_fee =
+        super::margin::half_up_to_cent(decision.price * fees.referral_pct() / Decimal::ONE_HUNDRED);
     DecisionRow {
         decision_id: Uuid::now_v7(),
         listing_id: listing.listing_id,
@@ -318,7 +317,12 @@ fn row_of(
 }
 
 /// The decision's digest (see the module doc); `text` is a reused buffer.
-fn digest_of(decision: &Decision, listing: &LoadedListing, mode: Mode, text: &mut String) -> Vec<u8> {
+fn digest_of(
+    decision: &Decision,
+    listing: &LoadedListing,
+    mode: Mode,
+    text: &mut String,
+) -> Vec<u8> {
     let facts = &listing.facts;
     let explanation = &decision.explanation;
     let opt = |value: Option<Decimal>| value.map(|v| v.normalize().to_string()).unwrap_or_default();
@@ -340,7 +344,12 @@ fn digest_of(decision: &Decision, listing: &LoadedListing, mode: Mode, text: &mu
             MarginFloorSource::Rule(id) => id.as_str(),
             MarginFloorSource::Default => "default",
         };
-        let _ = write!(text, "{}@{source}@{}|", floor.pct.normalize(), opt(floor.floor_price));
+        let _ = write!(
+            text,
+            "{}@{source}@{}|",
+            floor.pct.normalize(),
+            opt(floor.floor_price)
+        );
     }
     let _ = write!(
         text,

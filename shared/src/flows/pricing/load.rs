@@ -23,11 +23,11 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::decimal_from_json;
 use super::decision::{ListingFacts, Offer};
 use super::margin::ChannelFees;
 use super::rules::{PriceRule, RuleDefinition};
 use super::schedule::parse_time_zone;
-use super::decimal_from_json;
 
 /// The settings key of the default margin floor, a fraction of the price (`0.20`).
 pub const DEFAULT_MARGIN_FLOOR_KEY: &str = "pricing.default_margin_floor";
@@ -259,12 +259,25 @@ async fn record_rule_problems(
         tracing::warn!(rule_id = %problem.rule_id, rule = %problem.name, problem = %problem.problem,
             "price rule left out: its config cannot be read");
     }
-    let ids: Vec<String> = loaded.problems.iter().map(|p| p.rule_id.to_string()).collect();
-    let configs: Vec<String> = loaded.problems.iter().map(|p| p.config.to_string()).collect();
+    let ids: Vec<String> = loaded
+        .problems
+        .iter()
+        .map(|p| p.rule_id.to_string())
+        .collect();
+    let configs: Vec<String> = loaded
+        .problems
+        .iter()
+        .map(|p| p.config.to_string())
+        .collect();
     let details: Vec<String> = loaded
         .problems
         .iter()
-        .map(|p| format!("price rule {:?} is left out of every evaluation: {}", p.name, p.problem))
+        .map(|p| {
+            format!(
+                "price rule {:?} is left out of every evaluation: {}",
+                p.name, p.problem
+            )
+        })
         .collect();
     sqlx::query!(
         "insert into ops.data_problems as p
@@ -353,7 +366,11 @@ pub async fn load_listings(
 ) -> Result<Vec<LoadedListing>, sqlx::Error> {
     let (ids, after, limit) = match page {
         ListingPage::After { after, limit } => (None, after, limit),
-        ListingPage::Ids(ids) => (Some(ids), None, i64::try_from(ids.len()).unwrap_or(i64::MAX)),
+        ListingPage::Ids(ids) => (
+            Some(ids),
+            None,
+            i64::try_from(ids.len()).unwrap_or(i64::MAX),
+        ),
     };
     let rows = sqlx::query!(
         r#"with page as (
@@ -533,8 +550,8 @@ mod tests {
         assert_eq!(err.key, DEFAULT_MARGIN_FLOOR_KEY);
         let err = settings(&[(TIME_ZONE_KEY, json!("Mars/Olympus"))]).unwrap_err();
         assert!(err.to_string().contains("Mars/Olympus"), "{err}");
-        let err = settings(&[(CHANNEL_FEES_KEY, json!({"amazon": {"referral_pct": 100}}))])
-            .unwrap_err();
+        let err =
+            settings(&[(CHANNEL_FEES_KEY, json!({"amazon": {"referral_pct": 100}}))]).unwrap_err();
         assert!(err.to_string().contains("amazon"), "{err}");
     }
 }

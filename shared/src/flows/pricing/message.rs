@@ -101,7 +101,8 @@ impl ReevaluateListings {
 }
 
 fn tagged(kind: &str, message: &impl Serialize) -> Value {
-    let mut body = serde_json::to_value(message).unwrap_or_else(|_| Value::Object(Default::default()));
+    let mut body =
+        serde_json::to_value(message).unwrap_or_else(|_| Value::Object(Default::default()));
     if let Value::Object(fields) = &mut body {
         fields.insert("kind".to_owned(), Value::String(kind.to_owned()));
     }
@@ -241,7 +242,8 @@ mod tests {
 
     #[test]
     fn an_sp_api_notification_is_told_apart_by_its_type() {
-        let body = r#"{"NotificationVersion":"1.0","NotificationType":"ANY_OFFER_CHANGED","Payload":{}}"#;
+        let body =
+            r#"{"NotificationVersion":"1.0","NotificationType":"ANY_OFFER_CHANGED","Payload":{}}"#;
         let PricingMessage::SpApi {
             notification_type, ..
         } = PricingMessage::parse(Some(body)).unwrap()
@@ -253,10 +255,17 @@ mod tests {
 
     #[test]
     fn a_body_of_no_known_shape_is_permanent_and_says_what_was_expected() {
-        for body in ["not json", r#"{"hello": 1}"#, r#"{"kind": "reprice"}"#,
-                     r#"{"kind": "reevaluate_listings", "listing_ids": ["x"]}"#] {
+        for body in [
+            "not json",
+            r#"{"hello": 1}"#,
+            r#"{"kind": "reprice"}"#,
+            r#"{"kind": "reevaluate_listings", "listing_ids": ["x"]}"#,
+        ] {
             let err = PricingMessage::parse(Some(body)).unwrap_err();
-            assert!(matches!(err, ProcessError::Permanent { .. }), "{body}: {err}");
+            assert!(
+                matches!(err, ProcessError::Permanent { .. }),
+                "{body}: {err}"
+            );
         }
         let err = PricingMessage::parse(Some(r#"{"hello": 1}"#)).unwrap_err();
         assert!(err.to_string().contains("reevaluate_listings"), "{err}");

@@ -37,8 +37,8 @@ pub mod schedule;
 pub mod write;
 
 pub use decision::{decide, Bound, Decision, Explanation, Flag, ListingFacts, Offer, RuleBook};
-pub use margin::{ChannelFees, Margins};
 pub use evaluate::{evaluate_prices, EvaluationOptions, EvaluationReport, Selection};
+pub use margin::{ChannelFees, Margins};
 pub use message::{enqueue_reevaluation, enqueue_reevaluation_of_variants, PricingMessage};
 pub use rules::{PriceRule, RuleConfig, RuleConfigError, RuleDefinition, RuleScope, RuleType};
 

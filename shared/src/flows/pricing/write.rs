@@ -391,7 +391,10 @@ async fn insert_audit(tx: &mut PgConnection, rows: &[&DecisionRow]) -> Result<u6
         .collect();
     let listing_ids: Vec<Uuid> = changed.iter().map(|r| r.listing_id).collect();
     let decision_ids: Vec<Uuid> = changed.iter().map(|r| r.decision_id).collect();
-    let first: Vec<bool> = changed.iter().map(|r| r.previous_digest.is_none()).collect();
+    let first: Vec<bool> = changed
+        .iter()
+        .map(|r| r.previous_digest.is_none())
+        .collect();
     let old_prices: Vec<Option<Decimal>> = changed.iter().map(|r| r.previous_price).collect();
     let prices: Vec<Decimal> = changed.iter().map(|r| r.price).collect();
     let old_rules: Vec<Option<Uuid>> = changed.iter().map(|r| r.previous_rule_id).collect();
@@ -401,10 +404,7 @@ async fn insert_audit(tx: &mut PgConnection, rows: &[&DecisionRow]) -> Result<u6
         .map(|r| r.previous_bound.as_deref())
         .collect();
     let bounds: Vec<Option<&str>> = changed.iter().map(|r| r.bound).collect();
-    let old_flags: Vec<Option<&str>> = changed
-        .iter()
-        .map(|r| r.previous_flag.as_deref())
-        .collect();
+    let old_flags: Vec<Option<&str>> = changed.iter().map(|r| r.previous_flag.as_deref()).collect();
     let flags: Vec<Option<&str>> = changed.iter().map(|r| r.flag).collect();
     let inserted = sqlx::query!(
         "insert into ops.audit_log (entity_type, entity_id, action, changes, source, source_id, actor)
