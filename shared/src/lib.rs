@@ -11,7 +11,8 @@
 //!   recordings keep exact ([`flows::sales_aggregates`]) and the price decision
 //!   ([`flows::pricing`]).
 //! - [`systems`]: the outside systems, each behind its own client or document types:
-//!   Mirakl ([`systems::mirakl`]), Canada Post ([`systems::canadapost`]), Shopify
+//!   Mirakl ([`systems::mirakl`]), Amazon SP-API ([`systems::amazon`]), Canada Post
+//!   ([`systems::canadapost`]), Shopify
 //!   ([`systems::shopify`]), Freshdesk ([`systems::freshdesk`]), AWS ([`systems::aws`])
 //!   and the database pool ([`systems::db`]); the HTTP APIs all go through one client
 //!   ([`systems::http`]).

@@ -1,6 +1,7 @@
 //! The outside systems sellerops talks to: their APIs, documents and clients, and the
 //! one HTTP client ([`http`]) every API adapter sends through.
 
+pub mod amazon;
 pub mod aws;
 pub mod canadapost;
 pub mod db;

@@ -21,11 +21,20 @@
 //!   price history, audit log and "apply a price change" messages, set-based.
 //! - [`message`]: the pricing queue's messages, and queueing a re-evaluation.
 //! - [`rule_store`]: writing a rule, refused when its config cannot be read.
+//! - [`competitors`]: competitor offers reported by the channel (SP-API
+//!   `ANY_OFFER_CHANGED`), recorded with their price history and the alerts they raise.
+//! - [`automation`]: automation rules that turn a listing's figures and its competitors'
+//!   changes into tasks and alerts, within cooldowns and daily limits.
+//!
+//! Competitor recording and rule firing keep their pure parts (the alerts a report
+//! raises, whether a rule fires) apart from their set-based writes.
 //!
 //! Money is [`Decimal`] throughout, never a float; JSON numbers are read from their
 //! decimal text.
 
+pub mod automation;
 pub mod check;
+pub mod competitors;
 pub mod decision;
 pub mod evaluate;
 pub mod load;
