@@ -61,6 +61,7 @@ LOCAL_SECRETS = {
     "MIRAKL_WEBHOOK_SECRET": ("mirakl-webhook-secret", None),
     "SHOPIFY_WEBHOOK_SECRET": ("shopify-webhook-secret", None),
     "FRESHDESK_WEBHOOK_SECRET": ("freshdesk-webhook-secret", None),
+    "SHOPIFY_ADMIN_ACCESS_TOKEN": ("shopify-admin-access-token", None),
 }
 SELF_CHECK_TIMEOUT_SECONDS = 15
 

@@ -43,6 +43,7 @@ fn poller(server: &MockServer, pool: &PgPool, page_size: u32) -> MarketplaceSync
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(2),
         },
+        shopify: None,
     }
 }
 

@@ -306,6 +306,7 @@ async fn customer_addresses_and_phones_are_stored_only_where_the_readme_says(poo
         pepper: pepper(),
         settings: MarketplaceSyncSettings::default(),
         retry: FAST_RETRY,
+        shopify: None,
     }
     .run(chrono::Utc::now(), None)
     .await;

@@ -118,6 +118,7 @@ fn poller(server: &MockServer, pool: &PgPool) -> MarketplaceSync {
             base_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(10),
         },
+        shopify: None,
     }
 }
 

@@ -1,10 +1,12 @@
 //! sync-marketplace: on an EventBridge schedule, polls Mirakl OR11 orders and M11
-//! threads, records them through the shared path, releases expired stock reservations,
+//! threads, reconciles the Shopify store's orders (when configured) through the Admin
+//! GraphQL API, records them through the shared path, releases expired stock reservations,
 //! sends what waits in the outbox, and purges the call log, inbox and delivery records
 //! past their ages.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use sellerops::flows::marketplace_sync::shopify_orders::{ShopifyPoll, SHOPIFY_POLL_RETRY};
 use sellerops::flows::marketplace_sync::{MarketplaceSync, RunReport, POLL_RETRY};
 use sellerops::ops::config::{FromEnvironment, SyncMarketplaceSettings};
 use sellerops::ops::outbox::OutboxPublisher;
@@ -14,6 +16,7 @@ use sellerops::ops::telemetry::{emit_counts, Count};
 use sellerops::ops::time_budget::database_allowance;
 use sellerops::systems::aws::{load_sdk_config, AwsClients};
 use sellerops::systems::mirakl::MiraklClient;
+use sellerops::systems::shopify::admin::ShopifyAdminClient;
 use tracing::Instrument;
 
 const FUNCTION: &str = "sync-marketplace";
@@ -25,6 +28,13 @@ async fn main() -> Result<(), Error> {
     let settings = SyncMarketplaceSettings::load(&aws_config).await?;
     let pool = sellerops::systems::db::pool(&settings.database, FUNCTION)?;
     let client = MiraklClient::from_settings(&settings.mirakl, pool.clone())?;
+    let shopify = match &settings.shopify {
+        Some(shopify) => Some(ShopifyPoll {
+            client: ShopifyAdminClient::from_settings(shopify, pool.clone())?,
+            retry: SHOPIFY_POLL_RETRY,
+        }),
+        None => None,
+    };
     let aws = AwsClients::from_sdk_config(&aws_config, settings.aws.endpoint_url.as_deref());
     let retention = settings.retention;
     // A purge delete starts only while one statement still fits before the deadline.
@@ -35,6 +45,7 @@ async fn main() -> Result<(), Error> {
         pepper: settings.email_hash_pepper,
         settings: settings.sync,
         retry: POLL_RETRY,
+        shopify,
     };
     let publisher = OutboxPublisher {
         sqs: aws.sqs,
@@ -88,16 +99,24 @@ fn emit(report: &RunReport) {
                 value: report.threads.seen,
             },
             Count {
+                name: "ShopifyOrdersSeen",
+                value: report.shopify_orders.seen,
+            },
+            Count {
+                name: "ShopifyOrdersChanged",
+                value: report.shopify_orders.changed,
+            },
+            Count {
                 name: "FollowUpsQueued",
                 value: report.orders.follow_ups + report.threads.follow_ups,
             },
             Count {
                 name: "ItemsFailed",
-                value: report.orders.failed + report.threads.failed,
+                value: report.orders.failed + report.threads.failed + report.shopify_orders.failed,
             },
             Count {
                 name: "DataProblems",
-                value: report.orders.data_problems,
+                value: report.orders.data_problems + report.shopify_orders.data_problems,
             },
             Count {
                 name: "OutboxPublished",

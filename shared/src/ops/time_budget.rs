@@ -27,11 +27,13 @@ use std::time::Duration;
 
 use crate::flows::fulfilment::{acceptance, labels};
 use crate::flows::ingest::import::IMPORT_LEASE;
+use crate::flows::marketplace_sync::shopify_orders::SHOPIFY_POLL_RETRY;
 use crate::flows::marketplace_sync::POLL_RETRY;
 use crate::flows::replies;
 use crate::ops::config::DatabaseSettings;
 use crate::ops::retry::RetryPolicy;
 use crate::ops::sqs_batch::BatchPlan;
+use crate::systems::shopify::admin as shopify_admin;
 use crate::systems::{aws, canadapost, db, mirakl};
 
 /// One call to an outside system, as a record or run makes it.
@@ -55,6 +57,14 @@ impl OutboundCall {
         Self {
             what,
             timeout: mirakl::REQUEST_TIMEOUT,
+            retry,
+        }
+    }
+
+    fn shopify(what: &'static str, retry: RetryPolicy) -> Self {
+        Self {
+            what,
+            timeout: shopify_admin::REQUEST_TIMEOUT,
             retry,
         }
     }
@@ -417,11 +427,22 @@ pub fn poll_page_worst_case(retry: RetryPolicy) -> Duration {
     OutboundCall::mirakl("Mirakl page", retry).worst_case()
 }
 
-/// `sync-marketplace`: one run's fixed part, the first OR11 page and the first M11 page
-/// with their retries, then one outbox send: the publish starts no send once too little
-/// time is left. Later pages fit by construction: a poll starts another page only while
-/// that page, the threads' first page and one send still fit before the deadline, and a
-/// poll cut short leaves its watermark for the next run. The purge at the end fits the
+/// The longest one page of the Shopify reconciliation can take when asked with `retry`:
+/// the query with its retries (a throttled one asked again after the cost bucket's
+/// refill, up to the policy's longest wait), and the refill the poll lets the bucket
+/// have before the next page.
+pub fn shopify_page_worst_case(retry: RetryPolicy) -> Duration {
+    OutboundCall::shopify("Shopify orders page", retry)
+        .worst_case()
+        .saturating_add(retry.max_delay)
+}
+
+/// `sync-marketplace`: one run's fixed part, the first OR11 page, the first M11 page and
+/// the first Shopify orders page with their retries, then one outbox send: the publish
+/// starts no send once too little time is left. Later pages fit by construction: a poll
+/// starts another page only while that page, the later polls' first pages and one send
+/// still fit before the deadline, and a poll cut short leaves its watermark for the
+/// next run (the Shopify one moves it to the newest change recorded). The purge at the end fits the
 /// same way: it starts each of its three bounded deletes only while one statement's
 /// database allowance is left ([`crate::ops::retention`]).
 pub fn sync_marketplace() -> TimeBudget {
@@ -431,6 +452,7 @@ pub fn sync_marketplace() -> TimeBudget {
         record: RecordWork::Calls(vec![
             OutboundCall::mirakl("Mirakl OR11", POLL_RETRY),
             OutboundCall::mirakl("Mirakl M11", POLL_RETRY),
+            OutboundCall::shopify("Shopify orders page", SHOPIFY_POLL_RETRY),
         ]),
         concurrent_records: false,
         after_batch: vec![OutboundCall::aws("SQS SendMessageBatch")],

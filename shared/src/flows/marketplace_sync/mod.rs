@@ -1,5 +1,6 @@
 //! The marketplace poller: Mirakl OR11 orders and M11 threads changed since a watermark,
-//! recorded through the same path as the webhooks.
+//! recorded through the same path as the webhooks, then the Shopify orders
+//! reconciliation ([`shopify_orders`]) when a store is configured.
 //!
 //! Each entity (`mirakl`/`orders`, `mirakl`/`threads`) keeps its watermark and sync
 //! status in `etl.sync_metadata`. A poll starts an overlap window before the watermark
@@ -21,6 +22,7 @@
 //! order never progressed ([`release_expired_reservations`]): after the polls, so an
 //! order this run saw cancelled gives its stock back as `cancelled`, not `expired`.
 
+pub mod shopify_orders;
 pub mod watermark;
 
 use std::time::{Duration, Instant};
@@ -49,6 +51,7 @@ use crate::systems::aws;
 use crate::systems::mirakl::orders::{list_orders, MiraklOrder, OrdersChangedSince};
 use crate::systems::mirakl::threads::list_threads;
 use crate::systems::mirakl::{MiraklClient, MiraklError};
+use shopify_orders::ShopifyPoll;
 use watermark::{SyncEntity, Watermark};
 
 /// How a failed OR11 or M11 call is retried within one poll: three attempts, 5 then
@@ -74,6 +77,8 @@ pub struct MarketplaceSync {
     pub settings: MarketplaceSyncSettings,
     /// How a failed Mirakl call is retried within the poll ([`POLL_RETRY`] in production).
     pub retry: RetryPolicy,
+    /// The Shopify store's Admin API, when its orders are reconciled.
+    pub shopify: Option<ShopifyPoll>,
 }
 
 /// What one poll of one entity did.
@@ -107,6 +112,8 @@ pub struct RunReport {
     pub orders: SyncTally,
     /// The M11 poll.
     pub threads: SyncTally,
+    /// The Shopify orders reconciliation (all zero when no store is configured).
+    pub shopify_orders: SyncTally,
     /// Outbox messages sent (new ones and earlier failures).
     pub published: u64,
     /// Outbox messages whose send failed again; they wait for the next run.
@@ -122,7 +129,8 @@ const PUBLISH_LIMIT: i64 = 500;
 const EXPIRY_LIMIT: i64 = 1000;
 
 impl MarketplaceSync {
-    /// One scheduled run: polls orders, then threads, releases expired reservations, then
+    /// One scheduled run: polls orders, then threads, then reconciles the Shopify orders,
+    /// releases expired reservations, then
     /// publishes what is due in the outbox, including messages whose earlier send failed
     /// (this run is their retry). A failed poll is recorded in `etl.sync_metadata` and
     /// does not stop the other steps.
@@ -135,9 +143,9 @@ impl MarketplaceSync {
     }
 
     /// [`Self::run`] within an invocation ending at `deadline`: each poll starts a page
-    /// only while that page and the rest of the run (the threads' first page, one outbox
-    /// send) still fit, and the outbox publish starts no send once too little time is
-    /// left; what is not done waits for the next run.
+    /// only while that page and the rest of the run (the later polls' first pages, one
+    /// outbox send) still fit, and the outbox publish starts no send once too little
+    /// time is left; what is not done waits for the next run.
     pub async fn run_until(
         &self,
         now: DateTime<Utc>,
@@ -145,13 +153,19 @@ impl MarketplaceSync {
         deadline: Option<Instant>,
     ) -> Result<RunReport, ProcessError> {
         let page = time_budget::poll_page_worst_case(self.retry);
+        let shopify_page = self.shopify.as_ref().map_or(Duration::ZERO, |poll| {
+            time_budget::shopify_page_worst_case(poll.retry)
+        });
+        let send = aws::OPERATION_TIMEOUT;
         let before = |deadline: Instant, rest: Duration| {
             deadline.checked_sub(rest).unwrap_or_else(Instant::now)
         };
-        let orders_until = deadline.map(|d| before(d, page + aws::OPERATION_TIMEOUT));
-        let threads_until = deadline.map(|d| before(d, aws::OPERATION_TIMEOUT));
+        let orders_until = deadline.map(|d| before(d, page + shopify_page + send));
+        let threads_until = deadline.map(|d| before(d, shopify_page + send));
+        let shopify_until = deadline.map(|d| before(d, send));
         let orders = self.sync_orders_until(now, orders_until).await;
         let threads = self.sync_threads_until(now, threads_until).await;
+        let shopify_orders = self.sync_shopify_orders_until(now, shopify_until).await;
         let expired = self.release_expired_reservations().await;
         let mut report = RunReport::default();
         if let Some(publisher) = publisher {
@@ -168,6 +182,7 @@ impl MarketplaceSync {
         }
         report.orders = orders?;
         report.threads = threads?;
+        report.shopify_orders = shopify_orders?;
         report.expired_reservations = expired?;
         Ok(report)
     }

@@ -25,6 +25,11 @@ impl SyncEntity {
         source: "mirakl",
         entity: "threads",
     };
+    /// Shopify orders, read through the Admin GraphQL API.
+    pub const SHOPIFY_ORDERS: SyncEntity = SyncEntity {
+        source: "shopify",
+        entity: "orders",
+    };
 }
 
 /// The stored watermark: the newest change a finished poll saw.

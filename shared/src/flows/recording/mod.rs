@@ -6,7 +6,8 @@
 //!   the one stored changes nothing (`last_updated_at` decides).
 //! - [`mirakl`]: Best Buy orders and message threads, and the follow-up work they cause
 //!   (accept, label, reply), written to the outbox in the caller's transaction.
-//! - [`shopify`]: Shopify orders and customers from its webhooks.
+//! - [`shopify`]: Shopify orders and customers from its webhooks, and orders from the
+//!   scheduled reconciliation.
 //! - [`freshdesk`]: helpdesk tickets from Freshdesk's automation-rule webhooks.
 //! - [`checks`]: what an order must be to be recorded (refused otherwise, naming the
 //!   field), and what is recorded as sent but raised in [`data_problems`].
@@ -31,6 +32,8 @@ pub enum SeenBy {
     /// The scheduled OR11/M11 poll.
     MiraklPoll,
     ShopifyWebhook,
+    /// The scheduled reconciliation through Shopify's Admin GraphQL API.
+    ShopifyPoll,
 }
 
 impl SeenBy {
@@ -40,6 +43,7 @@ impl SeenBy {
             SeenBy::MiraklWebhook => "mirakl_webhook",
             SeenBy::MiraklPoll => "mirakl_poll",
             SeenBy::ShopifyWebhook => "shopify_webhook",
+            SeenBy::ShopifyPoll => "shopify_poll",
         }
     }
 }

@@ -21,12 +21,15 @@ use crate::systems::shopify::{ShopifyCustomer, ShopifyOrder};
 
 /// Records a checked Shopify order through the shared order path, in the caller's
 /// transaction, noting its day in `days` for the transaction's one aggregates refresh.
+/// The webhook and the reconciliation both come here (`seen_by` says which): the same
+/// version of an order seen by both is recorded once (`updated_at` decides).
 /// A total that disagrees with the lines is raised in `ops.data_problems`
 /// ([`shopify_data_problems`]).
 pub async fn record_shopify_order(
     tx: &mut PgConnection,
     checked: &CheckedOrder<ShopifyOrder>,
     pepper: &EmailPepper,
+    seen_by: SeenBy,
     days: &mut SalesDays,
 ) -> Result<RecordedOrder, sqlx::Error> {
     let received = checked.received();
@@ -103,7 +106,7 @@ pub async fn record_shopify_order(
         lines,
         raw_payload: received.raw(),
     };
-    let recorded = record_order(tx, &channel_order, SeenBy::ShopifyWebhook, days).await?;
+    let recorded = record_order(tx, &channel_order, seen_by, days).await?;
     if recorded.change != OrderChange::Unchanged {
         let problems = shopify_data_problems(order);
         record_data_problems(tx, Channel::Shopify, &external_id, &problems).await?;

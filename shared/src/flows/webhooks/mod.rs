@@ -460,8 +460,14 @@ impl WebhookService {
             }
             ParsedDelivery::ShopifyOrder(order) => {
                 let mut savepoint = tx.begin().await.map_err(db)?;
-                let work =
-                    record_shopify_order(&mut savepoint, &order, &self.pepper, &mut days).await;
+                let work = record_shopify_order(
+                    &mut savepoint,
+                    &order,
+                    &self.pepper,
+                    SeenBy::ShopifyWebhook,
+                    &mut days,
+                )
+                .await;
                 let outcome = settle(savepoint, work).await?;
                 if let Err(reason) = outcome {
                     let id = order.value().id.to_string();

@@ -327,6 +327,78 @@ impl FromEnvironment for WebhookSettings {
     }
 }
 
+/// How the orders reconciliation reaches the store's Admin GraphQL API. Optional: a
+/// seller without a Shopify store sets no access token, and no reconciliation runs.
+#[derive(Debug, Clone)]
+pub struct ShopifyAdminSettings {
+    /// `SHOPIFY_SHOP_DOMAIN`: the store, `example.myshopify.com`.
+    pub shop_domain: String,
+    /// `SHOPIFY_ADMIN_ACCESS_TOKEN`: the app's Admin API access token, with the
+    /// `read_orders` scope. Secret.
+    pub access_token: SecretString,
+    /// `SHOPIFY_ADMIN_BASE_URL`: where the API is, `https://<SHOPIFY_SHOP_DOMAIN>` unless
+    /// set (the local stack and tests point it at a stand-in).
+    pub base_url: String,
+    /// `SHOPIFY_API_VERSION`: the Admin API version asked for (default `2025-01`).
+    pub api_version: String,
+}
+
+/// The Admin API version unless `SHOPIFY_API_VERSION` says otherwise.
+pub const DEFAULT_SHOPIFY_API_VERSION: &str = "2025-01";
+
+impl ShopifyAdminSettings {
+    /// The settings when `SHOPIFY_ADMIN_ACCESS_TOKEN` is given (the store then required),
+    /// else `None`.
+    pub fn read_optional(vars: &mut Variables<'_>) -> Option<Self> {
+        let access_token = vars.optional_secret("SHOPIFY_ADMIN_ACCESS_TOKEN")?;
+        let shop_domain = vars.required_parsed("SHOPIFY_SHOP_DOMAIN", |raw| {
+            let domain = raw.trim().to_ascii_lowercase();
+            let valid = !domain.is_empty()
+                && domain
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            if valid {
+                Ok(domain)
+            } else {
+                Err("expected the store's host, e.g. example.myshopify.com".into())
+            }
+        });
+        let base_url = match vars.optional("SHOPIFY_ADMIN_BASE_URL") {
+            Some(raw) => match http_url(&raw) {
+                Ok(url) => url,
+                Err(reason) => {
+                    vars.invalid("SHOPIFY_ADMIN_BASE_URL", reason);
+                    String::new()
+                }
+            },
+            None => format!("https://{shop_domain}"),
+        };
+        let api_version = vars.parsed_or(
+            "SHOPIFY_API_VERSION",
+            DEFAULT_SHOPIFY_API_VERSION.to_owned(),
+            |raw| {
+                let valid = raw.len() == 7
+                    && raw.as_bytes()[4] == b'-'
+                    && raw
+                        .bytes()
+                        .enumerate()
+                        .all(|(i, b)| i == 4 || b.is_ascii_digit());
+                if valid {
+                    Ok(raw.to_owned())
+                } else {
+                    Err(format!("expected a version like 2025-01, got {raw:?}"))
+                }
+            },
+        );
+        Some(Self {
+            shop_domain,
+            access_token,
+            base_url,
+            api_version,
+        })
+    }
+}
+
 /// How the marketplace poller reads Mirakl.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MarketplaceSyncSettings {

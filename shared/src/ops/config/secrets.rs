@@ -57,6 +57,10 @@ pub const SECRET_VARIABLES: &[SecretVariable] = &[
         "FRESHDESK_WEBHOOK_SECRET",
         "FRESHDESK_WEBHOOK_SECRET_SECRET_ARN",
     ),
+    secret(
+        "SHOPIFY_ADMIN_ACCESS_TOKEN",
+        "SHOPIFY_ADMIN_ACCESS_TOKEN_SECRET_ARN",
+    ),
 ];
 
 /// The `<NAME>_SECRET_ARN` variable of a secret variable.

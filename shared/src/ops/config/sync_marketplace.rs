@@ -1,9 +1,10 @@
-//! `sync-marketplace`: polls Mirakl on a schedule and records what changed.
+//! `sync-marketplace`: polls Mirakl on a schedule and records what changed, and
+//! reconciles the Shopify store's orders when it is configured.
 
 use super::parts::RECORDING_FOLLOW_UPS;
 use super::{
     AwsSettings, DatabaseSettings, FromEnvironment, MarketplaceSyncSettings, MiraklSettings,
-    QueueUrls, RetentionSettings, Variables,
+    QueueUrls, RetentionSettings, ShopifyAdminSettings, Variables,
 };
 use crate::model::customer_email::EmailPepper;
 
@@ -20,6 +21,9 @@ pub struct SyncMarketplaceSettings {
     pub mirakl: MiraklSettings,
     /// Overlap, first look-back and page size of the polls.
     pub sync: MarketplaceSyncSettings,
+    /// The store's Admin API, when its orders are reconciled (`SHOPIFY_ADMIN_ACCESS_TOKEN`
+    /// given); the reconciliation uses the same overlap and first look-back.
+    pub shopify: Option<ShopifyAdminSettings>,
     /// The accept, label and reply queues: the poller is also the outbox's sweep, so it
     /// publishes every follow-up the recording path writes.
     pub outbox_queues: QueueUrls,
@@ -36,6 +40,7 @@ impl FromEnvironment for SyncMarketplaceSettings {
             email_hash_pepper: EmailPepper::read(vars),
             mirakl: MiraklSettings::read(vars),
             sync: MarketplaceSyncSettings::read(vars),
+            shopify: ShopifyAdminSettings::read_optional(vars),
             outbox_queues: QueueUrls::read(vars, RECORDING_FOLLOW_UPS),
             retention: RetentionSettings::read(vars),
         }
@@ -73,6 +78,31 @@ mod tests {
         assert_eq!(settings.retention, RetentionSettings::default());
         assert!(settings.outbox_queues.reply.is_some());
         assert_hides(&format!("{settings:?}"), SECRETS);
+    }
+
+    #[test]
+    fn the_shopify_reconciliation_is_configured_by_its_access_token_alone() {
+        let without = SyncMarketplaceSettings::from_lookup(lookup(COMPLETE)).unwrap();
+        assert!(without.shopify.is_none());
+
+        let vars = with(
+            COMPLETE,
+            "SHOPIFY_ADMIN_ACCESS_TOKEN",
+            "shpat_never-printed",
+        );
+        let err = SyncMarketplaceSettings::from_lookup(lookup(&vars)).unwrap_err();
+        assert_eq!(err.variables(), ["SHOPIFY_SHOP_DOMAIN"]);
+
+        let vars = with(&vars, "SHOPIFY_SHOP_DOMAIN", "Maple-Refurb.myshopify.com");
+        let settings = SyncMarketplaceSettings::from_lookup(lookup(&vars)).unwrap();
+        let shopify = settings.shopify.clone().unwrap();
+        assert_eq!(shopify.base_url, "https://maple-refurb.myshopify.com");
+        assert_eq!(shopify.api_version, "2025-01");
+        assert_hides(&format!("{settings:?}"), &["shpat_never-printed"]);
+
+        let vars = with(&vars, "SHOPIFY_API_VERSION", "latest");
+        let err = SyncMarketplaceSettings::from_lookup(lookup(&vars)).unwrap_err();
+        assert_eq!(err.variables(), ["SHOPIFY_API_VERSION"]);
     }
 
     #[test]

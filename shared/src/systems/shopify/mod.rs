@@ -1,11 +1,14 @@
 //! Shopify webhook documents: orders and customers as Shopify sends them. Recording them
-//! is [`crate::flows::recording::shopify`]'s job.
+//! is [`crate::flows::recording::shopify`]'s job. [`admin`] reads orders through the
+//! Admin GraphQL API, for the reconciliation, as these same documents.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use crate::model::received::{decimal, optional_decimal};
+
+pub mod admin;
 
 /// The `X-Shopify-Topic` values sellerops records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
