@@ -4,18 +4,24 @@
 //!
 //! - **The pricing queue** (SQS, partial batch failures): each record a
 //!   [`PricingMessage`]. "Re-evaluate these listings" and "re-evaluate all" run an
-//!   evaluation ([`evaluate_prices`]); "apply a price change" and Amazon's SP-API
-//!   notifications are matched below, where their flows plug in.
+//!   evaluation ([`evaluate_prices`]); an Amazon SP-API `ANY_OFFER_CHANGED`
+//!   notification is recorded and the listings it affects evaluated
+//!   ([`handle_offer_notification`]); "apply a price change" is matched below, where its
+//!   flow plugs in.
 //! - **The EventBridge schedule**: any other event is the scheduled full evaluation
 //!   (time windows opening and closing, sales ending).
 //!
-//! After either, the outbox's "apply a price change" messages are published.
+//! After an evaluation the automation rules run over the listings it decided
+//! ([`run_automation`]); then the outbox's "apply a price change" messages are published.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
+use sellerops::flows::pricing::automation::run_automation;
+use sellerops::flows::pricing::offer_changes::handle_offer_notification;
 use sellerops::flows::pricing::{
     evaluate_prices, EvaluationOptions, EvaluationReport, PricingMessage, Selection,
 };
@@ -94,6 +100,15 @@ pub async fn handle(
         tracing::error!(error = %error_chain(&err), "scheduled price evaluation failed");
         err
     })?;
+    if !report.stopped_short {
+        // Automation rules that are not held by their cooldown fire after a complete
+        // run; a failure is logged and the next run fires them.
+        if let Err(err) =
+            run_automation(function.pool, None, &HashMap::new(), chrono::Utc::now()).await
+        {
+            tracing::error!(error = %error_chain(&err), "automation rules did not run");
+        }
+    }
     publish(function, plan).await;
     emit(&report, &BatchTally::default());
     Ok(serde_json::json!({
@@ -154,11 +169,22 @@ async fn handle_message(
                 options,
             )
             .await?;
-            finished(report)
+            let report = finished(report)?;
+            run_automation(
+                function.pool,
+                Some(&message.listing_ids),
+                &HashMap::new(),
+                now,
+            )
+            .await?;
+            Ok(report)
         }
         PricingMessage::ReevaluateAll { reason } => {
             tracing::info!(%reason, "re-evaluating every listing");
-            finished(evaluate_prices(function.pool, Selection::All, now, options).await?)
+            let report =
+                finished(evaluate_prices(function.pool, Selection::All, now, options).await?)?;
+            run_automation(function.pool, None, &HashMap::new(), now).await?;
+            Ok(report)
         }
         // The apply path (Mirakl offer update, Amazon Listings patch) plugs in here: the
         // message names the stored decision to send.
@@ -167,13 +193,11 @@ async fn handle_message(
              channel is not available in this version; it stays a suggestion",
             change.price_change_id, change.listing_id, change.channel
         ))),
-        // Competitor offers (SP-API ANY_OFFER_CHANGED) plug in here: record the offers,
-        // then re-evaluate the listings they affect.
-        PricingMessage::SpApi {
-            notification_type, ..
-        } => Err(ProcessError::permanent(format!(
-            "SP-API notification {notification_type} is not handled in this version"
-        ))),
+        PricingMessage::SpApi { notification, .. } => {
+            let handled =
+                handle_offer_notification(function.pool, &notification, now, options).await?;
+            Ok(handled.evaluation)
+        }
     }
 }
 

@@ -25,6 +25,8 @@
 //!   `ANY_OFFER_CHANGED`), recorded with their price history and the alerts they raise.
 //! - [`automation`]: automation rules that turn a listing's figures and its competitors'
 //!   changes into tasks and alerts, within cooldowns and daily limits.
+//! - [`offer_changes`]: a competitor offer change from the pricing queue: recorded, its
+//!   listings re-evaluated, the automation rules run.
 //!
 //! Competitor recording and rule firing keep their pure parts (the alerts a report
 //! raises, whether a rule fires) apart from their set-based writes.
@@ -40,6 +42,7 @@ pub mod evaluate;
 pub mod load;
 pub mod margin;
 pub mod message;
+pub mod offer_changes;
 pub mod rule_store;
 pub mod rules;
 pub mod schedule;

@@ -10,9 +10,12 @@
 //! - [`firing`]: writing the firings through the firing log
 //!   (`workflow.automation_firings`), which holds cooldowns and daily limits even when
 //!   two runs fire at once; writing and loading rules.
+//! - [`run`]: a run after an evaluation: the listings' figures loaded in one query,
+//!   the rules planned and fired.
 
 pub mod firing;
 pub mod rule;
+pub mod run;
 pub mod trigger;
 
 pub use firing::{
@@ -20,6 +23,7 @@ pub use firing::{
     WriteRuleError,
 };
 pub use rule::{Action, AutomationRule, AutomationRuleDefinition, InvalidAutomationRule, Trigger};
+pub use run::{load_listing_signals, run_automation, AutomationReport};
 pub use trigger::{
     fires, plan_firings, CompetitorSignal, ListingSignals, PlannedFiring, PlannedOutcome,
 };

@@ -22,5 +22,5 @@ pub mod record;
 pub mod snapshot;
 
 pub use changes::{detect_changes, AlertDraft, AlertKind, KnownOffer, Severity};
-pub use record::{record_offers, CompetitorSettings, RecordedOffers};
+pub use record::{record_notification, record_offers, CompetitorSettings, RecordedOffers};
 pub use snapshot::{ObservedOffer, OfferSnapshot};

@@ -26,6 +26,7 @@ use super::snapshot::OfferSnapshot;
 use crate::flows::pricing::decimal_from_json;
 use crate::flows::pricing::load::OWN_SELLER_IDS_KEY;
 use crate::ops::errors::ProcessError;
+use crate::systems::amazon::offer_changed::{AnyOfferChanged, NOTIFICATION_TYPE};
 
 /// The settings recording reads from `ops.settings`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -407,4 +408,43 @@ fn history_source(snapshot: &OfferSnapshot) -> &'static str {
         crate::model::channel::Channel::Amazon => "sp_api",
         _ => "mirakl",
     }
+}
+
+/// Records an SP-API notification as it came off the pricing queue: an
+/// `ANY_OFFER_CHANGED` one is read ([`AnyOfferChanged::parse`]) and its offers recorded
+/// with the seller's own told apart; the document is kept on the competitor product.
+///
+/// # Errors
+/// Permanent for another notification type or a notification that cannot be read
+/// (naming the field); database failures classified retryable or permanent.
+pub async fn record_notification(
+    pool: &PgPool,
+    notification: &Value,
+) -> Result<RecordedOffers, ProcessError> {
+    let notification_type = notification
+        .get("NotificationType")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if notification_type != NOTIFICATION_TYPE {
+        return Err(ProcessError::permanent(format!(
+            "SP-API notification {notification_type:?} is not read: the pricing queue \
+             takes {NOTIFICATION_TYPE}"
+        )));
+    }
+    let parsed = AnyOfferChanged::parse(&notification.to_string()).map_err(|err| {
+        ProcessError::permanent(format!("SP-API {NOTIFICATION_TYPE} notification: {err}"))
+    })?;
+    let settings = CompetitorSettings::load(pool).await?;
+    let snapshot = OfferSnapshot::from_notification(&parsed, &settings.own_seller_ids);
+    let recorded = record_offers(pool, &snapshot, Some(notification), &settings).await?;
+    tracing::info!(
+        notification_id = %parsed.notification_metadata.notification_id,
+        asin = %snapshot.product_id,
+        offers = snapshot.offers.len(),
+        alerts = recorded.alerts.len(),
+        listings = recorded.affected_listing_ids.len(),
+        stale = recorded.stale,
+        "competitor offers recorded"
+    );
+    Ok(recorded)
 }
