@@ -1,5 +1,5 @@
 # The two commands a new machine needs (see README.md), and a few conveniences.
-.PHONY: demo test reliability down lint deny bench-webhooks bench-ingest bench-indexes bench-ingest-bomb bench-coldstart rds-ca-bundle eval-replies bench-replies train-replies
+.PHONY: demo test reliability down lint deny bench-webhooks bench-ingest bench-pricing bench-indexes bench-ingest-bomb bench-coldstart rds-ca-bundle eval-replies bench-replies train-replies
 
 ## demo: start the local stack and run sellerops end to end on it
 demo:
@@ -58,6 +58,13 @@ bench-webhooks:
 ## bench-ingest: time the order-file import against psql \copy (ROWS=1000000 by default)
 bench-ingest:
 	@ROWS=$(ROWS) bash infra/local/bench-ingest.sh
+## bench-pricing: a full price evaluation of 100,000 listings (LISTINGS=100000), then again
+## with nothing changed; prints load/evaluate/write, total, peak RSS and the rows written
+bench-pricing:
+	@bash infra/local/up.sh >/dev/null
+	@bash -c 'set -euo pipefail; source infra/local/env.sh; \
+		cargo build --release --locked -p sellerops-tests --bin bench-pricing; \
+		LISTINGS=$(or $(LISTINGS),100000) target/release/bench-pricing'
 ## bench-indexes: what each index on the tables imports and webhooks write costs per write (ROWS=200000)
 bench-indexes:
 	@ROWS=$(ROWS) bash infra/local/bench-indexes.sh

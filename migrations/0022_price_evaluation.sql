@@ -184,7 +184,12 @@ select * from inventory.landed_costs_at(now());
 alter table pricing.price_rules
     -- A price this rule sets goes out to the channel (through the outbox)
     -- instead of waiting as a suggestion.
-    add column apply_enabled boolean not null default false;
+    add column apply_enabled boolean not null default false,
+    -- Why the evaluation leaves this rule out (a stored config that cannot be
+    -- read, naming the rule type and the field), for a person to fix; null
+    -- while the rule reads. A data problem, never a failed evaluation.
+    add column config_problem text,
+    add column config_problem_seen_at timestamptz;
 
 alter table pricing.current_prices
     -- Where time- and stock-based rules start from; the current price when null.
@@ -261,12 +266,6 @@ create trigger price_decisions_append_only
 
 -- The decision a history row comes from (source pricing_rule).
 alter table pricing.price_history add column decision_id uuid;
-
--- A price rule whose stored config cannot be read is a data problem for a
--- person, not a failed evaluation: channel 'pricing', external_id the rule id.
-alter table ops.data_problems drop constraint data_problems_kind_check;
-alter table ops.data_problems add constraint data_problems_kind_check
-    check (kind in ('total_mismatch', 'unknown_state', 'invalid_price_rule'));
 
 -- What the evaluation reads besides rules and listings; the seller edits them.
 insert into ops.settings (key, value, description) values

@@ -22,6 +22,13 @@ earlier steps created), then checks the database, the simulators and S3:
                           reply in the simulator, with its tracking PIN; a complaint gets
                           a task on the board and no reply; the same messages delivered
                           again change nothing
+    evaluate-pricing-rules
+                          the demo's costs, rules and a rival's offer loaded
+                          (infra/local/demo/pricing.sql), the scheduled event evaluates
+                          every listing: the dock beats the rival's buy box by 1 %, the
+                          keyboard without a cost is flagged, each with its explanation;
+                          a "re-evaluate these listings" message with nothing changed
+                          writes no new decision
 
 Prints a closing line `N passed, M failed`; exits 1 when anything failed.
 """
@@ -42,6 +49,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 EVENTS = REPO / "tests" / "fixtures" / "events"
 CATALOG_SQL = REPO / "infra" / "local" / "demo" / "catalog.sql"
+PRICING_SQL = REPO / "infra" / "local" / "demo" / "pricing.sql"
 DEMO_ORDERS = REPO / "infra" / "local" / "demo" / "mirakl-orders.json"
 ORDER_FILE = REPO / "tests" / "fixtures" / "order-files" / "sample-orders.csv"
 # A function's first invocation may still link it; later ones take well under a second.
@@ -413,6 +421,39 @@ def test_conversation_auto_reply() -> None:
           shop_replies(ROUTINE_THREAD))
 
 
+def listing_summary(shop_sku: str) -> str:
+    return sql("select coalesce(p.optimal_price::text, '') || '|' || coalesce(p.price_flag, '')"
+               " || '|' || coalesce(d.explanation, '')"
+               " from pricing.current_prices p join catalog.shop_sku_map m on m.id = p.listing_id"
+               " left join pricing.price_decisions d on d.id = p.decision_id"
+               f" where m.channel = 'bestbuy_ca' and m.shop_sku = '{shop_sku}'")
+
+
+def test_evaluate_pricing_rules() -> None:
+    print("evaluate-pricing-rules (eventbridge-scheduled.json: a full evaluation; then one re-evaluation message)")
+    subprocess.run([PSQL, env("DATABASE_URL"), "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1",
+                    "-f", str(PRICING_SQL)], check=True, stdout=subprocess.DEVNULL)
+    status, answer = invoke("evaluate-pricing-rules", json.loads((EVENTS / "eventbridge-scheduled.json").read_text()))
+    check("the scheduled evaluation answers", status == 200 and isinstance(answer, dict), answer)
+    dock = listing_summary("SKU-002").split("|", 2)
+    # 84.99 less 1 % is 84.1401, rounded down; the floor (42.87 landed, 12 % fees, 20 %) is 63.04.
+    check("the dock's suggested price beats the rival's buy box by 1 %: 84.14",
+          dock[0] == "84.14", dock)
+    check("and its explanation names the rule and the margin floor",
+          len(dock) == 3 and "d4000000-0000-4000-8000-000000000002" in dock[2] and "margin floor" in dock[2], dock)
+    keyboard = listing_summary("SKU-005").split("|", 2)
+    check("the keyboard, without a landed cost, is flagged and keeps its price",
+          len(keyboard) == 3 and keyboard[1] == "no_landed_cost" and keyboard[0] == "129.00", keyboard)
+    decisions = sql("select count(*) from pricing.price_decisions")
+    dock_id = sql("select id from catalog.shop_sku_map where channel = 'bestbuy_ca' and shop_sku = 'SKU-002'")
+    message = {"kind": "reevaluate_listings", "listing_ids": [dock_id], "reason": "e2e"}
+    status, answer = invoke("evaluate-pricing-rules", sqs_event("sqs-reply-message.json", [message]))
+    check("a re-evaluation message answers with no batch item failures",
+          status == 200 and batch_failures(answer) == [], answer)
+    check("and with nothing changed writes no decision",
+          sql("select count(*) from pricing.price_decisions") == decisions, decisions)
+
+
 def main() -> int:
     set_up()
     steps = [
@@ -423,6 +464,7 @@ def main() -> int:
         ("fetch-shipping-label", test_fetch_shipping_label),
         ("ingest-orders-file", test_ingest_orders_file),
         ("conversation-auto-reply", test_conversation_auto_reply),
+        ("evaluate-pricing-rules", test_evaluate_pricing_rules),
     ]
     for function, step in steps:
         if not has_function(function):

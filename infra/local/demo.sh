@@ -26,6 +26,7 @@ DEMO_DIR="$here/demo"
 EVENTS="$SELLEROPS_REPO_ROOT/tests/fixtures/events"
 ORDERS_FILE="${SELLEROPS_DEMO_ORDERS_FILE:-$SELLEROPS_REPO_ROOT/tests/fixtures/order-files/sample-orders.csv}"
 CATALOG_SQL="$DEMO_DIR/catalog.sql"
+PRICING_SQL="$DEMO_DIR/pricing.sql"
 STEP=0
 STEPS=10
 SWEEP_ROUNDS=3
@@ -142,6 +143,14 @@ else
     drain_queues
 fi
 
+step "Prices: costs, rules and a competitor offer (${PRICING_SQL#"$SELLEROPS_REPO_ROOT"/}), then the scheduled evaluation"
+if has_function evaluate-pricing-rules; then
+    psql_demo -f "$PRICING_SQL"
+    demo_py invoke evaluate-pricing-rules "$EVENTS/eventbridge-scheduled.json"
+else
+    not_built evaluate-pricing-rules
+fi
+
 step "Summary"
 query() {
     "$psql_bin" "$DATABASE_URL" --quiet --no-psqlrc --pset=footer=off --pset=border=1 \
@@ -201,6 +210,20 @@ query "select coalesce(o.external_id, c.external_id) as about, d.language as lan
          join workflow.tasks t on t.id = d.task_id
          join workflow.kanban_stages s on s.id = t.stage_id
         order by d.decided_at"
+printf '\nSuggested prices (pricing.current_prices; each decision and its explanation in pricing.price_decisions)\n'
+query "select m.shop_sku, p.price as now, p.optimal_price as suggested, p.price_confidence as confidence,
+              coalesce(p.price_bound, '') as bound, coalesce(p.price_flag, '') as flag,
+              coalesce(r.name, '') as rule, p.net_margin_pct as net_margin_pct
+         from pricing.current_prices p
+         join catalog.shop_sku_map m on m.id = p.listing_id
+         left join pricing.price_rules r on r.id = p.suggested_rule_id
+        order by m.shop_sku"
+scalar "select coalesce(string_agg(format(E'    %s\n      %s', m.shop_sku,
+                                          replace(d.explanation, E'\n', E'\n      ')),
+                                   E'\n' order by m.shop_sku), '    (none)')
+          from pricing.current_prices p
+          join catalog.shop_sku_map m on m.id = p.listing_id
+          join pricing.price_decisions d on d.id = p.decision_id"
 printf '\nFailures needing a person (ops.process_failures, open)\n'
 query "select process_name as process, coalesce(entity_ref, '') as about, reason, created_at
          from ops.process_failures where resolved_at is null order by created_at"

@@ -494,13 +494,11 @@ async fn a_stored_rule_that_cannot_be_read_is_a_data_problem_not_a_failed_run(po
 
     assert_eq!(report.unreadable_rules, 1);
     assert_eq!(summary(&pool, listed).await.0, Some(dec("25.00")));
-    let detail: String = sqlx::query_scalar(
-        "select detail from ops.data_problems
-         where kind = 'invalid_price_rule' and external_id = $1 and resolved_at is null",
-    )
-    .bind(bad.to_string())
-    .fetch_one(&pool)
-    .await
-    .expect("data problem");
+    let detail: String =
+        sqlx::query_scalar("select config_problem from pricing.price_rules where id = $1")
+            .bind(bad)
+            .fetch_one(&pool)
+            .await
+            .expect("data problem");
     assert!(detail.contains("match_type"), "{detail}");
 }

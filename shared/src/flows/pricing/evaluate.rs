@@ -32,8 +32,8 @@ use uuid::Uuid;
 
 use super::decision::{decide, Decision, MarginFloorSource, RuleBook};
 use super::load::{
-    load_listings, load_offers, load_rules, load_settings, ListingPage, LoadError, LoadedListing,
-    LoadedRule, PricingSettings,
+    load_landed_costs, load_listings, load_offers, load_rules, load_settings, ListingPage,
+    LoadError, LoadedListing, LoadedRule, PricingSettings,
 };
 use super::write::{confidence, flag_name, write_decisions, DecisionRow, Mode, WriteTally};
 use crate::ops::errors::ProcessError;
@@ -166,6 +166,12 @@ pub async fn evaluate_prices(
     let rules = load_rules(&mut conn).await?;
     report.unreadable_rules = rules.problems.len() as u64;
     let mut books = RuleBooks::new(rules.rules, now, &settings);
+    // A full run costs every variant in one pass over the bills of materials; a few
+    // listings cost only their own variants, page by page.
+    let all_costs = match selection {
+        Selection::All => Some(load_landed_costs(&mut conn, now, None).await?),
+        Selection::Listings(_) => None,
+    };
     report.times.load += started.elapsed();
 
     let page_size = options.page_size.max(1);
@@ -192,10 +198,22 @@ pub async fn evaluate_prices(
                 None => break,
             },
         };
-        let listings = load_listings(&mut conn, page, now).await?;
+        let mut listings = load_listings(&mut conn, page).await?;
         if listings.is_empty() && given.is_none() {
             report.times.load += started.elapsed();
             break;
+        }
+        let page_costs;
+        let costs = match &all_costs {
+            Some(costs) => costs,
+            None => {
+                let variants: Vec<Uuid> = listings.iter().map(|l| l.variant_id).collect();
+                page_costs = load_landed_costs(&mut conn, now, Some(&variants)).await?;
+                &page_costs
+            }
+        };
+        for listing in &mut listings {
+            listing.cost_with(costs);
         }
         after = listings.last().map(|listing| listing.listing_id);
         let ids: Vec<Uuid> = listings.iter().map(|l| l.listing_id).collect();

@@ -3,8 +3,8 @@
 //! - [`load_settings`]: the seller's time zone, the default margin floor, each channel's
 //!   fees and the seller's own marketplace ids (`ops.settings`).
 //! - [`load_rules`]: the active price rules, read with [`PriceRule::parse`]; a stored
-//!   rule whose config cannot be read is reported as a [`RuleProblem`] (and kept in
-//!   `ops.data_problems`), never a failed evaluation.
+//!   rule whose config cannot be read is reported as a [`RuleProblem`] (and kept on the
+//!   rule, `pricing.price_rules.config_problem`), never a failed evaluation.
 //! - [`load_listings`]: a page of active listings with their current price, bounds,
 //!   margin floor, stock, category, tags, channel, landed cost at the evaluation time
 //!   (`inventory.landed_costs_at`) and what was decided for them last time.
@@ -209,8 +209,8 @@ pub struct LoadedRules {
 }
 
 /// Reads every active rule. A rule that does not parse is left out and reported, and
-/// recorded in `ops.data_problems` (kind `invalid_price_rule`, channel `pricing`,
-/// external id the rule id) for a person; a rule that parses again resolves its problem.
+/// its problem kept on the rule (`config_problem`) for a person; a rule that reads again
+/// has it cleared.
 pub async fn load_rules(conn: &mut PgConnection) -> Result<LoadedRules, sqlx::Error> {
     let rows = sqlx::query!(
         "select id, name, priority, applies_to, scope_value, rule_type, config, apply_enabled
@@ -249,8 +249,8 @@ pub async fn load_rules(conn: &mut PgConnection) -> Result<LoadedRules, sqlx::Er
     Ok(loaded)
 }
 
-/// Keeps `ops.data_problems` in step with the rules: one open problem per unreadable
-/// rule, resolved once the rule reads (or is switched off).
+/// Keeps each rule's `config_problem` in step: set (with when it was first seen) on a
+/// rule that cannot be read, cleared once it reads.
 async fn record_rule_problems(
     conn: &mut PgConnection,
     loaded: &LoadedRules,
@@ -259,49 +259,27 @@ async fn record_rule_problems(
         tracing::warn!(rule_id = %problem.rule_id, rule = %problem.name, problem = %problem.problem,
             "price rule left out: its config cannot be read");
     }
-    let ids: Vec<String> = loaded
-        .problems
-        .iter()
-        .map(|p| p.rule_id.to_string())
-        .collect();
-    let configs: Vec<String> = loaded
-        .problems
-        .iter()
-        .map(|p| p.config.to_string())
-        .collect();
+    let ids: Vec<Uuid> = loaded.problems.iter().map(|p| p.rule_id).collect();
     let details: Vec<String> = loaded
         .problems
         .iter()
-        .map(|p| {
-            format!(
-                "price rule {:?} is left out of every evaluation: {}",
-                p.name, p.problem
-            )
-        })
+        .map(|p| format!("left out of every evaluation: {}", p.problem))
         .collect();
     sqlx::query!(
-        "insert into ops.data_problems as p
-             (channel, external_id, field, kind, sent_value, detail)
-         select 'pricing', n.rule_id, 'config', 'invalid_price_rule', n.config, n.detail
-         from unnest($1::text[], $2::text[], $3::text[]) as n(rule_id, config, detail)
-         on conflict on constraint data_problems_channel_external_id_field_key do update set
-             sent_value = excluded.sent_value,
-             detail = excluded.detail,
-             last_seen_at = now(),
-             resolved_at = null
-         where p.sent_value is distinct from excluded.sent_value
-            or p.detail is distinct from excluded.detail
-            or p.resolved_at is not null",
+        "update pricing.price_rules r
+         set config_problem = n.detail,
+             config_problem_seen_at = coalesce(r.config_problem_seen_at, now())
+         from unnest($1::uuid[], $2::text[]) as n(id, detail)
+         where r.id = n.id and r.config_problem is distinct from n.detail",
         &ids,
-        &configs,
         &details,
     )
     .execute(&mut *conn)
     .await?;
     sqlx::query!(
-        "update ops.data_problems set resolved_at = now()
-         where channel = 'pricing' and kind = 'invalid_price_rule' and resolved_at is null
-           and not (external_id = any($1))",
+        "update pricing.price_rules
+         set config_problem = null, config_problem_seen_at = null
+         where config_problem is not null and is_active and not (id = any($1))",
         &ids,
     )
     .execute(&mut *conn)
@@ -329,6 +307,8 @@ pub struct PreviousDecision {
 pub struct LoadedListing {
     /// `catalog.shop_sku_map.id`.
     pub listing_id: Uuid,
+    /// The variant it sells, whose landed cost it has.
+    pub variant_id: Uuid,
     /// The channel it sells on (`amazon`, `bestbuy_ca`…), for its fees.
     pub channel: String,
     /// The currency of its prices.
@@ -342,6 +322,62 @@ pub struct LoadedListing {
     pub landed_cost_currency_differs: bool,
     /// What was decided last time.
     pub previous: PreviousDecision,
+}
+
+impl LoadedListing {
+    /// Sets the landed cost from `costs`: none when the variant has none, or when it is
+    /// in another currency than the listing's prices.
+    pub fn cost_with(&mut self, costs: &LandedCosts) {
+        let cost = costs.get(&self.variant_id);
+        self.landed_cost_currency_differs =
+            cost.is_some_and(|cost| cost.amount.is_some() && cost.currency != self.currency);
+        self.facts.landed_cost = cost
+            .filter(|_| !self.landed_cost_currency_differs)
+            .and_then(|cost| cost.amount);
+    }
+}
+
+/// A variant's landed cost at the evaluation time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LandedCost {
+    /// `None` when a part has no valid price (see `inventory.landed_costs_at`).
+    pub amount: Option<Decimal>,
+    /// The parts' currency.
+    pub currency: String,
+}
+
+/// Landed costs by variant id.
+pub type LandedCosts = HashMap<Uuid, LandedCost>;
+
+/// The landed costs at `now` of `variant_ids`, or of every variant (one pass over the
+/// bills of materials, for a full evaluation), from `inventory.landed_costs_at`.
+pub async fn load_landed_costs(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    variant_ids: Option<&[Uuid]>,
+) -> Result<LandedCosts, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select variant_id as "variant_id!", estimated_landed_cost,
+                  currency::text as "currency!"
+           from inventory.landed_costs_at($1, $2)
+           where currency is not null"#,
+        now,
+        variant_ids as Option<&[Uuid]>,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            (
+                row.variant_id,
+                LandedCost {
+                    amount: row.estimated_landed_cost,
+                    currency: row.currency,
+                },
+            )
+        })
+        .collect())
 }
 
 /// Which listings to load.
@@ -358,11 +394,11 @@ pub enum ListingPage<'a> {
     Ids(&'a [Uuid]),
 }
 
-/// Loads a page of listings with their landed costs at `now`, in one query.
+/// Loads a page of listings in one query, without their landed costs: see
+/// [`load_landed_costs`] and [`LoadedListing::cost_with`].
 pub async fn load_listings(
     conn: &mut PgConnection,
     page: ListingPage<'_>,
-    now: DateTime<Utc>,
 ) -> Result<Vec<LoadedListing>, sqlx::Error> {
     let (ids, after, limit) = match page {
         ListingPage::After { after, limit } => (None, after, limit),
@@ -395,8 +431,7 @@ pub async fn load_listings(
                   coalesce(stock.available, 0)::bigint as "stock!",
                   product.category,
                   product.tags as "tags!",
-                  cost.estimated_landed_cost as "landed_cost?",
-                  cost.currency::text as "landed_currency?",
+                  page.variant_id as "variant_id!",
                   cp.optimal_price as previous_price,
                   cp.suggested_rule_id as previous_rule_id,
                   cp.price_bound as previous_bound,
@@ -407,50 +442,41 @@ pub async fn load_listings(
            join catalog.product_variants variant on variant.id = page.variant_id
            join catalog.products product on product.id = variant.product_id
            left join inventory.stock_levels stock on stock.variant_id = page.variant_id
-           left join inventory.landed_costs_at($4, array(select variant_id from page)) cost
-                  on cost.variant_id = page.variant_id
            order by page.id"#,
         ids as Option<&[Uuid]>,
         after,
         limit,
-        now,
     )
     .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|row| {
-            let differs = row
-                .landed_currency
-                .as_deref()
-                .is_some_and(|currency| currency != row.currency);
-            let landed_cost = if differs { None } else { row.landed_cost };
-            LoadedListing {
-                listing_id: row.listing_id,
-                facts: ListingFacts {
-                    id: row.listing_id.to_string(),
-                    current_price: row.current_price,
-                    regular_price: row.regular_price,
-                    landed_cost,
-                    min_price: row.min_price,
-                    max_price: row.max_price,
-                    margin_floor_pct: row.margin_floor_pct,
-                    stock: row.stock,
-                    category: row.category,
-                    tags: row.tags,
-                },
-                channel: row.channel,
-                currency: row.currency,
-                apply_enabled: row.apply_enabled,
-                landed_cost_currency_differs: differs,
-                previous: PreviousDecision {
-                    price: row.previous_price,
-                    rule_id: row.previous_rule_id,
-                    bound: row.previous_bound,
-                    flag: row.previous_flag,
-                    digest: row.previous_digest,
-                },
-            }
+        .map(|row| LoadedListing {
+            listing_id: row.listing_id,
+            variant_id: row.variant_id,
+            facts: ListingFacts {
+                id: row.listing_id.to_string(),
+                current_price: row.current_price,
+                regular_price: row.regular_price,
+                landed_cost: None,
+                min_price: row.min_price,
+                max_price: row.max_price,
+                margin_floor_pct: row.margin_floor_pct,
+                stock: row.stock,
+                category: row.category,
+                tags: row.tags,
+            },
+            channel: row.channel,
+            currency: row.currency,
+            apply_enabled: row.apply_enabled,
+            landed_cost_currency_differs: false,
+            previous: PreviousDecision {
+                price: row.previous_price,
+                rule_id: row.previous_rule_id,
+                bound: row.previous_bound,
+                flag: row.previous_flag,
+                digest: row.previous_digest,
+            },
         })
         .collect())
 }
