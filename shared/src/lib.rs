@@ -7,9 +7,10 @@
 //!   import ([`flows::ingest`]), recording every channel's orders and messages
 //!   ([`flows::recording`]), fulfilment ([`flows::fulfilment`]: accepting orders, buying
 //!   labels, stock that follows the order), webhooks ([`flows::webhooks`]), marketplace
-//!   sync ([`flows::marketplace_sync`]), the daily sales aggregates both imports and
-//!   recordings keep exact ([`flows::sales_aggregates`]) and the price decision
-//!   ([`flows::pricing`]).
+//!   sync and the Shopify orders reconciliation ([`flows::marketplace_sync`]), the daily
+//!   sales aggregates both imports and recordings keep exact
+//!   ([`flows::sales_aggregates`]), the support reports ([`flows::support_reports`]) and
+//!   the price decision ([`flows::pricing`]).
 //! - [`systems`]: the outside systems, each behind its own client or document types:
 //!   Mirakl ([`systems::mirakl`]), Amazon SP-API ([`systems::amazon`]), Canada Post
 //!   ([`systems::canadapost`]), Shopify
