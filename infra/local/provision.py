@@ -62,6 +62,8 @@ LOCAL_SECRETS = {
     "SHOPIFY_WEBHOOK_SECRET": ("shopify-webhook-secret", None),
     "FRESHDESK_WEBHOOK_SECRET": ("freshdesk-webhook-secret", None),
     "SHOPIFY_ADMIN_ACCESS_TOKEN": ("shopify-admin-access-token", None),
+    "AMAZON_LWA_CLIENT_SECRET": ("amazon-lwa", "client_secret"),
+    "AMAZON_LWA_REFRESH_TOKEN": ("amazon-lwa", "refresh_token"),
 }
 SELF_CHECK_TIMEOUT_SECONDS = 15
 

@@ -23,6 +23,7 @@ const SECRET_HEADERS: &[&str] = &[
     "x-api-key",
     "api-key",
     "x-shopify-access-token",
+    "x-amz-access-token",
     "x-shopify-hmac-sha256",
     "x-webhook-secret",
     "cookie",

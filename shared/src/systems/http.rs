@@ -164,6 +164,22 @@ impl<'a> Call<'a> {
     }
 }
 
+/// What a request that is not idempotent (a reply posted, a price pushed) may have
+/// done when it did not succeed: each system's error says which, and the flow that
+/// sent it decides whether it may send again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendEffect {
+    /// Provably nothing: the request never left (no connection could be made, or it
+    /// could not be built), or the server turned it away before any work (429,
+    /// rejected credentials). Sending it again cannot do the work twice.
+    NeverLeft,
+    /// The server refused the request (any other 4xx) and would refuse it again.
+    Refused,
+    /// Unknown: a timeout after sending, a 5xx, or a 2xx that could not be read. The
+    /// work may be done; read the other side back before any second attempt.
+    Ambiguous,
+}
+
 /// A 2xx answer.
 #[derive(Debug, Clone)]
 pub struct Answer {

@@ -4,9 +4,10 @@
 //! | call | does |
 //! |---|---|
 //! | `GET /_sim/health` | 200 `ok` |
-//! | `GET /_sim/state` | orders, state changes, threads, shipments, faults, recent calls |
+//! | `GET /_sim/state` | orders, state changes, threads, offers, offer imports, shipments, faults, recent calls |
 //! | `POST /_sim/orders[?replace=true]` | adds Mirakl orders (an order, an array, or `{"orders": [...]}`) |
 //! | `POST /_sim/threads[?replace=true]` | adds inbox threads, likewise |
+//! | `POST /_sim/offers[?replace=true]` | adds Mirakl offers (OF21's shape, by `shop_sku`), likewise |
 //! | `POST /_sim/faults` | adds a fault, e.g. `{"route": "OR21", "status": 503, "times": 2}` |
 //! | `GET /_sim/faults`, `DELETE /_sim/faults` | lists / clears the faults |
 //! | `GET /_sim/counters` | calls received per route (`NCSHIPMENT`: purchase requests, `REFUND`: refund requests), and Canada Post shipments and refunds, in all and per `customer-ref-1` |
@@ -34,6 +35,7 @@ pub fn router() -> Router<Arc<Simulator>> {
         .route("/_sim/state", get(state))
         .route("/_sim/orders", post(add_orders))
         .route("/_sim/threads", post(add_threads))
+        .route("/_sim/offers", post(add_offers))
         .route(
             "/_sim/faults",
             post(add_fault).get(list_faults).delete(clear_faults),
@@ -86,6 +88,14 @@ async fn add_threads(
     body: Bytes,
 ) -> Response {
     seeded(parse(&body).and_then(|seed| sim.lock().threads.seed(seed, params.replace, Utc::now())))
+}
+
+async fn add_offers(
+    State(sim): State<Arc<Simulator>>,
+    Query(params): Query<SeedParams>,
+    body: Bytes,
+) -> Response {
+    seeded(parse(&body).and_then(|seed| sim.lock().offers.seed(seed, params.replace)))
 }
 
 async fn add_fault(State(sim): State<Arc<Simulator>>, body: Bytes) -> Response {
@@ -148,6 +158,8 @@ async fn state(State(sim): State<Arc<Simulator>>) -> Json<Value> {
             "orders": state.orders.all().collect::<Vec<_>>(),
             "state_changes": state.orders.history(),
             "threads": state.threads.all().collect::<Vec<_>>(),
+            "offers": state.offers.all().collect::<Vec<_>>(),
+            "offer_imports": state.offers.imports(),
         },
         "canadapost": {
             "shipments": state.shipments.all().collect::<Vec<_>>(),

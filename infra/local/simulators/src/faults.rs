@@ -1,6 +1,6 @@
 //! Failures injected on request through `POST /_sim/faults`.
 //!
-//! A fault names one route (a Mirakl operation code such as `OR21`, or for Canada Post
+//! A fault names one route (a Mirakl operation code such as `OR21` or `OF24`, or for Canada Post
 //! `NCSHIPMENT` (buy), `NCSHIPMENTS` (list), `SHIPMENT`, `DETAILS`, `REFUND`,
 //! `ARTIFACT`) and says what the next `times` calls to it get instead of the normal
 //! answer: a status (5xx, 429 with `Retry-After`, a 400 with a message), a delay before
@@ -8,7 +8,7 @@
 //! error. Faults are used up in the order they were added.
 //!
 //! By default a fault strikes before the service works: nothing is done. With `after`
-//! the service does the work first (a purchase is bought) and the fault then spoils
+//! the service does the work first (a purchase is bought, an offer import runs) and the fault then spoils
 //! the answer: the delay runs after it (the caller times out and hangs up, the
 //! purchase stays), the status replaces it (a 5xx after buying), or, with `truncate`,
 //! the real answer arrives cut in half. These are the ambiguous outcomes: the work was
@@ -40,6 +40,10 @@ pub const ROUTES: &[&str] = &[
     "M11",
     "M12",
     "SH21",
+    "OF21",
+    "OF24",
+    "OF02",
+    "OF04",
     "NCSHIPMENT",
     "NCSHIPMENTS",
     "SHIPMENT",

@@ -3,7 +3,8 @@
 //! answer in the real services' shapes (shared/reference/), and fail on request.
 //!
 //! Layout:
-//! - [`mirakl`]: OR11, OR21, OR23, OR24, M10, M11, M12, SH21 under `/api/`.
+//! - [`mirakl`]: OR11, OR21, OR23, OR24, M10, M11, M12, SH21, OF21, OF24, OF02, OF04
+//!   under `/api/`.
 //! - [`canadapost`]: `ncshipment` (buy, list, read, details, refund) and the label
 //!   artifact under `/rs/`.
 //! - `control`: the `/_sim/` API (seed, faults, state, counters, reset), on both ports.
@@ -44,7 +45,8 @@ pub struct Settings {
     pub canadapost_addr: SocketAddr,
     /// The credentials checked.
     pub credentials: Credentials,
-    /// Orders and threads to start with: `{"orders": [...], "threads": [...]}`.
+    /// Orders, threads and offers to start with: `{"orders": [...], "threads": [...],
+    /// "offers": [...]}`.
     pub seed: Option<serde_json::Value>,
 }
 
@@ -189,6 +191,9 @@ fn seed_state(simulator: &Simulator, seed: serde_json::Value) -> Result<(), Stri
     }
     if let Some(threads) = seed.get("threads") {
         state.threads.seed(threads.clone(), true, now)?;
+    }
+    if let Some(offers) = seed.get("offers") {
+        state.offers.seed(offers.clone(), true)?;
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::canadapost::shipments::Shipments;
 use crate::faults::Faults;
+use crate::mirakl::offers::Offers;
 use crate::mirakl::orders::Orders;
 use crate::mirakl::threads::Threads;
 
@@ -39,6 +40,8 @@ pub struct SimState {
     pub orders: Orders,
     /// Mirakl inbox threads.
     pub threads: Threads,
+    /// Mirakl offers and their imports.
+    pub offers: Offers,
     /// Canada Post shipments and their labels.
     pub shipments: Shipments,
     /// Failures to inject.

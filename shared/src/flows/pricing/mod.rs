@@ -23,6 +23,9 @@
 //! - [`rule_store`]: writing a rule, refused when its config cannot be read.
 //! - [`competitors`]: competitor offers reported by the channel (SP-API
 //!   `ANY_OFFER_CHANGED`), recorded with their price history and the alerts they raise.
+//! - [`apply`]: a price the seller lets go out, pushed to its channel (Mirakl's offer
+//!   update, Amazon's listing patch) exactly once; its plan is pure, its flow does the
+//!   I/O.
 //! - [`automation`]: automation rules that turn a listing's figures and its competitors'
 //!   changes into tasks and alerts, within cooldowns and daily limits.
 //! - [`offer_changes`]: a competitor offer change from the pricing queue: recorded, its
@@ -34,6 +37,7 @@
 //! Money is [`Decimal`] throughout, never a float; JSON numbers are read from their
 //! decimal text.
 
+pub mod apply;
 pub mod automation;
 pub mod check;
 pub mod competitors;

@@ -51,9 +51,9 @@ pub use fetch_shipping_label::FetchShippingLabelSettings;
 pub use ingest_orders_file::IngestOrdersFileSettings;
 pub use marketplace_webhook::MarketplaceWebhookSettings;
 pub use parts::{
-    AwsSettings, CanadaPostSettings, DatabaseSettings, DefaultParcel, MarketplaceSyncSettings,
-    MiraklSettings, QueueUrls, RetentionSettings, SenderSettings, ShopifyAdminSettings,
-    WebhookSettings, DEFAULT_SHOPIFY_API_VERSION,
+    AmazonSettings, AwsSettings, CanadaPostSettings, DatabaseSettings, DefaultParcel,
+    MarketplaceSyncSettings, MiraklSettings, QueueUrls, RetentionSettings, SenderSettings,
+    ShopifyAdminSettings, WebhookSettings, DEFAULT_SHOPIFY_API_VERSION,
 };
 pub use sync_marketplace::SyncMarketplaceSettings;
 

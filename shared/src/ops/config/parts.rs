@@ -172,6 +172,48 @@ impl FromEnvironment for MiraklSettings {
     }
 }
 
+/// Amazon.ca's marketplace id, the default of `AMAZON_MARKETPLACE_ID`.
+pub const AMAZON_CA_MARKETPLACE: &str = "A2EUQ1WTGCTBG2";
+
+/// LWA's token endpoint, the default of `AMAZON_LWA_TOKEN_URL`.
+pub const LWA_TOKEN_URL: &str = "https://api.amazon.com/auth/o2/token";
+
+/// How to reach Amazon's Selling Partner API for the seller's listings.
+#[derive(Debug, Clone)]
+pub struct AmazonSettings {
+    /// `AMAZON_SP_API_URL`, e.g. `https://sellingpartnerapi-na.amazon.com`.
+    pub base_url: String,
+    /// `AMAZON_SELLER_ID`: the seller's merchant token, in every listing's path.
+    pub seller_id: String,
+    /// `AMAZON_MARKETPLACE_ID` (default Amazon.ca, `A2EUQ1WTGCTBG2`).
+    pub marketplace_id: String,
+    /// `AMAZON_LWA_TOKEN_URL` (default LWA's), `AMAZON_LWA_CLIENT_ID`, and the secrets
+    /// `AMAZON_LWA_CLIENT_SECRET` and `AMAZON_LWA_REFRESH_TOKEN`.
+    pub lwa: crate::systems::amazon::LwaCredentials,
+}
+
+impl FromEnvironment for AmazonSettings {
+    fn read(vars: &mut Variables<'_>) -> Self {
+        Self {
+            base_url: vars.required_parsed("AMAZON_SP_API_URL", http_url),
+            seller_id: vars.required("AMAZON_SELLER_ID"),
+            marketplace_id: vars
+                .optional("AMAZON_MARKETPLACE_ID")
+                .unwrap_or_else(|| AMAZON_CA_MARKETPLACE.to_owned()),
+            lwa: crate::systems::amazon::LwaCredentials {
+                token_url: vars.parsed_or(
+                    "AMAZON_LWA_TOKEN_URL",
+                    LWA_TOKEN_URL.to_owned(),
+                    http_url,
+                ),
+                client_id: vars.required("AMAZON_LWA_CLIENT_ID"),
+                client_secret: vars.required_secret("AMAZON_LWA_CLIENT_SECRET"),
+                refresh_token: vars.required_secret("AMAZON_LWA_REFRESH_TOKEN"),
+            },
+        }
+    }
+}
+
 /// How to reach Canada Post's REST API (non-contract shipments).
 #[derive(Debug, Clone)]
 pub struct CanadaPostSettings {

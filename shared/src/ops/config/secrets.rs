@@ -61,6 +61,14 @@ pub const SECRET_VARIABLES: &[SecretVariable] = &[
         "SHOPIFY_ADMIN_ACCESS_TOKEN",
         "SHOPIFY_ADMIN_ACCESS_TOKEN_SECRET_ARN",
     ),
+    secret(
+        "AMAZON_LWA_CLIENT_SECRET",
+        "AMAZON_LWA_CLIENT_SECRET_SECRET_ARN",
+    ),
+    secret(
+        "AMAZON_LWA_REFRESH_TOKEN",
+        "AMAZON_LWA_REFRESH_TOKEN_SECRET_ARN",
+    ),
 ];
 
 /// The `<NAME>_SECRET_ARN` variable of a secret variable.

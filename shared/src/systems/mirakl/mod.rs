@@ -5,7 +5,7 @@
 //! key redacted and classifies the answer: 429 (with its `Retry-After`), 5xx, transport
 //! failures and rejected credentials (401, 403) are retryable; any other 4xx is
 //! permanent and carries Mirakl's message. The operations themselves (OR11, OR21, OR23, OR24,
-//! M10, M11, M12) live beside it, one file per area.
+//! M10, M11, M12, and the offers' OF02, OF04, OF21, OF24) live beside it, one file per area.
 
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use crate::ops::retry::RetryPolicy;
 use crate::systems::http::{Answer, Call, Failure, HttpClient};
 
 pub mod line_decisions;
+pub mod offers;
 pub mod order_state;
 pub mod orders;
 pub mod shipping;
@@ -270,6 +271,15 @@ impl MiraklClient {
             base_url: base_url.trim_end_matches('/').to_owned(),
             api_key,
             shop_id,
+        })
+    }
+
+    /// The same client with another request timeout (a caller whose budget is tighter,
+    /// and tests that make a request time out).
+    pub fn with_timeout(&self, timeout: Duration) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            http: self.http.with_timeout(timeout)?,
+            ..self.clone()
         })
     }
 

@@ -215,19 +215,7 @@ pub struct SentMessage {
     pub message_id: String,
 }
 
-/// What Mirakl may have done with an M12 request that did not succeed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendEffect {
-    /// Provably nothing: the request never left (no connection could be made, or it
-    /// could not be built), or Mirakl turned it away before any work (429, rejected
-    /// credentials). Sending it again cannot make a second message.
-    NeverLeft,
-    /// Mirakl refused the message (any other 4xx) and would refuse it again.
-    Refused,
-    /// Unknown: a timeout after sending, a 5xx, or a 2xx that could not be read. The
-    /// message may be in the thread; read it back before any second attempt.
-    Ambiguous,
-}
+pub use crate::systems::http::SendEffect;
 
 impl MiraklError {
     /// What the failed request may have done, for a call that is not idempotent.

@@ -1,11 +1,12 @@
 //! The Mirakl seller (shop) API as Best Buy Canada runs it: OR11, OR21, OR23, OR24,
-//! M10, M11, M12 and SH21 under `/api/…`, checked against the shop API key in the
+//! M10, M11, M12, SH21 and the offers' OF21, OF24, OF02 and OF04 under `/api/…`, checked against the shop API key in the
 //! `Authorization` header (no `Bearer`).
 //!
 //! Errors are JSON `{"status": 400, "message": "ORDER_INVALID_STATE: …"}`: the message
 //! starts with Mirakl's error code so that a caller can tell them apart.
 
 pub mod multipart;
+pub mod offers;
 pub mod orders;
 pub mod threads;
 
@@ -125,6 +126,9 @@ pub fn router(sim: Arc<Simulator>) -> Router<Arc<Simulator>> {
             post(reply_to_thread),
         )
         .route("/api/shipping/carriers", get(list_carriers))
+        .route("/api/offers", get(list_offers).post(update_offers))
+        .route("/api/offers/imports", get(list_imports))
+        .route("/api/offers/imports/{import_id}", get(read_import))
         .layer(middleware::from_fn_with_state(sim, guard))
 }
 
@@ -140,6 +144,10 @@ fn route_of(method: &Method, path: &str) -> Option<&'static str> {
         ("GET", ["api", "inbox", "threads", _]) => Some("M10"),
         ("POST", ["api", "inbox", "threads", _, "message"]) => Some("M12"),
         ("GET", ["api", "shipping", "carriers"]) => Some("SH21"),
+        ("GET", ["api", "offers"]) => Some("OF21"),
+        ("POST", ["api", "offers"]) => Some("OF24"),
+        ("GET", ["api", "offers", "imports"]) => Some("OF04"),
+        ("GET", ["api", "offers", "imports", _]) => Some("OF02"),
         _ => None,
     }
 }
@@ -332,6 +340,52 @@ async fn reply_to_thread(
     ))
 }
 
+#[derive(Debug, Deserialize)]
+struct OfferParams {
+    sku: Option<String>,
+}
+
+async fn list_offers(
+    State(sim): State<Arc<Simulator>>,
+    Query(params): Query<OfferParams>,
+) -> Json<Value> {
+    let (offers, total_count) = sim.lock().offers.list(params.sku.as_deref());
+    Json(json!({"offers": offers, "total_count": total_count}))
+}
+
+/// OF24: the import is created and run at once; 201 with its id.
+async fn update_offers(
+    State(sim): State<Arc<Simulator>>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = json_body(&body)?;
+    let import_id = sim.lock().offers.import(&body, Utc::now())?;
+    Ok((StatusCode::CREATED, Json(json!({"import_id": import_id}))))
+}
+
+#[derive(Debug, Deserialize)]
+struct ImportParams {
+    start_date: Option<String>,
+}
+
+async fn list_imports(
+    State(sim): State<Arc<Simulator>>,
+    Query(params): Query<ImportParams>,
+) -> Result<Json<Value>, ApiError> {
+    let data = sim
+        .lock()
+        .offers
+        .list_imports(params.start_date.as_deref())?;
+    Ok(Json(json!({"data": data})))
+}
+
+async fn read_import(
+    State(sim): State<Arc<Simulator>>,
+    Path(import_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(sim.lock().offers.import_status(&import_id)?))
+}
+
 async fn list_carriers() -> Json<Value> {
     let carriers: Vec<Value> = SHOP_CARRIERS
         .iter()
@@ -365,6 +419,13 @@ mod tests {
         );
         assert_eq!(route_of(&Method::GET, "/api/inbox/threads/t"), Some("M10"));
         assert_eq!(route_of(&Method::GET, "/api/inbox/threads"), Some("M11"));
+        assert_eq!(route_of(&Method::POST, "/api/offers"), Some("OF24"));
+        assert_eq!(route_of(&Method::GET, "/api/offers"), Some("OF21"));
+        assert_eq!(
+            route_of(&Method::GET, "/api/offers/imports/3001"),
+            Some("OF02")
+        );
+        assert_eq!(route_of(&Method::GET, "/api/offers/imports"), Some("OF04"));
         assert_eq!(route_of(&Method::GET, "/api/nothing"), None);
     }
 }
