@@ -1,6 +1,7 @@
 -- Applying a price: where the seller lets a price go out to the channel, the
--- new price is stored as a price change, committed with the decision that
--- made it, and then pushed to the channel (Mirakl OF24 for Best Buy, the
+-- decision (pricing.price_decisions, mode apply) and its outbox message commit
+-- together; the message's handler records the price change below, keyed by
+-- the decision, before any request, and then pushes it to the channel (Mirakl OF24 for Best Buy, the
 -- Listings Items patch for Amazon). Neither call has an idempotency key and a
 -- Mirakl offer update rewrites the whole offer, so a change is stored before
 -- any request and send_state says how far it got:
@@ -20,10 +21,11 @@
 --               error, an INVALID submission): refusal_reason says why, a
 --               person's task names the change (workflow.tasks
 --               .price_change_id), and it is never sent again;
---   superseded: a newer change of the same listing was stored before this one
---               was settled; only the newest change of a listing is sent.
+--   superseded: a newer decision for the same listing was made before this
+--               change was settled; only a listing's latest decision is sent.
 create table pricing.price_changes (
-    id                uuid primary key default gen_random_uuid(),
+    -- The decision whose price this is (pricing.price_decisions.id).
+    id                uuid primary key,
     listing_id        uuid not null,
     channel           sales.channel not null,
     -- The seller's offer SKU on the channel, as stored when the change was
@@ -34,6 +36,8 @@ create table pricing.price_changes (
     new_price         numeric(14,2) not null,
     -- The rule whose proposal this is (null when a bound set the price).
     rule_id           uuid,
+    -- When the decision was made: a listing's later decision supersedes it.
+    decided_at        timestamptz not null,
     send_state        text not null default 'stored',
     -- Requests made to change the price (a read-back is not one).
     attempts          integer not null default 0,
@@ -49,12 +53,15 @@ create table pricing.price_changes (
     superseded_by     uuid,
     created_at        timestamptz not null default now(),
     updated_at        timestamptz not null default now(),
+    constraint price_changes_id_fkey foreign key (id)
+        references pricing.price_decisions (id) on delete cascade,
     constraint price_changes_listing_id_fkey foreign key (listing_id)
         references catalog.shop_sku_map (id) on delete cascade,
     constraint price_changes_rule_id_fkey foreign key (rule_id)
         references pricing.price_rules (id) on delete set null,
+    -- The decision that replaced it.
     constraint price_changes_superseded_by_fkey foreign key (superseded_by)
-        references pricing.price_changes (id) on delete set null,
+        references pricing.price_decisions (id) on delete set null,
     constraint price_changes_channel_check check (channel in ('bestbuy_ca', 'amazon')),
     constraint price_changes_send_state_check check (send_state in (
         'stored', 'sending', 'accepted', 'applied', 'refused', 'superseded')),
@@ -71,20 +78,12 @@ create table pricing.price_changes (
         check (send_state <> 'superseded' or superseded_by is not null)
 );
 
--- A listing's changes, newest first: which one is the newest decides what is
--- sent.
-create index price_changes_listing_id_idx on pricing.price_changes (listing_id, created_at desc);
+-- A listing's changes, latest decision first.
+create index price_changes_listing_id_idx on pricing.price_changes (listing_id, decided_at desc);
 -- Changes still open (waiting, in doubt, or waiting for the channel to
 -- confirm), for the scheduled confirmation and a person's query.
 create index price_changes_open_idx on pricing.price_changes (send_state, updated_at)
     where send_state in ('stored', 'sending', 'accepted');
-
--- Suggest by default: a price goes out to the channel only where the seller
--- enabled it, for one listing or for every listing a rule prices.
-alter table pricing.current_prices
-    add column apply_price boolean not null default false;
-alter table pricing.price_rules
-    add column apply_price boolean not null default false;
 
 -- A price the channel refused is a person's task.
 alter table workflow.tasks

@@ -7,14 +7,18 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use aws_lambda_events::event::sqs::SqsEvent;
+use chrono::Utc;
+use evaluate_pricing_rules::{handle_batch, EvaluatePricingRules};
+use lambda_runtime::{Context, LambdaEvent};
 use rust_decimal::Decimal;
 use secrecy::SecretString;
-use sellerops::flows::pricing::apply::plan::PriceChannel;
-use sellerops::flows::pricing::apply::{
-    store_price_change, ApplyOutcome, ApplyPriceChange, PriceApplier, PriceChangeIntent,
-    StoredChange,
-};
+use sellerops::flows::pricing::apply::{ApplyOutcome, PriceApplier};
+use sellerops::flows::pricing::message::ApplyPriceChange;
+use sellerops::flows::pricing::{evaluate_prices, EvaluationOptions, PricingMessage, Selection};
+use sellerops::ops::config::QueueUrls;
 use sellerops::ops::errors::Disposition;
+use sellerops::ops::sqs_batch::BatchPlan;
 use sellerops::systems::amazon::{AmazonClient, LwaCredentials};
 use sellerops::systems::mirakl::MiraklClient;
 use sellerops_simulators::faults::FaultSpec;
@@ -59,7 +63,7 @@ async fn listing(pool: &PgPool, channel: &str) -> Uuid {
     .fetch_one(pool)
     .await
     .unwrap();
-    sqlx::query("insert into pricing.current_prices (listing_id, price, apply_price) values ($1, 89.99, true)")
+    sqlx::query("insert into pricing.current_prices (listing_id, price, apply_enabled) values ($1, 89.99, true)")
         .bind(listing)
         .execute(pool)
         .await
@@ -67,48 +71,34 @@ async fn listing(pool: &PgPool, channel: &str) -> Uuid {
     listing
 }
 
-/// Stores the decision's change of `listing` from 89.99 to `new_price`, as the
-/// evaluation does in its transaction.
-async fn store(
-    pool: &PgPool,
-    listing: Uuid,
-    channel: PriceChannel,
-    new_price: &str,
-) -> StoredChange {
-    let mut tx = pool.begin().await.unwrap();
-    let stored = store_price_change(
-        &mut tx,
-        &PriceChangeIntent {
-            listing_id: listing,
-            channel,
-            shop_sku: SKU.to_owned(),
-            currency: "CAD".to_owned(),
-            old_price: Some(amount("89.99")),
-            new_price: amount(new_price),
-            rule_id: None,
-        },
+/// The evaluation's decision to move `listing` from 89.99 to `new_price` on
+/// `channel`, and its "apply a price change" message, as the evaluation writes them.
+async fn decide(pool: &PgPool, listing: Uuid, channel: &str, new_price: &str) -> ApplyPriceChange {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "insert into pricing.price_decisions
+             (id, listing_id, evaluated_at, currency, old_price, suggested_price, confidence,
+              mode, explanation, digest)
+         values ($1, $2, clock_timestamp(), 'CAD', 89.99, $3::numeric, 100, 'apply',
+                 'competitor_match applied', '\\x00')",
     )
+    .bind(id)
+    .bind(listing)
+    .bind(new_price)
+    .execute(pool)
     .await
     .unwrap();
-    tx.commit().await.unwrap();
-    stored
-}
-
-async fn new_change(
-    pool: &PgPool,
-    listing: Uuid,
-    channel: PriceChannel,
-    new_price: &str,
-) -> ApplyPriceChange {
-    match store(pool, listing, channel, new_price).await {
-        StoredChange::New(id) => ApplyPriceChange {
-            price_change_id: id,
-        },
-        other => panic!("expected a new change, got {other:?}"),
+    ApplyPriceChange {
+        price_change_id: id,
+        listing_id: listing,
+        channel: channel.to_owned(),
+        price: amount(new_price),
+        currency: "CAD".to_owned(),
+        old_price: amount("89.99"),
     }
 }
 
-async fn send_state(pool: &PgPool, message: ApplyPriceChange) -> String {
+async fn send_state(pool: &PgPool, message: &ApplyPriceChange) -> String {
     sqlx::query_scalar("select send_state from pricing.price_changes where id = $1")
         .bind(message.price_change_id)
         .fetch_one(pool)
@@ -244,7 +234,7 @@ async fn the_best_buy_update_sends_the_whole_offer_with_only_the_price_changed(p
     )
     .unwrap();
     let listing = listing(&pool, "bestbuy_ca").await;
-    let message = new_change(&pool, listing, PriceChannel::BestBuy, "84.50").await;
+    let message = decide(&pool, listing, "bestbuy_ca", "84.50").await;
 
     // Act
     let outcome = PriceApplier::new(&pool, Some(&client), None)
@@ -276,11 +266,14 @@ async fn the_best_buy_update_sends_the_whole_offer_with_only_the_price_changed(p
 async fn the_simulator_applies_the_price_and_keeps_the_rest_of_the_offer(pool: PgPool) {
     let (sim, client) = best_buy(&pool).await;
     let listing = listing(&pool, "bestbuy_ca").await;
-    let message = new_change(&pool, listing, PriceChannel::BestBuy, "84.50").await;
+    let message = decide(&pool, listing, "bestbuy_ca", "84.50").await;
     let applier = PriceApplier::new(&pool, Some(&client), None);
 
     let outcome = applier.handle(&message).await.unwrap();
-    let confirmed = applier.confirm_accepted(10, Duration::ZERO).await.unwrap();
+    let confirmed = applier
+        .confirm_accepted(10, Duration::ZERO, None)
+        .await
+        .unwrap();
 
     assert!(
         matches!(outcome, ApplyOutcome::Accepted { .. }),
@@ -295,7 +288,7 @@ async fn the_simulator_applies_the_price_and_keeps_the_rest_of_the_offer(pool: P
         "the stock must survive the update"
     );
     assert_eq!(offer["description"], json!("Sealed box"));
-    assert_eq!(send_state(&pool, message).await, "applied");
+    assert_eq!(send_state(&pool, &message).await, "applied");
     let (price, history): (Decimal, i64) = sqlx::query_as(
         "select p.price, (select count(*) from pricing.price_history h where h.listing_id = p.listing_id)
          from pricing.current_prices p where p.listing_id = $1",
@@ -324,12 +317,12 @@ async fn a_timeout_after_the_price_changed_is_reconciled_without_a_second_update
         json!({"route": "OF24", "after": true, "delay_ms": 1500}),
     );
     let listing = listing(&pool, "bestbuy_ca").await;
-    let message = new_change(&pool, listing, PriceChannel::BestBuy, "84.50").await;
+    let message = decide(&pool, listing, "bestbuy_ca", "84.50").await;
     let applier = PriceApplier::new(&pool, Some(&client), None);
 
     // Act: the first delivery times out; the queue delivers the message again.
     let first = applier.handle(&message).await.unwrap_err();
-    let state_in_doubt = send_state(&pool, message).await;
+    let state_in_doubt = send_state(&pool, &message).await;
     let second = applier.handle(&message).await.unwrap();
 
     // Assert
@@ -382,7 +375,7 @@ async fn a_lost_answer_with_the_import_still_pending_waits_instead_of_sending_ag
     )
     .unwrap();
     let listing = listing(&pool, "bestbuy_ca").await;
-    let message = new_change(&pool, listing, PriceChannel::BestBuy, "84.50").await;
+    let message = decide(&pool, listing, "bestbuy_ca", "84.50").await;
     let applier = PriceApplier::new(&pool, Some(&client), None);
 
     // Act
@@ -392,7 +385,7 @@ async fn a_lost_answer_with_the_import_still_pending_waits_instead_of_sending_ag
     // Assert: both go back to the queue; OF24 was called once (checked on drop).
     assert_eq!(first.disposition(), Disposition::Retry);
     assert_eq!(second.disposition(), Disposition::Retry);
-    assert_eq!(send_state(&pool, message).await, "sending");
+    assert_eq!(send_state(&pool, &message).await, "sending");
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
@@ -403,11 +396,11 @@ async fn a_request_turned_away_before_any_work_is_sent_again(pool: PgPool) {
         json!({"route": "OF24", "status": 429, "retry_after": 30}),
     );
     let listing = listing(&pool, "bestbuy_ca").await;
-    let message = new_change(&pool, listing, PriceChannel::BestBuy, "84.50").await;
+    let message = decide(&pool, listing, "bestbuy_ca", "84.50").await;
     let applier = PriceApplier::new(&pool, Some(&client), None);
 
     let first = applier.handle(&message).await.unwrap_err();
-    let state_after_first = send_state(&pool, message).await;
+    let state_after_first = send_state(&pool, &message).await;
     let second = applier.handle(&message).await.unwrap();
 
     assert_eq!(first.disposition(), Disposition::Retry);
@@ -437,7 +430,7 @@ async fn a_refusal_is_handed_to_a_person_and_never_retried(pool: PgPool) {
                        "message": "VALIDATION_ERROR: price is below the operator's minimum"}),
     );
     let listing = listing(&pool, "bestbuy_ca").await;
-    let message = new_change(&pool, listing, PriceChannel::BestBuy, "84.50").await;
+    let message = decide(&pool, listing, "bestbuy_ca", "84.50").await;
     let applier = PriceApplier::new(&pool, Some(&client), None);
 
     let outcome = applier.handle(&message).await.unwrap();
@@ -502,18 +495,23 @@ async fn an_import_that_failed_its_line_is_confirmed_as_refused(pool: PgPool) {
     )
     .unwrap();
     let listing = listing(&pool, "bestbuy_ca").await;
-    let message = new_change(&pool, listing, PriceChannel::BestBuy, "84.50").await;
+    let message = decide(&pool, listing, "bestbuy_ca", "84.50").await;
+    // Sent earlier: Mirakl took the update as import 2044.
     sqlx::query(
-        "update pricing.price_changes set send_state = 'accepted', channel_reference = '2044',
-             send_attempted_at = now(), attempts = 1 where id = $1",
+        "insert into pricing.price_changes
+             (id, listing_id, channel, shop_sku, old_price, new_price, decided_at, send_state,
+              channel_reference, send_attempted_at, attempts)
+         values ($1, $2, 'bestbuy_ca', $3, 89.99, 84.50, now(), 'accepted', '2044', now(), 1)",
     )
     .bind(message.price_change_id)
+    .bind(listing)
+    .bind(SKU)
     .execute(&pool)
     .await
     .unwrap();
 
     let tally = PriceApplier::new(&pool, Some(&client), None)
-        .confirm_accepted(10, Duration::ZERO)
+        .confirm_accepted(10, Duration::ZERO, None)
         .await
         .unwrap();
 
@@ -538,7 +536,7 @@ async fn an_import_that_failed_its_line_is_confirmed_as_refused(pool: PgPool) {
 async fn a_redelivered_message_does_nothing(pool: PgPool) {
     let (sim, client) = best_buy(&pool).await;
     let listing = listing(&pool, "bestbuy_ca").await;
-    let message = new_change(&pool, listing, PriceChannel::BestBuy, "84.50").await;
+    let message = decide(&pool, listing, "bestbuy_ca", "84.50").await;
     let applier = PriceApplier::new(&pool, Some(&client), None);
     applier.handle(&message).await.unwrap();
     let calls_before: u64 = ["OF21", "OF24", "OF04"]
@@ -560,7 +558,7 @@ async fn a_redelivered_message_does_nothing(pool: PgPool) {
 async fn a_price_already_on_the_channel_is_adopted_without_a_request(pool: PgPool) {
     let (sim, client) = best_buy(&pool).await;
     let listing = listing(&pool, "bestbuy_ca").await;
-    let message = new_change(&pool, listing, PriceChannel::BestBuy, "89.99").await;
+    let message = decide(&pool, listing, "bestbuy_ca", "89.99").await;
 
     let outcome = PriceApplier::new(&pool, Some(&client), None)
         .handle(&message)
@@ -571,59 +569,182 @@ async fn a_price_already_on_the_channel_is_adopted_without_a_request(pool: PgPoo
     assert_eq!(calls(&sim, "OF24"), 0);
 }
 
-// ---- Storing ----
+// ---- The intent ----
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
-async fn storing_writes_one_change_and_one_message_and_a_newer_price_supersedes(pool: PgPool) {
+async fn a_message_that_disagrees_with_its_decision_is_refused_and_nothing_is_sent(pool: PgPool) {
+    let (sim, client) = best_buy(&pool).await;
     let listing = listing(&pool, "bestbuy_ca").await;
+    let mut message = decide(&pool, listing, "bestbuy_ca", "84.50").await;
+    message.price = amount("8.45");
 
-    let first = store(&pool, listing, PriceChannel::BestBuy, "84.50").await;
-    let same = store(&pool, listing, PriceChannel::BestBuy, "84.5").await;
-    let newer = store(&pool, listing, PriceChannel::BestBuy, "82.00").await;
+    let err = PriceApplier::new(&pool, Some(&client), None)
+        .handle(&message)
+        .await
+        .unwrap_err();
 
-    let StoredChange::New(first_id) = first else {
-        panic!("{first:?}")
-    };
-    assert_eq!(same, StoredChange::AlreadyUnderWay(first_id));
-    let StoredChange::New(newer_id) = newer else {
-        panic!("{newer:?}")
-    };
-    let (state, by): (String, Uuid) =
-        sqlx::query_as("select send_state, superseded_by from pricing.price_changes where id = $1")
-            .bind(first_id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!((state.as_str(), by), ("superseded", newer_id));
-    let bodies: Vec<Value> = sqlx::query_scalar(
-        "select message_body from ops.outbox where queue_name = 'pricing' order by created_at, dedup_id",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert_eq!(bodies.len(), 2, "{bodies:?}");
-    let messages: Vec<Uuid> = bodies
-        .iter()
-        .map(|body| ApplyPriceChange::from_body(body).unwrap().price_change_id)
-        .collect();
-    assert!(messages.contains(&first_id) && messages.contains(&newer_id));
+    assert_eq!(err.disposition(), Disposition::GiveUp);
+    assert!(
+        err.to_string().contains("price 84.50 (message: 8.45)"),
+        "{err}"
+    );
+    assert_eq!(calls(&sim, "OF21") + calls(&sim, "OF24"), 0);
+    let recorded: i64 = sqlx::query_scalar("select count(*) from pricing.price_changes")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 0);
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
-async fn a_superseded_change_is_never_sent(pool: PgPool) {
+async fn a_change_overtaken_by_a_later_decision_is_never_sent(pool: PgPool) {
     let (sim, client) = best_buy(&pool).await;
     let listing = listing(&pool, "bestbuy_ca").await;
-    let older = new_change(&pool, listing, PriceChannel::BestBuy, "84.50").await;
-    let newer = new_change(&pool, listing, PriceChannel::BestBuy, "82.00").await;
+    let older = decide(&pool, listing, "bestbuy_ca", "84.50").await;
+    let newer = decide(&pool, listing, "bestbuy_ca", "82.00").await;
     let applier = PriceApplier::new(&pool, Some(&client), None);
 
-    let older_outcome = applier.handle(&older).await.unwrap();
+    // The newer message arrives first, the older one after it.
     let newer_outcome = applier.handle(&newer).await.unwrap();
+    let older_outcome = applier.handle(&older).await.unwrap();
 
-    assert_eq!(older_outcome, ApplyOutcome::AlreadyDone);
-    assert!(matches!(newer_outcome, ApplyOutcome::Accepted { .. }));
+    assert!(
+        matches!(newer_outcome, ApplyOutcome::Accepted { .. }),
+        "{newer_outcome:?}"
+    );
+    assert_eq!(older_outcome, ApplyOutcome::Superseded);
     assert_eq!(calls(&sim, "OF24"), 1);
     assert_eq!(simulated_offer(&sim)["price"], json!(82.0));
+    let by: Uuid =
+        sqlx::query_scalar("select superseded_by from pricing.price_changes where id = $1")
+            .bind(older.price_change_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(by, newer.price_change_id);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn an_evaluated_price_goes_out_through_the_outbox_message_exactly_once(pool: PgPool) {
+    // Arrange: a Best Buy listing at 89.99 that a competitor undercuts at 84.50, with
+    // apply enabled, and the simulator's offer for it.
+    let (sim, client) = best_buy(&pool).await;
+    let maker = sellerops_tests::pricing::supplier(&pool, "Parts Co").await;
+    let item = sellerops_tests::pricing::variant(&pool, "T480", None, &[]).await;
+    sellerops_tests::pricing::price(&pool, item, maker, "40", "2000-01-01", None, "0", "0").await;
+    let listed = sellerops_tests::pricing::listing(&pool, item, "bestbuy_ca", "89.99", 5).await;
+    sellerops_tests::pricing::offer(&pool, listed, "RIVAL", "84.50", true).await;
+    sellerops_tests::pricing::stored_rule(
+        &pool,
+        "match",
+        "competitor_match",
+        100,
+        "all",
+        None,
+        json!({}),
+    )
+    .await;
+    sqlx::query("update pricing.current_prices set apply_enabled = true where listing_id = $1")
+        .bind(listed)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let sku: String = sqlx::query_scalar("select shop_sku from catalog.shop_sku_map where id = $1")
+        .bind(listed)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    sim.simulator
+        .lock()
+        .offers
+        .seed(
+            json!({"shop_sku": sku, "price": 89.99, "quantity": 5}),
+            false,
+        )
+        .unwrap();
+
+    // Act: the evaluation writes the decision and its message; the queue delivers the
+    // message twice; the schedule confirms.
+    let report = evaluate_prices(
+        &pool,
+        Selection::All,
+        Utc::now(),
+        EvaluationOptions::default(),
+    )
+    .await
+    .unwrap();
+    let body: Value = sqlx::query_scalar(
+        "select message_body from ops.outbox where queue_name = 'pricing' and dedup_id like 'apply-price:%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let PricingMessage::ApplyPriceChange(message) =
+        PricingMessage::parse(Some(&body.to_string())).unwrap()
+    else {
+        panic!("not an apply message: {body}");
+    };
+    let applier = PriceApplier::new(&pool, Some(&client), None);
+    let first = applier.handle(&message).await.unwrap();
+    let again = applier.handle(&message).await.unwrap();
+    let confirmed = applier
+        .confirm_accepted(10, Duration::ZERO, None)
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(report.written.apply_messages, 1);
+    assert!(matches!(first, ApplyOutcome::Accepted { .. }), "{first:?}");
+    assert_eq!(again, ApplyOutcome::AlreadyDone);
+    assert_eq!(confirmed.applied, 1);
+    assert_eq!(calls(&sim, "OF24"), 1);
+    let offer = sim.simulator.lock().offers.list(Some(&sku)).0.remove(0);
+    assert_eq!(offer["price"], json!(84.5));
+    assert_eq!(offer["quantity"], json!(5));
+    let price: Decimal =
+        sqlx::query_scalar("select price from pricing.current_prices where listing_id = $1")
+            .bind(listed)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(price, amount("84.50"));
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn the_function_sends_an_apply_message_of_its_batch_and_a_redelivery_changes_nothing(
+    pool: PgPool,
+) {
+    // Arrange: the pricing queue delivers the same apply message twice in one batch.
+    let (sim, client) = best_buy(&pool).await;
+    let listing = listing(&pool, "bestbuy_ca").await;
+    let message = decide(&pool, listing, "bestbuy_ca", "84.50").await;
+    let body = message.to_json().to_string();
+    let event: SqsEvent = serde_json::from_value(json!({"Records": [
+        {"messageId": "first", "body": body},
+        {"messageId": "again", "body": body},
+    ]}))
+    .unwrap();
+    let aws = sellerops_tests::local_aws().await;
+    let queues = QueueUrls::default();
+    let function = EvaluatePricingRules {
+        pool: &pool,
+        sqs: &aws.sqs,
+        queues: &queues,
+        batch: BatchPlan::SEQUENTIAL,
+        page_time: Duration::ZERO,
+        applier: PriceApplier::new(&pool, Some(&client), None),
+    };
+
+    // Act
+    let response = handle_batch(&function, LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(calls(&sim, "OF24"), 1);
+    assert_eq!(send_state(&pool, &message).await, "accepted");
+    assert_eq!(simulated_offer(&sim)["price"], json!(84.5));
 }
 
 // ---- Amazon ----
@@ -659,7 +780,7 @@ async fn the_amazon_patch_replaces_our_price_with_a_fresh_access_token(pool: PgP
         .await;
     let client = amazon(&server, &pool);
     let listing = listing(&pool, "amazon").await;
-    let message = new_change(&pool, listing, PriceChannel::Amazon, "84.50").await;
+    let message = decide(&pool, listing, "amazon", "84.50").await;
 
     // Act
     let outcome = PriceApplier::new(&pool, None, Some(&client))
@@ -713,7 +834,7 @@ async fn an_amazon_patch_in_doubt_is_adopted_once_the_listing_shows_the_price(po
         .await;
     let client = amazon(&server, &pool);
     let listing = listing(&pool, "amazon").await;
-    let message = new_change(&pool, listing, PriceChannel::Amazon, "84.50").await;
+    let message = decide(&pool, listing, "amazon", "84.50").await;
     let applier = PriceApplier::new(&pool, None, Some(&client));
 
     let first = applier.handle(&message).await.unwrap_err();
@@ -742,7 +863,7 @@ async fn an_invalid_amazon_submission_is_a_refusal(pool: PgPool) {
         .await;
     let client = amazon(&server, &pool);
     let listing = listing(&pool, "amazon").await;
-    let message = new_change(&pool, listing, PriceChannel::Amazon, "84.50").await;
+    let message = decide(&pool, listing, "amazon", "84.50").await;
     let applier = PriceApplier::new(&pool, None, Some(&client));
 
     let outcome = applier.handle(&message).await.unwrap();
@@ -756,7 +877,7 @@ async fn an_invalid_amazon_submission_is_a_refusal(pool: PgPool) {
         "{reason}"
     );
     assert_eq!(again, ApplyOutcome::AlreadyDone);
-    assert_eq!(send_state(&pool, message).await, "refused");
+    assert_eq!(send_state(&pool, &message).await, "refused");
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
@@ -786,11 +907,11 @@ async fn an_amazon_4xx_is_a_refusal_and_rejected_credentials_are_retried(pool: P
         .await;
     let client = amazon(&server, &pool);
     let listing = listing(&pool, "amazon").await;
-    let message = new_change(&pool, listing, PriceChannel::Amazon, "84.50").await;
+    let message = decide(&pool, listing, "amazon", "84.50").await;
     let applier = PriceApplier::new(&pool, None, Some(&client));
 
     let first = applier.handle(&message).await.unwrap_err();
-    let state_after_first = send_state(&pool, message).await;
+    let state_after_first = send_state(&pool, &message).await;
     let second = applier.handle(&message).await.unwrap();
 
     assert_eq!(first.disposition(), Disposition::Retry);

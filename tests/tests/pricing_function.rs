@@ -6,6 +6,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::SqsEvent;
 use evaluate_pricing_rules::{handle_batch, EvaluatePricingRules, PRICING_PROCESS};
 use lambda_runtime::{Context, LambdaEvent};
+use sellerops::flows::pricing::apply::PriceApplier;
 use sellerops::flows::pricing::message::ReevaluateListings;
 use sellerops::ops::config::QueueUrls;
 use sellerops::ops::sqs_batch::BatchPlan;
@@ -37,6 +38,7 @@ async fn a_batch_with_one_bad_message_evaluates_the_others_and_records_the_bad_o
         queues: &queues,
         batch: BatchPlan::SEQUENTIAL,
         page_time: Duration::ZERO,
+        applier: PriceApplier::new(&pool, None, None),
     };
 
     let response = handle_batch(&function, LambdaEvent::new(event, Context::default()))

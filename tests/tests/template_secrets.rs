@@ -9,8 +9,9 @@ use std::path::Path;
 
 use sellerops::ops::config::secrets::SECRET_VARIABLES;
 use sellerops::ops::config::{
-    AcceptOrdersSettings, AutoReplySettings, FetchShippingLabelSettings, FromEnvironment,
-    IngestOrdersFileSettings, MarketplaceWebhookSettings, SyncMarketplaceSettings,
+    AcceptOrdersSettings, AutoReplySettings, EvaluatePricingRulesSettings,
+    FetchShippingLabelSettings, FromEnvironment, IngestOrdersFileSettings,
+    MarketplaceWebhookSettings, SyncMarketplaceSettings,
 };
 use serde_norway::Value;
 
@@ -32,6 +33,7 @@ fn secrets_read(binary: &str) -> Vec<&'static str> {
         "marketplace-webhook" => MarketplaceWebhookSettings::secret_variables(),
         "sync-marketplace" => SyncMarketplaceSettings::secret_variables(),
         "conversation-auto-reply" => AutoReplySettings::secret_variables(),
+        "evaluate-pricing-rules" => EvaluatePricingRulesSettings::secret_variables(),
         other => panic!("{other}: name its settings type in this test"),
     }
 }

@@ -6,10 +6,13 @@
 //!   [`PricingMessage`]. "Re-evaluate these listings" and "re-evaluate all" run an
 //!   evaluation ([`evaluate_prices`]); an Amazon SP-API `ANY_OFFER_CHANGED`
 //!   notification is recorded and the listings it affects evaluated
-//!   ([`handle_offer_notification`]); "apply a price change" is matched below, where its
-//!   flow plugs in.
-//! - **The EventBridge schedule**: any other event is the scheduled full evaluation
-//!   (time windows opening and closing, sales ending).
+//!   ([`handle_offer_notification`]); "apply a price change" sends the decided price to
+//!   its channel exactly once ([`PriceApplier`]: Mirakl's offer update for Best Buy,
+//!   the Listings Items patch for Amazon).
+//! - **The EventBridge schedule**: any other event first confirms the price changes the
+//!   channels accepted ([`PriceApplier::confirm_accepted`]: Mirakl's import status,
+//!   Amazon's listing read back), then runs the full evaluation (time windows opening
+//!   and closing, sales ending).
 //!
 //! After an evaluation the automation rules run over the listings it decided
 //! ([`run_automation`]); then the outbox's "apply a price change" messages are published.
@@ -20,6 +23,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
+use sellerops::flows::pricing::apply::{ConfirmTally, PriceApplier};
 use sellerops::flows::pricing::automation::run_automation;
 use sellerops::flows::pricing::offer_changes::handle_offer_notification;
 use sellerops::flows::pricing::{
@@ -31,10 +35,20 @@ use sellerops::ops::outbox::publish_due_until;
 use sellerops::ops::sqs_batch::{settle_batch_within, BatchPlan, BatchTally};
 use sellerops::ops::telemetry::{metrics_document, Count};
 use sellerops::ops::time_budget::{self, database_allowance};
+use sellerops::systems::amazon::AmazonClient;
+use sellerops::systems::mirakl::MiraklClient;
 use sqlx::PgPool;
 
 /// `ops.process_failures.process_name` of the pricing queue's messages.
 pub const PRICING_PROCESS: &str = "PriceEvaluation";
+
+/// Accepted price changes one scheduled run confirms at most; the rest wait for the
+/// next run.
+pub const CONFIRM_PER_RUN: i64 = 50;
+
+/// How long an accepted price change waits before its first confirmation: Mirakl asks
+/// for an import's status no more than once a minute, and both channels take a moment.
+pub const CONFIRM_AFTER: Duration = Duration::from_secs(60);
 
 /// What the handler borrows, built once per instance.
 pub struct EvaluatePricingRules<'a> {
@@ -48,6 +62,8 @@ pub struct EvaluatePricingRules<'a> {
     pub batch: BatchPlan,
     /// How long one page of an evaluation may take: no page starts with less left.
     pub page_time: Duration,
+    /// Sends applied prices to their channels.
+    pub applier: PriceApplier<'a>,
 }
 
 impl<'a> EvaluatePricingRules<'a> {
@@ -56,6 +72,8 @@ impl<'a> EvaluatePricingRules<'a> {
         settings: &'a EvaluatePricingRulesSettings,
         pool: &'a PgPool,
         sqs: &'a aws_sdk_sqs::Client,
+        mirakl: &'a MiraklClient,
+        amazon: Option<&'a AmazonClient>,
     ) -> Self {
         Self {
             pool,
@@ -63,6 +81,7 @@ impl<'a> EvaluatePricingRules<'a> {
             queues: &settings.outbox_queues,
             batch: time_budget::evaluate_pricing_rules().batch_plan(&settings.database),
             page_time: database_allowance(&settings.database),
+            applier: PriceApplier::new(pool, Some(mirakl), amazon),
         }
     }
 
@@ -88,6 +107,7 @@ pub async fn handle(
         return Ok(serde_json::to_value(response)?);
     }
     let plan = function.batch.until(context.deadline);
+    let confirmed = confirm(function, plan).await;
     let report = evaluate_prices(
         function.pool,
         Selection::All,
@@ -117,6 +137,8 @@ pub async fn handle(
         "decisions": report.written.decisions,
         "price_changes": report.written.history,
         "apply_messages": report.written.apply_messages,
+        "prices_confirmed": confirmed.applied,
+        "prices_refused": confirmed.refused,
         "stopped_short": report.stopped_short,
     }))
 }
@@ -186,17 +208,45 @@ async fn handle_message(
             run_automation(function.pool, None, &HashMap::new(), now).await?;
             Ok(report)
         }
-        // The apply path (Mirakl offer update, Amazon Listings patch) plugs in here: the
-        // message names the stored decision to send.
-        PricingMessage::ApplyPriceChange(change) => Err(ProcessError::permanent(format!(
-            "price change {} for listing {} on {} is not sent: applying prices to the \
-             channel is not available in this version; it stays a suggestion",
-            change.price_change_id, change.listing_id, change.channel
-        ))),
+        PricingMessage::ApplyPriceChange(change) => {
+            let outcome = function.applier.handle(&change).await?;
+            tracing::info!(price_change_id = %change.price_change_id, listing_id = %change.listing_id,
+                channel = %change.channel, outcome = outcome.as_str(), "price change handled");
+            Ok(EvaluationReport::default())
+        }
         PricingMessage::SpApi { notification, .. } => {
             let handled =
                 handle_offer_notification(function.pool, &notification, now, options).await?;
             Ok(handled.evaluation)
+        }
+    }
+}
+
+/// Confirms the accepted price changes, using at most half the run's time so the
+/// evaluation keeps the rest; a failure is logged and left to the next run.
+async fn confirm(function: &EvaluatePricingRules<'_>, plan: BatchPlan) -> ConfirmTally {
+    let halfway = plan.deadline.map(|deadline| {
+        let now = std::time::Instant::now();
+        now + deadline.saturating_duration_since(now) / 2
+    });
+    match function
+        .applier
+        .confirm_accepted(CONFIRM_PER_RUN, CONFIRM_AFTER, halfway)
+        .await
+    {
+        Ok(tally) => {
+            tracing::info!(
+                applied = tally.applied,
+                refused = tally.refused,
+                pending = tally.pending,
+                failed = tally.failed,
+                "accepted price changes confirmed"
+            );
+            tally
+        }
+        Err(err) => {
+            tracing::warn!(error = %error_chain(&err), "accepted price changes not confirmed; the next run does");
+            ConfirmTally::default()
         }
     }
 }

@@ -29,6 +29,7 @@ use crate::flows::fulfilment::{acceptance, labels};
 use crate::flows::ingest::import::IMPORT_LEASE;
 use crate::flows::marketplace_sync::shopify_orders::SHOPIFY_POLL_RETRY;
 use crate::flows::marketplace_sync::POLL_RETRY;
+use crate::flows::pricing::apply;
 use crate::flows::replies;
 use crate::ops::config::DatabaseSettings;
 use crate::ops::retry::RetryPolicy;
@@ -483,20 +484,28 @@ pub fn conversation_auto_reply() -> TimeBudget {
 }
 
 /// `evaluate-pricing-rules`: per pricing-queue message, one evaluation of the listings
-/// it names: no outside call, a few set-based statements (one slow one allowed); after
-/// the batch, the "apply a price change" messages are published. Records run one after
-/// the other, so two messages about one listing do not race. The scheduled full
-/// evaluation runs in the same function and works in pages, starting a page only while
-/// one page's database allowance and the publish are left; what it does not reach, the
-/// next scheduled run does.
+/// it names (no outside call, a few set-based statements, one slow one allowed), or one
+/// price change applied, whose longest path is three calls of one attempt each: on Best
+/// Buy the offer read (OF21), the imports read back after a request in doubt (OF04) and
+/// the offer update (OF24); on Amazon an LWA token, the listing read and the patch, as
+/// long. After the batch, the "apply a price change" messages are published. Records
+/// run one after the other, so two messages about one listing do not race. The
+/// scheduled full evaluation runs in the same function and works in pages, starting a
+/// page only while one page's database allowance and the publish are left; what it does
+/// not reach, the next scheduled run does.
 pub fn evaluate_pricing_rules() -> TimeBudget {
+    let retry = apply::RETRY;
     TimeBudget {
         function: "evaluate-pricing-rules",
         trigger: Trigger::Queue,
-        record: RecordWork::Calls(Vec::new()),
+        record: RecordWork::Calls(vec![
+            OutboundCall::mirakl("Mirakl OF21 (offer read)", retry),
+            OutboundCall::mirakl("Mirakl OF04 (imports, after a request in doubt)", retry),
+            OutboundCall::mirakl("Mirakl OF24 (offer update)", retry),
+        ]),
         concurrent_records: false,
         after_batch: vec![OutboundCall::aws("SQS SendMessageBatch")],
-        lease: None,
+        lease: Some(apply::APPLY_LEASE),
     }
 }
 

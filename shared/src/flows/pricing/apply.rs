@@ -1,17 +1,19 @@
 //! Applying a price: a decided price goes out to its channel exactly once.
 //!
 //! ```text
-//! decision (apply enabled) ─store_price_change─> price change `stored` + outbox message
-//!   pricing queue ─> PriceApplier::handle ─claim `price-change:<id>`─> read the channel ─┬─ price there: applied
-//!                                                                                     └─ `sending` ─> OF24 / patch ─> accepted
-//!   schedule ─> PriceApplier::confirm_accepted ─> OF02 / getListingsItem ─> applied or refused
+//! decision (mode apply) + outbox "apply a price change" ─> pricing queue ─> PriceApplier::handle
+//!   ─claim `price-change:<id>`─> price change recorded `stored` ─> read the channel ─┬─ price there: applied
+//!                                                                                 └─ `sending` ─> OF24 / patch ─> accepted
+//! schedule ─> PriceApplier::confirm_accepted ─> OF02 / getListingsItem ─> applied or refused
 //! ```
 //!
-//! - **The intent is stored first.** [`store_price_change`] runs in the decision's
-//!   transaction: the change (`pricing.price_changes`, `stored`) and its outbox message
-//!   ([`ApplyPriceChange`], dedup `apply-price:<id>`) commit with the decision or not at
-//!   all. Storing supersedes the listing's older changes still open, and only a
-//!   listing's newest change is ever sent.
+//! - **The intent is stored first.** The evaluation writes the decision
+//!   (`pricing.price_decisions`, mode `apply`) and its outbox message
+//!   ([`ApplyPriceChange`], dedup `apply-price:<decision id>`) in one transaction. The
+//!   handler records the price change (`pricing.price_changes`, keyed by the decision,
+//!   `stored`) from the decision, not from the message: a message that disagrees with
+//!   its decision is refused as permanent. Only a listing's latest decision is sent: a
+//!   change overtaken by a later decision is `superseded`, never sent.
 //! - **One attempt at a time per change**: a lease in `ops.idempotency_keys`
 //!   (`price-change:<id>`), completed once the change is settled (accepted, applied,
 //!   refused or superseded). A redelivered message finds it completed and does nothing.
@@ -40,11 +42,10 @@
 
 pub mod plan;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -52,10 +53,11 @@ use self::plan::{
     after_failure, first_step, reconcile_amazon, reconcile_best_buy, refusal_title, same_price,
     AfterFailure, Confirmation, FirstStep, PriceChannel, Reconciled, SendState,
 };
+use super::message::ApplyPriceChange;
+use super::write::ACTOR;
 use crate::ops::errors::ProcessError;
 use crate::ops::idempotency::{self, Claim, KeyPolicy};
 use crate::ops::lease::Lease;
-use crate::ops::outbox::{self, WorkQueue};
 use crate::ops::retry::RetryPolicy;
 use crate::systems::amazon::listings::{get_listings_item, patch_listings_item, price_patch};
 use crate::systems::amazon::{AmazonClient, AmazonError};
@@ -67,11 +69,12 @@ use crate::systems::mirakl::{MiraklClient, MiraklError};
 /// `ops.process_failures.process_name` and the lease scope of applying prices.
 pub const APPLY_PROCESS: &str = "apply-price-change";
 
-/// How long one attempt holds a change: longer than any attempt's calls (a read, an
-/// import check and the update, each with its timeout), so a live attempt is never
-/// overtaken, and short enough that a message redelivered after a crash finds it run
-/// out.
-pub const APPLY_LEASE: Duration = Duration::from_secs(120);
+/// How long one attempt holds a change: longer than the function's timeout, so a live
+/// attempt is never overtaken, and shorter than the pricing queue's visibility timeout,
+/// so a message delivered again after a crash finds it run out. The time budget
+/// ([`crate::ops::time_budget::evaluate_pricing_rules`]) checks both against the
+/// template.
+pub const APPLY_LEASE: Duration = Duration::from_secs(300);
 
 /// How the flow retries its calls within an invocation: not at all. A change that could
 /// not be settled goes back to its queue and resumes where it stopped.
@@ -81,131 +84,13 @@ pub const RETRY: RetryPolicy = RetryPolicy::ONCE;
 /// person is asked to look.
 pub const AMAZON_CONFIRM_WITHIN: Duration = Duration::from_secs(60 * 60);
 
+/// The longest one confirmation takes: an LWA token and a read on Amazon (a read on
+/// Best Buy), and the statement recording it.
+pub const CONFIRM_TIME: Duration = Duration::from_secs(35);
+
 /// How long before an attempt's recorded start an offer import may be dated and still
 /// be that attempt's: Mirakl's clock and ours differ.
 const IMPORT_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(2);
-
-/// The pricing-queue message that applies one stored price change.
-///
-/// # Format
-/// `{"apply_price_change": {"price_change_id": "<uuid>"}}`: the change itself is in
-/// `pricing.price_changes`, so a message carries nothing that could disagree with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApplyPriceChange {
-    pub price_change_id: Uuid,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Envelope {
-    apply_price_change: ApplyPriceChange,
-}
-
-impl ApplyPriceChange {
-    /// The message body as the outbox sends it.
-    pub fn to_body(self) -> serde_json::Value {
-        serde_json::json!({ "apply_price_change": self })
-    }
-
-    /// The message in a pricing-queue body, when the body is one.
-    pub fn from_body(body: &serde_json::Value) -> Option<Self> {
-        serde_json::from_value::<Envelope>(body.clone())
-            .ok()
-            .map(|envelope| envelope.apply_price_change)
-    }
-
-    /// The outbox deduplication id: one message per change.
-    pub fn dedup_id(self) -> String {
-        format!("apply-price:{}", self.price_change_id)
-    }
-}
-
-/// A price the decision wants on the channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PriceChangeIntent {
-    /// The listing (`catalog.shop_sku_map`).
-    pub listing_id: Uuid,
-    /// `bestbuy_ca` or `amazon`.
-    pub channel: PriceChannel,
-    /// The offer SKU on the channel.
-    pub shop_sku: String,
-    pub currency: String,
-    /// The price the decision started from.
-    pub old_price: Option<Decimal>,
-    pub new_price: Decimal,
-    /// The rule whose proposal it is, when a rule won.
-    pub rule_id: Option<Uuid>,
-}
-
-/// What storing an intent did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoredChange {
-    /// A new change, with its outbox message.
-    New(Uuid),
-    /// The listing's newest change already goes out with this price (still open or
-    /// awaiting confirmation): nothing was written.
-    AlreadyUnderWay(Uuid),
-}
-
-/// Stores `intent` as a price change with its outbox message, in the caller's
-/// transaction (the decision's): the listing's older changes still open are superseded
-/// by it. Storing the same price again while the newest change carries it writes
-/// nothing, so re-evaluating with nothing changed adds no change and no message.
-pub async fn store_price_change(
-    tx: &mut PgConnection,
-    intent: &PriceChangeIntent,
-) -> Result<StoredChange, sqlx::Error> {
-    let newest = sqlx::query!(
-        "select id, new_price, send_state from pricing.price_changes
-         where listing_id = $1 order by created_at desc, id desc limit 1
-         for update",
-        intent.listing_id,
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(newest) = newest {
-        let under_way = matches!(
-            SendState::parse(&newest.send_state),
-            Some(SendState::Stored | SendState::Sending | SendState::Accepted)
-        );
-        if under_way && same_price(newest.new_price, intent.new_price) {
-            return Ok(StoredChange::AlreadyUnderWay(newest.id));
-        }
-    }
-    let id = sqlx::query_scalar!(
-        r#"insert into pricing.price_changes
-             (listing_id, channel, shop_sku, currency, old_price, new_price, rule_id)
-         values ($1, $2::text, $3, $4::text, $5, $6, $7)
-         returning id as "id!""#,
-        intent.listing_id,
-        intent.channel.as_str(),
-        intent.shop_sku,
-        intent.currency,
-        intent.old_price,
-        intent.new_price.round_dp(2),
-        intent.rule_id,
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query!(
-        "update pricing.price_changes set send_state = 'superseded', superseded_by = $2
-         where listing_id = $1 and id <> $2 and send_state in ('stored', 'sending')",
-        intent.listing_id,
-        id,
-    )
-    .execute(&mut *tx)
-    .await?;
-    let message = ApplyPriceChange {
-        price_change_id: id,
-    };
-    outbox::enqueue(
-        tx,
-        WorkQueue::Pricing,
-        &message.dedup_id(),
-        &message.to_body(),
-    )
-    .await?;
-    Ok(StoredChange::New(id))
-}
 
 /// What handling an apply message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -399,7 +284,7 @@ impl<'a> PriceApplier<'a> {
             }
             Claim::Acquired(lease) => lease,
         };
-        match self.run(id, &lease).await {
+        match self.run(message, &lease).await {
             Ok(outcome) => {
                 idempotency::complete(self.pool, &lease, None)
                     .await
@@ -416,7 +301,13 @@ impl<'a> PriceApplier<'a> {
         }
     }
 
-    async fn run(&self, id: Uuid, lease: &Lease<String>) -> Result<ApplyOutcome, ProcessError> {
+    async fn run(
+        &self,
+        message: &ApplyPriceChange,
+        lease: &Lease<String>,
+    ) -> Result<ApplyOutcome, ProcessError> {
+        let id = message.price_change_id;
+        self.record_intent(message, lease).await?;
         let change = self.change(id).await?;
         let state = SendState::parse(&change.send_state).ok_or_else(|| {
             ProcessError::permanent(format!(
@@ -485,6 +376,95 @@ impl<'a> PriceApplier<'a> {
         }
     }
 
+    /// Records the change its message names, from the decision, once: a redelivery
+    /// finds it recorded. A message that disagrees with its decision (another listing,
+    /// channel, price or currency) or names one that is not to be applied is refused.
+    async fn record_intent(
+        &self,
+        message: &ApplyPriceChange,
+        lease: &Lease<String>,
+    ) -> Result<(), ProcessError> {
+        let db = |err| ProcessError::database("recording the price change", err);
+        let id = message.price_change_id;
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        lease
+            .hold(&mut tx)
+            .await
+            .map_err(|err| ProcessError::lease("recording the price change", err))?;
+        let decision = sqlx::query!(
+            r#"select d.listing_id, d.suggested_price, d.currency as "currency!", d.mode,
+                   l.channel as "channel!"
+             from pricing.price_decisions d
+             join catalog.shop_sku_map l on l.id = d.listing_id
+             where d.id = $1"#,
+            id,
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| {
+            ProcessError::permanent(format!("there is no price decision {id} to apply"))
+        })?;
+        if decision.mode != "apply" {
+            return Err(ProcessError::permanent(format!(
+                "price decision {id} is a {}, not one to apply",
+                decision.mode
+            )));
+        }
+        let disagreement = [
+            (decision.listing_id != message.listing_id).then(|| {
+                format!(
+                    "listing {} (message: {})",
+                    decision.listing_id, message.listing_id
+                )
+            }),
+            (decision.channel != message.channel).then(|| {
+                format!(
+                    "channel {} (message: {})",
+                    decision.channel, message.channel
+                )
+            }),
+            (!same_price(decision.suggested_price, message.price)).then(|| {
+                format!(
+                    "price {} (message: {})",
+                    decision.suggested_price, message.price
+                )
+            }),
+            (decision.currency.trim() != message.currency.trim()).then(|| {
+                format!(
+                    "currency {} (message: {})",
+                    decision.currency, message.currency
+                )
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+        if !disagreement.is_empty() {
+            return Err(ProcessError::permanent(format!(
+                "the apply message of price decision {id} disagrees with the decision, which \
+                 has {}; nothing was sent",
+                disagreement.join(", ")
+            )));
+        }
+        sqlx::query!(
+            "insert into pricing.price_changes
+                 (id, listing_id, channel, shop_sku, currency, old_price, new_price, rule_id,
+                  decided_at)
+             select d.id, d.listing_id, l.channel, l.shop_sku, d.currency, d.old_price,
+                    d.suggested_price, d.rule_id, d.evaluated_at
+             from pricing.price_decisions d
+             join catalog.shop_sku_map l on l.id = d.listing_id
+             where d.id = $1
+             on conflict (id) do nothing",
+            id,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
     async fn change(&self, id: Uuid) -> Result<ChangeRow, ProcessError> {
         sqlx::query_as!(
             ChangeRow,
@@ -492,10 +472,9 @@ impl<'a> PriceApplier<'a> {
                    c.currency as "currency!", c.old_price, c.new_price, c.send_state,
                    c.send_attempted_at, c.channel_reference,
                    not exists (
-                       select 1 from pricing.price_changes n
+                       select 1 from pricing.price_decisions n
                        where n.listing_id = c.listing_id and n.id <> c.id
-                         and n.send_state <> 'superseded'
-                         and (n.created_at, n.id) > (c.created_at, c.id)
+                         and (n.evaluated_at, n.id) > (c.decided_at, c.id)
                    ) as "newest!"
              from pricing.price_changes c where c.id = $1"#,
             id,
@@ -747,9 +726,9 @@ impl<'a> PriceApplier<'a> {
         sqlx::query!(
             "update pricing.price_changes c set send_state = 'superseded',
                  superseded_by = (
-                     select n.id from pricing.price_changes n
+                     select n.id from pricing.price_decisions n
                      where n.listing_id = c.listing_id and n.id <> c.id
-                     order by n.created_at desc, n.id desc limit 1)
+                     order by n.evaluated_at desc, n.id desc limit 1)
              where c.id = $1 and c.send_state in ('stored', 'sending')",
             change.id,
         )
@@ -849,11 +828,13 @@ impl<'a> PriceApplier<'a> {
     /// Confirms up to `limit` accepted changes, oldest first, that have waited at least
     /// `min_age` (Mirakl asks for an import's status no more than once a minute): a
     /// Best Buy import's status (OF02), an Amazon listing's offers. Each change is
-    /// settled in a statement of its own, so a failure leaves the others' results.
+    /// settled in a statement of its own, so a failure leaves the others' results. No
+    /// confirmation starts once less than [`CONFIRM_TIME`] is left before `deadline`.
     pub async fn confirm_accepted(
         &self,
         limit: i64,
         min_age: Duration,
+        deadline: Option<Instant>,
     ) -> Result<ConfirmTally, ProcessError> {
         let rows = sqlx::query_as!(
             ChangeRow,
@@ -872,6 +853,14 @@ impl<'a> PriceApplier<'a> {
         .map_err(|err| ProcessError::database("reading the accepted price changes", err))?;
         let mut tally = ConfirmTally::default();
         for change in rows {
+            if deadline.is_some_and(|deadline| {
+                deadline.saturating_duration_since(Instant::now()) < CONFIRM_TIME
+            }) {
+                tracing::info!(
+                    "short of time; the other accepted price changes are confirmed next time"
+                );
+                break;
+            }
             match self.confirm(&change).await {
                 Ok(Confirmation::Applied) => tally.applied += 1,
                 Ok(Confirmation::Refused(_)) => tally.refused += 1,
@@ -994,13 +983,21 @@ async fn mark_applied(
     )
     .execute(&mut *tx)
     .await?;
+    // The channel's price as observed, beside the decided prices the evaluation writes.
+    let source = match change.channel.as_str() {
+        "amazon" => "sp_api",
+        _ => "mirakl",
+    };
     sqlx::query!(
-        "insert into pricing.price_history (listing_id, observed_at, price, currency, source)
-         values ($1, now(), $2, $3::text, 'pricing_apply')
+        "insert into pricing.price_history
+             (listing_id, observed_at, price, currency, source, decision_id)
+         values ($1, now(), $2, $3::text, $4, $5)
          on conflict on constraint price_history_pkey do nothing",
         change.listing_id,
         change.new_price,
         change.currency,
+        source,
+        change.id,
     )
     .execute(&mut *tx)
     .await?;
@@ -1011,11 +1008,12 @@ async fn mark_applied(
     });
     sqlx::query!(
         "insert into ops.audit_log (entity_type, entity_id, action, changes, source, source_id, actor)
-         values ('listing_price', $1, 'update', $2, $3, $4, 'system')",
+         values ('listing_price', $1, 'update', $2, $3, $4, $5)",
         change.listing_id.to_string(),
         changes,
         APPLY_PROCESS,
         change.id.to_string(),
+        ACTOR,
     )
     .execute(&mut *tx)
     .await?;

@@ -175,13 +175,17 @@ impl FromEnvironment for MiraklSettings {
 /// Amazon.ca's marketplace id, the default of `AMAZON_MARKETPLACE_ID`.
 pub const AMAZON_CA_MARKETPLACE: &str = "A2EUQ1WTGCTBG2";
 
+/// SP-API's North America endpoint (Amazon.ca included), the default of
+/// `AMAZON_SP_API_URL`.
+pub const SP_API_NA_URL: &str = "https://sellingpartnerapi-na.amazon.com";
+
 /// LWA's token endpoint, the default of `AMAZON_LWA_TOKEN_URL`.
 pub const LWA_TOKEN_URL: &str = "https://api.amazon.com/auth/o2/token";
 
 /// How to reach Amazon's Selling Partner API for the seller's listings.
 #[derive(Debug, Clone)]
 pub struct AmazonSettings {
-    /// `AMAZON_SP_API_URL`, e.g. `https://sellingpartnerapi-na.amazon.com`.
+    /// `AMAZON_SP_API_URL` (default the North America endpoint).
     pub base_url: String,
     /// `AMAZON_SELLER_ID`: the seller's merchant token, in every listing's path.
     pub seller_id: String,
@@ -192,11 +196,20 @@ pub struct AmazonSettings {
     pub lwa: crate::systems::amazon::LwaCredentials,
 }
 
-impl FromEnvironment for AmazonSettings {
-    fn read(vars: &mut Variables<'_>) -> Self {
-        Self {
-            base_url: vars.required_parsed("AMAZON_SP_API_URL", http_url),
-            seller_id: vars.required("AMAZON_SELLER_ID"),
+impl AmazonSettings {
+    /// The settings when `AMAZON_SELLER_ID` is given (the seller applies prices on
+    /// Amazon): every other Amazon variable is then required or defaulted. Without it,
+    /// `None`, and Amazon prices wait as suggestions. The two secrets are read either way,
+    /// so a deployment may always name them.
+    pub fn read_optional(vars: &mut Variables<'_>) -> Option<Self> {
+        let Some(seller_id) = vars.optional("AMAZON_SELLER_ID") else {
+            vars.optional_secret("AMAZON_LWA_CLIENT_SECRET");
+            vars.optional_secret("AMAZON_LWA_REFRESH_TOKEN");
+            return None;
+        };
+        Some(Self {
+            base_url: vars.parsed_or("AMAZON_SP_API_URL", SP_API_NA_URL.to_owned(), http_url),
+            seller_id,
             marketplace_id: vars
                 .optional("AMAZON_MARKETPLACE_ID")
                 .unwrap_or_else(|| AMAZON_CA_MARKETPLACE.to_owned()),
@@ -210,7 +223,7 @@ impl FromEnvironment for AmazonSettings {
                 client_secret: vars.required_secret("AMAZON_LWA_CLIENT_SECRET"),
                 refresh_token: vars.required_secret("AMAZON_LWA_REFRESH_TOKEN"),
             },
-        }
+        })
     }
 }
 
