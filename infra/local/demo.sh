@@ -147,6 +147,9 @@ step "Prices: costs, rules and a competitor offer (${PRICING_SQL#"$SELLEROPS_REP
 if has_function evaluate-pricing-rules; then
     psql_demo -f "$PRICING_SQL"
     demo_py invoke evaluate-pricing-rules "$EVENTS/eventbridge-scheduled.json"
+    note "Amazon reports offer changes on the dock (B0DEMODOCK): the offers, then a rival taking the buy box"
+    demo_py invoke evaluate-pricing-rules "$DEMO_DIR/sqs-offer-changed-1.json"
+    demo_py invoke evaluate-pricing-rules "$DEMO_DIR/sqs-offer-changed-2.json"
 else
     not_built evaluate-pricing-rules
 fi
@@ -224,6 +227,17 @@ scalar "select coalesce(string_agg(format(E'    %s\n      %s', m.shop_sku,
           from pricing.current_prices p
           join catalog.shop_sku_map m on m.id = p.listing_id
           join pricing.price_decisions d on d.id = p.decision_id"
+printf '\nCompetitor alerts (competitors.alerts) and the tasks automation rules made of them\n'
+query "select p.external_id as product, a.alert_type as alert, a.severity,
+              coalesce(a.seller_id, '') as seller, coalesce(a.previous_value, '') as before,
+              coalesce(a.new_value, '') as after
+         from competitors.alerts a join competitors.products p on p.id = a.competitor_id
+        order by a.observed_at, a.alert_type"
+query "select t.title as task, s.name as stage, f.reason
+         from workflow.automation_firings f
+         join workflow.tasks t on t.id = f.task_id
+         join workflow.kanban_stages s on s.id = t.stage_id
+        order by f.fired_at"
 printf '\nFailures needing a person (ops.process_failures, open)\n'
 query "select process_name as process, coalesce(entity_ref, '') as about, reason, created_at
          from ops.process_failures where resolved_at is null order by created_at"

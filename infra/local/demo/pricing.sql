@@ -9,6 +9,11 @@
 --                            holds the buy box at 84.99
 --   SKU-003  65 W charger    bought whole; no competitor
 --   SKU-005  keyboard        no cost known: flagged, never priced blindly
+--
+-- The dock is also listed on Amazon (ASIN B0DEMODOCK). Amazon's offer-change
+-- notifications for it (sqs-offer-changed-1.json, then -2.json: a rival takes the
+-- buy box) are recorded by the competitor flow; an automation rule turns a lost
+-- buy box into a task.
 begin;
 
 insert into inventory.suppliers (id, name, code, country_code, is_domestic) values
@@ -63,6 +68,25 @@ select m.id, v.list_price,
 from catalog.shop_sku_map m
 join catalog.product_variants v on v.id = m.variant_id
 where m.channel = 'bestbuy_ca' and m.shop_sku in ('SKU-001', 'SKU-002', 'SKU-003', 'SKU-005')
+on conflict do nothing;
+
+-- The dock on Amazon, at the same price.
+insert into catalog.shop_sku_map (id, channel, shop_sku, variant_id, channel_product_id, marketplace_id, title)
+values ('d6000000-0000-4000-8000-000000000001', 'amazon', 'SKU-002',
+        'd1000000-0000-4000-8000-000000000002', 'B0DEMODOCK', 'A2EUQ1WTGCTBG2', 'USB-C dock')
+on conflict do nothing;
+
+insert into pricing.current_prices (listing_id, price)
+values ('d6000000-0000-4000-8000-000000000001', 89.99)
+on conflict do nothing;
+
+insert into workflow.automation_rules
+    (id, name, trigger_type, trigger_config, action_type, action_config, cooldown_minutes)
+values
+    ('d7000000-0000-4000-8000-000000000001', 'Buy box lost', 'competitive',
+     '{"event": "buy_box_lost"}', 'create_task',
+     '{"task_type": "competitive", "title_template": "Buy box lost on {asin} ({sku})", "priority_score": 90}',
+     60)
 on conflict do nothing;
 
 -- The seller's rules: a 20% floor everywhere, beat the buy box on accessories by 1%,
