@@ -48,6 +48,8 @@ pub(crate) type FxSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
 pub(crate) enum Group {
     Intent(Intent),
     Hazard(Hazard),
+    /// A phrase in which a hazard word means no harm ("Fire TV", "nulle part").
+    Innocent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +147,9 @@ pub(crate) struct Negation {
     /// "if", "si": a negation right after one is a condition, not a refusal ("if I don't
     /// get a refund"), and one before a complaint makes it a worry, not a fact.
     pub conditionals: FxSet<Box<str>>,
+    /// Words that turn down what follows, whatever it is: "no need for the invoice",
+    /// "pas besoin de facture". Each is a sequence of folded words.
+    pub declines: Vec<Box<[Box<str>]>>,
     pub window: usize,
 }
 
@@ -175,6 +180,29 @@ impl Negation {
                     .iter()
                     .any(|t| t.clause == clause && self.conditionals.contains(words.text(t)));
                 return !conditional;
+            }
+        }
+        false
+    }
+
+    /// Whether a decline ("no need", "pas besoin") ends shortly before `first`, in the same
+    /// clause, with no breaker in between.
+    fn declines(&self, words: &Words, first: usize) -> bool {
+        let tokens = &words.tokens;
+        let clause = tokens[first].clause;
+        for end in (first.saturating_sub(self.window)..first).rev() {
+            if tokens[end].clause != clause || self.breakers.contains(words.text(&tokens[end])) {
+                return false;
+            }
+            let ends_here = |decline: &[Box<str>]| {
+                decline.len() <= end + 1
+                    && decline.iter().rev().enumerate().all(|(back, word)| {
+                        let token = &tokens[end - back];
+                        token.clause == clause && words.text(token) == &**word
+                    })
+            };
+            if self.declines.iter().any(|decline| ends_here(decline)) {
+                return true;
             }
         }
         false
@@ -257,7 +285,19 @@ impl Lexicon {
     }
 
     fn keyword(&mut self, word: &str) -> Result<u16, PhraseProblem> {
-        if let Some(&id) = self.exact.get(word) {
+        let known = match word.strip_suffix('*') {
+            // One keyword per prefix however many phrases use it: a word of the message
+            // holds at most `MAX_PER_TOKEN` keywords.
+            Some(stem) => stem.as_bytes().first().and_then(|first| {
+                let stems = self.prefixes.get(first)?;
+                stems
+                    .iter()
+                    .find(|(known, _)| **known == *stem)
+                    .map(|&(_, id)| id)
+            }),
+            None => self.exact.get(word).copied(),
+        };
+        if let Some(id) = known {
             return Ok(id);
         }
         let id = u16::try_from(self.keywords.len()).map_err(|_| PhraseProblem::TooManyKeywords)?;
@@ -436,7 +476,9 @@ impl Lexicon {
                     let fuzzy = fuzzy || first_fuzzy;
                     let negated = (phrase.negatable
                         && negation.negates(words, start, last as usize))
-                        || (phrase.hypothetical && negation.supposes(words, start));
+                        || (phrase.hypothetical && negation.supposes(words, start))
+                        || (matches!(phrase.group, Group::Intent(_))
+                            && negation.declines(words, start));
                     let hit = Hit {
                         phrase: phrase_id,
                         first: start as u32,

@@ -11,11 +11,13 @@
 //! 2. The words are folded (lower case, accents removed, "don't" = "dont") and matched
 //!    against the phrases of the data files, tolerating one spelling mistake in longer
 //!    words ([`lexicon`]). A negation shortly before a cancel, return, address or product
-//!    phrase cancels it: "I don't want to cancel, just tell me where it is".
+//!    phrase cancels it: "I don't want to cancel, just tell me where it is"; a decline
+//!    ("no need for", "pas besoin de") cancels any request, routine ones included.
 //! 3. Each intent scores the weights of its phrases; a non-routine intent (something a
 //!    person must handle) wins over a routine one when it is named at all, so a mixed
 //!    request goes to a person. Hazard words (anger, legal, damage, fraud, safety, spam)
-//!    are looked for separately and never let a message be answered automatically.
+//!    are looked for separately and never let a message be answered automatically, unless
+//!    the word sits inside a harmless phrase of the hazards file ("Fire TV", "nulle part").
 //! 4. Numbers are read by shape and by the words before them ([`numbers`]).
 //!
 //! # Phrases, and a model for what they miss
@@ -378,8 +380,18 @@ impl Classifier {
                     scores[intent.index()] += phrase.weight;
                     fuzzy[intent.index()] |= hit.fuzzy;
                 }
-                Group::Intent(_) => {}
-                Group::Hazard(hazard) => hazard_hits.push((hazard, hit)),
+                Group::Intent(_) | Group::Innocent => {}
+                Group::Hazard(hazard) => {
+                    // "Fire" in "Fire TV Stick", "nulle" in "nulle part".
+                    let innocent = hits.iter().any(|other| {
+                        rules.lexicon.phrase(other.phrase).group == Group::Innocent
+                            && other.first <= hit.first
+                            && hit.last <= other.last
+                    });
+                    if !innocent {
+                        hazard_hits.push((hazard, hit));
+                    }
+                }
             }
         }
         let mut hazards: Vec<(Hazard, String)> = hazard_hits
@@ -501,7 +513,7 @@ impl Classifier {
             .filter(|h| h.negated)
             .filter_map(|h| match rules.lexicon.phrase(h.phrase).group {
                 Group::Intent(i) => Some(i),
-                Group::Hazard(_) => None,
+                Group::Hazard(_) | Group::Innocent => None,
             })
             .collect();
         let read_by_phrases = (intent, scores[intent.index()]);
@@ -549,6 +561,12 @@ impl Classifier {
                 read_by_phrases.0.as_str(),
                 read_by_phrases.1,
             );
+            if intent.is_routine() && p < s.model_alone_reply_at {
+                // No phrase names it: a routine answer on the model's word alone needs the
+                // model to be very sure ("thanks for the fast shipping!" is no question).
+                confidence = confidence.min(s.model_min_probability);
+                reason.push_str("; no phrase names it");
+            }
         } else if own.trim().is_empty() {
             confidence = 0.9;
             reason.push_str(
@@ -712,24 +730,29 @@ fn drop_overlaps(lexicon: &lexicon::Lexicon, hits: &mut Vec<Hit>) {
             )
             .then(hits[a].first.cmp(&hits[b].first))
     });
+    // Every word of h is one of g's words (not one g let through in a gap).
+    let contains = |g: &Hit, h: &Hit| {
+        g.first <= h.first
+            && h.first - g.first < 64
+            && (h.words << (h.first - g.first)) & !g.words == 0
+            && size(g) > size(h)
+    };
     let mut kept: Vec<usize> = Vec::with_capacity(order.len());
     let mut dropped = vec![false; hits.len()];
-    for i in order {
+    for &i in &order {
         let h = &hits[i];
-        let covered = kept.iter().any(|&k| {
-            let g = &hits[k];
-            let overlap = g.first <= h.last && h.first <= g.last;
-            // Every word of h is one of g's words (not one g let through in a gap).
-            let contains = g.first <= h.first
-                && h.first - g.first < 64
-                && (h.words << (h.first - g.first)) & !g.words == 0
-                && size(g) > size(h);
-            if intent_of(g) == intent_of(h) {
-                overlap
-            } else {
-                contains
-            }
+        // Inside a longer phrase of another intent, even one that itself counts only once
+        // beside an overlapping phrase of its own intent ("marche pas" inside "suivi ..
+        // marche pas", itself overlapping "lien de suivi").
+        let inside_another = order.iter().any(|&o| {
+            let g = &hits[o];
+            intent_of(g) != intent_of(h) && contains(g, h)
         });
+        let covered = inside_another
+            || kept.iter().any(|&k| {
+                let g = &hits[k];
+                intent_of(g) == intent_of(h) && g.first <= h.last && h.first <= g.last
+            });
         if covered {
             dropped[i] = true;
         } else {

@@ -23,6 +23,8 @@ pub struct RulesError {
 
 pub(crate) const INTENTS_FILE: &str = "shared/replies/intents.toml";
 pub(crate) const HAZARDS_FILE: &str = "shared/replies/hazards.toml";
+/// The section of the hazards file that lists harmless phrases, not a hazard.
+const INNOCENT: &str = "innocent";
 pub(crate) const TEXT_FILE: &str = "shared/replies/text.toml";
 
 fn error(file: &'static str, entry: impl Into<String>, problem: impl Into<String>) -> RulesError {
@@ -73,6 +75,7 @@ pub(crate) struct Scoring {
     pub model_overrules_below_score: f32,
     pub model_doubts_below: f32,
     pub model_reply_min_probability: f32,
+    pub model_alone_reply_at: f32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,6 +87,7 @@ struct NegationFile {
     after: Vec<String>,
     breakers: Vec<String>,
     conditionals: Vec<String>,
+    declines: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -299,6 +303,7 @@ impl Rules {
             ("model_min_probability", s.model_min_probability, 0.0, 1.0),
             ("model_overrules_at", s.model_overrules_at, 0.0, 1.0),
             ("model_doubts_below", s.model_doubts_below, 0.0, 1.0),
+            ("model_alone_reply_at", s.model_alone_reply_at, 0.0, 1.0),
             (
                 "model_reply_min_probability",
                 s.model_reply_min_probability,
@@ -311,9 +316,10 @@ impl Rules {
         for (entry, value) in [
             ("model_doubts_below", s.model_doubts_below),
             ("model_reply_min_probability", s.model_reply_min_probability),
+            ("model_min_probability", s.model_min_probability),
         ] {
-            // Below these the confidence becomes the model's probability, which must then
-            // stop the reply.
+            // Below these the confidence becomes the model's probability (or
+            // `model_min_probability`), which must then stop the reply.
             if value > s.auto_reply_min_confidence {
                 return Err(error(
                     INTENTS_FILE,
@@ -401,22 +407,27 @@ impl Rules {
         };
         let mut allowed_link_domains = Vec::new();
         for (name, entry) in &hazards {
-            let hazard = Hazard::from_name(name).ok_or_else(|| {
-                error(
-                    HAZARDS_FILE,
-                    format!("[{name}]"),
-                    format!(
-                        "\"{name}\" is not a hazard; expected one of {}",
-                        Hazard::names()
-                    ),
-                )
-            })?;
+            // [innocent]: phrases in which a hazard word means no harm ("Fire TV", "nulle
+            // part"); everything else is a hazard.
+            let hazard = match name.as_str() {
+                INNOCENT => None,
+                _ => Some(Hazard::from_name(name).ok_or_else(|| {
+                    error(
+                        HAZARDS_FILE,
+                        format!("[{name}]"),
+                        format!(
+                            "\"{name}\" is not a hazard; expected {INNOCENT} or one of {}",
+                            Hazard::names()
+                        ),
+                    )
+                })?),
+            };
             for (language, list) in [(Language::En, &entry.en), (Language::Fr, &entry.fr)] {
                 for (i, text) in list.iter().enumerate() {
                     lexicon
                         .add(NewPhrase {
                             text,
-                            group: Group::Hazard(hazard),
+                            group: hazard.map_or(Group::Innocent, Group::Hazard),
                             strength: Strength::Hazard,
                             weight: 0.0,
                             language: None,
@@ -434,7 +445,7 @@ impl Rules {
                 }
             }
             let only_for = |field: &str, wanted: Hazard| {
-                if hazard == wanted {
+                if hazard == Some(wanted) {
                     Ok(())
                 } else {
                     Err(error(
@@ -513,6 +524,26 @@ impl Rules {
         )? {
             lexicon.add_known(&word);
             negation.conditionals.insert(word.into());
+        }
+
+        for (i, decline) in intents.negation.declines.iter().enumerate() {
+            let words = Words::read(decline);
+            if words.tokens.is_empty() {
+                return Err(error(
+                    INTENTS_FILE,
+                    format!("negation.declines[{i}]"),
+                    "the entry is empty",
+                ));
+            }
+            let folded: Box<[Box<str>]> = words
+                .tokens
+                .iter()
+                .map(|token| Box::from(words.text(token)))
+                .collect();
+            for word in &folded {
+                lexicon.add_known(word);
+            }
+            negation.declines.push(folded);
         }
 
         let mut language_words: FxMap<Box<str>, LanguageMark> = FxMap::default();

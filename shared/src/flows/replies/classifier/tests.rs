@@ -626,3 +626,95 @@ fn classification_serialises_with_the_agreed_names() {
         assert_eq!(Intent::from_name(intent.as_str()), Some(intent));
     }
 }
+
+#[test]
+fn a_declined_request_does_not_count_even_a_routine_one() {
+    use Intent::*;
+    use Language::*;
+    for (text, language, intent) in [
+        (
+            "No need to send the invoice, I already have it. Just the tracking number please.",
+            En,
+            TrackingRequest,
+        ),
+        (
+            "Je veux pas de facture, juste le suivi du colis svp.",
+            Fr,
+            TrackingRequest,
+        ),
+        (
+            "Pas besoin de facture, juste le numéro de suivi.",
+            Fr,
+            TrackingRequest,
+        ),
+    ] {
+        assert_reads(text, language, intent, true);
+    }
+    // A negation alone does not decline a routine request: the invoice never came.
+    assert_reads(
+        "I didn't get my invoice, can you send it?",
+        En,
+        InvoiceRequest,
+        true,
+    );
+}
+
+#[test]
+fn a_hazard_word_inside_a_harmless_phrase_does_not_count() {
+    for text in [
+        "Has the Fire TV Stick from my order shipped yet?",
+        "Est-ce que le détecteur de fumée de ma commande a été expédié?",
+        "Je trouve ma commande nulle part dans mon compte, est-elle partie?",
+        "I paid part of it with a gift card, can I still get the invoice?",
+    ] {
+        let c = classify(text);
+        assert_eq!(c.hazard, None, "{text:?} → {}", c.reason);
+        assert!(c.auto_reply_eligible(), "{text:?} → {}", c.reason);
+    }
+    // Outside such a phrase the word still hands the message over.
+    let c = classify("There was smoke coming out of it. Where is my order?");
+    assert_eq!(c.hazard, Some(Hazard::Safety), "{}", c.reason);
+}
+
+#[test]
+fn a_charge_the_customer_does_not_recognise_is_a_fraud_hazard() {
+    for text in [
+        "I don't recognize this charge on my card, send me the invoice.",
+        "Je reconnais pas ce montant sur mon relevé, envoyez-moi la facture.",
+    ] {
+        let c = classify(text);
+        assert_eq!(c.hazard, Some(Hazard::Fraud), "{text:?} → {}", c.reason);
+        assert!(!c.auto_reply_eligible(), "{text:?} → {}", c.reason);
+    }
+}
+
+#[test]
+fn the_model_alone_answers_only_when_very_sure() {
+    // No phrase names a request: whatever the model reads, a person answers.
+    for text in [
+        "test message pls ignore",
+        "Just wanted to say thanks for the fast shipping!",
+    ] {
+        let c = classify(text);
+        assert!(!c.auto_reply_eligible(), "{text:?} → {}", c.reason);
+    }
+}
+
+#[test]
+fn the_customers_line_above_a_quote_header_is_their_own() {
+    let c = classify(
+        "Le numéro que vous m'avez donné fonctionne pas.\n\nLe 5 mars 2025 à 11:20, Boutique a écrit :\n> Votre numéro de suivi est le 7023 2109 3318 7745.",
+    );
+    assert_eq!(c.intent, Intent::TrackingRequest, "{}", c.reason);
+    // The tracking number was in the quote, not in the customer's words.
+    assert_eq!(c.entities.tracking_pin, None, "{}", c.reason);
+}
+
+#[test]
+fn a_prefix_used_by_many_phrases_matches_in_every_one() {
+    // "expedi*" ends many phrases; "été expédiée" is the longer one and is what counts.
+    let c = classify("Ma commande a-t-elle déjà été expédiée?");
+    assert_eq!(c.intent, Intent::OrderStatus, "{}", c.reason);
+    let c = classify("elle a ete expediee");
+    assert!(c.reason.contains("\"ete expediee\""), "{}", c.reason);
+}

@@ -321,10 +321,17 @@ fn is_quote_header(folded: &str, next: &[String]) -> bool {
             .take(n)
             .any(|l| l.contains("wrote") || l.contains("a ecrit"))
     };
-    if folded.starts_with("on ") && (folded.contains(" wrote") || joined_next(2)) {
+    // A header wrapped over two lines starts with its date, and is no sentence: "Le numéro
+    // que vous m'avez donné fonctionne pas." above "Le 5 mars … a écrit :" is the customer's.
+    let wrapped_header = || {
+        folded.bytes().any(|b| b.is_ascii_digit())
+            && !folded.trim_end().ends_with(['.', '?', '!'])
+            && joined_next(2)
+    };
+    if folded.starts_with("on ") && (folded.contains(" wrote") || wrapped_header()) {
         return true;
     }
-    if folded.starts_with("le ") && (folded.contains(" a ecrit") || joined_next(2)) {
+    if folded.starts_with("le ") && (folded.contains(" a ecrit") || wrapped_header()) {
         return true;
     }
     if (folded.contains("original message")
