@@ -1,5 +1,7 @@
 # The two commands a new machine needs (see README.md), and a few conveniences.
-.PHONY: demo test reliability down lint deny bench-webhooks bench-ingest bench-pricing bench-indexes bench-ingest-bomb bench-coldstart rds-ca-bundle eval-replies bench-replies train-replies
+FUNCTIONS = marketplace-webhook ingest-orders-file sync-marketplace accept-orders \
+	fetch-shipping-label conversation-auto-reply
+.PHONY: demo test reliability down lint deny bench-webhooks bench-ingest bench-pricing bench-indexes bench-ingest-bomb bench-coldstart bench rds-ca-bundle eval-replies bench-replies train-replies
 
 ## demo: start the local stack and run sellerops end to end on it
 demo:
@@ -51,6 +53,10 @@ services:
 	@bash infra/local/up.sh
 	@bash infra/local/simulators.sh start
 	@bash infra/local/lambdas.sh start
+## bench: every benchmark below (release build), then one table of their headline figures
+## with the anchor each is measured against in the same run, the ratio and the target
+bench:
+	@bash infra/local/bench.sh
 ## bench-webhooks: handler-level latency and throughput of Mirakl and Shopify deliveries
 bench-webhooks:
 	@bash infra/local/up.sh >/dev/null
@@ -73,15 +79,15 @@ bench-ingest-bomb:
 	@bash infra/local/bench-ingest.sh bomb
 ## bench-coldstart: cold starts of the six functions beside a hello-world, N=20 starts each
 ## (release build; PROFILE=dev measures an unoptimised build, quicker to build)
+# `--bin` names targets across every package selected: each function's binary is named.
+COLDSTART_BINS = -p sellerops-tests --bin coldstart-hello --bin bench-coldstart \
+	$(foreach f,$(FUNCTIONS),-p $(f) --bin $(f))
 bench-coldstart: PROFILE ?= release
 bench-coldstart: N ?= 20
 bench-coldstart:
 	@bash infra/local/up.sh >/dev/null
 	@bash -c 'set -euo pipefail; source infra/local/env.sh; source infra/local/services-env.sh; \
-		cargo build --locked --profile $(PROFILE) -p sellerops-tests \
-			--bin coldstart-hello --bin bench-coldstart \
-			-p marketplace-webhook -p ingest-orders-file -p sync-marketplace \
-			-p accept-orders -p fetch-shipping-label -p conversation-auto-reply; \
+		cargo build --locked --profile $(PROFILE) $(COLDSTART_BINS); \
 		dir=target/$(if $(filter dev,$(PROFILE)),debug,$(PROFILE)); \
 		BENCH_RUNS=$(N) "$$dir/bench-coldstart" "$$dir"'
 ## eval-replies: the message classifier against the labelled set (tests/fixtures/replies/):
@@ -92,7 +98,7 @@ eval-replies:
 ## bench-replies: messages classified per second on one core (release build), the load
 ## average, and the classifier's cold start (parsing the bundled rules on first use)
 bench-replies:
-	cargo bench --locked -q -p sellerops --bench classify-messages
+	cargo run --release --locked -q -p sellerops-tests --bin bench-replies
 ## train-replies: learn the classifier's intent and reply models (shared/replies/intent-model.tsv)
 ## from the labelled training set; prints the model's own accuracy on the evaluation set
 train-replies:

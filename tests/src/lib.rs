@@ -6,6 +6,7 @@
 
 use sellerops::systems::aws::AwsClients;
 
+pub mod bench;
 pub mod events;
 pub mod fixtures;
 pub mod fulfilment;

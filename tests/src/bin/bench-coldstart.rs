@@ -28,6 +28,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use sellerops_tests::bench::{load_average, Figure, Target};
+
 /// The binaries measured, each with the event it gets: what that function receives in
 /// production.
 const SUBJECTS: &[(&str, &str)] = &[
@@ -279,17 +281,6 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|line| {
-            line.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".into())
-}
-
 fn median(mut values: Vec<Duration>) -> Duration {
     values.sort();
     values.get(values.len() / 2).copied().unwrap_or_default()
@@ -314,6 +305,7 @@ fn print_table(results: &BTreeMap<&str, Vec<Run>>, runs: usize) {
         "answers ok",
         TARGET_RSS_KIB / 1024
     );
+    let mut figures = Vec::new();
     for (name, _) in SUBJECTS {
         let Some(measured) = results.get(name) else {
             println!("{name:<22} {:>5}", 0);
@@ -338,5 +330,28 @@ fn print_table(results: &BTreeMap<&str, Vec<Run>>, runs: usize) {
             peak as f64 / 1024.0,
             format!("{ok}/{}", measured.len()),
         );
+        figures.push((*name, init, peak));
+    }
+    println!();
+    for (name, init, peak) in figures {
+        if name == "coldstart-hello" {
+            continue;
+        }
+        Figure {
+            name: &format!("cold start init, {name}"),
+            value: millis(init),
+            unit: "ms",
+            anchor: hello_init.map(|hello| ("hello-world init", millis(hello))),
+            target: Target::RatioAtMost(TARGET_RATIO),
+        }
+        .print();
+        Figure {
+            name: &format!("cold start peak RSS, {name}"),
+            value: peak as f64 / 1024.0,
+            unit: "MiB",
+            anchor: None,
+            target: Target::AtMost((TARGET_RSS_KIB / 1024) as f64),
+        }
+        .print();
     }
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sellerops::flows::webhooks::{WebhookDelivery, WebhookService};
+use sellerops_tests::bench::{Figure, Target};
 use sellerops_tests::marketplace::{headers, mirakl_order, shopify_headers, MIRAKL_SECRET};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
@@ -54,6 +55,7 @@ async fn main() {
     println!(
         "webhook benchmark: {rate} deliveries/s for {seconds} s per source, {connections} connections"
     );
+    let mut figures = Vec::new();
     for source in ["mirakl", "shopify"] {
         // Warm up the pool and the plan cache.
         run(&service, source, &format!("{run_id}w"), 50, 1).await;
@@ -68,6 +70,7 @@ async fn main() {
             ms(*latencies.last().unwrap()),
             latencies.len() as f64 / elapsed.as_secs_f64()
         );
+        figures.push((source, ms(pick(0.99))));
     }
     // Unthrottled: how many deliveries a second the handler sustains.
     let (latencies, elapsed) = run(&service, "mirakl", &format!("{run_id}max"), 0, 5).await;
@@ -75,6 +78,25 @@ async fn main() {
         "mirakl   unthrottled with {connections} in flight: {:7.1}/s",
         latencies.len() as f64 / elapsed.as_secs_f64()
     );
+    println!();
+    for (source, p99) in figures {
+        Figure {
+            name: &format!("{source} webhook p99 at {rate}/s"),
+            value: p99,
+            unit: "ms",
+            anchor: None,
+            target: Target::AtMost(10.0),
+        }
+        .print();
+    }
+    Figure {
+        name: &format!("mirakl webhooks unthrottled, {connections} in flight"),
+        value: latencies.len() as f64 / elapsed.as_secs_f64(),
+        unit: "deliveries/s",
+        anchor: None,
+        target: Target::AtLeast(1000.0),
+    }
+    .print();
     if std::env::var("AWS_ENDPOINT_URL").is_ok() {
         many_waiting_orders(&pool, &run_id).await;
     }
