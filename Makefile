@@ -1,6 +1,7 @@
 # The two commands a new machine needs (see README.md), and a few conveniences.
 FUNCTIONS = marketplace-webhook ingest-orders-file sync-marketplace accept-orders \
-	fetch-shipping-label conversation-auto-reply
+FUNCTIONS = marketplace-webhook ingest-orders-file sync-marketplace accept-orders \
+	fetch-shipping-label conversation-auto-reply evaluate-pricing-rules
 .PHONY: demo test reliability down lint deny bench-webhooks bench-ingest bench-pricing bench-indexes bench-ingest-bomb bench-coldstart bench rds-ca-bundle eval-replies bench-replies train-replies
 
 ## demo: start the local stack and run sellerops end to end on it

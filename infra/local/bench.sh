@@ -17,7 +17,7 @@ cd "$SELLEROPS_REPO_ROOT" || exit 1
 
 echo "==> cargo build --release (the functions and the benchmarks)"
 functions=(marketplace-webhook ingest-orders-file sync-marketplace accept-orders
-    fetch-shipping-label conversation-auto-reply)
+    fetch-shipping-label conversation-auto-reply evaluate-pricing-rules)
 selection=(-p sellerops-tests)
 for bin in coldstart-hello bench-coldstart bench-replies bench-webhooks bench-ingest bench-table; do
     selection+=(--bin "$bin")

@@ -40,6 +40,7 @@ const SUBJECTS: &[(&str, &str)] = &[
     ("accept-orders", "sqs-accept-order.json"),
     ("fetch-shipping-label", "sqs-label-order.json"),
     ("conversation-auto-reply", "sqs-reply-message.json"),
+    ("evaluate-pricing-rules", "sqs-any-offer-changed.json"),
 ];
 
 /// How long one start may take before the run counts as failed.
