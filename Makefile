@@ -1,6 +1,5 @@
 # The two commands a new machine needs (see README.md), and a few conveniences.
 FUNCTIONS = marketplace-webhook ingest-orders-file sync-marketplace accept-orders \
-FUNCTIONS = marketplace-webhook ingest-orders-file sync-marketplace accept-orders \
 	fetch-shipping-label conversation-auto-reply evaluate-pricing-rules
 .PHONY: demo test reliability down lint deny bench-webhooks bench-ingest bench-pricing bench-indexes bench-ingest-bomb bench-coldstart bench rds-ca-bundle eval-replies bench-replies train-replies
 
@@ -78,7 +77,7 @@ bench-indexes:
 ## bench-ingest-bomb: peak memory of the import refusing a gzip bomb and a 200 MiB field
 bench-ingest-bomb:
 	@bash infra/local/bench-ingest.sh bomb
-## bench-coldstart: cold starts of the six functions beside a hello-world, N=20 starts each
+## bench-coldstart: cold starts of the seven functions beside a hello-world, N=20 starts each
 ## (release build; PROFILE=dev measures an unoptimised build, quicker to build)
 # `--bin` names targets across every package selected: each function's binary is named.
 COLDSTART_BINS = -p sellerops-tests --bin coldstart-hello --bin bench-coldstart \

@@ -19,7 +19,8 @@ echo "==> cargo build --release (the functions and the benchmarks)"
 functions=(marketplace-webhook ingest-orders-file sync-marketplace accept-orders
     fetch-shipping-label conversation-auto-reply evaluate-pricing-rules)
 selection=(-p sellerops-tests)
-for bin in coldstart-hello bench-coldstart bench-replies bench-webhooks bench-ingest bench-table; do
+for bin in coldstart-hello bench-coldstart bench-replies bench-webhooks bench-ingest bench-pricing \
+    bench-table; do
     selection+=(--bin "$bin")
 done
 for function in "${functions[@]}"; do
@@ -42,6 +43,7 @@ run coldstart make -s bench-coldstart
 run replies make -s bench-replies
 run webhooks make -s bench-webhooks
 run ingest make -s bench-ingest
+run pricing make -s bench-pricing
 
 echo
 echo "==> every figure (whole outputs in target/bench/)"

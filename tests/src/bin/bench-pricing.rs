@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use sellerops::flows::pricing::{evaluate_prices, EvaluationOptions, EvaluationReport, Selection};
+use sellerops_tests::bench::{Figure, Target};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
@@ -76,6 +77,38 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         second.unchanged,
         second.rows_written()
     );
+    println!();
+    let name = format!("price evaluation, {listings} listings");
+    for (name, value, unit, target) in [
+        (name.clone(), total.as_secs_f64(), "s", Target::AtMost(3.0)),
+        (
+            format!("{name}, peak RSS"),
+            peak_rss_kib() as f64 / 1024.0,
+            "MiB",
+            Target::AtMost(128.0),
+        ),
+        (
+            format!("{name}, again with nothing changed"),
+            again.as_secs_f64(),
+            "s",
+            Target::AtMost(1.0),
+        ),
+        (
+            format!("{name}, rows written again"),
+            second.rows_written() as f64,
+            "rows",
+            Target::AtMost(0.0),
+        ),
+    ] {
+        Figure {
+            name: &name,
+            value,
+            unit,
+            anchor: None,
+            target,
+        }
+        .print();
+    }
 
     pool.close().await;
     if std::env::var("KEEP").is_err() {
