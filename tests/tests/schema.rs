@@ -672,10 +672,12 @@ async fn default_settings_rows_are_present(pool: PgPool) {
         .fetch_all(&pool)
         .await
         .expect("settings");
-    // Seed 002's five rows, and the ones price evaluation reads (0022).
+    // Seed 002's five rows, the ones price evaluation reads (0022) and the competitor
+    // alerts' threshold (0023).
     assert_eq!(
         keys,
         [
+            "competitors.price_alert_threshold_pct",
             "pricing.channel_fees",
             "pricing.default_margin_floor",
             "pricing.own_seller_ids",
