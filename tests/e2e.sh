@@ -3,8 +3,8 @@
 #
 #   bash tests/e2e.sh
 #
-# Starts its own Mirakl/Canada Post simulators and `cargo lambda watch` (ports
-# SELLEROPS_E2E_PORT_BASE + 1, 2, 3; default 9191-9193) with their pid files and logs
+# Starts its own Mirakl/Canada Post/Shopify simulators and `cargo lambda watch` (ports
+# SELLEROPS_E2E_PORT_BASE + 1, 2, 3 and 5; default 9191-9193, 9195) with their pid files and logs
 # under $SELLEROPS_LOCAL_DIR/e2e, against a database of its own (sellerops_e2e,
 # recreated each run) and queues and buckets of its own on the running moto, so it
 # never disturbs the demo or another stack. Then tests/e2e.py invokes each function
@@ -50,6 +50,8 @@ export SELLEROPS_LAMBDA_PORT=$((port_base + 3))
 export SELLEROPS_LAMBDA_ENDPOINT="http://127.0.0.1:$SELLEROPS_LAMBDA_PORT"
 export MIRAKL_BASE_URL="http://127.0.0.1:$SIM_MIRAKL_PORT"
 export CANADAPOST_BASE_URL="http://127.0.0.1:$SIM_CANADAPOST_PORT"
+export SIM_SHOPIFY_PORT=$((port_base + 5))
+export SHOPIFY_ADMIN_BASE_URL="http://127.0.0.1:$SIM_SHOPIFY_PORT"
 export MIRAKL_WEBHOOK_SECRET=local-mirakl-webhook-secret # what the webhook fixture sends
 queue_base="${AWS_ENDPOINT_URL%/}/123456789012/sellerops-e2e"
 export INGEST_QUEUE_URL="$queue_base-ingest" ACCEPT_QUEUE_URL="$queue_base-accept" \

@@ -9,8 +9,8 @@
 # The scenarios (tests/src/reliability/) run the functions' handlers in one process,
 # fed from real queues by the event router's poll loop, against a database of their own
 # (sellerops_reliability, recreated each run), queues and buckets of their own on the
-# running moto, and Mirakl/Canada Post simulators of their own (ports
-# SELLEROPS_RELIABILITY_PORT_BASE + 1, 2; default 9291, 9292). Some scenarios restart
+# running moto, and Mirakl/Canada Post/Shopify simulators of their own (ports
+# SELLEROPS_RELIABILITY_PORT_BASE + 1, 2, 5; default 9291, 9292, 9295). Some scenarios restart
 # the stack's PostgreSQL and moto (infra/local/restart.sh): run it on a stack nobody
 # else is using at the moment. Afterwards the stack's own buckets and queues are
 # provisioned again (a moto restart empties moto). Stops what it started, pass or fail.
@@ -58,6 +58,8 @@ export DATABASE_URL="$suite_database_url"
 export SIM_MIRAKL_PORT=$((port_base + 1)) SIM_CANADAPOST_PORT=$((port_base + 2))
 export MIRAKL_BASE_URL="http://127.0.0.1:$SIM_MIRAKL_PORT"
 export CANADAPOST_BASE_URL="http://127.0.0.1:$SIM_CANADAPOST_PORT"
+export SIM_SHOPIFY_PORT=$((port_base + 5))
+export SHOPIFY_ADMIN_BASE_URL="http://127.0.0.1:$SIM_SHOPIFY_PORT"
 queue_base="${AWS_ENDPOINT_URL%/}/123456789012/sellerops-reliability"
 export INGEST_QUEUE_URL="$queue_base-ingest" ACCEPT_QUEUE_URL="$queue_base-accept" \
     LABEL_QUEUE_URL="$queue_base-label" REPLY_QUEUE_URL="$queue_base-reply" \

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Starts or stops the Mirakl and Canada Post simulators (infra/local/simulators/).
+# Starts or stops the Mirakl, Canada Post and Shopify simulators (infra/local/simulators/).
 #
-#   bash infra/local/simulators.sh start    build if needed, start, wait until both answer
+#   bash infra/local/simulators.sh start    build if needed, start, wait until all answer
 #   bash infra/local/simulators.sh stop
 #   bash infra/local/simulators.sh status
 #
 # Mirakl answers on 127.0.0.1:$SIM_MIRAKL_PORT (8091), Canada Post on
-# 127.0.0.1:$SIM_CANADAPOST_PORT (8092); both serve the control API under /_sim/
-# (state, orders, threads, faults, reset). Settings: services-env.sh.
+# 127.0.0.1:$SIM_CANADAPOST_PORT (8092), the Shopify Admin API on
+# 127.0.0.1:$SIM_SHOPIFY_PORT (8094); each serves the control API under /_sim/
+# (state, orders, threads, shopify/orders, faults, reset). Settings: services-env.sh.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -25,15 +26,21 @@ NAME=simulators
 MARKER=sellerops-simulators
 MIRAKL_HEALTH="http://127.0.0.1:$SIM_MIRAKL_PORT/_sim/health"
 CANADAPOST_HEALTH="http://127.0.0.1:$SIM_CANADAPOST_PORT/_sim/health"
+SHOPIFY_HEALTH="http://127.0.0.1:$SIM_SHOPIFY_PORT/_sim/health"
 
 start() {
     local pid
     if pid="$(daemon_pid "$NAME" "$MARKER")"; then
-        say "simulators: already running (pid $pid)"
-        return 0
+        if http_answers "$SHOPIFY_HEALTH"; then
+            say "simulators: already running (pid $pid)"
+            return 0
+        fi
+        # Started by an older build, before the Shopify simulator joined.
+        say "simulators: running (pid $pid) without the Shopify simulator on port $SIM_SHOPIFY_PORT: restarting"
+        daemon_stop "$NAME" "$MARKER"
     fi
-    if http_answers "$MIRAKL_HEALTH" || http_answers "$CANADAPOST_HEALTH"; then
-        die "something already answers on port $SIM_MIRAKL_PORT or $SIM_CANADAPOST_PORT; stop it or set SIM_MIRAKL_PORT / SIM_CANADAPOST_PORT"
+    if http_answers "$MIRAKL_HEALTH" || http_answers "$CANADAPOST_HEALTH" || http_answers "$SHOPIFY_HEALTH"; then
+        die "something already answers on port $SIM_MIRAKL_PORT, $SIM_CANADAPOST_PORT or $SIM_SHOPIFY_PORT; stop it or set SIM_MIRAKL_PORT / SIM_CANADAPOST_PORT / SIM_SHOPIFY_PORT"
     fi
     # --bin, not -p: features resolved across the workspace, as build_workspace does.
     say "simulators: building (cargo build --bin sellerops-simulators)"
@@ -41,15 +48,17 @@ start() {
     pid="$(daemon_start "$NAME" "$SELLEROPS_REPO_ROOT/target/debug/sellerops-simulators")"
     daemon_wait_http "$NAME" "$MARKER" "$MIRAKL_HEALTH" 30
     daemon_wait_http "$NAME" "$MARKER" "$CANADAPOST_HEALTH" 30
+    daemon_wait_http "$NAME" "$MARKER" "$SHOPIFY_HEALTH" 30
     say "simulators: ready (pid $pid, log: $(daemon_log "$NAME"))"
     note "Mirakl      $MIRAKL_BASE_URL      (Authorization: $SIM_MIRAKL_API_KEY)"
     note "Canada Post $CANADAPOST_BASE_URL      (Basic $SIM_CANADAPOST_USERNAME)"
+    note "Shopify     $SHOPIFY_ADMIN_BASE_URL      (X-Shopify-Access-Token: $SIM_SHOPIFY_ACCESS_TOKEN)"
 }
 
 status() {
     local pid
     if pid="$(daemon_pid "$NAME" "$MARKER")"; then
-        say "simulators: running (pid $pid): $MIRAKL_BASE_URL, $CANADAPOST_BASE_URL"
+        say "simulators: running (pid $pid): $MIRAKL_BASE_URL, $CANADAPOST_BASE_URL, $SHOPIFY_ADMIN_BASE_URL"
     else
         say "simulators: not running"
         return 3
@@ -61,7 +70,7 @@ case "${1:-}" in
     stop) daemon_stop "$NAME" "$MARKER" ;;
     status) status ;;
     *)
-        sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+        sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
         exit 2
         ;;
 esac

@@ -4,10 +4,12 @@
 //! | call | does |
 //! |---|---|
 //! | `GET /_sim/health` | 200 `ok` |
-//! | `GET /_sim/state` | orders, state changes, threads, offers, offer imports, shipments, faults, recent calls |
+//! | `GET /_sim/state` | orders, state changes, threads, offers, offer imports, shipments, Shopify orders and cost bucket, faults, recent calls |
 //! | `POST /_sim/orders[?replace=true]` | adds Mirakl orders (an order, an array, or `{"orders": [...]}`) |
 //! | `POST /_sim/threads[?replace=true]` | adds inbox threads, likewise |
 //! | `POST /_sim/offers[?replace=true]` | adds Mirakl offers (OF21's shape, by `shop_sku`), likewise |
+//! | `POST /_sim/shopify/orders[?replace=true]` | adds Shopify orders (the Admin GraphQL `Order` node, by `legacyResourceId`), likewise; replacing one is an update |
+//! | `POST /_sim/shopify/bucket` | sets the Shopify query-cost bucket: any of `maximum_available`, `restore_rate`, `currently_available` |
 //! | `POST /_sim/faults` | adds a fault, e.g. `{"route": "OR21", "status": 503, "times": 2}` |
 //! | `GET /_sim/faults`, `DELETE /_sim/faults` | lists / clears the faults |
 //! | `GET /_sim/counters` | calls received per route (`NCSHIPMENT`: purchase requests, `REFUND`: refund requests), and Canada Post shipments and refunds, in all and per `customer-ref-1` |
@@ -26,6 +28,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::faults::FaultSpec;
+use crate::shopify::cost::BucketChange;
 use crate::state::{SimState, Simulator};
 
 /// The control routes.
@@ -36,6 +39,8 @@ pub fn router() -> Router<Arc<Simulator>> {
         .route("/_sim/orders", post(add_orders))
         .route("/_sim/threads", post(add_threads))
         .route("/_sim/offers", post(add_offers))
+        .route("/_sim/shopify/orders", post(add_shopify_orders))
+        .route("/_sim/shopify/bucket", post(change_shopify_bucket))
         .route(
             "/_sim/faults",
             post(add_fault).get(list_faults).delete(clear_faults),
@@ -98,6 +103,34 @@ async fn add_offers(
     seeded(parse(&body).and_then(|seed| sim.lock().offers.seed(seed, params.replace)))
 }
 
+async fn add_shopify_orders(
+    State(sim): State<Arc<Simulator>>,
+    Query(params): Query<SeedParams>,
+    body: Bytes,
+) -> Response {
+    seeded(parse(&body).and_then(|seed| {
+        sim.lock()
+            .shopify_orders
+            .seed(seed, params.replace, Utc::now())
+    }))
+}
+
+/// 200 with the bucket as `throttleStatus` shows it, or 400 with the reason.
+async fn change_shopify_bucket(State(sim): State<Arc<Simulator>>, body: Bytes) -> Response {
+    let change: BucketChange = match serde_json::from_slice(&body) {
+        Ok(change) => change,
+        Err(err) => return bad_request(format!("not a bucket change: {err}")),
+    };
+    let changed = sim
+        .lock()
+        .shopify_bucket
+        .change(change, std::time::Instant::now());
+    match changed {
+        Ok(status) => Json(json!(status)).into_response(),
+        Err(message) => bad_request(message),
+    }
+}
+
 async fn add_fault(State(sim): State<Arc<Simulator>>, body: Bytes) -> Response {
     let spec: FaultSpec = match serde_json::from_slice(&body) {
         Ok(spec) => spec,
@@ -152,7 +185,8 @@ async fn counters(State(sim): State<Arc<Simulator>>) -> Json<Value> {
 }
 
 async fn state(State(sim): State<Arc<Simulator>>) -> Json<Value> {
-    let state = sim.lock();
+    let mut state = sim.lock();
+    let bucket = state.shopify_bucket.status(std::time::Instant::now());
     Json(json!({
         "mirakl": {
             "orders": state.orders.all().collect::<Vec<_>>(),
@@ -163,6 +197,10 @@ async fn state(State(sim): State<Arc<Simulator>>) -> Json<Value> {
         },
         "canadapost": {
             "shipments": state.shipments.all().collect::<Vec<_>>(),
+        },
+        "shopify": {
+            "orders": state.shopify_orders.all().collect::<Vec<_>>(),
+            "cost_bucket": bucket,
         },
         "faults": state.faults.active(),
         "calls": state.calls,

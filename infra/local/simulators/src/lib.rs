@@ -1,23 +1,27 @@
-//! Local stand-ins for the two outside services sellerops calls: the Mirakl seller API
-//! (Best Buy Canada) and Canada Post's non-contract shipping API. They keep state,
-//! answer in the real services' shapes (shared/reference/), and fail on request.
+//! Local stand-ins for the outside services sellerops calls: the Mirakl seller API
+//! (Best Buy Canada), Canada Post's non-contract shipping API and a Shopify store's
+//! Admin GraphQL API. They keep state, answer in the real services' shapes
+//! (shared/reference/), and fail on request.
 //!
 //! Layout:
 //! - [`mirakl`]: OR11, OR21, OR23, OR24, M10, M11, M12, SH21, OF21, OF24, OF02, OF04
 //!   under `/api/`.
 //! - [`canadapost`]: `ncshipment` (buy, list, read, details, refund) and the label
 //!   artifact under `/rs/`.
-//! - `control`: the `/_sim/` API (seed, faults, state, counters, reset), on both ports.
+//! - [`shopify`]: the Admin GraphQL API's `orders` connection, with its query-cost limit,
+//!   under `/admin/api/{version}/graphql.json`.
+//! - `control`: the `/_sim/` API (seed, faults, state, counters, reset), on every port.
 //! - [`faults`]: what `/_sim/faults` injects.
 //!
-//! Each service listens on a port of its own (`SIM_MIRAKL_PORT`, `SIM_CANADAPOST_PORT`)
-//! and both share one state.
+//! Each service listens on a port of its own (`SIM_MIRAKL_PORT`, `SIM_CANADAPOST_PORT`,
+//! `SIM_SHOPIFY_PORT`) and all share one state.
 
 pub mod canadapost;
 mod control;
 pub mod faults;
 pub mod mirakl;
 mod pdf;
+pub mod shopify;
 pub mod state;
 
 use std::future::Future;
@@ -35,6 +39,8 @@ pub use state::{Credentials, Simulator};
 pub const DEFAULT_MIRAKL_PORT: u16 = 8091;
 /// See [`DEFAULT_MIRAKL_PORT`].
 pub const DEFAULT_CANADAPOST_PORT: u16 = 8092;
+/// See [`DEFAULT_MIRAKL_PORT`].
+pub const DEFAULT_SHOPIFY_PORT: u16 = 8094;
 
 /// How to run the simulators.
 #[derive(Debug, Clone)]
@@ -43,25 +49,29 @@ pub struct Settings {
     pub mirakl_addr: SocketAddr,
     /// Canada Post's address.
     pub canadapost_addr: SocketAddr,
+    /// The Shopify Admin API's address.
+    pub shopify_addr: SocketAddr,
     /// The credentials checked.
     pub credentials: Credentials,
     /// Orders, threads and offers to start with: `{"orders": [...], "threads": [...],
-    /// "offers": [...]}`.
+    /// "offers": [...], "shopify_orders": [...]}`.
     pub seed: Option<serde_json::Value>,
 }
 
 impl Settings {
-    /// Settings for tests: both services on free ports of 127.0.0.1, the local
+    /// Settings for tests: every service on a free port of 127.0.0.1, the local
     /// stack's credentials, no seed.
     pub fn for_tests() -> Self {
         let any_port = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
         Self {
             mirakl_addr: any_port,
             canadapost_addr: any_port,
+            shopify_addr: any_port,
             credentials: Credentials {
                 mirakl_api_key: "local-mirakl-key".to_owned(),
                 canadapost_username: "local-canadapost-user".to_owned(),
                 canadapost_password: "local-canadapost-password".to_owned(),
+                shopify_access_token: "local-shopify-admin-token".to_owned(),
             },
             seed: None,
         }
@@ -103,6 +113,7 @@ impl Settings {
                 host,
                 port("SIM_CANADAPOST_PORT", DEFAULT_CANADAPOST_PORT)?,
             ),
+            shopify_addr: SocketAddr::new(host, port("SIM_SHOPIFY_PORT", DEFAULT_SHOPIFY_PORT)?),
             credentials: Credentials {
                 mirakl_api_key: text("SIM_MIRAKL_API_KEY", defaults.credentials.mirakl_api_key),
                 canadapost_username: text(
@@ -112,6 +123,10 @@ impl Settings {
                 canadapost_password: text(
                     "SIM_CANADAPOST_PASSWORD",
                     defaults.credentials.canadapost_password,
+                ),
+                shopify_access_token: text(
+                    "SIM_SHOPIFY_ACCESS_TOKEN",
+                    defaults.credentials.shopify_access_token,
                 ),
             },
             seed,
@@ -126,10 +141,13 @@ pub struct Running {
     pub mirakl_url: String,
     /// Where Canada Post answers.
     pub canadapost_url: String,
+    /// Where the Shopify Admin API answers (the store's base URL).
+    pub shopify_url: String,
     /// Their shared state, for tests to look into.
     pub simulator: Arc<Simulator>,
     mirakl_server: JoinHandle<std::io::Result<()>>,
     canadapost_server: JoinHandle<std::io::Result<()>>,
+    shopify_server: JoinHandle<std::io::Result<()>>,
 }
 
 impl Running {
@@ -141,6 +159,7 @@ impl Running {
         tokio::select! {
             result = &mut self.mirakl_server => joined(result),
             result = &mut self.canadapost_server => joined(result),
+            result = &mut self.shopify_server => joined(result),
             () = shutdown => Ok(()),
         }
     }
@@ -150,10 +169,11 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.mirakl_server.abort();
         self.canadapost_server.abort();
+        self.shopify_server.abort();
     }
 }
 
-/// Binds both ports and starts serving.
+/// Binds every service's port and starts serving.
 pub async fn start(settings: Settings) -> std::io::Result<Running> {
     let simulator = Arc::new(Simulator::new(settings.credentials));
     if let Some(seed) = settings.seed {
@@ -167,19 +187,27 @@ pub async fn start(settings: Settings) -> std::io::Result<Running> {
         .merge(canadapost::router(simulator.clone()))
         .merge(control::router())
         .with_state(simulator.clone());
+    let shopify = Router::new()
+        .merge(shopify::router(simulator.clone()))
+        .merge(control::router())
+        .with_state(simulator.clone());
 
     let mirakl_listener = TcpListener::bind(settings.mirakl_addr).await?;
     let canadapost_listener = TcpListener::bind(settings.canadapost_addr).await?;
     let mirakl_url = format!("http://{}", mirakl_listener.local_addr()?);
+    let shopify_listener = TcpListener::bind(settings.shopify_addr).await?;
     let canadapost_url = format!("http://{}", canadapost_listener.local_addr()?);
+    let shopify_url = format!("http://{}", shopify_listener.local_addr()?);
     Ok(Running {
         mirakl_url,
         canadapost_url,
+        shopify_url,
         simulator,
         mirakl_server: tokio::spawn(async move { axum::serve(mirakl_listener, mirakl).await }),
         canadapost_server: tokio::spawn(async move {
             axum::serve(canadapost_listener, canadapost).await
         }),
+        shopify_server: tokio::spawn(async move { axum::serve(shopify_listener, shopify).await }),
     })
 }
 
@@ -194,6 +222,9 @@ fn seed_state(simulator: &Simulator, seed: serde_json::Value) -> Result<(), Stri
     }
     if let Some(offers) = seed.get("offers") {
         state.offers.seed(offers.clone(), true)?;
+    }
+    if let Some(orders) = seed.get("shopify_orders") {
+        state.shopify_orders.seed(orders.clone(), true, now)?;
     }
     Ok(())
 }

@@ -1,13 +1,17 @@
-//! `sellerops-simulators`: serves the Mirakl and Canada Post simulators until stopped.
+//! `sellerops-simulators`: serves the Mirakl, Canada Post and Shopify simulators until
+//! stopped.
 //!
 //! Environment (all optional):
 //!   SIM_HOST                  address to listen on (127.0.0.1)
 //!   SIM_MIRAKL_PORT           Mirakl seller API port (8091)
 //!   SIM_CANADAPOST_PORT       Canada Post port (8092)
+//!   SIM_SHOPIFY_PORT          Shopify Admin API port (8094)
 //!   SIM_MIRAKL_API_KEY        the shop API key expected in Authorization (local-mirakl-key)
 //!   SIM_CANADAPOST_USERNAME   Basic auth user (local-canadapost-user)
 //!   SIM_CANADAPOST_PASSWORD   Basic auth password (local-canadapost-password)
-//!   SIM_SEED_FILE             JSON {"orders": [...], "threads": [...]} to start with
+//!   SIM_SHOPIFY_ACCESS_TOKEN  the X-Shopify-Access-Token expected (local-shopify-admin-token)
+//!   SIM_SEED_FILE             JSON {"orders": [...], "threads": [...], "shopify_orders": [...]}
+//!                             to start with
 //!   RUST_LOG                  log filter (info)
 
 use std::process::ExitCode;
@@ -37,6 +41,7 @@ async fn main() -> ExitCode {
     tracing::info!(
         mirakl = %running.mirakl_url,
         canadapost = %running.canadapost_url,
+        shopify = %running.shopify_url,
         "simulators ready"
     );
     match running.serve_until(shutdown_signal()).await {

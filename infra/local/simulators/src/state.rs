@@ -11,6 +11,8 @@ use crate::faults::Faults;
 use crate::mirakl::offers::Offers;
 use crate::mirakl::orders::Orders;
 use crate::mirakl::threads::Threads;
+use crate::shopify::cost::CostBucket;
+use crate::shopify::orders::ShopifyOrders;
 
 /// How many calls `/_sim/state` remembers.
 const CALLS_KEPT: usize = 1000;
@@ -24,9 +26,11 @@ pub struct Credentials {
     pub canadapost_username: String,
     /// Canada Post API password (Basic auth).
     pub canadapost_password: String,
+    /// The Shopify app's Admin API access token (`X-Shopify-Access-Token`).
+    pub shopify_access_token: String,
 }
 
-/// Both simulated services: their state, the faults in force and the calls seen.
+/// The simulated services: their state, the faults in force and the calls seen.
 #[derive(Debug)]
 pub struct Simulator {
     credentials: Credentials,
@@ -44,6 +48,10 @@ pub struct SimState {
     pub offers: Offers,
     /// Canada Post shipments and their labels.
     pub shipments: Shipments,
+    /// The Shopify store's orders.
+    pub shopify_orders: ShopifyOrders,
+    /// The Shopify store's query-cost bucket.
+    pub shopify_bucket: CostBucket,
     /// Failures to inject.
     pub faults: Faults,
     /// The latest calls to the simulated APIs, oldest first.
@@ -57,7 +65,7 @@ pub struct SimState {
 /// One call to a simulated API, for inspection.
 #[derive(Debug, Clone, Serialize)]
 pub struct CallRecord {
-    /// `mirakl` or `canadapost`.
+    /// `mirakl`, `canadapost` or `shopify`.
     pub service: &'static str,
     /// The operation (`OR21`, `NCSHIPMENT`, …) when the path is one.
     pub route: Option<&'static str>,
