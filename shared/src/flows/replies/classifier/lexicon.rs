@@ -6,42 +6,12 @@
 //! keyword; the one-mistake variants of the keywords are computed once at load (each
 //! keyword without one of its letters), so a message's word costs a few lookups.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
-
 use super::text::{Token, Words};
 use super::{Hazard, Intent, Language};
 
-/// A small, fast hash for short keys (the multiply-rotate hash rustc uses): the keys are
-/// the data files' own words, so no outside input can choose them to collide.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.write(&[i]);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-pub(crate) type FxSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
+/// Maps and sets keyed by words: a fast hash with a seed chosen per process.
+pub(crate) type FastMap<K, V> = foldhash::HashMap<K, V>;
+pub(crate) type FastSet<K> = foldhash::HashSet<K>;
 
 /// What a matched phrase says about the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,13 +110,13 @@ impl TokenKeywords {
 /// The negation cues and what stops them, folded.
 #[derive(Debug, Default)]
 pub(crate) struct Negation {
-    pub cues: FxSet<Box<str>>,
+    pub cues: FastSet<Box<str>>,
     /// Negations that follow the verb in spoken French: "j'annule pas", "je retourne rien".
-    pub after: FxSet<Box<str>>,
-    pub breakers: FxSet<Box<str>>,
+    pub after: FastSet<Box<str>>,
+    pub breakers: FastSet<Box<str>>,
     /// "if", "si": a negation right after one is a condition, not a refusal ("if I don't
     /// get a refund"), and one before a complaint makes it a worry, not a fact.
-    pub conditionals: FxSet<Box<str>>,
+    pub conditionals: FastSet<Box<str>>,
     /// Words that turn down what follows, whatever it is: "no need for the invoice",
     /// "pas besoin de facture". Each is a sequence of folded words.
     pub declines: Vec<Box<[Box<str>]>>,
@@ -219,16 +189,24 @@ impl Negation {
     }
 }
 
+/// What one spelling is to the lexicon, so that a word of a message costs one lookup.
+#[derive(Debug, Default)]
+struct Form {
+    /// The keyword written this way.
+    keyword: Option<u16>,
+    /// The long keywords that read this way without one of their letters.
+    one_letter_less_of: Vec<u16>,
+    /// A common word of either language, never read as a misspelt keyword.
+    known: bool,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Lexicon {
-    exact: FxMap<Box<str>, u16>,
+    forms: FastMap<Box<str>, Form>,
     keywords: Vec<Box<str>>,
-    /// Each long keyword without one of its letters, to the keywords it came from.
-    deletions: FxMap<Box<str>, Vec<u16>>,
-    /// Word prefixes (`annul*`) by their first letter.
-    prefixes: FxMap<u8, Vec<(Box<str>, u16)>>,
-    /// Words that are never read as a misspelt keyword (common words of both languages).
-    known: FxSet<Box<str>>,
+    /// Word prefixes (`annul*`) by their first two letters, and those shorter apart.
+    prefixes: FastMap<[u8; 2], Vec<(Box<str>, u16)>>,
+    short_prefixes: Vec<(Box<str>, u16)>,
     fuzzy_min: usize,
     phrases: Vec<Phrase>,
     /// Phrases by their first keyword.
@@ -251,6 +229,13 @@ impl std::fmt::Display for PhraseProblem {
             PhraseProblem::GapLast => "the phrase ends with \"..\"",
             PhraseProblem::TooManyKeywords => "too many different words in the data files",
         })
+    }
+}
+
+fn first_two(word: &str) -> Option<[u8; 2]> {
+    match word.as_bytes() {
+        [a, b, ..] => Some([*a, *b]),
+        _ => None,
     }
 }
 
@@ -281,21 +266,18 @@ impl Lexicon {
     }
 
     pub fn add_known(&mut self, word: &str) {
-        self.known.insert(word.into());
+        self.forms.entry(word.into()).or_default().known = true;
     }
 
     fn keyword(&mut self, word: &str) -> Result<u16, PhraseProblem> {
         let known = match word.strip_suffix('*') {
             // One keyword per prefix however many phrases use it: a word of the message
             // holds at most `MAX_PER_TOKEN` keywords.
-            Some(stem) => stem.as_bytes().first().and_then(|first| {
-                let stems = self.prefixes.get(first)?;
-                stems
-                    .iter()
-                    .find(|(known, _)| **known == *stem)
-                    .map(|&(_, id)| id)
-            }),
-            None => self.exact.get(word).copied(),
+            Some(stem) => self
+                .stems_like(stem)
+                .find(|(known, _)| **known == *stem)
+                .map(|&(_, id)| id),
+            None => self.forms.get(word).and_then(|form| form.keyword),
         };
         if let Some(id) = known {
             return Ok(id);
@@ -304,15 +286,25 @@ impl Lexicon {
         self.keywords.push(word.into());
         self.by_first.push(Vec::new());
         if let Some(stem) = word.strip_suffix('*') {
-            let first = stem.as_bytes().first().copied().unwrap_or(0);
-            self.prefixes
-                .entry(first)
-                .or_default()
-                .push((stem.into(), id));
+            match first_two(stem) {
+                Some(key) => self
+                    .prefixes
+                    .entry(key)
+                    .or_default()
+                    .push((stem.into(), id)),
+                None => self.short_prefixes.push((stem.into(), id)),
+            }
         } else {
-            self.exact.insert(word.into(), id);
+            self.forms.entry(word.into()).or_default().keyword = Some(id);
         }
         Ok(id)
+    }
+
+    /// The prefixes that may start `word`: those with its first two letters, and the
+    /// shorter ones.
+    fn stems_like(&self, word: &str) -> impl Iterator<Item = &(Box<str>, u16)> {
+        let same_start = first_two(word).and_then(|key| self.prefixes.get(&key));
+        same_start.into_iter().flatten().chain(&self.short_prefixes)
     }
 
     fn add_deletions(&mut self, word: &str, id: u16) {
@@ -325,7 +317,11 @@ impl Lexicon {
             let mut variant = String::with_capacity(word.len() - 1);
             variant.push_str(&word[..i]);
             variant.push_str(&word[i + 1..]);
-            let ids = self.deletions.entry(variant.into_boxed_str()).or_default();
+            let ids = &mut self
+                .forms
+                .entry(variant.into_boxed_str())
+                .or_default()
+                .one_letter_less_of;
             if !ids.contains(&id) {
                 ids.push(id);
             }
@@ -393,11 +389,11 @@ impl Lexicon {
                 continue;
             }
             let word = words.text(token);
-            if let Some(&id) = self.exact.get(word) {
+            let form = self.forms.get(word);
+            if let Some(id) = form.and_then(|form| form.keyword) {
                 found.push(id, false);
             }
-            let starting = word.as_bytes().first().and_then(|b| self.prefixes.get(b));
-            for (stem, id) in starting.into_iter().flatten() {
+            for (stem, id) in self.stems_like(word) {
                 if word.starts_with(&**stem) {
                     found.push(*id, false);
                 }
@@ -405,36 +401,35 @@ impl Lexicon {
             if found.len == 0
                 && word.len() + 1 >= self.fuzzy_min
                 && word.is_ascii()
-                && !self.known.contains(word)
+                && !form.is_some_and(|form| form.known)
             {
                 // Misspellings keep the first letter: "menvoyer" is not "renvoyer".
                 let first = word.as_bytes()[0];
                 let same_start =
                     |id: u16| self.keywords[id as usize].as_bytes().first() == Some(&first);
                 // The keyword with one letter less is the word: a letter is missing.
-                if let Some(ids) = self.deletions.get(word) {
-                    for &id in ids {
-                        if same_start(id) {
-                            found.push(id, true);
-                        }
+                for &id in form.map_or(&[][..], |form| &form.one_letter_less_of) {
+                    if same_start(id) {
+                        found.push(id, true);
                     }
                 }
                 for i in 0..word.len() {
                     variant.clear();
                     variant.push_str(&word[..i]);
                     variant.push_str(&word[i + 1..]);
+                    let Some(form) = self.forms.get(variant.as_str()) else {
+                        continue;
+                    };
                     // The word with one letter less is a keyword: a letter too many.
-                    if let Some(&id) = self.exact.get(variant.as_str()) {
+                    if let Some(id) = form.keyword {
                         if self.keywords[id as usize].len() >= self.fuzzy_min && same_start(id) {
                             found.push(id, true);
                         }
                     }
                     // Both without one letter agree: a wrong or swapped letter.
-                    if let Some(ids) = self.deletions.get(variant.as_str()) {
-                        for &id in ids {
-                            if same_start(id) {
-                                found.push(id, true);
-                            }
+                    for &id in &form.one_letter_less_of {
+                        if same_start(id) {
+                            found.push(id, true);
                         }
                     }
                 }

@@ -770,16 +770,15 @@ fn drop_overlaps(lexicon: &lexicon::Lexicon, hits: &mut Vec<Hit>) {
 /// exclaims.
 fn shouting(own: &str, rules: &rules::Shouting) -> Option<String> {
     // The symbols are emoji: an ASCII text holds none.
-    if let Some(symbol) = rules
-        .symbols
-        .iter()
-        .find(|s| !own.is_ascii() && own.contains(s.as_str()))
-    {
-        return Some(format!("\"{symbol}\""));
+    if !own.is_ascii() {
+        if let Some(symbol) = rules.symbols.iter().find(|s| own.contains(s.as_str())) {
+            return Some(format!("\"{symbol}\""));
+        }
     }
-    let mut run = 0;
+    let (mut run, mut letters, mut lower, mut exclaims) = (0, 0, 0, false);
     for c in own.chars() {
         if c == '!' {
+            exclaims = true;
             run += 1;
             if run >= rules.exclamation_run {
                 return Some(format!("{run} exclamation marks"));
@@ -787,10 +786,12 @@ fn shouting(own: &str, rules: &rules::Shouting) -> Option<String> {
         } else if !c.is_whitespace() && c != '?' && c != '1' {
             run = 0;
         }
+        if c.is_alphabetic() {
+            letters += 1;
+            lower += usize::from(c.is_lowercase());
+        }
     }
-    let letters = own.chars().filter(|c| c.is_alphabetic()).count();
-    let lower = own.chars().filter(|c| c.is_lowercase()).count();
-    (letters >= rules.min_letters && lower == 0 && own.contains('!'))
+    (letters >= rules.min_letters && lower == 0 && exclaims)
         .then(|| "written in capitals, exclaiming".to_owned())
 }
 
@@ -803,7 +804,7 @@ fn foreign_link<'a>(own: &'a str, allowed: &[String]) -> Option<&'a str> {
     loop {
         let at = ["http://", "https://", "www."]
             .iter()
-            .filter_map(|p| text_find_ci(rest, p).map(|i| (i, p.len())))
+            .filter_map(|p| text::find_ci(rest, p).map(|i| (i, p.len())))
             .min()?;
         let after = &rest[at.0 + at.1..];
         let end = after
@@ -823,14 +824,6 @@ fn foreign_link<'a>(own: &'a str, allowed: &[String]) -> Option<&'a str> {
         }
         rest = &after[end..];
     }
-}
-
-fn text_find_ci(haystack: &str, needle: &str) -> Option<usize> {
-    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-    if h.len() < n.len() {
-        return None;
-    }
-    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
 #[cfg(test)]

@@ -17,9 +17,11 @@
 //! sentence), `s:<stem>` (the first five letters of a word of six or more) or
 //! `n:<digits>` (a number, by its count of digits).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use std::hash::BuildHasher as _;
+
+use super::lexicon::FastMap;
 use super::rules::RulesError;
 use super::text::Words;
 use super::Intent;
@@ -33,7 +35,15 @@ pub(crate) const COLUMNS: usize = INTENTS + 1;
 /// The shipped weights.
 pub(crate) struct IntentModel {
     bias: [f32; COLUMNS],
-    weights: HashMap<String, [f32; COLUMNS]>,
+    /// By [`feature_key`]: a message's features are looked up without comparing text.
+    weights: FastMap<u64, [f32; COLUMNS]>,
+}
+
+/// A feature's key in the weights: a 64-bit hash of its text. Two features of the file
+/// with one key are refused when it is read; a word of a message that no feature names
+/// lands on a feature's key only by a 64-bit coincidence.
+fn feature_key(feature: &str) -> u64 {
+    foldhash::quality::FixedState::with_seed(0x5e11_e705).hash_one(feature)
 }
 
 /// What the model reads in one message.
@@ -53,7 +63,8 @@ impl IntentModel {
             problem: what,
         };
         let mut bias = None;
-        let mut weights = HashMap::new();
+        let mut weights = FastMap::default();
+        let mut keys: FastMap<u64, &str> = FastMap::default();
         for (index, line) in source.lines().enumerate() {
             let number = index + 1;
             if line.is_empty() || line.starts_with('#') {
@@ -78,8 +89,15 @@ impl IntentModel {
             }
             if feature == "bias" {
                 bias = Some(row);
-            } else if weights.insert(feature.to_owned(), row).is_some() {
-                return Err(problem(number, format!("\"{feature}\" appears twice")));
+            } else if let Some(other) = keys.insert(feature_key(feature), feature) {
+                let problem_text = if other == feature {
+                    format!("\"{feature}\" appears twice")
+                } else {
+                    format!("\"{feature}\" has the same key as \"{other}\"")
+                };
+                return Err(problem(number, problem_text));
+            } else {
+                weights.insert(feature_key(feature), row);
             }
         }
         let bias = bias.ok_or_else(|| problem(0, "no bias line".into()))?;
@@ -90,7 +108,7 @@ impl IntentModel {
         let mut sums = self.bias;
         let mut key = String::with_capacity(48);
         for_each_feature(words, &mut key, |feature| {
-            if let Some(row) = self.weights.get(feature) {
+            if let Some(row) = self.weights.get(&feature_key(feature)) {
                 for (sum, weight) in sums.iter_mut().zip(row) {
                     *sum += weight;
                 }
@@ -192,6 +210,21 @@ mod tests {
             .err()
             .expect("refused");
         assert!(error.problem.contains("\"nine\""), "{}", error.problem);
+    }
+
+    #[test]
+    fn a_feature_written_twice_is_refused() {
+        let error = IntentModel::parse(
+            "bias\t0 0 0 0 0 0 0 0 0\nw:x\t1 0 0 0 0 0 0 0 0\nw:x\t0 1 0 0 0 0 0 0 0\n",
+        )
+        .err()
+        .expect("refused");
+        assert_eq!(error.entry, "line 3");
+        assert!(
+            error.problem.contains("\"w:x\" appears twice"),
+            "{}",
+            error.problem
+        );
     }
 
     #[test]

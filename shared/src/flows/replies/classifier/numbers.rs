@@ -3,7 +3,7 @@
 //! phone numbers, prices, dates, SKUs and each other by their shape and the words before
 //! them.
 
-use super::lexicon::{FxMap, FxSet};
+use super::lexicon::{FastMap, FastSet};
 use super::text::Words;
 
 /// What a word shortly before a number says the number is.
@@ -17,8 +17,8 @@ pub(crate) enum Cue {
 
 #[derive(Debug, Default)]
 pub(crate) struct NumberRules {
-    pub cues: FxMap<Box<str>, Cue>,
-    pub amount_after: FxSet<Box<str>>,
+    pub cues: FastMap<Box<str>, Cue>,
+    pub amount_after: FastSet<Box<str>>,
 }
 
 /// The numbers found in the customer's own text.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::lexicon::{FxMap, FxSet, Group, Lexicon, Negation, NewPhrase, Strength};
+use super::lexicon::{FastMap, FastSet, Group, Lexicon, Negation, NewPhrase, Strength};
 use super::numbers::{Cue, NumberRules};
 use super::text::{fold_str, Words};
 use super::{Hazard, Intent, Language};
@@ -201,7 +201,7 @@ pub(crate) struct Rules {
     pub lexicon: Lexicon,
     pub negation: Negation,
     pub scoring: Scoring,
-    pub language_words: FxMap<Box<str>, LanguageMark>,
+    pub language_words: FastMap<Box<str>, LanguageMark>,
     pub text: TextRules,
     pub numbers: NumberRules,
     pub shouting: Shouting,
@@ -339,7 +339,7 @@ impl Rules {
         let mut lexicon = Lexicon::new(s.fuzzy_min_letters);
 
         // A phrase written for both languages says nothing about the language.
-        let mut by_language: [FxSet<String>; 2] = Default::default();
+        let mut by_language: [FastSet<String>; 2] = Default::default();
         for entry in intents.intent.values() {
             for (k, lists) in [&entry.en, &entry.fr].into_iter().enumerate() {
                 for phrase in lists
@@ -546,7 +546,7 @@ impl Rules {
             negation.declines.push(folded);
         }
 
-        let mut language_words: FxMap<Box<str>, LanguageMark> = FxMap::default();
+        let mut language_words: FastMap<Box<str>, LanguageMark> = FastMap::default();
         for (mark, entry, list) in [
             (LanguageMark::En, "language.en", &text.language.en),
             (LanguageMark::Fr, "language.fr", &text.language.fr),

@@ -14,15 +14,30 @@ enum Folded {
     Separator,
 }
 
-fn fold(c: char) -> Folded {
-    if c.is_ascii() {
-        return match c {
-            'a'..='z' | '0'..='9' => Folded::One(c as u8),
-            'A'..='Z' => Folded::One(c.to_ascii_lowercase() as u8),
-            '\'' | '`' => Folded::Apostrophe,
-            _ => Folded::Separator,
-        };
+impl Folded {
+    /// Appends the folded letters, if any.
+    fn push_to(self, out: &mut Vec<u8>) {
+        match self {
+            Folded::One(b) => out.push(b),
+            Folded::Two(a, b) => out.extend_from_slice(&[a, b]),
+            Folded::Other(c) => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+            Folded::Apostrophe | Folded::Separator => {}
+        }
     }
+}
+
+#[inline]
+fn fold(c: char) -> Folded {
+    match c {
+        'a'..='z' | '0'..='9' => Folded::One(c as u8),
+        'A'..='Z' => Folded::One(c.to_ascii_lowercase() as u8),
+        '\'' | '`' => Folded::Apostrophe,
+        _ if c.is_ascii() => Folded::Separator,
+        _ => fold_non_ascii(c),
+    }
+}
+
+fn fold_non_ascii(c: char) -> Folded {
     match c {
         'à' | 'á' | 'â' | 'ä' | 'ã' | 'å' | 'À' | 'Á' | 'Â' | 'Ä' | 'Ã' | 'Å' => {
             Folded::One(b'a')
@@ -47,36 +62,23 @@ fn fold(c: char) -> Folded {
 /// other characters one space. Data files' phrases and the text's lines are compared in
 /// this form.
 pub(crate) fn fold_str(text: &str, out: &mut String) {
-    out.clear();
+    // Built as bytes: a message's every character goes through here.
+    let mut bytes = std::mem::take(out).into_bytes();
+    bytes.clear();
     let mut pending_space = false;
     for c in text.chars() {
-        match fold(c) {
-            Folded::One(b) => {
-                if pending_space && !out.is_empty() {
-                    out.push(' ');
-                }
-                pending_space = false;
-                out.push(b as char);
-            }
-            Folded::Two(a, b) => {
-                if pending_space && !out.is_empty() {
-                    out.push(' ');
-                }
-                pending_space = false;
-                out.push(a as char);
-                out.push(b as char);
-            }
-            Folded::Other(c) => {
-                if pending_space && !out.is_empty() {
-                    out.push(' ');
-                }
-                pending_space = false;
-                out.push(c);
-            }
-            Folded::Apostrophe => pending_space = true,
-            Folded::Separator => pending_space = true,
+        let folded = fold(c);
+        if matches!(folded, Folded::Apostrophe | Folded::Separator) {
+            pending_space = true;
+            continue;
         }
+        if pending_space && !bytes.is_empty() {
+            bytes.push(b' ');
+        }
+        pending_space = false;
+        folded.push_to(&mut bytes);
     }
+    *out = String::from_utf8(bytes).expect("folded text is whole characters");
 }
 
 /// French elisions: "l'adresse" is the two words "l" and "adresse", while English
@@ -116,68 +118,61 @@ impl Words {
     }
 
     pub fn read(own: &str) -> Words {
-        let mut words = Words {
-            folded: String::with_capacity(own.len()),
-            tokens: Vec::with_capacity(own.len() / 5 + 1),
-            accents: 0,
-        };
+        // Folded as bytes: a message's every character goes through here.
+        let mut folded: Vec<u8> = Vec::with_capacity(own.len());
+        let mut tokens: Vec<Token> = Vec::with_capacity(own.len() / 5 + 1);
+        let mut accents = 0;
         let mut current: Option<(u32, u32)> = None; // (folded start, original start)
         let mut sentence: u16 = 0;
         let mut clause: u16 = 0;
         let mut chars = own.char_indices().peekable();
-        let close =
-            |words: &mut Words, current: &mut Option<(u32, u32)>, at: usize, s: u16, c: u16| {
-                if let Some((start, orig_start)) = current.take() {
-                    let end = words.folded.len() as u32;
-                    let numeric = words.folded.as_bytes()[start as usize..end as usize]
-                        .iter()
-                        .all(u8::is_ascii_digit);
-                    words.tokens.push(Token {
-                        start,
-                        end,
-                        orig_start,
-                        orig_end: at as u32,
-                        sentence: s,
-                        clause: c,
-                        numeric,
-                    });
-                }
-            };
+        let close = |folded: &[u8],
+                     tokens: &mut Vec<Token>,
+                     current: &mut Option<(u32, u32)>,
+                     at: usize,
+                     s: u16,
+                     c: u16| {
+            if let Some((start, orig_start)) = current.take() {
+                let end = folded.len() as u32;
+                let numeric = folded[start as usize..].iter().all(u8::is_ascii_digit);
+                tokens.push(Token {
+                    start,
+                    end,
+                    orig_start,
+                    orig_end: at as u32,
+                    sentence: s,
+                    clause: c,
+                    numeric,
+                });
+            }
+        };
         while let Some((at, c)) = chars.next() {
-            let folded = fold(c);
-            match folded {
+            let letters = fold(c);
+            match letters {
                 Folded::One(_) | Folded::Two(..) | Folded::Other(_) => {
                     if !c.is_ascii() {
-                        words.accents += 1;
+                        accents += 1;
                     }
                     if current.is_none() {
-                        current = Some((words.folded.len() as u32, at as u32));
+                        current = Some((folded.len() as u32, at as u32));
                     }
-                    match folded {
-                        Folded::One(b) => words.folded.push(b as char),
-                        Folded::Two(a, b) => {
-                            words.folded.push(a as char);
-                            words.folded.push(b as char);
-                        }
-                        Folded::Other(c) => words.folded.push(c),
-                        _ => {}
-                    }
+                    letters.push_to(&mut folded);
                 }
                 Folded::Apostrophe => {
                     let next_is_letter = chars.peek().is_some_and(|(_, n)| n.is_alphabetic());
                     match current {
                         Some((start, _)) if next_is_letter => {
-                            let so_far = &words.folded[start as usize..];
-                            if ELISIONS.contains(&so_far) {
-                                close(&mut words, &mut current, at, sentence, clause);
+                            let so_far = &folded[start as usize..];
+                            if ELISIONS.iter().any(|e| e.as_bytes() == so_far) {
+                                close(&folded, &mut tokens, &mut current, at, sentence, clause);
                             }
                             // Otherwise the apostrophe joins: "don't" reads "dont".
                         }
-                        _ => close(&mut words, &mut current, at, sentence, clause),
+                        _ => close(&folded, &mut tokens, &mut current, at, sentence, clause),
                     }
                 }
                 Folded::Separator => {
-                    close(&mut words, &mut current, at, sentence, clause);
+                    close(&folded, &mut tokens, &mut current, at, sentence, clause);
                     match c {
                         '.' | '!' | '?' | '\n' | '\r' => {
                             sentence = sentence.saturating_add(1);
@@ -189,23 +184,50 @@ impl Words {
                 }
             }
         }
-        close(&mut words, &mut current, own.len(), sentence, clause);
-        words
+        close(
+            &folded,
+            &mut tokens,
+            &mut current,
+            own.len(),
+            sentence,
+            clause,
+        );
+        Words {
+            folded: String::from_utf8(folded).expect("folded text is whole characters"),
+            tokens,
+            accents,
+        }
     }
 }
 
-/// ASCII-case-insensitive search.
-fn find_ci(haystack: &str, needle: &str) -> Option<usize> {
+/// ASCII-case-insensitive search: a fast scan for the needle's first byte, the rest
+/// compared only where it is found. Every line and link of every message goes through it.
+pub(super) fn find_ci(haystack: &str, needle: &str) -> Option<usize> {
     let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-    if n.is_empty() || h.len() < n.len() {
-        return None;
+    let (&first, rest) = n.split_first()?;
+    let last_start = h.len().checked_sub(n.len())?;
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    let mut from = 0;
+    while from <= last_start {
+        let at = from + memchr::memchr2(lower, upper, &h[from..=last_start])?;
+        if h[at + 1..at + n.len()].eq_ignore_ascii_case(rest) {
+            return Some(at);
+        }
+        from = at + 1;
     }
-    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+    None
 }
 
 /// Where a one-line quote header ("… On Mon, Nov 3, 2025, Seller <x> wrote: > …" or
 /// "… Le lun. 3 nov. 2025, Vendeur a écrit : …") starts inside a line, if it does.
-fn inline_quote_start(line: &str) -> Option<usize> {
+/// `folded` is the line folded: most lines name neither marker, and one search of it says so.
+fn inline_quote_start(line: &str, folded: &str) -> Option<usize> {
+    let folded = folded.as_bytes();
+    if memchr::memmem::find(folded, b"wrote").is_none()
+        && memchr::memmem::find(folded, b"ecrit").is_none()
+    {
+        return None;
+    }
     let (marker, opener) =
         if let Some(at) = find_ci(line, " wrote:").or_else(|| find_ci(line, " wrote :")) {
             (at, " on ")
@@ -315,6 +337,9 @@ fn is_sign_off(line: &str, folded: &str, rules: &TextRules) -> bool {
     })
 }
 
+/// How many lines under a line `is_quote_header` reads.
+const QUOTE_HEADER_LINES: usize = 4;
+
 fn is_quote_header(folded: &str, next: &[String]) -> bool {
     let joined_next = |n: usize| {
         next.iter()
@@ -334,18 +359,19 @@ fn is_quote_header(folded: &str, next: &[String]) -> bool {
     if folded.starts_with("le ") && (folded.contains(" a ecrit") || wrapped_header()) {
         return true;
     }
-    if (folded.contains("original message")
-        || folded.contains("message d origine")
-        || folded.contains("message original")
-        || folded.contains("forwarded message")
-        || folded.contains("message transfere"))
+    if folded.contains("message")
+        && (folded.contains("original message")
+            || folded.contains("message d origine")
+            || folded.contains("message original")
+            || folded.contains("forwarded message")
+            || folded.contains("message transfere"))
         && folded.split_whitespace().count() <= 5
     {
         return true;
     }
     let header_follows = |starts: &[&str]| {
         next.iter()
-            .take(4)
+            .take(QUOTE_HEADER_LINES)
             .any(|l| starts.iter().any(|s| l.starts_with(s)))
     };
     if folded.starts_with("from ") && header_follows(&["sent ", "date ", "to ", "subject "]) {
@@ -361,17 +387,23 @@ fn is_quote_header(folded: &str, next: &[String]) -> bool {
 /// contact lines and greetings. Lines are kept in order, joined by new lines.
 pub(crate) fn own_text(text: &str, rules: &TextRules) -> String {
     let lines: Vec<&str> = text.lines().collect();
+    // Lines are folded as far as they are read: the quoted history under the customer's
+    // part, often most of the text, is not.
     let mut folded: Vec<String> = Vec::with_capacity(lines.len());
-    let mut buf = String::new();
-    for line in &lines {
-        fold_str(line, &mut buf);
-        folded.push(buf.clone());
-    }
+    let fold_until = |folded: &mut Vec<String>, count: usize| {
+        while folded.len() < count.min(lines.len()) {
+            let mut line = String::new();
+            fold_str(lines[folded.len()], &mut line);
+            folded.push(line);
+        }
+    };
 
     // Where the customer's own part ends: a quoted earlier message or a signature.
     let mut end = lines.len();
     let mut partial_last: Option<&str> = None;
     for (i, line) in lines.iter().enumerate() {
+        // A header is read with the lines under it (`is_quote_header` looks four ahead).
+        fold_until(&mut folded, i + 1 + QUOTE_HEADER_LINES);
         let f = folded[i].as_str();
         let trimmed = line.trim();
         if is_quote_header(f, &folded[i + 1..])
@@ -384,12 +416,13 @@ pub(crate) fn own_text(text: &str, rules: &TextRules) -> String {
             end = i;
             break;
         }
-        if let Some(at) = inline_quote_start(line) {
+        if let Some(at) = inline_quote_start(line, f) {
             end = i;
             partial_last = Some(&line[..at]);
             break;
         }
         if is_sign_off(line, f, rules) {
+            fold_until(&mut folded, lines.len());
             let rest_is_signature = lines[i + 1..]
                 .iter()
                 .zip(&folded[i + 1..])
@@ -448,4 +481,22 @@ pub(crate) fn own_text(text: &str, rules: &TextRules) -> String {
         }
     }
     own
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_ci;
+
+    #[test]
+    fn find_ci_ignores_ascii_case_and_finds_the_first_match() {
+        assert_eq!(find_ci("On Mon, Bob WROTE: hi", " wrote:"), Some(11));
+        assert_eq!(find_ci("see www.x.ca and WWW.y.ca", "www."), Some(4));
+        // A first byte seen early without the rest, then the whole needle at the very end.
+        assert_eq!(find_ci("wrong, wrote", "wrote"), Some(7));
+        assert_eq!(find_ci("wrot", "wrote"), None);
+        assert_eq!(find_ci("anything", ""), None);
+        // Non-ASCII letters are compared as they are.
+        assert_eq!(find_ci("Paul a écrit :", " a écrit"), Some(4));
+        assert_eq!(find_ci("Paul a ÉCRIT :", " a écrit"), None);
+    }
 }
