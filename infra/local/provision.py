@@ -62,6 +62,7 @@ LOCAL_SECRETS = {
     "SHOPIFY_WEBHOOK_SECRET": ("shopify-webhook-secret", None),
     "FRESHDESK_WEBHOOK_SECRET": ("freshdesk-webhook-secret", None),
     "SHOPIFY_ADMIN_ACCESS_TOKEN": ("shopify-admin-access-token", None),
+    "FRESHDESK_API_KEY": ("freshdesk-api-key", None),
     "AMAZON_LWA_CLIENT_SECRET": ("amazon-lwa", "client_secret"),
     "AMAZON_LWA_REFRESH_TOKEN": ("amazon-lwa", "refresh_token"),
 }

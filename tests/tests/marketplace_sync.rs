@@ -44,6 +44,7 @@ fn poller(server: &MockServer, pool: &PgPool, page_size: u32) -> MarketplaceSync
             max_delay: Duration::from_secs(2),
         },
         shopify: None,
+        freshdesk: None,
     }
 }
 

@@ -307,6 +307,7 @@ async fn customer_addresses_and_phones_are_stored_only_where_the_readme_says(poo
         settings: MarketplaceSyncSettings::default(),
         retry: FAST_RETRY,
         shopify: None,
+        freshdesk: None,
     }
     .run(chrono::Utc::now(), None)
     .await;

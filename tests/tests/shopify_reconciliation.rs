@@ -58,6 +58,7 @@ fn poller(server: &MockServer, pool: &PgPool) -> MarketplaceSync {
                 max_delay: Duration::from_secs(2),
             },
         }),
+        freshdesk: None,
     }
 }
 

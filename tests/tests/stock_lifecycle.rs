@@ -119,6 +119,7 @@ fn poller(server: &MockServer, pool: &PgPool) -> MarketplaceSync {
             max_delay: Duration::from_millis(10),
         },
         shopify: None,
+        freshdesk: None,
     }
 }
 

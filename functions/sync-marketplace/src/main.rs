@@ -1,11 +1,13 @@
 //! sync-marketplace: on an EventBridge schedule, polls Mirakl OR11 orders and M11
 //! threads, reconciles the Shopify store's orders (when configured) through the Admin
-//! GraphQL API, records them through the shared path, releases expired stock reservations,
+//! GraphQL API, syncs the Freshdesk tickets and their conversations (when configured),
+//! records them through the shared path, releases expired stock reservations,
 //! sends what waits in the outbox, and purges the call log, inbox and delivery records
 //! past their ages.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use sellerops::flows::marketplace_sync::freshdesk_tickets::{FreshdeskPoll, FRESHDESK_POLL_RETRY};
 use sellerops::flows::marketplace_sync::shopify_orders::{ShopifyPoll, SHOPIFY_POLL_RETRY};
 use sellerops::flows::marketplace_sync::{MarketplaceSync, RunReport, POLL_RETRY};
 use sellerops::ops::config::{FromEnvironment, SyncMarketplaceSettings};
@@ -35,6 +37,14 @@ async fn main() -> Result<(), Error> {
         }),
         None => None,
     };
+    let freshdesk = match &settings.freshdesk {
+        Some(freshdesk) => Some(FreshdeskPoll::from_settings(
+            freshdesk,
+            pool.clone(),
+            FRESHDESK_POLL_RETRY,
+        )?),
+        None => None,
+    };
     let aws = AwsClients::from_sdk_config(&aws_config, settings.aws.endpoint_url.as_deref());
     let retention = settings.retention;
     // A purge delete starts only while one statement still fits before the deadline.
@@ -46,6 +56,7 @@ async fn main() -> Result<(), Error> {
         settings: settings.sync,
         retry: POLL_RETRY,
         shopify,
+        freshdesk,
     };
     let publisher = OutboxPublisher {
         sqs: aws.sqs,
@@ -107,16 +118,29 @@ fn emit(report: &RunReport) {
                 value: report.shopify_orders.changed,
             },
             Count {
+                name: "FreshdeskTicketsSeen",
+                value: report.freshdesk_tickets.seen,
+            },
+            Count {
+                name: "FreshdeskTicketsChanged",
+                value: report.freshdesk_tickets.changed,
+            },
+            Count {
                 name: "FollowUpsQueued",
                 value: report.orders.follow_ups + report.threads.follow_ups,
             },
             Count {
                 name: "ItemsFailed",
-                value: report.orders.failed + report.threads.failed + report.shopify_orders.failed,
+                value: report.orders.failed
+                    + report.threads.failed
+                    + report.shopify_orders.failed
+                    + report.freshdesk_tickets.failed,
             },
             Count {
                 name: "DataProblems",
-                value: report.orders.data_problems + report.shopify_orders.data_problems,
+                value: report.orders.data_problems
+                    + report.shopify_orders.data_problems
+                    + report.freshdesk_tickets.data_problems,
             },
             Count {
                 name: "OutboxPublished",

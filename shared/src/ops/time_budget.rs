@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use crate::flows::fulfilment::{acceptance, labels};
 use crate::flows::ingest::import::IMPORT_LEASE;
+use crate::flows::marketplace_sync::freshdesk_tickets::FRESHDESK_POLL_RETRY;
 use crate::flows::marketplace_sync::shopify_orders::SHOPIFY_POLL_RETRY;
 use crate::flows::marketplace_sync::POLL_RETRY;
 use crate::flows::pricing::apply;
@@ -34,6 +35,7 @@ use crate::flows::replies;
 use crate::ops::config::DatabaseSettings;
 use crate::ops::retry::RetryPolicy;
 use crate::ops::sqs_batch::BatchPlan;
+use crate::systems::freshdesk::client as freshdesk;
 use crate::systems::shopify::admin as shopify_admin;
 use crate::systems::{aws, canadapost, db, mirakl};
 
@@ -66,6 +68,14 @@ impl OutboundCall {
         Self {
             what,
             timeout: shopify_admin::REQUEST_TIMEOUT,
+            retry,
+        }
+    }
+
+    fn freshdesk(what: &'static str, retry: RetryPolicy) -> Self {
+        Self {
+            what,
+            timeout: freshdesk::REQUEST_TIMEOUT,
             retry,
         }
     }
@@ -438,12 +448,19 @@ pub fn shopify_page_worst_case(retry: RetryPolicy) -> Duration {
         .saturating_add(retry.max_delay)
 }
 
-/// `sync-marketplace`: one run's fixed part, the first OR11 page, the first M11 page and
-/// the first Shopify orders page with their retries, then one outbox send: the publish
-/// starts no send once too little time is left. Later pages fit by construction: a poll
-/// starts another page only while that page, the later polls' first pages and one send
-/// still fit before the deadline, and a poll cut short leaves its watermark for the
-/// next run (the Shopify one moves it to the newest change recorded). The purge at the end fits the
+/// The longest one page of the helpdesk sync (a page of tickets, or of one ticket's
+/// conversations) can take when asked with `retry`.
+pub fn freshdesk_page_worst_case(retry: RetryPolicy) -> Duration {
+    OutboundCall::freshdesk("Freshdesk page", retry).worst_case()
+}
+
+/// `sync-marketplace`: one run's fixed part, the first OR11 page, the first M11 page,
+/// the first Shopify orders page and the first Freshdesk tickets page with their
+/// retries, then one outbox send: the publish starts no send once too little time is
+/// left. Later pages fit by construction: a poll starts another page (a ticket's
+/// conversations included) only while that page, the later polls' first pages and one
+/// send still fit before the deadline, and a poll cut short leaves its watermark for
+/// the next run (the Shopify and Freshdesk ones move it to the newest change recorded). The purge at the end fits the
 /// same way: it starts each of its three bounded deletes only while one statement's
 /// database allowance is left ([`crate::ops::retention`]).
 pub fn sync_marketplace() -> TimeBudget {
@@ -454,6 +471,7 @@ pub fn sync_marketplace() -> TimeBudget {
             OutboundCall::mirakl("Mirakl OR11", POLL_RETRY),
             OutboundCall::mirakl("Mirakl M11", POLL_RETRY),
             OutboundCall::shopify("Shopify orders page", SHOPIFY_POLL_RETRY),
+            OutboundCall::freshdesk("Freshdesk tickets page", FRESHDESK_POLL_RETRY),
         ]),
         concurrent_records: false,
         after_batch: vec![OutboundCall::aws("SQS SendMessageBatch")],

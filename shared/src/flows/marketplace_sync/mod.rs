@@ -1,6 +1,7 @@
 //! The marketplace poller: Mirakl OR11 orders and M11 threads changed since a watermark,
 //! recorded through the same path as the webhooks, then the Shopify orders
-//! reconciliation ([`shopify_orders`]) when a store is configured.
+//! reconciliation ([`shopify_orders`]) when a store is configured, and the helpdesk sync
+//! ([`freshdesk_tickets`]) when Freshdesk is.
 //!
 //! Each entity (`mirakl`/`orders`, `mirakl`/`threads`) keeps its watermark and sync
 //! status in `etl.sync_metadata`. A poll starts an overlap window before the watermark
@@ -22,6 +23,7 @@
 //! order never progressed ([`release_expired_reservations`]): after the polls, so an
 //! order this run saw cancelled gives its stock back as `cancelled`, not `expired`.
 
+pub mod freshdesk_tickets;
 pub mod shopify_orders;
 pub mod watermark;
 
@@ -51,6 +53,7 @@ use crate::systems::aws;
 use crate::systems::mirakl::orders::{list_orders, MiraklOrder, OrdersChangedSince};
 use crate::systems::mirakl::threads::list_threads;
 use crate::systems::mirakl::{MiraklClient, MiraklError};
+use freshdesk_tickets::FreshdeskPoll;
 use shopify_orders::ShopifyPoll;
 use watermark::{SyncEntity, Watermark};
 
@@ -79,6 +82,8 @@ pub struct MarketplaceSync {
     pub retry: RetryPolicy,
     /// The Shopify store's Admin API, when its orders are reconciled.
     pub shopify: Option<ShopifyPoll>,
+    /// The helpdesk's API, when its tickets are synced.
+    pub freshdesk: Option<FreshdeskPoll>,
 }
 
 /// What one poll of one entity did.
@@ -114,6 +119,8 @@ pub struct RunReport {
     pub threads: SyncTally,
     /// The Shopify orders reconciliation (all zero when no store is configured).
     pub shopify_orders: SyncTally,
+    /// The helpdesk sync (all zero when Freshdesk is not configured).
+    pub freshdesk_tickets: SyncTally,
     /// Outbox messages sent (new ones and earlier failures).
     pub published: u64,
     /// Outbox messages whose send failed again; they wait for the next run.
@@ -130,7 +137,7 @@ const EXPIRY_LIMIT: i64 = 1000;
 
 impl MarketplaceSync {
     /// One scheduled run: polls orders, then threads, then reconciles the Shopify orders,
-    /// releases expired reservations, then
+    /// syncs the helpdesk's tickets, releases expired reservations, then
     /// publishes what is due in the outbox, including messages whose earlier send failed
     /// (this run is their retry). A failed poll is recorded in `etl.sync_metadata` and
     /// does not stop the other steps.
@@ -156,16 +163,23 @@ impl MarketplaceSync {
         let shopify_page = self.shopify.as_ref().map_or(Duration::ZERO, |poll| {
             time_budget::shopify_page_worst_case(poll.retry)
         });
+        let freshdesk_page = self.freshdesk.as_ref().map_or(Duration::ZERO, |poll| {
+            time_budget::freshdesk_page_worst_case(poll.retry)
+        });
         let send = aws::OPERATION_TIMEOUT;
         let before = |deadline: Instant, rest: Duration| {
             deadline.checked_sub(rest).unwrap_or_else(Instant::now)
         };
-        let orders_until = deadline.map(|d| before(d, page + shopify_page + send));
-        let threads_until = deadline.map(|d| before(d, shopify_page + send));
-        let shopify_until = deadline.map(|d| before(d, send));
+        let orders_until = deadline.map(|d| before(d, page + shopify_page + freshdesk_page + send));
+        let threads_until = deadline.map(|d| before(d, shopify_page + freshdesk_page + send));
+        let shopify_until = deadline.map(|d| before(d, freshdesk_page + send));
+        let freshdesk_until = deadline.map(|d| before(d, send));
         let orders = self.sync_orders_until(now, orders_until).await;
         let threads = self.sync_threads_until(now, threads_until).await;
         let shopify_orders = self.sync_shopify_orders_until(now, shopify_until).await;
+        let freshdesk_tickets = self
+            .sync_freshdesk_tickets_until(now, freshdesk_until)
+            .await;
         let expired = self.release_expired_reservations().await;
         let mut report = RunReport::default();
         if let Some(publisher) = publisher {
@@ -183,6 +197,7 @@ impl MarketplaceSync {
         report.orders = orders?;
         report.threads = threads?;
         report.shopify_orders = shopify_orders?;
+        report.freshdesk_tickets = freshdesk_tickets?;
         report.expired_reservations = expired?;
         Ok(report)
     }

@@ -25,6 +25,11 @@ impl SyncEntity {
         source: "mirakl",
         entity: "threads",
     };
+    /// Freshdesk tickets and their conversations.
+    pub const FRESHDESK_TICKETS: SyncEntity = SyncEntity {
+        source: "freshdesk",
+        entity: "tickets",
+    };
     /// Shopify orders, read through the Admin GraphQL API.
     pub const SHOPIFY_ORDERS: SyncEntity = SyncEntity {
         source: "shopify",
@@ -60,7 +65,7 @@ pub async fn begin(pool: &PgPool, entity: SyncEntity) -> Result<Watermark, Proce
     Ok(Watermark { at })
 }
 
-/// When Mirakl allows this poll again, if it asked to wait (see [`wait`]).
+/// When the outside system allows this poll again, if it asked to wait (see [`wait`]).
 pub async fn next_allowed(
     pool: &PgPool,
     entity: SyncEntity,
@@ -76,7 +81,7 @@ pub async fn next_allowed(
     Ok(until.flatten())
 }
 
-/// Records a poll stopped because Mirakl asked to wait until `until`: the watermark
+/// Records a poll stopped because the outside system asked to wait until `until`: the watermark
 /// stays, and no poll starts before then.
 pub async fn wait(
     pool: &PgPool,

@@ -52,8 +52,8 @@ pub use ingest_orders_file::IngestOrdersFileSettings;
 pub use marketplace_webhook::MarketplaceWebhookSettings;
 pub use parts::{
     AmazonSettings, AwsSettings, CanadaPostSettings, DatabaseSettings, DefaultParcel,
-    MarketplaceSyncSettings, MiraklSettings, QueueUrls, RetentionSettings, SenderSettings,
-    ShopifyAdminSettings, WebhookSettings, DEFAULT_SHOPIFY_API_VERSION,
+    FreshdeskSettings, MarketplaceSyncSettings, MiraklSettings, QueueUrls, RetentionSettings,
+    SenderSettings, ShopifyAdminSettings, WebhookSettings, DEFAULT_SHOPIFY_API_VERSION,
 };
 pub use sync_marketplace::SyncMarketplaceSettings;
 

@@ -454,6 +454,89 @@ impl ShopifyAdminSettings {
     }
 }
 
+/// How the helpdesk sync reaches Freshdesk, and how it reads. Optional: a seller
+/// without Freshdesk sets no API key, and no helpdesk sync runs.
+#[derive(Debug, Clone)]
+pub struct FreshdeskSettings {
+    /// `FRESHDESK_DOMAIN`: the helpdesk, `example.freshdesk.com`; its tickets are filed
+    /// under it, as the webhook files them.
+    pub domain: String,
+    /// `FRESHDESK_API_KEY`: an agent's API key, sent as the Basic-auth user. Secret.
+    pub api_key: SecretString,
+    /// `FRESHDESK_BASE_URL`: where the API is, `https://<FRESHDESK_DOMAIN>` unless set
+    /// (the local stack and tests point it at a stand-in).
+    pub base_url: String,
+    /// `FRESHDESK_SYNC_OVERLAP_SECONDS`: each poll starts this long before the watermark,
+    /// so a ticket Freshdesk indexes late is still seen (default 300).
+    pub overlap: Duration,
+    /// `FRESHDESK_SYNC_FIRST_LOOKBACK_HOURS`: how far back the very first poll reads
+    /// (default 72): the backfill of a new installation is bounded.
+    pub first_lookback: Duration,
+    /// `FRESHDESK_SYNC_PAGE_SIZE`: tickets and conversations per page, at most 100
+    /// (default 100).
+    pub page_size: u32,
+}
+
+impl FreshdeskSettings {
+    /// The settings when `FRESHDESK_API_KEY` is given (the domain then required), else
+    /// `None`.
+    pub fn read_optional(vars: &mut Variables<'_>) -> Option<Self> {
+        let api_key = vars.optional_secret("FRESHDESK_API_KEY")?;
+        let domain = vars.required_parsed("FRESHDESK_DOMAIN", |raw| {
+            let domain = raw.trim().to_ascii_lowercase();
+            let valid = !domain.is_empty()
+                && domain
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            if valid {
+                Ok(domain)
+            } else {
+                Err("expected the helpdesk's host, e.g. example.freshdesk.com".into())
+            }
+        });
+        let base_url = match vars.optional("FRESHDESK_BASE_URL") {
+            Some(raw) => match http_url(&raw) {
+                Ok(url) => url,
+                Err(reason) => {
+                    vars.invalid("FRESHDESK_BASE_URL", reason);
+                    String::new()
+                }
+            },
+            None => format!("https://{domain}"),
+        };
+        let overlap = vars.parsed_or(
+            "FRESHDESK_SYNC_OVERLAP_SECONDS",
+            Duration::from_secs(300),
+            |raw| positive_whole(raw).map(Duration::from_secs),
+        );
+        let first_lookback = vars.parsed_or(
+            "FRESHDESK_SYNC_FIRST_LOOKBACK_HOURS",
+            Duration::from_secs(72 * 3600),
+            |raw| {
+                let hours: u64 = positive_whole(raw)?;
+                hours
+                    .checked_mul(3600)
+                    .map(Duration::from_secs)
+                    .ok_or_else(|| format!("{hours} hours is too long"))
+            },
+        );
+        let page_size = vars.parsed_or("FRESHDESK_SYNC_PAGE_SIZE", 100, |raw| {
+            positive_whole(raw).and_then(|size| match size {
+                1..=100 => Ok(size),
+                _ => Err("Freshdesk returns at most 100 entries a page".into()),
+            })
+        });
+        Some(Self {
+            domain,
+            api_key,
+            base_url,
+            overlap,
+            first_lookback,
+            page_size,
+        })
+    }
+}
+
 /// How the marketplace poller reads Mirakl.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MarketplaceSyncSettings {

@@ -3,8 +3,8 @@
 
 use super::parts::RECORDING_FOLLOW_UPS;
 use super::{
-    AwsSettings, DatabaseSettings, FromEnvironment, MarketplaceSyncSettings, MiraklSettings,
-    QueueUrls, RetentionSettings, ShopifyAdminSettings, Variables,
+    AwsSettings, DatabaseSettings, FreshdeskSettings, FromEnvironment, MarketplaceSyncSettings,
+    MiraklSettings, QueueUrls, RetentionSettings, ShopifyAdminSettings, Variables,
 };
 use crate::model::customer_email::EmailPepper;
 
@@ -24,6 +24,8 @@ pub struct SyncMarketplaceSettings {
     /// The store's Admin API, when its orders are reconciled (`SHOPIFY_ADMIN_ACCESS_TOKEN`
     /// given); the reconciliation uses the same overlap and first look-back.
     pub shopify: Option<ShopifyAdminSettings>,
+    /// The helpdesk, when its tickets are synced (`FRESHDESK_API_KEY` given).
+    pub freshdesk: Option<FreshdeskSettings>,
     /// The accept, label and reply queues: the poller is also the outbox's sweep, so it
     /// publishes every follow-up the recording path writes.
     pub outbox_queues: QueueUrls,
@@ -41,6 +43,7 @@ impl FromEnvironment for SyncMarketplaceSettings {
             mirakl: MiraklSettings::read(vars),
             sync: MarketplaceSyncSettings::read(vars),
             shopify: ShopifyAdminSettings::read_optional(vars),
+            freshdesk: FreshdeskSettings::read_optional(vars),
             outbox_queues: QueueUrls::read(vars, RECORDING_FOLLOW_UPS),
             retention: RetentionSettings::read(vars),
         }
@@ -103,6 +106,35 @@ mod tests {
         let vars = with(&vars, "SHOPIFY_API_VERSION", "latest");
         let err = SyncMarketplaceSettings::from_lookup(lookup(&vars)).unwrap_err();
         assert_eq!(err.variables(), ["SHOPIFY_API_VERSION"]);
+    }
+
+    #[test]
+    fn the_helpdesk_sync_is_configured_by_its_api_key_alone() {
+        let without = SyncMarketplaceSettings::from_lookup(lookup(COMPLETE)).unwrap();
+        assert!(without.freshdesk.is_none());
+
+        let vars = with(COMPLETE, "FRESHDESK_API_KEY", "fd-key-never-printed");
+        let err = SyncMarketplaceSettings::from_lookup(lookup(&vars)).unwrap_err();
+        assert_eq!(err.variables(), ["FRESHDESK_DOMAIN"]);
+
+        let vars = with(&vars, "FRESHDESK_DOMAIN", "MapleRefurb.freshdesk.com");
+        let settings = SyncMarketplaceSettings::from_lookup(lookup(&vars)).unwrap();
+        let freshdesk = settings.freshdesk.clone().unwrap();
+        assert_eq!(freshdesk.base_url, "https://maplerefurb.freshdesk.com");
+        assert_eq!(freshdesk.first_lookback.as_secs(), 72 * 3600);
+        assert_eq!(freshdesk.page_size, 100);
+        assert_hides(&format!("{settings:?}"), &["fd-key-never-printed"]);
+
+        let vars = with(&vars, "FRESHDESK_SYNC_FIRST_LOOKBACK_HOURS", "24");
+        let vars = with(&vars, "FRESHDESK_BASE_URL", "http://127.0.0.1:8093");
+        let settings = SyncMarketplaceSettings::from_lookup(lookup(&vars)).unwrap();
+        let freshdesk = settings.freshdesk.unwrap();
+        assert_eq!(freshdesk.first_lookback.as_secs(), 24 * 3600);
+        assert_eq!(freshdesk.base_url, "http://127.0.0.1:8093");
+
+        let vars = with(&vars, "FRESHDESK_SYNC_PAGE_SIZE", "500");
+        let err = SyncMarketplaceSettings::from_lookup(lookup(&vars)).unwrap_err();
+        assert_eq!(err.variables(), ["FRESHDESK_SYNC_PAGE_SIZE"]);
     }
 
     #[test]
