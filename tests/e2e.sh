@@ -46,12 +46,13 @@ export SELLEROPS_LOCAL_DIR="$SELLEROPS_LOCAL_DIR/e2e"
 mkdir -p "$SELLEROPS_LOCAL_DIR"
 export DATABASE_URL="$e2e_database_url"
 export SIM_MIRAKL_PORT=$((port_base + 1)) SIM_CANADAPOST_PORT=$((port_base + 2))
-export SELLEROPS_LAMBDA_PORT=$((port_base + 3))
+export SELLEROPS_LAMBDA_PORT=$((port_base + 3)) SIM_FRESHDESK_PORT=$((port_base + 4))
 export SELLEROPS_LAMBDA_ENDPOINT="http://127.0.0.1:$SELLEROPS_LAMBDA_PORT"
 export MIRAKL_BASE_URL="http://127.0.0.1:$SIM_MIRAKL_PORT"
 export CANADAPOST_BASE_URL="http://127.0.0.1:$SIM_CANADAPOST_PORT"
 export SIM_SHOPIFY_PORT=$((port_base + 5))
 export SHOPIFY_ADMIN_BASE_URL="http://127.0.0.1:$SIM_SHOPIFY_PORT"
+export FRESHDESK_BASE_URL="http://127.0.0.1:$SIM_FRESHDESK_PORT"
 export MIRAKL_WEBHOOK_SECRET=local-mirakl-webhook-secret # what the webhook fixture sends
 queue_base="${AWS_ENDPOINT_URL%/}/123456789012/sellerops-e2e"
 export INGEST_QUEUE_URL="$queue_base-ingest" ACCEPT_QUEUE_URL="$queue_base-accept" \

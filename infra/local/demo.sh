@@ -68,7 +68,7 @@ drain_queues() {
     warn "outbox messages were still due after $SWEEP_ROUNDS sweeps (see ops.outbox.last_error)"
 }
 
-step "Simulators: Mirakl (Best Buy Canada) and Canada Post"
+step "Simulators: Mirakl (Best Buy Canada), Canada Post and Freshdesk"
 bash "$here/simulators.sh" start
 
 step "cargo lambda watch: building and serving the functions"
@@ -143,6 +143,15 @@ else
     drain_queues
 fi
 
+step "Helpdesk: a Freshdesk ticket filed in the simulator, read by the poll into the one inbox"
+if ! has_function sync-marketplace; then
+    not_built "sync-marketplace (it reads the helpdesk)"
+else
+    # No webhook for this one: the scheduled poll finds it (tickets, then conversations).
+    demo_py tickets "$DEMO_DIR/freshdesk-tickets.json"
+    demo_py invoke sync-marketplace "$EVENTS/eventbridge-scheduled.json"
+fi
+
 step "Prices: costs, rules and a competitor offer (${PRICING_SQL#"$SELLEROPS_REPO_ROOT"/}), then the scheduled evaluation"
 if has_function evaluate-pricing-rules; then
     psql_demo -f "$PRICING_SQL"
@@ -213,6 +222,18 @@ query "select coalesce(o.external_id, c.external_id) as about, d.language as lan
          join workflow.tasks t on t.id = d.task_id
          join workflow.kanban_stages s on s.id = t.stage_id
         order by d.decided_at"
+printf '\nHelpdesk tickets in the inbox (support.conversations, channel freshdesk; read by poll)\n'
+query "select c.external_id as ticket, c.subject, c.status, coalesce(o.external_id, '') as order_ref,
+              support.extract_ticket_status(t.data) as helpdesk_status,
+              count(m.id) as messages,
+              count(m.id) filter (where m.sender_type = 'customer') as from_customer
+         from support.conversations c
+         join etl.freshdesk_tickets t on t.conversation_id = c.id
+         left join sales.orders o on o.id = c.order_id
+         left join support.messages m on m.conversation_id = c.id
+        where c.channel = 'freshdesk'
+        group by c.external_id, c.subject, c.status, o.external_id, t.data
+        order by c.external_id"
 printf '\nSuggested prices (pricing.current_prices; each decision and its explanation in pricing.price_decisions)\n'
 query "select m.shop_sku, p.price as now, p.optimal_price as suggested, p.price_confidence as confidence,
               coalesce(p.price_bound, '') as bound, coalesce(p.price_flag, '') as flag,
@@ -249,10 +270,11 @@ cat <<EOF
 Demo finished in $((SECONDS - DEMO_STARTED))s. Where to look next:
   database        psql "$DATABASE_URL"
                   (sales.orders, sales.order_status_history, sales.shipments,
-                   support.reply_decisions, workflow.tasks,
+                   support.conversations, support.messages, support.reply_decisions,
+                   workflow.tasks,
                    ingest.ingestion_files, ops.process_failures, ops.api_calls)
   labels          $VENV/bin/python $DEMO_DIR/demo.py labels   (bucket $LABELS_BUCKET at $AWS_ENDPOINT_URL)
-  simulators      $MIRAKL_BASE_URL/_sim/state   (orders, state changes, threads, shipments, calls)
+  simulators      $MIRAKL_BASE_URL/_sim/state   (orders, state changes, threads, shipments, tickets, calls)
   logs            $(daemon_log lambdas)   (the functions' JSON logs)
                   $(daemon_log simulators)
                   $SELLEROPS_LOCAL_DIR/moto.log

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Environment of the local services that run on top of the stack: the Mirakl, Canada
-# Post and Shopify simulators, `cargo lambda watch` and the event router.
+# Post, Freshdesk and Shopify simulators, `cargo lambda watch` and the event router.
 #
 #   source infra/local/env.sh && source infra/local/services-env.sh
 #
@@ -12,9 +12,11 @@
 # does by default, so that `cargo lambda invoke` reaches it over ::1 too).
 : "${SIM_MIRAKL_PORT:=8091}"
 : "${SIM_CANADAPOST_PORT:=8092}"
+: "${SIM_FRESHDESK_PORT:=8093}"
 : "${SIM_SHOPIFY_PORT:=8094}"
 : "${SELLEROPS_LAMBDA_PORT:=9000}"
-export SIM_MIRAKL_PORT SIM_CANADAPOST_PORT SIM_SHOPIFY_PORT SELLEROPS_LAMBDA_PORT
+export SIM_MIRAKL_PORT SIM_CANADAPOST_PORT SIM_FRESHDESK_PORT SIM_SHOPIFY_PORT \
+    SELLEROPS_LAMBDA_PORT
 
 # The Lambda endpoint: invoke at $SELLEROPS_LAMBDA_ENDPOINT/2015-03-31/functions/<fn>/invocations,
 # call an HTTP function at $SELLEROPS_LAMBDA_ENDPOINT/lambda-url/<fn>/<path>.
@@ -25,8 +27,10 @@ export SELLEROPS_LAMBDA_ENDPOINT
 : "${SIM_MIRAKL_API_KEY:=local-mirakl-key}"
 : "${SIM_CANADAPOST_USERNAME:=local-canadapost-user}"
 : "${SIM_CANADAPOST_PASSWORD:=local-canadapost-password}"
+: "${SIM_FRESHDESK_API_KEY:=local-freshdesk-key}"
 : "${SIM_SHOPIFY_ACCESS_TOKEN:=local-shopify-admin-token}"
-export SIM_MIRAKL_API_KEY SIM_CANADAPOST_USERNAME SIM_CANADAPOST_PASSWORD SIM_SHOPIFY_ACCESS_TOKEN
+export SIM_MIRAKL_API_KEY SIM_CANADAPOST_USERNAME SIM_CANADAPOST_PASSWORD SIM_FRESHDESK_API_KEY \
+    SIM_SHOPIFY_ACCESS_TOKEN
 
 # What the functions read (README's configuration table), pointed at the simulators.
 : "${MIRAKL_BASE_URL:=http://127.0.0.1:${SIM_MIRAKL_PORT}}"
@@ -45,10 +49,16 @@ export SIM_MIRAKL_API_KEY SIM_CANADAPOST_USERNAME SIM_CANADAPOST_PASSWORD SIM_SH
 : "${SHOPIFY_SHOP_DOMAIN:=maple-refurb.myshopify.com}"
 : "${SHOPIFY_ADMIN_BASE_URL:=http://127.0.0.1:${SIM_SHOPIFY_PORT}}"
 : "${SHOPIFY_ADMIN_ACCESS_TOKEN:=$SIM_SHOPIFY_ACCESS_TOKEN}"
+# The helpdesk sync reads the Freshdesk simulator; webhook tickets are filed under the
+# same helpdesk.
+: "${FRESHDESK_DOMAIN:=sellerops-local.freshdesk.com}"
+: "${FRESHDESK_BASE_URL:=http://127.0.0.1:${SIM_FRESHDESK_PORT}}"
+: "${FRESHDESK_API_KEY:=$SIM_FRESHDESK_API_KEY}"
 export MIRAKL_BASE_URL MIRAKL_API_KEY MIRAKL_WEBHOOK_SECRET SHOPIFY_WEBHOOK_SECRET \
     FRESHDESK_WEBHOOK_SECRET CANADAPOST_BASE_URL \
     CANADAPOST_USERNAME CANADAPOST_PASSWORD CANADAPOST_CUSTOMER_NUMBER \
-    SHOPIFY_SHOP_DOMAIN SHOPIFY_ADMIN_BASE_URL SHOPIFY_ADMIN_ACCESS_TOKEN
+    SHOPIFY_SHOP_DOMAIN SHOPIFY_ADMIN_BASE_URL SHOPIFY_ADMIN_ACCESS_TOKEN \
+    FRESHDESK_DOMAIN FRESHDESK_BASE_URL FRESHDESK_API_KEY
 
 # Who labels are shipped from (fetch-shipping-label's sender), a made-up warehouse.
 : "${SENDER_NAME:=Shipping desk}"

@@ -3,6 +3,7 @@
 
     demo.py seed FILE                 add the orders in FILE to the Mirakl simulator
     demo.py threads FILE              add the message threads in FILE to the Mirakl simulator
+    demo.py tickets FILE              add the helpdesk tickets in FILE to the Freshdesk simulator
     demo.py webhook FUNCTION ORDER_ID deliver the simulator's order by Mirakl webhook
     demo.py invoke FUNCTION FILE      invoke a function with an event file
     demo.py upload FILE KEY           put an order file into the orders bucket
@@ -85,6 +86,27 @@ def threads(path: str) -> None:
         print(f"    already there (asked in an earlier run): {len(outcome['kept'])}")
 
 
+def tickets(path: str) -> None:
+    """Helpdesk tickets, each with its conversation: a ticket already in the simulator
+    is kept as it is (with any reply it got)."""
+    with open(path, "rb") as file:
+        seed = json.load(file)
+    status, body = call(
+        "POST",
+        f"{env('FRESHDESK_BASE_URL')}/_sim/tickets",
+        json.dumps(seed).encode(),
+        {"Content-Type": "application/json"},
+    )
+    if status != 201:
+        sys.exit(f"error: the simulator refused the tickets ({status}): {body.decode()}")
+    outcome = json.loads(body)
+    subjects = {str(ticket["id"]): ticket.get("subject", "") for ticket in seed["tickets"]}
+    for ticket_id in outcome["added"]:
+        print(f"    new ticket {ticket_id}: {subjects.get(ticket_id, '')}")
+    if outcome["kept"]:
+        print(f"    already there (filed in an earlier run): {len(outcome['kept'])}")
+
+
 def webhook(function: str, order_id: str) -> None:
     status, body = call(
         "GET",
@@ -152,7 +174,8 @@ def labels() -> None:
 
 
 def main(arguments: list[str]) -> None:
-    commands = {"seed": (seed, 1), "threads": (threads, 1), "webhook": (webhook, 2), "invoke": (invoke, 2),
+    commands = {"seed": (seed, 1), "threads": (threads, 1), "tickets": (tickets, 1), "webhook": (webhook, 2),
+                "invoke": (invoke, 2),
                 "upload": (upload, 2), "labels": (labels, 0)}
     if not arguments or arguments[0] not in commands or len(arguments) - 1 != commands[arguments[0]][1]:
         sys.exit(__doc__)

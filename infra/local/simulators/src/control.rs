@@ -4,12 +4,14 @@
 //! | call | does |
 //! |---|---|
 //! | `GET /_sim/health` | 200 `ok` |
-//! | `GET /_sim/state` | orders, state changes, threads, offers, offer imports, shipments, Shopify orders and cost bucket, faults, recent calls |
+//! | `GET /_sim/state` | orders, state changes, threads, offers, offer imports, shipments, tickets, Shopify orders and cost bucket, faults, recent calls |
 //! | `POST /_sim/orders[?replace=true]` | adds Mirakl orders (an order, an array, or `{"orders": [...]}`) |
 //! | `POST /_sim/threads[?replace=true]` | adds inbox threads, likewise |
 //! | `POST /_sim/offers[?replace=true]` | adds Mirakl offers (OF21's shape, by `shop_sku`), likewise |
 //! | `POST /_sim/shopify/orders[?replace=true]` | adds Shopify orders (the Admin GraphQL `Order` node, by `legacyResourceId`), likewise; replacing one is an update |
 //! | `POST /_sim/shopify/bucket` | sets the Shopify query-cost bucket: any of `maximum_available`, `restore_rate`, `currently_available` |
+//! | `POST /_sim/tickets[?replace=true]` | adds Freshdesk tickets (the API's shape, `requester` and `description` included, each with its `conversations`), likewise |
+//! | `POST /_sim/freshdesk/limit` | Freshdesk's calls per minute, `{"per_minute": 2}` (`null` or 0: no limit) |
 //! | `POST /_sim/faults` | adds a fault, e.g. `{"route": "OR21", "status": 503, "times": 2}` |
 //! | `GET /_sim/faults`, `DELETE /_sim/faults` | lists / clears the faults |
 //! | `GET /_sim/counters` | calls received per route (`NCSHIPMENT`: purchase requests, `REFUND`: refund requests), and Canada Post shipments and refunds, in all and per `customer-ref-1` |
@@ -41,6 +43,8 @@ pub fn router() -> Router<Arc<Simulator>> {
         .route("/_sim/offers", post(add_offers))
         .route("/_sim/shopify/orders", post(add_shopify_orders))
         .route("/_sim/shopify/bucket", post(change_shopify_bucket))
+        .route("/_sim/tickets", post(add_tickets))
+        .route("/_sim/freshdesk/limit", post(set_freshdesk_limit))
         .route(
             "/_sim/faults",
             post(add_fault).get(list_faults).delete(clear_faults),
@@ -131,6 +135,29 @@ async fn change_shopify_bucket(State(sim): State<Arc<Simulator>>, body: Bytes) -
     }
 }
 
+async fn add_tickets(
+    State(sim): State<Arc<Simulator>>,
+    Query(params): Query<SeedParams>,
+    body: Bytes,
+) -> Response {
+    seeded(parse(&body).and_then(|seed| sim.lock().helpdesk.seed(seed, params.replace, Utc::now())))
+}
+
+#[derive(Debug, Deserialize)]
+struct Limit {
+    per_minute: Option<u32>,
+}
+
+async fn set_freshdesk_limit(State(sim): State<Arc<Simulator>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Limit>(&body) {
+        Ok(limit) => {
+            sim.lock().helpdesk.limit(limit.per_minute);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(err) => bad_request(format!("expected {{\"per_minute\": n}}: {err}")),
+    }
+}
+
 async fn add_fault(State(sim): State<Arc<Simulator>>, body: Bytes) -> Response {
     let spec: FaultSpec = match serde_json::from_slice(&body) {
         Ok(spec) => spec,
@@ -201,6 +228,9 @@ async fn state(State(sim): State<Arc<Simulator>>) -> Json<Value> {
         "shopify": {
             "orders": state.shopify_orders.all().collect::<Vec<_>>(),
             "cost_bucket": bucket,
+        },
+        "freshdesk": {
+            "tickets": state.helpdesk.all(),
         },
         "faults": state.faults.active(),
         "calls": state.calls,

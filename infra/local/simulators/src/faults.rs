@@ -2,8 +2,9 @@
 //!
 //! A fault names one route (a Mirakl operation code such as `OR21` or `OF24`, for Canada Post
 //! `NCSHIPMENT` (buy), `NCSHIPMENTS` (list), `SHIPMENT`, `DETAILS`, `REFUND`,
-//! `ARTIFACT`, for Shopify `GRAPHQL`, the Admin API) and says what the next `times` calls
-//! to it get instead of the normal answer: a status (5xx, 429 with `Retry-After`, a 400 with a message), a delay before
+//! `ARTIFACT`, for Shopify `GRAPHQL`, the Admin API, and for Freshdesk `TICKETS`,
+//! `CONVERSATIONS`, `REPLY`) and says what the next `times` calls to it get instead of
+//! the normal answer: a status (5xx, 429 with `Retry-After`, a 400 with a message), a delay before
 //! answering (long enough to trip the caller's timeout), or a Canada Post validation
 //! error. Faults are used up in the order they were added.
 //!
@@ -51,6 +52,9 @@ pub const ROUTES: &[&str] = &[
     "REFUND",
     "ARTIFACT",
     "GRAPHQL",
+    "TICKETS",
+    "CONVERSATIONS",
+    "REPLY",
 ];
 
 /// A fault as posted to `/_sim/faults`.

@@ -1,7 +1,7 @@
 //! Local stand-ins for the outside services sellerops calls: the Mirakl seller API
-//! (Best Buy Canada), Canada Post's non-contract shipping API and a Shopify store's
-//! Admin GraphQL API. They keep state, answer in the real services' shapes
-//! (shared/reference/), and fail on request.
+//! (Best Buy Canada), Canada Post's non-contract shipping API, the Freshdesk helpdesk
+//! and a Shopify store's Admin GraphQL API. They keep state, answer in the real
+//! services' shapes (shared/reference/), and fail on request.
 //!
 //! Layout:
 //! - [`mirakl`]: OR11, OR21, OR23, OR24, M10, M11, M12, SH21, OF21, OF24, OF02, OF04
@@ -10,15 +10,18 @@
 //!   artifact under `/rs/`.
 //! - [`shopify`]: the Admin GraphQL API's `orders` connection, with its query-cost limit,
 //!   under `/admin/api/{version}/graphql.json`.
+//! - [`freshdesk`]: tickets, conversations and replies under `/api/v2/`, with a
+//!   per-minute limit.
 //! - `control`: the `/_sim/` API (seed, faults, state, counters, reset), on every port.
 //! - [`faults`]: what `/_sim/faults` injects.
 //!
 //! Each service listens on a port of its own (`SIM_MIRAKL_PORT`, `SIM_CANADAPOST_PORT`,
-//! `SIM_SHOPIFY_PORT`) and all share one state.
+//! `SIM_FRESHDESK_PORT`, `SIM_SHOPIFY_PORT`) and all share one state.
 
 pub mod canadapost;
 mod control;
 pub mod faults;
+pub mod freshdesk;
 pub mod mirakl;
 mod pdf;
 pub mod shopify;
@@ -40,6 +43,8 @@ pub const DEFAULT_MIRAKL_PORT: u16 = 8091;
 /// See [`DEFAULT_MIRAKL_PORT`].
 pub const DEFAULT_CANADAPOST_PORT: u16 = 8092;
 /// See [`DEFAULT_MIRAKL_PORT`].
+pub const DEFAULT_FRESHDESK_PORT: u16 = 8093;
+/// See [`DEFAULT_MIRAKL_PORT`].
 pub const DEFAULT_SHOPIFY_PORT: u16 = 8094;
 
 /// How to run the simulators.
@@ -49,12 +54,14 @@ pub struct Settings {
     pub mirakl_addr: SocketAddr,
     /// Canada Post's address.
     pub canadapost_addr: SocketAddr,
+    /// Freshdesk's address.
+    pub freshdesk_addr: SocketAddr,
     /// The Shopify Admin API's address.
     pub shopify_addr: SocketAddr,
     /// The credentials checked.
     pub credentials: Credentials,
-    /// Orders, threads and offers to start with: `{"orders": [...], "threads": [...],
-    /// "offers": [...], "shopify_orders": [...]}`.
+    /// Orders, threads, offers and tickets to start with: `{"orders": [...], "threads":
+    /// [...], "offers": [...], "tickets": [...], "shopify_orders": [...]}`.
     pub seed: Option<serde_json::Value>,
 }
 
@@ -67,11 +74,13 @@ impl Settings {
             mirakl_addr: any_port,
             canadapost_addr: any_port,
             shopify_addr: any_port,
+            freshdesk_addr: any_port,
             credentials: Credentials {
                 mirakl_api_key: "local-mirakl-key".to_owned(),
                 canadapost_username: "local-canadapost-user".to_owned(),
                 canadapost_password: "local-canadapost-password".to_owned(),
                 shopify_access_token: "local-shopify-admin-token".to_owned(),
+                freshdesk_api_key: "local-freshdesk-key".to_owned(),
             },
             seed: None,
         }
@@ -114,6 +123,10 @@ impl Settings {
                 port("SIM_CANADAPOST_PORT", DEFAULT_CANADAPOST_PORT)?,
             ),
             shopify_addr: SocketAddr::new(host, port("SIM_SHOPIFY_PORT", DEFAULT_SHOPIFY_PORT)?),
+            freshdesk_addr: SocketAddr::new(
+                host,
+                port("SIM_FRESHDESK_PORT", DEFAULT_FRESHDESK_PORT)?,
+            ),
             credentials: Credentials {
                 mirakl_api_key: text("SIM_MIRAKL_API_KEY", defaults.credentials.mirakl_api_key),
                 canadapost_username: text(
@@ -127,6 +140,10 @@ impl Settings {
                 shopify_access_token: text(
                     "SIM_SHOPIFY_ACCESS_TOKEN",
                     defaults.credentials.shopify_access_token,
+                ),
+                freshdesk_api_key: text(
+                    "SIM_FRESHDESK_API_KEY",
+                    defaults.credentials.freshdesk_api_key,
                 ),
             },
             seed,
@@ -143,11 +160,14 @@ pub struct Running {
     pub canadapost_url: String,
     /// Where the Shopify Admin API answers (the store's base URL).
     pub shopify_url: String,
+    /// Where Freshdesk answers.
+    pub freshdesk_url: String,
     /// Their shared state, for tests to look into.
     pub simulator: Arc<Simulator>,
     mirakl_server: JoinHandle<std::io::Result<()>>,
     canadapost_server: JoinHandle<std::io::Result<()>>,
     shopify_server: JoinHandle<std::io::Result<()>>,
+    freshdesk_server: JoinHandle<std::io::Result<()>>,
 }
 
 impl Running {
@@ -160,6 +180,7 @@ impl Running {
             result = &mut self.mirakl_server => joined(result),
             result = &mut self.canadapost_server => joined(result),
             result = &mut self.shopify_server => joined(result),
+            result = &mut self.freshdesk_server => joined(result),
             () = shutdown => Ok(()),
         }
     }
@@ -169,6 +190,7 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.mirakl_server.abort();
         self.canadapost_server.abort();
+        self.freshdesk_server.abort();
         self.shopify_server.abort();
     }
 }
@@ -191,16 +213,23 @@ pub async fn start(settings: Settings) -> std::io::Result<Running> {
         .merge(shopify::router(simulator.clone()))
         .merge(control::router())
         .with_state(simulator.clone());
+    let freshdesk = Router::new()
+        .merge(freshdesk::router(simulator.clone()))
+        .merge(control::router())
+        .with_state(simulator.clone());
 
     let mirakl_listener = TcpListener::bind(settings.mirakl_addr).await?;
     let canadapost_listener = TcpListener::bind(settings.canadapost_addr).await?;
     let mirakl_url = format!("http://{}", mirakl_listener.local_addr()?);
     let shopify_listener = TcpListener::bind(settings.shopify_addr).await?;
     let canadapost_url = format!("http://{}", canadapost_listener.local_addr()?);
+    let freshdesk_listener = TcpListener::bind(settings.freshdesk_addr).await?;
     let shopify_url = format!("http://{}", shopify_listener.local_addr()?);
+    let freshdesk_url = format!("http://{}", freshdesk_listener.local_addr()?);
     Ok(Running {
         mirakl_url,
         canadapost_url,
+        freshdesk_url,
         shopify_url,
         simulator,
         mirakl_server: tokio::spawn(async move { axum::serve(mirakl_listener, mirakl).await }),
@@ -208,6 +237,9 @@ pub async fn start(settings: Settings) -> std::io::Result<Running> {
             axum::serve(canadapost_listener, canadapost).await
         }),
         shopify_server: tokio::spawn(async move { axum::serve(shopify_listener, shopify).await }),
+        freshdesk_server: tokio::spawn(
+            async move { axum::serve(freshdesk_listener, freshdesk).await },
+        ),
     })
 }
 
@@ -225,6 +257,9 @@ fn seed_state(simulator: &Simulator, seed: serde_json::Value) -> Result<(), Stri
     }
     if let Some(orders) = seed.get("shopify_orders") {
         state.shopify_orders.seed(orders.clone(), true, now)?;
+    }
+    if let Some(tickets) = seed.get("tickets") {
+        state.helpdesk.seed(tickets.clone(), true, now)?;
     }
     Ok(())
 }

@@ -1,17 +1,19 @@
-//! `sellerops-simulators`: serves the Mirakl, Canada Post and Shopify simulators until
+//! `sellerops-simulators`: serves the Mirakl, Canada Post, Freshdesk and Shopify simulators until
 //! stopped.
 //!
 //! Environment (all optional):
 //!   SIM_HOST                  address to listen on (127.0.0.1)
 //!   SIM_MIRAKL_PORT           Mirakl seller API port (8091)
 //!   SIM_CANADAPOST_PORT       Canada Post port (8092)
+//!   SIM_FRESHDESK_PORT        Freshdesk port (8093)
 //!   SIM_SHOPIFY_PORT          Shopify Admin API port (8094)
 //!   SIM_MIRAKL_API_KEY        the shop API key expected in Authorization (local-mirakl-key)
 //!   SIM_CANADAPOST_USERNAME   Basic auth user (local-canadapost-user)
 //!   SIM_CANADAPOST_PASSWORD   Basic auth password (local-canadapost-password)
+//!   SIM_FRESHDESK_API_KEY     Freshdesk API key, the Basic auth user (local-freshdesk-key)
 //!   SIM_SHOPIFY_ACCESS_TOKEN  the X-Shopify-Access-Token expected (local-shopify-admin-token)
-//!   SIM_SEED_FILE             JSON {"orders": [...], "threads": [...], "shopify_orders": [...]}
-//!                             to start with
+//!   SIM_SEED_FILE             JSON {"orders": [...], "threads": [...], "tickets": [...],
+//!                             "shopify_orders": [...]} to start with
 //!   RUST_LOG                  log filter (info)
 
 use std::process::ExitCode;
@@ -41,6 +43,7 @@ async fn main() -> ExitCode {
     tracing::info!(
         mirakl = %running.mirakl_url,
         canadapost = %running.canadapost_url,
+        freshdesk = %running.freshdesk_url,
         shopify = %running.shopify_url,
         "simulators ready"
     );

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::canadapost::shipments::Shipments;
 use crate::faults::Faults;
+use crate::freshdesk::helpdesk::Helpdesk;
 use crate::mirakl::offers::Offers;
 use crate::mirakl::orders::Orders;
 use crate::mirakl::threads::Threads;
@@ -28,6 +29,8 @@ pub struct Credentials {
     pub canadapost_password: String,
     /// The Shopify app's Admin API access token (`X-Shopify-Access-Token`).
     pub shopify_access_token: String,
+    /// The Freshdesk API key, the Basic-auth user.
+    pub freshdesk_api_key: String,
 }
 
 /// The simulated services: their state, the faults in force and the calls seen.
@@ -52,6 +55,8 @@ pub struct SimState {
     pub shopify_orders: ShopifyOrders,
     /// The Shopify store's query-cost bucket.
     pub shopify_bucket: CostBucket,
+    /// Freshdesk tickets and their conversations.
+    pub helpdesk: Helpdesk,
     /// Failures to inject.
     pub faults: Faults,
     /// The latest calls to the simulated APIs, oldest first.
@@ -65,7 +70,7 @@ pub struct SimState {
 /// One call to a simulated API, for inspection.
 #[derive(Debug, Clone, Serialize)]
 pub struct CallRecord {
-    /// `mirakl`, `canadapost` or `shopify`.
+    /// `mirakl`, `canadapost`, `freshdesk` or `shopify`.
     pub service: &'static str,
     /// The operation (`OR21`, `NCSHIPMENT`, …) when the path is one.
     pub route: Option<&'static str>,
