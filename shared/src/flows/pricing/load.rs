@@ -415,7 +415,9 @@ pub async fn load_listings(
                join pricing.current_prices cp on cp.listing_id = l.id
                where l.listing_status = 'active'
                  and ($1::uuid[] is null or l.id = any($1))
-                 and ($2::uuid is null or l.id > $2)
+                 -- Not `$2 is null or …`: an index condition in the plan the
+                 -- prepared statement keeps for every page.
+                 and l.id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000')
                order by l.id
                limit $3
            )
