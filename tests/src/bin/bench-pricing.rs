@@ -10,12 +10,13 @@
 //!    (the seller's own among them).
 //! 3. Evaluates every listing and prints the time of each phase (load, evaluate,
 //!    write), then `total: <seconds> s` and `peak RSS: <MiB> MiB` (VmHWM of this
-//!    process).
+//!    process), and the CPU time spent here and in the database's server processes.
 //! 4. Evaluates again with nothing changed, and prints its time and the rows written
 //!    (0).
 //!
 //! Targets: 3 s and 128 MB for the full evaluation, 1 s for the second run.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -56,21 +57,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         started.elapsed().as_secs_f64()
     );
 
+    let cpu = CpuClock::start(&mut admin).await?;
     let started = Instant::now();
     let first = run(&pool).await?;
     let total = started.elapsed();
+    let first_cpu = cpu.stop(&mut admin).await?;
     println!("full evaluation: {} listings, {} decisions, {} price changes, {} audit rows, {} apply messages; {} without landed cost, {} bounds conflicts",
         first.listings, first.written.decisions, first.written.history, first.written.audit,
         first.written.apply_messages, first.no_landed_cost, first.bounds_conflicts);
     print_phases(&first);
+    first_cpu.print();
     println!("total: {:.3} s", total.as_secs_f64());
     println!("peak RSS: {:.1} MiB", peak_rss_kib() as f64 / 1024.0);
 
+    let cpu = CpuClock::start(&mut admin).await?;
     let started = Instant::now();
     let second = run(&pool).await?;
     let again = started.elapsed();
+    let second_cpu = cpu.stop(&mut admin).await?;
     println!("second run, nothing changed:");
     print_phases(&second);
+    second_cpu.print();
     println!(
         "second run: {:.3} s, {} listings unchanged, rows written: {}",
         again.as_secs_f64(),
@@ -133,6 +140,79 @@ fn print_phases(report: &EvaluationReport) {
     println!("  load:     {:.3} s", report.times.load.as_secs_f64());
     println!("  evaluate: {:.3} s", report.times.evaluate.as_secs_f64());
     println!("  write:    {:.3} s", report.times.write.as_secs_f64());
+}
+
+/// CPU time spent by this process and by the database's server processes serving the
+/// benchmark's database, so that a run on a busy machine (whose wall-clock times
+/// stretch with the load) can still be compared with another. Parallel query workers,
+/// gone before the run ends, are not counted.
+struct CpuClock {
+    process: f64,
+    backends: HashMap<i32, f64>,
+}
+
+/// CPU seconds of one run: this process, and the database server's.
+struct CpuSpent {
+    process: f64,
+    database: f64,
+}
+
+impl CpuClock {
+    async fn start(admin: &mut PgConnection) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            process: cpu_seconds("self"),
+            backends: backend_cpu(admin).await?,
+        })
+    }
+
+    async fn stop(self, admin: &mut PgConnection) -> Result<CpuSpent, sqlx::Error> {
+        let now = backend_cpu(admin).await?;
+        let database = now
+            .iter()
+            .map(|(pid, cpu)| cpu - self.backends.get(pid).copied().unwrap_or(0.0))
+            .sum();
+        Ok(CpuSpent {
+            process: cpu_seconds("self") - self.process,
+            database,
+        })
+    }
+}
+
+impl CpuSpent {
+    fn print(&self) {
+        println!(
+            "  cpu:      {:.3} s here, {:.3} s in the database (the server on this machine)",
+            self.process, self.database
+        );
+    }
+}
+
+/// CPU seconds of each server process connected to the benchmark's database (read from
+/// /proc: the server runs on this machine).
+async fn backend_cpu(admin: &mut PgConnection) -> Result<HashMap<i32, f64>, sqlx::Error> {
+    let pids: Vec<i32> = sqlx::query_scalar("select pid from pg_stat_activity where datname = $1")
+        .bind(DATABASE)
+        .fetch_all(admin)
+        .await?;
+    Ok(pids
+        .into_iter()
+        .map(|pid| (pid, cpu_seconds(&pid.to_string())))
+        .collect())
+}
+
+/// User and system CPU seconds of process `pid` (or `self`), 0 when unknown.
+fn cpu_seconds(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: f64 =
+                fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 /// `url` naming database `name` instead (any `?query` kept).

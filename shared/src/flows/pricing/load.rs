@@ -410,9 +410,15 @@ pub async fn load_listings(
     };
     let rows = sqlx::query!(
         r#"with page as (
-               select l.id, l.channel::text as channel, l.variant_id
+               select l.id, l.channel::text as channel, l.variant_id, cp.currency, cp.price,
+                      cp.regular_price, cp.min_price, cp.max_price, cp.margin_floor_pct,
+                      cp.apply_enabled, cp.optimal_price, cp.suggested_rule_id, cp.price_bound,
+                      cp.price_flag, cp.decision_digest
                from catalog.shop_sku_map l
+               -- Both sides bounded: the merge of the two id orders starts at
+               -- the page, not at the first listing.
                join pricing.current_prices cp on cp.listing_id = l.id
+                    and cp.listing_id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000')
                where l.listing_status = 'active'
                  and ($1::uuid[] is null or l.id = any($1))
                  -- Not `$2 is null or …`: an index condition in the plan the
@@ -423,27 +429,38 @@ pub async fn load_listings(
            )
            select page.id as "listing_id!",
                   page.channel as "channel!",
-                  cp.currency::text as "currency!",
-                  cp.price as "current_price!",
-                  coalesce(cp.regular_price, cp.price) as "regular_price!",
-                  cp.min_price,
-                  cp.max_price,
-                  cp.margin_floor_pct,
-                  cp.apply_enabled as "apply_enabled!",
+                  page.currency::text as "currency!",
+                  page.price as "current_price!",
+                  coalesce(page.regular_price, page.price) as "regular_price!",
+                  page.min_price,
+                  page.max_price,
+                  page.margin_floor_pct,
+                  page.apply_enabled as "apply_enabled!",
                   coalesce(stock.available, 0)::bigint as "stock!",
                   product.category,
                   product.tags as "tags!",
                   page.variant_id as "variant_id!",
-                  cp.optimal_price as previous_price,
-                  cp.suggested_rule_id as previous_rule_id,
-                  cp.price_bound as previous_bound,
-                  cp.price_flag as previous_flag,
-                  cp.decision_digest as previous_digest
+                  page.optimal_price as previous_price,
+                  page.suggested_rule_id as previous_rule_id,
+                  page.price_bound as previous_bound,
+                  page.price_flag as previous_flag,
+                  page.decision_digest as previous_digest
            from page
-           join pricing.current_prices cp on cp.listing_id = page.id
-           join catalog.product_variants variant on variant.id = page.variant_id
-           join catalog.products product on product.id = variant.product_id
-           left join inventory.stock_levels stock on stock.variant_id = page.variant_id
+           -- One index lookup per listing of the page (`offset 0` keeps each a
+           -- lookup): joined as hashes, each page read the whole of the three
+           -- tables.
+           cross join lateral (
+               select v.product_id from catalog.product_variants v
+               where v.id = page.variant_id offset 0
+           ) variant
+           cross join lateral (
+               select p.category, p.tags from catalog.products p
+               where p.id = variant.product_id offset 0
+           ) product
+           left join lateral (
+               select s.available from inventory.stock_levels s
+               where s.variant_id = page.variant_id offset 0
+           ) stock on true
            order by page.id"#,
         ids as Option<&[Uuid]>,
         after,
