@@ -7,14 +7,18 @@
 //! throughput. Every delivery is a new order, so each one does the full recording work:
 //! inbox, customer, order, lines, status history (and for Mirakl a follow-up in the
 //! outbox; publishing to SQS is left out, as it happens after the answer's commit).
-//! With the local SQS (`AWS_ENDPOINT_URL`), it then times one delivery of 150 orders
-//! waiting for acceptance, answered after their accept messages are published.
+//! Then it says what each part of a Mirakl delivery costs at that rate, measured alone:
+//! a bare transaction, the inbox (store the delivery, mark it processed), the recording
+//! (customer, order, lines, history, stock, outbox row, the day's aggregates) and, with
+//! the local SQS (`AWS_ENDPOINT_URL`), publishing the follow-up before answering. With
+//! the local SQS it also times one delivery of 150 orders waiting for acceptance,
+//! answered after their accept messages are published.
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sellerops::flows::webhooks::{WebhookDelivery, WebhookService};
+use sellerops::flows::webhooks::{inbox, WebhookDelivery, WebhookService};
 use sellerops_tests::bench::{Figure, Target};
 use sellerops_tests::marketplace::{headers, mirakl_order, shopify_headers, MIRAKL_SECRET};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -97,16 +101,120 @@ async fn main() {
         target: Target::AtLeast(1000.0),
     }
     .print();
+    parts(&pool, &service, &run_id, rate, seconds.min(5)).await;
     if std::env::var("AWS_ENDPOINT_URL").is_ok() {
         many_waiting_orders(&pool, &run_id).await;
     }
 }
 
-/// One Mirakl delivery of 150 orders waiting for acceptance, answered after its 150
-/// accept messages are published to the local SQS (ten a `SendMessageBatch`).
-async fn many_waiting_orders(pool: &sqlx::PgPool, run_id: &str) {
+/// What each part of a Mirakl delivery costs, each measured alone at `rate` for
+/// `seconds`: the median latency of a bare transaction, of one that stores and marks a
+/// delivery in the inbox, of the whole delivery recorded, and (with the local SQS) of the
+/// same with its follow-up published before the answer. A part's cost is its step over
+/// the one before.
+async fn parts(
+    pool: &sqlx::PgPool,
+    service: &Arc<WebhookService>,
+    run_id: &str,
+    rate: u64,
+    seconds: u64,
+) {
+    let transaction = paced(rate, seconds, |_| {
+        let pool = pool.clone();
+        async move {
+            let tx = pool.begin().await.expect("begin");
+            tx.commit().await.expect("commit");
+        }
+    })
+    .await;
+    let inbox = paced(rate, seconds, |n| {
+        let pool = pool.clone();
+        let id = format!("{run_id}-inbox-{n}");
+        async move {
+            let (_, body) = delivery("mirakl", &id);
+            let mut tx = pool.begin().await.expect("begin");
+            let stored =
+                inbox::store_delivery(&mut tx, "mirakl", &id, &serde_json::json!({}), &body)
+                    .await
+                    .expect("store the delivery")
+                    .expect("a new delivery");
+            inbox::mark_processed(&mut tx, stored, None)
+                .await
+                .expect("mark it processed");
+            tx.commit().await.expect("commit");
+        }
+    })
+    .await;
+    let recorded = paced(rate, seconds, |n| {
+        let service = service.clone();
+        let id = format!("{run_id}-parts-{n}");
+        async move { deliver(&service, "mirakl", &id).await }
+    })
+    .await;
+    let mut steps = vec![
+        ("transaction (begin, commit)", median(transaction)),
+        (
+            "inbox (store the delivery, mark it processed)",
+            median(inbox),
+        ),
+        (
+            "recording (customer, order, lines, history, stock, outbox row, day's aggregates)",
+            median(recorded),
+        ),
+    ];
+    if std::env::var("AWS_ENDPOINT_URL").is_ok() {
+        let (service, queue) = publishing_service(pool).await;
+        let service = Arc::new(service);
+        let published = paced(rate, seconds, |n| {
+            let service = service.clone();
+            let id = format!("{run_id}-publish-{n}");
+            async move { deliver(&service, "mirakl", &id).await }
+        })
+        .await;
+        steps.push((
+            "publishing the follow-up to SQS before answering",
+            median(published),
+        ));
+        queue.delete().await;
+    }
+    println!("\nparts of a Mirakl delivery at {rate}/s, each measured alone (median; a part is its step over the one before):");
+    let mut before = Duration::ZERO;
+    for (part, total) in &steps {
+        println!(
+            "  {part:84} {:6.2} ms  (total {:6.2} ms)",
+            ms(total.saturating_sub(before)),
+            ms(*total)
+        );
+        before = *total;
+    }
+}
+
+fn median(mut latencies: Vec<Duration>) -> Duration {
+    latencies.sort();
+    latencies[latencies.len() / 2]
+}
+
+/// A local SQS queue for the accept follow-ups, deleted when done.
+struct BenchQueue {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl BenchQueue {
+    async fn delete(self) {
+        self.sqs
+            .delete_queue()
+            .queue_url(&self.url)
+            .send()
+            .await
+            .ok();
+    }
+}
+
+/// A webhook service that publishes its follow-ups to a new local SQS queue.
+async fn publishing_service(pool: &sqlx::PgPool) -> (WebhookService, BenchQueue) {
     let aws = sellerops_tests::local_aws().await;
-    let queue_url = aws
+    let url = aws
         .sqs
         .create_queue()
         .queue_name(sellerops_tests::unique_name("bench-accept"))
@@ -118,11 +226,18 @@ async fn many_waiting_orders(pool: &sqlx::PgPool, run_id: &str) {
     let publisher = sellerops::ops::outbox::OutboxPublisher {
         sqs: aws.sqs.clone(),
         queues: sellerops::ops::config::QueueUrls {
-            accept: Some(queue_url.clone()),
+            accept: Some(url.clone()),
             ..Default::default()
         },
     };
     let service = sellerops_tests::marketplace::webhook_service(pool, Some(publisher));
+    (service, BenchQueue { sqs: aws.sqs, url })
+}
+
+/// One Mirakl delivery of 150 orders waiting for acceptance, answered after its 150
+/// accept messages are published to the local SQS (ten a `SendMessageBatch`).
+async fn many_waiting_orders(pool: &sqlx::PgPool, run_id: &str) {
+    let (service, queue) = publishing_service(pool).await;
     let orders: Vec<String> = (0..150)
         .map(|i| {
             mirakl_order(
@@ -149,12 +264,7 @@ async fn many_waiting_orders(pool: &sqlx::PgPool, run_id: &str) {
         "mirakl   one delivery of 150 waiting orders, follow-ups published: {:8.2} ms",
         ms(took)
     );
-    aws.sqs
-        .delete_queue()
-        .queue_url(&queue_url)
-        .send()
-        .await
-        .ok();
+    queue.delete().await;
 }
 
 /// Sends `rate` deliveries a second for `seconds` (rate 0: as fast as the pool allows).
@@ -165,6 +275,23 @@ async fn run(
     rate: u64,
     seconds: u64,
 ) -> (Vec<Duration>, Duration) {
+    let started = Instant::now();
+    let latencies = paced(rate, seconds, |n| {
+        let service = service.clone();
+        let id = format!("{run_id}-{n}");
+        async move { deliver(&service, source, &id).await }
+    })
+    .await;
+    (latencies, started.elapsed())
+}
+
+/// Starts `work(n)` `rate` times a second for `seconds` (rate 0: eight at a time, as
+/// fast as they finish) and returns each one's latency.
+async fn paced<F, W>(rate: u64, seconds: u64, mut work: W) -> Vec<Duration>
+where
+    W: FnMut(u64) -> F,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
@@ -180,22 +307,12 @@ async fn run(
             tokio::time::sleep_until(due.into()).await;
         }
         let permit = limiter.clone().acquire_owned().await.unwrap();
-        let service = service.clone();
-        let id = format!("{run_id}-{n}");
+        let work = work(n);
         tasks.push(tokio::spawn(async move {
-            let (headers, body) = delivery(source, &id);
             let sent = Instant::now();
-            let answer = service
-                .handle(WebhookDelivery {
-                    method: "POST",
-                    path: &format!("/webhooks/{source}"),
-                    headers: &headers,
-                    body: body.as_bytes(),
-                })
-                .await;
+            work.await;
             let latency = sent.elapsed();
             drop(permit);
-            assert_eq!(answer.status, 200, "{}", answer.body);
             latency
         }));
         n += 1;
@@ -204,7 +321,21 @@ async fn run(
     for task in tasks {
         latencies.push(task.await.unwrap());
     }
-    (latencies, started.elapsed())
+    latencies
+}
+
+/// One new order from `source`, through the whole handler; anything but 200 stops the run.
+async fn deliver(service: &WebhookService, source: &str, id: &str) {
+    let (headers, body) = delivery(source, id);
+    let answer = service
+        .handle(WebhookDelivery {
+            method: "POST",
+            path: &format!("/webhooks/{source}"),
+            headers: &headers,
+            body: body.as_bytes(),
+        })
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
 }
 
 fn delivery(source: &str, id: &str) -> (reqwest::header::HeaderMap, String) {
