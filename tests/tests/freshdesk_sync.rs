@@ -700,3 +700,105 @@ async fn no_personal_data_or_key_reaches_the_call_log(pool: PgPool) {
             .unwrap();
     assert!(!reason.contains(REQUESTER), "{reason}");
 }
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn the_demo_ticket_filed_in_the_simulator_arrives_by_poll_in_the_inbox(pool: PgPool) {
+    let sim = sellerops_simulators::start(sellerops_simulators::Settings::for_tests())
+        .await
+        .expect("simulators start");
+    let seed: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../infra/local/demo/freshdesk-tickets.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    sim.simulator
+        .lock()
+        .helpdesk
+        .seed(seed, false, Utc::now())
+        .unwrap();
+    let mut sync = poller(&MockServer::start().await, &pool, 2);
+    if let Some(poll) = sync.freshdesk.as_mut() {
+        poll.client = FreshdeskClient::new(
+            &sim.freshdesk_url,
+            SecretString::from("local-freshdesk-key"),
+            pool.clone(),
+        )
+        .unwrap();
+    }
+
+    let tally = sync.sync_freshdesk_tickets(Utc::now()).await.unwrap();
+
+    assert_eq!((tally.seen, tally.changed, tally.failed), (1, 1, 0));
+    let messages = inbox(&pool).await;
+    assert_eq!(
+        messages
+            .iter()
+            .map(|m| (m.0.as_str(), m.2.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("7001", "customer"),
+            ("7001", "technician"),
+            ("7001", "customer")
+        ],
+        "the description and the two public entries; the private note stays out"
+    );
+    let again = sync.sync_freshdesk_tickets(Utc::now()).await.unwrap();
+    assert_eq!(again.changed, 0);
+    assert_eq!(inbox(&pool).await.len(), 3);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_reply_is_posted_as_json_and_a_failed_one_is_logged_without_its_words(pool: PgPool) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path("/api/v2/tickets/42/reply"))
+        .and(wiremock::matchers::body_json(
+            json!({"body": "<p>It ships today.</p>"}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(entry(
+            9001,
+            false,
+            false,
+            "2026-11-30T09:00:00Z",
+            "It ships today.",
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path("/api/v2/tickets/43/reply"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let client =
+        FreshdeskClient::new(&server.uri(), SecretString::from(API_KEY), pool.clone()).unwrap();
+
+    let sent = client
+        .reply("42", "<p>It ships today.</p>", RetryPolicy::ONCE)
+        .await
+        .unwrap();
+    let failed = client
+        .reply("43", "<p>Your order 201934572-A ships today.</p>", QUICK)
+        .await
+        .unwrap_err();
+
+    assert_eq!((sent.id.as_str(), sent.incoming), ("9001", false));
+    assert_eq!(
+        failed.send_effect(),
+        sellerops::systems::http::SendEffect::Ambiguous,
+        "a 5xx after sending may have posted it: read the conversation before again"
+    );
+    let logged: Vec<Option<String>> = sqlx::query_scalar(
+        "select request_body from ops.api_calls where operation = 'reply' order by started_at",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(logged.len(), 2, "a 5xx to a POST is not repeated");
+    assert_eq!(logged[0], None);
+    let body = logged[1].as_deref().unwrap();
+    assert!(!body.contains("ships today"), "{body}");
+}
