@@ -1,6 +1,7 @@
 //! The Shopify orders reconciliation against a fake Admin GraphQL API (wiremock): the
 //! request it sends, a missed webhook recovered, a webhook and a poll of one update
-//! recorded once, the cost bucket waited for, the cursor followed, the watermark.
+//! recorded once, the cost bucket waited for, the cursor followed, the watermark; and
+//! against the local stack's Shopify simulator, pages, cost bucket and all.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use sellerops::ops::config::MarketplaceSyncSettings;
 use sellerops::ops::retry::RetryPolicy;
 use sellerops::systems::mirakl::MiraklClient;
 use sellerops::systems::shopify::admin::ShopifyAdminClient;
+use sellerops_simulators::Settings;
 use sellerops_tests::fixtures;
 use sellerops_tests::marketplace::{deliver, pepper, shopify_headers, webhook_service};
 use serde_json::{json, Value};
@@ -28,6 +30,11 @@ fn at(text: &str) -> DateTime<Utc> {
 
 /// A poller whose Shopify store is `server`; Mirakl is never called here.
 fn poller(server: &MockServer, pool: &PgPool) -> MarketplaceSync {
+    poller_of(&server.uri(), pool)
+}
+
+/// A poller whose Shopify store is at `base_url`.
+fn poller_of(base_url: &str, pool: &PgPool) -> MarketplaceSync {
     MarketplaceSync {
         pool: pool.clone(),
         client: MiraklClient::new(
@@ -46,7 +53,7 @@ fn poller(server: &MockServer, pool: &PgPool) -> MarketplaceSync {
         retry: RetryPolicy::ONCE,
         shopify: Some(ShopifyPoll {
             client: ShopifyAdminClient::new(
-                &server.uri(),
+                base_url,
                 "2025-01",
                 SecretString::from(TOKEN),
                 pool.clone(),
@@ -429,4 +436,87 @@ async fn without_a_store_the_run_calls_no_shopify(pool: PgPool) {
 
     assert_eq!(tally.seen, 0);
     assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn the_poll_reads_every_page_of_the_simulated_store_through_a_throttle(pool: PgPool) {
+    let mut settings = Settings::for_tests();
+    settings.credentials.shopify_access_token = TOKEN.to_owned();
+    let simulator = sellerops_simulators::start(settings)
+        .await
+        .expect("simulators start");
+    // Twelve orders never delivered by webhook: two pages of ten.
+    let template = page_of_1042()["data"]["orders"]["nodes"][0].clone();
+    let orders: Vec<Value> = (1..=12_u64)
+        .map(|n| {
+            let mut order = template.clone();
+            order["legacyResourceId"] = json!((5_820_417_391_000 + n).to_string());
+            order.as_object_mut().unwrap().remove("id");
+            order["updatedAt"] = json!(format!("2026-03-03T14:{n:02}:00Z"));
+            order["lineItems"]["nodes"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("id");
+            order
+        })
+        .collect();
+    let http = reqwest::Client::new();
+    let control = |path: &str| format!("{}{path}", simulator.shopify_url);
+    let seeded = http
+        .post(control("/_sim/shopify/orders"))
+        .json(&json!({ "orders": orders }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seeded.status(), 201);
+    // The bucket holds less than a page costs (652): the first query is throttled
+    // until it refills.
+    let bucket = http
+        .post(control("/_sim/shopify/bucket"))
+        .json(&json!({"currently_available": 600, "restore_rate": 200}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bucket.status(), 200);
+
+    let tally = poller_of(&simulator.shopify_url, &pool)
+        .sync_shopify_orders(at("2026-03-03T15:00:00Z"))
+        .await
+        .unwrap();
+
+    assert_eq!((tally.seen, tally.changed, tally.failed), (12, 12, 0));
+    let recorded = shopify_orders(&pool).await;
+    assert_eq!(recorded.len(), 12);
+    assert!(
+        recorded
+            .iter()
+            .all(|(_, status, source)| status == "paid" && source == "shopify_poll"),
+        "{recorded:?}"
+    );
+    assert_eq!(
+        watermark(&pool).await,
+        (Some(at("2026-03-03T14:12:00Z")), "success".to_owned())
+    );
+    let state: Value = http
+        .get(control("/_sim/state"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<u64> = state["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|call| call["route"] == "GRAPHQL")
+        .map(|call| call["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [200, 200, 200], "throttled once, then two pages");
+    let logged: i64 =
+        sqlx::query_scalar("select count(*) from ops.api_calls where service = 'shopify'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(logged, 3, "every call logged, the throttled one too");
 }

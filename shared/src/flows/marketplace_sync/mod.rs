@@ -24,6 +24,7 @@
 //! order this run saw cancelled gives its stock back as `cancelled`, not `expired`.
 
 pub mod freshdesk_tickets;
+mod polled_order;
 pub mod shopify_orders;
 pub mod watermark;
 
@@ -35,10 +36,8 @@ use sqlx::PgPool;
 
 use crate::flows::fulfilment::stock::release_expired_reservations;
 use crate::flows::recording::checks::{check_mirakl_order, CheckedOrder, RefusedOrder};
-use crate::flows::recording::mirakl::{record_mirakl_order, record_mirakl_thread};
+use crate::flows::recording::mirakl::record_mirakl_thread;
 use crate::flows::recording::order::OrderChange;
-use crate::flows::recording::SeenBy;
-use crate::flows::sales_aggregates::SalesDays;
 use crate::model::customer_email::EmailPepper;
 use crate::model::field_path::InvalidField;
 use crate::model::received::Received;
@@ -54,6 +53,7 @@ use crate::systems::mirakl::orders::{list_orders, MiraklOrder, OrdersChangedSinc
 use crate::systems::mirakl::threads::list_threads;
 use crate::systems::mirakl::{MiraklClient, MiraklError};
 use freshdesk_tickets::FreshdeskPoll;
+use polled_order::record_polled_order;
 use shopify_orders::ShopifyPoll;
 use watermark::{SyncEntity, Watermark};
 
@@ -382,23 +382,7 @@ impl MarketplaceSync {
                     }
                 };
                 newest = newest.max(Some(order.value().last_updated_date));
-                let recorded = async {
-                    let mut tx = self.pool.begin().await?;
-                    let mut days = SalesDays::new();
-                    let recorded = record_mirakl_order(
-                        &mut tx,
-                        &order,
-                        &self.pepper,
-                        SeenBy::MiraklPoll,
-                        &mut days,
-                    )
-                    .await?;
-                    days.refresh(&mut tx).await?;
-                    tx.commit().await?;
-                    Ok::<_, sqlx::Error>(recorded)
-                }
-                .await;
-                match recorded {
+                match record_polled_order(&self.pool, &order, &self.pepper).await {
                     Ok(recorded) => {
                         if recorded.order.change != OrderChange::Unchanged {
                             tally.changed += 1;

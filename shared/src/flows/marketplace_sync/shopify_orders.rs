@@ -2,9 +2,9 @@
 //! endpoint after its retries), so each scheduled run also reads the orders updated
 //! since its watermark (`shopify`/`orders` in `etl.sync_metadata`) through the Admin
 //! GraphQL API and records each through the webhook's own path
-//! ([`record_shopify_order`]). An order the webhook already recorded at that version
-//! changes nothing (`updated_at` decides), so a webhook and a poll of the same update
-//! record it once, whichever comes first.
+//! ([`crate::flows::recording::shopify::record_shopify_order`]). An order the webhook
+//! already recorded at that version changes nothing (`updated_at` decides), so a webhook
+//! and a poll of the same update record it once, whichever comes first.
 //!
 //! A poll starts an overlap window before the watermark and follows the cursor to the
 //! last page. Shopify lists the orders oldest change first, so the watermark can move
@@ -20,13 +20,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
+use super::polled_order::record_polled_order;
 use super::watermark::{self, SyncEntity};
 use super::{MarketplaceSync, SyncTally};
 use crate::flows::recording::checks::{check_shopify_order, shopify_data_problems};
 use crate::flows::recording::order::OrderChange;
-use crate::flows::recording::shopify::record_shopify_order;
-use crate::flows::recording::SeenBy;
-use crate::flows::sales_aggregates::SalesDays;
 use crate::model::received::Received;
 use crate::ops::errors::{error_chain, Disposition, ProcessError};
 use crate::ops::process_failures::{record_process_failure, ProcessFailure};
@@ -132,22 +130,7 @@ impl MarketplaceSync {
                     }
                 };
                 newest = newest.max(Some(order.value().updated_at));
-                let recorded = async {
-                    let mut tx = self.pool.begin().await?;
-                    let mut days = SalesDays::new();
-                    let recorded = record_shopify_order(
-                        &mut tx,
-                        &order,
-                        &self.pepper,
-                        SeenBy::ShopifyPoll,
-                        &mut days,
-                    )
-                    .await?;
-                    days.refresh(&mut tx).await?;
-                    tx.commit().await?;
-                    Ok::<_, sqlx::Error>(recorded)
-                }
-                .await;
+                let recorded = record_polled_order(&self.pool, &order, &self.pepper).await;
                 let order_id = order.value().id.to_string();
                 match recorded {
                     Ok(recorded) if recorded.change != OrderChange::Unchanged => {
