@@ -7,7 +7,10 @@ earlier steps created), then checks the database, the simulators and S3:
 
     marketplace-webhook   the Mirakl webhook fixture is recorded, its accept message
                           published; the same delivery again answers `duplicate`
-    sync-marketplace      the scheduled event polls OR11: the simulator's orders exist
+    sync-marketplace      the scheduled event polls OR11: the simulator's orders exist;
+                          and reconciles the Shopify store: an order placed there whose
+                          webhook never came (infra/local/demo/shopify-orders.json) is
+                          recorded by the poll
     accept-orders         one batch: the webhook's order accepted (OR21 on the
                           simulator, label message published), an out-of-stock order
                           refused, an unknown SKU left in ops.process_failures
@@ -51,6 +54,7 @@ EVENTS = REPO / "tests" / "fixtures" / "events"
 CATALOG_SQL = REPO / "infra" / "local" / "demo" / "catalog.sql"
 PRICING_SQL = REPO / "infra" / "local" / "demo" / "pricing.sql"
 DEMO_ORDERS = REPO / "infra" / "local" / "demo" / "mirakl-orders.json"
+SHOPIFY_ORDERS = REPO / "infra" / "local" / "demo" / "shopify-orders.json"
 ORDER_FILE = REPO / "tests" / "fixtures" / "order-files" / "sample-orders.csv"
 # A function's first invocation may still link it; later ones take well under a second.
 INVOKE_TIMEOUT_SECONDS = 600
@@ -199,6 +203,10 @@ def set_up() -> None:
                         json.dumps({"orders": orders}).encode(), {"Content-Type": "application/json"})
     if status != 201:
         sys.exit(f"error: the Mirakl simulator refused the seed orders ({status}): {body.decode()}")
+    status, body = http("POST", f"{env('SHOPIFY_ADMIN_BASE_URL')}/_sim/shopify/orders?replace=true",
+                        SHOPIFY_ORDERS.read_bytes(), {"Content-Type": "application/json"})
+    if status != 201:
+        sys.exit(f"error: the Shopify simulator refused the seed orders ({status}): {body.decode()}")
 
 
 def queue_depth(variable: str) -> int:
@@ -255,6 +263,16 @@ def test_sync_marketplace() -> None:
     check(f"the simulator's {len(demo_orders)} orders are recorded", found == str(len(demo_orders)), found)
     check("the orders watermark moved (etl.sync_metadata success)",
           sql("select sync_status from etl.sync_metadata where source = 'mirakl' and entity = 'orders'")
+          == "success")
+    shopify_order = json.loads(SHOPIFY_ORDERS.read_text())["orders"][0]["legacyResourceId"]
+    recorded = sql("select o.status || ' ' || o.total_amount || ' ' || string_agg(distinct h.source, ',') "
+                   "from sales.orders o join sales.order_status_history h on h.order_id = o.id "
+                   f"where o.channel = 'shopify' and o.external_id = '{shopify_order}' "
+                   "group by o.status, o.total_amount")
+    check("the Shopify order whose webhook never came is recorded by the reconciliation",
+          recorded == "paid 750.32 shopify_poll", recorded)
+    check("the Shopify watermark moved (etl.sync_metadata success)",
+          sql("select sync_status from etl.sync_metadata where source = 'shopify' and entity = 'orders'")
           == "success")
 
 

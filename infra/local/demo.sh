@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The first command (`make demo`): runs sellerops end to end on this machine: the local
 # stack, the simulators, the functions under cargo lambda watch, orders by file, webhook
-# and poll, acceptance and labels through the event router, customers writing about
+# and poll (a Shopify order whose webhook never came among them), acceptance and labels through the event router, customers writing about
 # their shipped orders and the automatic answers, then a readable summary.
 set -euo pipefail
 
@@ -27,8 +27,10 @@ EVENTS="$SELLEROPS_REPO_ROOT/tests/fixtures/events"
 ORDERS_FILE="${SELLEROPS_DEMO_ORDERS_FILE:-$SELLEROPS_REPO_ROOT/tests/fixtures/order-files/sample-orders.csv}"
 CATALOG_SQL="$DEMO_DIR/catalog.sql"
 PRICING_SQL="$DEMO_DIR/pricing.sql"
+SHOPIFY_ORDERS="$DEMO_DIR/shopify-orders.json"
+SHOPIFY_DEMO_ORDER=5820417390843 # the order in shopify-orders.json
 STEP=0
-STEPS=10
+STEPS=13
 SWEEP_ROUNDS=3
 DEMO_STARTED=$SECONDS
 
@@ -68,7 +70,7 @@ drain_queues() {
     warn "outbox messages were still due after $SWEEP_ROUNDS sweeps (see ops.outbox.last_error)"
 }
 
-step "Simulators: Mirakl (Best Buy Canada), Canada Post and Freshdesk"
+step "Simulators: Mirakl (Best Buy Canada), Canada Post, Freshdesk and Shopify"
 bash "$here/simulators.sh" start
 
 step "cargo lambda watch: building and serving the functions"
@@ -111,6 +113,31 @@ fi
 step "Marketplace orders by poll (sync-marketplace, the scheduled event)"
 if has_function sync-marketplace; then
     demo_py invoke sync-marketplace "$EVENTS/eventbridge-scheduled.json"
+else
+    not_built sync-marketplace
+fi
+
+step "Shopify order by poll: placed on the store, its webhook never sent, found by the reconciliation"
+if has_function sync-marketplace; then
+    DEMO_KNOWN_SHOPIFY_ORDERS="$(scalar "select coalesce(string_agg(external_id, ','), '') from sales.orders
+                                          where channel = 'shopify'")"
+    export DEMO_KNOWN_SHOPIFY_ORDERS
+    demo_py shopify "$SHOPIFY_ORDERS"
+    demo_py invoke sync-marketplace "$EVENTS/eventbridge-scheduled.json"
+    recorded="$(scalar "select format('    recorded: %s (Shopify order %s), %s, %s %s, %s line(s), by %s; watermark %s (%s)',
+                                o.raw_payload->>'name', o.external_id, o.status, o.total_amount, o.currency,
+                                (select count(*) from sales.order_lines l where l.order_id = o.id),
+                                (select string_agg(distinct h.source, ', ') from sales.order_status_history h
+                                  where h.order_id = o.id),
+                                m.watermark_at, m.sync_status)
+                          from sales.orders o
+                          left join etl.sync_metadata m on m.source = 'shopify' and m.entity = 'orders'
+                         where o.channel = 'shopify' and o.external_id = '$SHOPIFY_DEMO_ORDER'")"
+    if [[ -n $recorded ]]; then
+        printf '%s\n' "$recorded"
+    else
+        warn "Shopify order $SHOPIFY_DEMO_ORDER was not recorded: see etl.sync_metadata (shopify/orders) and $(daemon_log lambdas); a cargo lambda watch started before SHOPIFY_ADMIN_ACCESS_TOKEN was set reconciles no store (make down, then make demo)"
+    fi
 else
     not_built sync-marketplace
 fi
@@ -274,7 +301,8 @@ Demo finished in $((SECONDS - DEMO_STARTED))s. Where to look next:
                    workflow.tasks,
                    ingest.ingestion_files, ops.process_failures, ops.api_calls)
   labels          $VENV/bin/python $DEMO_DIR/demo.py labels   (bucket $LABELS_BUCKET at $AWS_ENDPOINT_URL)
-  simulators      $MIRAKL_BASE_URL/_sim/state   (orders, state changes, threads, shipments, tickets, calls)
+  simulators      $MIRAKL_BASE_URL/_sim/state   (orders, state changes, threads, shipments, tickets,
+                  Shopify orders and cost bucket, calls)
   logs            $(daemon_log lambdas)   (the functions' JSON logs)
                   $(daemon_log simulators)
                   $SELLEROPS_LOCAL_DIR/moto.log

@@ -34,12 +34,12 @@ SHOPIFY_HEALTH="http://127.0.0.1:$SIM_SHOPIFY_PORT/_sim/health"
 start() {
     local pid
     if pid="$(daemon_pid "$NAME" "$MARKER")"; then
-        if http_answers "$SHOPIFY_HEALTH"; then
+        if http_answers "$FRESHDESK_HEALTH" && http_answers "$SHOPIFY_HEALTH"; then
             say "simulators: already running (pid $pid)"
             return 0
         fi
-        # Started by an older build, before the Shopify simulator joined.
-        say "simulators: running (pid $pid) without the Shopify simulator on port $SIM_SHOPIFY_PORT: restarting"
+        # Started by an older build, before the Freshdesk and Shopify simulators joined.
+        say "simulators: running (pid $pid) without the Freshdesk or Shopify simulator (ports $SIM_FRESHDESK_PORT, $SIM_SHOPIFY_PORT): restarting"
         daemon_stop "$NAME" "$MARKER"
     fi
     if http_answers "$MIRAKL_HEALTH" || http_answers "$CANADAPOST_HEALTH" ||

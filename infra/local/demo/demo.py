@@ -4,6 +4,8 @@
     demo.py seed FILE                 add the orders in FILE to the Mirakl simulator
     demo.py threads FILE              add the message threads in FILE to the Mirakl simulator
     demo.py tickets FILE              add the helpdesk tickets in FILE to the Freshdesk simulator
+    demo.py shopify FILE              place the orders in FILE on the Shopify simulator's store
+                                      (no webhook is sent: only the reconciliation finds them)
     demo.py webhook FUNCTION ORDER_ID deliver the simulator's order by Mirakl webhook
     demo.py invoke FUNCTION FILE      invoke a function with an event file
     demo.py upload FILE KEY           put an order file into the orders bucket
@@ -107,6 +109,32 @@ def tickets(path: str) -> None:
         print(f"    already there (filed in an earlier run): {len(outcome['kept'])}")
 
 
+def shopify(path: str) -> None:
+    """Orders placed on the store whose webhooks never came. One the database already
+    has (DEMO_KNOWN_SHOPIFY_ORDERS) is not placed again; any other is placed now, its
+    `updatedAt` now, so that the next poll reads it whatever an earlier run left."""
+    with open(path, "rb") as file:
+        orders = json.load(file)["orders"]
+    known = {id for id in os.environ.get("DEMO_KNOWN_SHOPIFY_ORDERS", "").split(",") if id}
+    fresh = [order for order in orders if order["legacyResourceId"] not in known]
+    for order in orders:
+        if order["legacyResourceId"] in known:
+            print(f"    {order['name']} (Shopify order {order['legacyResourceId']}) is already recorded")
+    if not fresh:
+        return
+    status, body = call(
+        "POST",
+        f"{env('SHOPIFY_ADMIN_BASE_URL')}/_sim/shopify/orders?replace=true",
+        json.dumps({"orders": fresh}).encode(),
+        {"Content-Type": "application/json"},
+    )
+    if status != 201:
+        sys.exit(f"error: the Shopify simulator refused the orders ({status}): {body.decode()}")
+    for order in fresh:
+        print(f"    placed on the store, no webhook sent: {order['name']} "
+              f"(Shopify order {order['legacyResourceId']})")
+
+
 def webhook(function: str, order_id: str) -> None:
     status, body = call(
         "GET",
@@ -174,9 +202,8 @@ def labels() -> None:
 
 
 def main(arguments: list[str]) -> None:
-    commands = {"seed": (seed, 1), "threads": (threads, 1), "tickets": (tickets, 1), "webhook": (webhook, 2),
-                "invoke": (invoke, 2),
-                "upload": (upload, 2), "labels": (labels, 0)}
+    commands = {"seed": (seed, 1), "threads": (threads, 1), "tickets": (tickets, 1), "shopify": (shopify, 1),
+                "webhook": (webhook, 2), "invoke": (invoke, 2), "upload": (upload, 2), "labels": (labels, 0)}
     if not arguments or arguments[0] not in commands or len(arguments) - 1 != commands[arguments[0]][1]:
         sys.exit(__doc__)
     function, _ = commands[arguments[0]]
