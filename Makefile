@@ -77,7 +77,8 @@ bench-indexes:
 ## bench-ingest-bomb: peak memory of the import refusing a gzip bomb and a 200 MiB field
 bench-ingest-bomb:
 	@bash infra/local/bench-ingest.sh bomb
-## bench-coldstart: cold starts of the seven functions beside a hello-world, N=20 starts each
+## bench-coldstart: cold starts of the seven functions beside a hello-world, N=20 starts each,
+## with the simulators running (the poller's first event calls them)
 ## (release build; PROFILE=dev measures an unoptimised build, quicker to build)
 # `--bin` names targets across every package selected: each function's binary is named.
 COLDSTART_BINS = -p sellerops-tests --bin coldstart-hello --bin bench-coldstart \
@@ -86,6 +87,7 @@ bench-coldstart: PROFILE ?= release
 bench-coldstart: N ?= 20
 bench-coldstart:
 	@bash infra/local/up.sh >/dev/null
+	@bash infra/local/simulators.sh start >/dev/null
 	@bash -c 'set -euo pipefail; source infra/local/env.sh; source infra/local/services-env.sh; \
 		cargo build --locked --profile $(PROFILE) $(COLDSTART_BINS); \
 		dir=target/$(if $(filter dev,$(PROFILE)),debug,$(PROFILE)); \

@@ -58,6 +58,8 @@ export DATABASE_URL="$suite_database_url"
 export SIM_MIRAKL_PORT=$((port_base + 1)) SIM_CANADAPOST_PORT=$((port_base + 2))
 export MIRAKL_BASE_URL="http://127.0.0.1:$SIM_MIRAKL_PORT"
 export CANADAPOST_BASE_URL="http://127.0.0.1:$SIM_CANADAPOST_PORT"
+export SIM_FRESHDESK_PORT=$((port_base + 4))
+export FRESHDESK_BASE_URL="http://127.0.0.1:$SIM_FRESHDESK_PORT"
 export SIM_SHOPIFY_PORT=$((port_base + 5))
 export SHOPIFY_ADMIN_BASE_URL="http://127.0.0.1:$SIM_SHOPIFY_PORT"
 queue_base="${AWS_ENDPOINT_URL%/}/123456789012/sellerops-reliability"
