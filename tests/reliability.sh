@@ -9,8 +9,8 @@
 # The scenarios (tests/src/reliability/) run the functions' handlers in one process,
 # fed from real queues by the event router's poll loop, against a database of their own
 # (sellerops_reliability, recreated each run), queues and buckets of their own on the
-# running moto, and Mirakl/Canada Post/Shopify simulators of their own (ports
-# SELLEROPS_RELIABILITY_PORT_BASE + 1, 2, 5; default 9291, 9292, 9295). Some scenarios restart
+# running moto, and Mirakl/Canada Post/Freshdesk/Shopify simulators of their own (ports
+# SELLEROPS_RELIABILITY_PORT_BASE + 1, 2, 4, 5; default 9291, 9292, 9294, 9295). Some scenarios restart
 # the stack's PostgreSQL and moto (infra/local/restart.sh): run it on a stack nobody
 # else is using at the moment. Afterwards the stack's own buckets and queues are
 # provisioned again (a moto restart empties moto). Stops what it started, pass or fail.
