@@ -259,8 +259,9 @@ impl MarketplaceSync {
         self.finish(entity, start, outcome).await
     }
 
-    /// A poll Mirakl asked to wait until after `now` is not started: it calls nothing
-    /// and leaves the watermark, and the first run after the wait reads from it.
+    /// A poll its source asked to wait (a 429's Retry-After) until after `now` is not
+    /// started: it calls nothing and leaves the watermark, and the first run after the
+    /// wait reads from it.
     async fn still_waiting(
         &self,
         entity: SyncEntity,
@@ -269,7 +270,7 @@ impl MarketplaceSync {
         match watermark::next_allowed(&self.pool, entity).await? {
             Some(until) if now < until => {
                 tracing::info!(source = entity.source, entity = entity.entity, %until,
-                    "poll skipped: Mirakl asked to wait");
+                    "poll skipped: its source asked to wait");
                 Ok(Some(SyncTally {
                     wait_until: Some(until),
                     ..SyncTally::default()
@@ -304,10 +305,10 @@ impl MarketplaceSync {
             Ok((tally, _)) if tally.wait_until.is_some() => {
                 let until = tally.wait_until.unwrap_or_default();
                 let reason = format!(
-                    "Mirakl asked to wait (429 with Retry-After) until {until}, longer than a \
+                    "{} asked to wait (429 with Retry-After) until {until}, longer than a \
                      run may wait; stopped after {} item(s), and the first run after that \
                      reads again from the watermark",
-                    tally.seen
+                    entity.source, tally.seen
                 );
                 tracing::warn!(source = entity.source, entity = entity.entity, %reason,
                     "poll stopped: rate limited");
