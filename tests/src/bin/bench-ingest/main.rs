@@ -9,6 +9,11 @@
 //! 4. Moves the staged rows into the real tables with a few `INSERT … SELECT`s
 //!    (`sql_only_import.sql`): the least the database work itself can cost.
 //! 5. Prints rows/s, peak RSS, the three times and the ratios.
+//! 6. Times the file sellers actually drop, `SMALL_FILE_ROWS` rows, from the start of
+//!    its upload to its rows committed: the S3 put, then the handler (in a child
+//!    process, into a fresh database) on the event S3 sends. The median of
+//!    `SMALL_FILE_RUNS`; the queue's delivery of the event, a deployment setting
+//!    (long polling, batching window), is not included.
 //!
 //! `make bench-ingest-bomb` (`bench-ingest bomb`) instead imports two hostile gzip files
 //! with the function's configured limits, each in a child process: one that expands to
@@ -40,6 +45,9 @@ const COPY_RATIO_TARGET: f64 = 20.0;
 /// The import's time over `INSERT ... SELECT` of the staged rows into the real tables: what
 /// the schema itself costs.
 const FLOOR_RATIO_TARGET: f64 = 1.2;
+/// The size of file sellers drop, timed from upload to committed rows.
+const SMALL_FILE_ROWS: u64 = 5_000;
+const SMALL_FILE_RUNS: usize = 3;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -182,7 +190,80 @@ async fn run_benchmark(rows_arg: Option<&String>) -> BenchResult<()> {
         target: Target::AtMost(64.0),
     }
     .print();
+    let latency = small_file_latency(&aws, &admin, &work_dir).await?;
+    Figure {
+        name: &format!(
+            "order file of {SMALL_FILE_ROWS} rows, upload to committed rows (median of \
+             {SMALL_FILE_RUNS}; queue delivery not included)"
+        ),
+        value: latency,
+        unit: "s",
+        anchor: None,
+        target: Target::None,
+    }
+    .print();
     Ok(())
+}
+
+/// The median time from the start of a `SMALL_FILE_ROWS`-row file's upload to its rows
+/// committed by the handler, each run into a fresh database.
+async fn small_file_latency(
+    aws: &AwsClients,
+    admin: &sqlx::PgPool,
+    work_dir: &Path,
+) -> BenchResult<f64> {
+    let path = work_dir.join(format!("orders-{SMALL_FILE_ROWS}.csv"));
+    let bytes = write_order_file(&path, SMALL_FILE_ROWS)?;
+    let bucket = create_bucket(aws, true).await;
+    let mut runs = Vec::with_capacity(SMALL_FILE_RUNS);
+    for run in 0..SMALL_FILE_RUNS {
+        let database = ScratchDatabase::create(admin).await;
+        let key = format!("bench/small-{run}.csv");
+        let started = Instant::now();
+        let put = aws
+            .s3
+            .put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(ByteStream::from_path(&path).await?)
+            .send()
+            .await?;
+        let uploaded = started.elapsed().as_secs_f64();
+        let object = ObjectRef {
+            bucket: bucket.clone(),
+            key,
+            version_id: put.version_id().map(str::to_owned),
+            etag: put.e_tag().map(|tag| tag.trim_matches('"').to_owned()),
+            size: Some(i64::try_from(bytes)?),
+        };
+        let import = run_child_import(
+            &scratch_url(&stack_var("DATABASE_URL"), &database.pool),
+            &object,
+        );
+        database.drop().await;
+        let import = import?;
+        println!(
+            "small file  {SMALL_FILE_ROWS} rows: upload {:.3}s + handler to commit {:.3}s = {:.3}s",
+            uploaded,
+            import.seconds,
+            uploaded + import.seconds
+        );
+        runs.push(uploaded + import.seconds);
+    }
+    let versions = aws.s3.list_object_versions().bucket(&bucket).send().await?;
+    for version in versions.versions() {
+        let _ = aws
+            .s3
+            .delete_object()
+            .bucket(&bucket)
+            .key(version.key().unwrap_or_default())
+            .set_version_id(version.version_id().map(str::to_owned))
+            .send()
+            .await;
+    }
+    let _ = aws.s3.delete_bucket().bucket(&bucket).send().await;
+    runs.sort_by(f64::total_cmp);
+    Ok(runs[runs.len() / 2])
 }
 
 /// Imports each hostile file into a fresh database and prints how it was refused and
