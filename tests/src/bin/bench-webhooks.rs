@@ -1,7 +1,7 @@
 //! Handler-level webhook benchmark against the local PostgreSQL (`make bench-webhooks`).
 //!
-//! Creates (or reuses) a `<database>_bench` database next to `DATABASE_URL`, applies the
-//! migrations, then sends Mirakl and Shopify deliveries straight to
+//! Creates a fresh `<database>_bench` database next to `DATABASE_URL` (the previous
+//! run's is dropped), applies the migrations, then sends Mirakl and Shopify deliveries straight to
 //! `WebhookService::handle` at a fixed rate (default 200/s, `BENCH_RATE`) for
 //! `BENCH_SECONDS` (default 10) each, and prints p50/p99/max latency and the achieved
 //! throughput. Every delivery is a new order, so each one does the full recording work:
@@ -33,19 +33,17 @@ async fn main() {
 
     let options = PgConnectOptions::from_str(&url).expect("DATABASE_URL");
     let bench_db = format!("{}_bench", options.get_database().unwrap_or("sellerops"));
+    // A fresh database each run: every delivery refreshes its order's day, so orders
+    // left on that day by earlier runs would make each run slower than the last.
     let mut admin = options.clone().connect().await.expect("connect");
-    let exists: bool =
-        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-            .bind(&bench_db)
-            .fetch_one(&mut admin)
-            .await
-            .unwrap();
-    if !exists {
-        sqlx::query(&format!("create database {bench_db}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    }
+    sqlx::query(&format!("drop database if exists {bench_db} with (force)"))
+        .execute(&mut admin)
+        .await
+        .expect("drop the previous run's database");
+    sqlx::query(&format!("create database {bench_db}"))
+        .execute(&mut admin)
+        .await
+        .expect("create the bench database");
     admin.close().await.ok();
     let pool = PgPoolOptions::new()
         .max_connections(connections)
