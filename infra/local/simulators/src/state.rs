@@ -5,6 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::canadapost::shipments::Shipments;
 use crate::faults::Faults;
@@ -135,4 +136,34 @@ pub fn parse_timestamp(value: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(&value)
         .ok()
         .map(|at| at.with_timezone(&Utc))
+}
+
+/// The objects a seeding call names: one object, an array of them, or
+/// `{"<plural>": [...]}` (`one` is the singular with its article: "an order").
+pub fn seed_objects(
+    seed: Value,
+    plural: &str,
+    one: &str,
+) -> Result<Vec<Map<String, Value>>, String> {
+    let items = match seed {
+        Value::Array(items) => items,
+        Value::Object(mut object) if object.contains_key(plural) => match object.remove(plural) {
+            Some(Value::Array(items)) => items,
+            _ => return Err(format!("`{plural}` must be an array")),
+        },
+        item @ Value::Object(_) => vec![item],
+        _ => {
+            return Err(format!(
+                "expected {one}, an array of {plural} or {{\"{plural}\": [...]}}"
+            ))
+        }
+    };
+    let noun = one.split_once(' ').map_or(one, |(_, noun)| noun);
+    items
+        .into_iter()
+        .map(|item| match item {
+            Value::Object(object) => Ok(object),
+            _ => Err(format!("every {noun} must be a JSON object")),
+        })
+        .collect()
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::state::{parse_timestamp, timestamp};
+use crate::state::{parse_timestamp, seed_objects, timestamp};
 
 /// The most entries a page holds, as in Freshdesk.
 pub const MAX_PER_PAGE: usize = 100;
@@ -150,22 +150,9 @@ impl Helpdesk {
         replace: bool,
         now: DateTime<Utc>,
     ) -> Result<(Vec<String>, Vec<String>), String> {
-        let tickets = match seed {
-            Value::Array(tickets) => tickets,
-            Value::Object(mut object) if object.contains_key("tickets") => {
-                match object.remove("tickets") {
-                    Some(Value::Array(tickets)) => tickets,
-                    _ => return Err("`tickets` must be an array".to_owned()),
-                }
-            }
-            ticket @ Value::Object(_) => vec![ticket],
-            _ => return Err("expected a ticket, an array or {\"tickets\": [...]}".into()),
-        };
+        let tickets = seed_objects(seed, "tickets", "a ticket")?;
         let mut completed = Vec::with_capacity(tickets.len());
-        for ticket in tickets {
-            let Value::Object(mut ticket) = ticket else {
-                return Err("every ticket must be a JSON object".to_owned());
-            };
+        for mut ticket in tickets {
             let id = ticket
                 .get("id")
                 .and_then(Value::as_u64)

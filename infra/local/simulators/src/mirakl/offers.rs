@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use super::ApiError;
-use crate::state::{parse_timestamp, timestamp};
+use crate::state::{parse_timestamp, seed_objects, timestamp};
 
 /// The first import id handed out.
 const FIRST_IMPORT_ID: i64 = 3001;
@@ -36,22 +36,9 @@ impl Offers {
         seed: Value,
         replace: bool,
     ) -> Result<(Vec<String>, Vec<String>), String> {
-        let offers = match seed {
-            Value::Array(offers) => offers,
-            Value::Object(mut object) if object.contains_key("offers") => {
-                match object.remove("offers") {
-                    Some(Value::Array(offers)) => offers,
-                    _ => return Err("`offers` must be an array".to_owned()),
-                }
-            }
-            offer @ Value::Object(_) => vec![offer],
-            _ => return Err("expected an offer, an array or {\"offers\": [...]}".into()),
-        };
+        let offers = seed_objects(seed, "offers", "an offer")?;
         let (mut added, mut kept) = (Vec::new(), Vec::new());
-        for offer in offers {
-            let Value::Object(mut offer) = offer else {
-                return Err("every offer must be a JSON object".to_owned());
-            };
+        for mut offer in offers {
             let Some(sku) = offer
                 .get("shop_sku")
                 .and_then(Value::as_str)

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::{ApiError, SHOP_CARRIERS};
-use crate::state::{parse_timestamp, timestamp};
+use crate::state::{parse_timestamp, seed_objects, timestamp};
 
 /// Mirakl's order states (OR11 `order_state`).
 pub const ORDER_STATES: &[&str] = &[
@@ -89,22 +89,9 @@ impl Orders {
         replace: bool,
         now: DateTime<Utc>,
     ) -> Result<(Vec<String>, Vec<String>), String> {
-        let orders = match seed {
-            Value::Array(orders) => orders,
-            Value::Object(mut object) if object.contains_key("orders") => {
-                match object.remove("orders") {
-                    Some(Value::Array(orders)) => orders,
-                    _ => return Err("`orders` must be an array".to_owned()),
-                }
-            }
-            order @ Value::Object(_) => vec![order],
-            _ => return Err("expected an order, an array of orders or {\"orders\": [...]}".into()),
-        };
+        let orders = seed_objects(seed, "orders", "an order")?;
         let mut completed = Vec::with_capacity(orders.len());
         for order in orders {
-            let Value::Object(order) = order else {
-                return Err("every order must be a JSON object".to_owned());
-            };
             completed.push(complete_order(order, now)?);
         }
         let (mut added, mut kept) = (Vec::new(), Vec::new());

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::orders::text;
 use super::{ApiError, SHOP_ID, SHOP_NAME};
-use crate::state::{parse_timestamp, timestamp};
+use crate::state::{parse_timestamp, seed_objects, timestamp};
 
 /// M11's page size when `limit` is not given, and the largest it accepts.
 const DEFAULT_PAGE_SIZE: usize = 50;
@@ -67,22 +67,9 @@ impl Threads {
         replace: bool,
         now: DateTime<Utc>,
     ) -> Result<(Vec<String>, Vec<String>), String> {
-        let threads = match seed {
-            Value::Array(threads) => threads,
-            Value::Object(mut object) if object.contains_key("threads") => {
-                match object.remove("threads") {
-                    Some(Value::Array(threads)) => threads,
-                    _ => return Err("`threads` must be an array".to_owned()),
-                }
-            }
-            thread @ Value::Object(_) => vec![thread],
-            _ => return Err("expected a thread, an array or {\"threads\": [...]}".into()),
-        };
+        let threads = seed_objects(seed, "threads", "a thread")?;
         let mut completed = Vec::with_capacity(threads.len());
         for thread in threads {
-            let Value::Object(thread) = thread else {
-                return Err("every thread must be a JSON object".to_owned());
-            };
             completed.push(complete_thread(thread, now)?);
         }
         let (mut added, mut kept) = (Vec::new(), Vec::new());

@@ -15,6 +15,8 @@ use base64::Engine;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
+use crate::state::seed_objects;
+
 /// The most nodes a connection returns (`first`).
 pub const MAX_PAGE_SIZE: u32 = 250;
 
@@ -117,22 +119,9 @@ impl ShopifyOrders {
         replace: bool,
         now: DateTime<Utc>,
     ) -> Result<(Vec<String>, Vec<String>), String> {
-        let orders = match seed {
-            Value::Array(orders) => orders,
-            Value::Object(mut object) if object.contains_key("orders") => {
-                match object.remove("orders") {
-                    Some(Value::Array(orders)) => orders,
-                    _ => return Err("`orders` must be an array".to_owned()),
-                }
-            }
-            order @ Value::Object(_) => vec![order],
-            _ => return Err("expected an order, an array of orders or {\"orders\": [...]}".into()),
-        };
+        let orders = seed_objects(seed, "orders", "an order")?;
         let mut completed = Vec::with_capacity(orders.len());
         for order in orders {
-            let Value::Object(order) = order else {
-                return Err("every order must be a JSON object".to_owned());
-            };
             completed.push(self.complete(order, now)?);
         }
         let (mut added, mut kept) = (Vec::new(), Vec::new());
