@@ -1213,3 +1213,49 @@ async fn sales_aggregates_roll_orders_up_by_day_product_category_and_payment_met
         ]
     );
 }
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn refreshing_the_noted_days_of_a_range_recomputes_each_and_takes_only_their_notes(
+    pool: PgPool,
+) {
+    // Arrange: an order on each of 5, 6 and 9 March; those days noted (6 March twice)
+    // and 1 April too, outside the range refreshed.
+    let laptop = insert_product(&pool, "ThinkPad T480", "finished_good").await;
+    let variant = insert_variant(&pool, laptop, "T480-16-512", None).await;
+    for (external_id, placed_at) in [
+        ("R-1", "2025-03-05T10:00:00Z"),
+        ("R-2", "2025-03-06T10:00:00Z"),
+        ("R-3", "2025-03-09T10:00:00Z"),
+    ] {
+        let order = insert_order(&pool, external_id, None, placed_at).await;
+        insert_order_line(&pool, order, Some(variant), 1).await;
+    }
+    execute(
+        &pool,
+        "insert into analytics.sales_days_to_refresh (day)
+         values ('2025-03-09'), ('2025-03-06'), ('2025-03-05'), ('2025-03-06'), ('2025-04-01')",
+    )
+    .await;
+
+    // Act
+    let days: i32 =
+        sqlx::query_scalar("select analytics.refresh_stale_sales_days('2025-03-01', '2025-04-01')")
+            .fetch_one(&pool)
+            .await
+            .expect("refresh");
+
+    // Assert
+    assert_eq!(days, 3);
+    let aggregated: Vec<String> =
+        sqlx::query_scalar("select day::text from analytics.sales_aggregates_daily order by day")
+            .fetch_all(&pool)
+            .await
+            .expect("aggregates");
+    assert_eq!(aggregated, ["2025-03-05", "2025-03-06", "2025-03-09"]);
+    let noted: Vec<String> =
+        sqlx::query_scalar("select day::text from analytics.sales_days_to_refresh")
+            .fetch_all(&pool)
+            .await
+            .expect("notes");
+    assert_eq!(noted, ["2025-04-01"]);
+}

@@ -11,6 +11,7 @@ use sellerops::flows::fulfilment::acceptance::Acceptance;
 use sellerops::flows::fulfilment::stock::{self, OrderLine};
 use sellerops::flows::fulfilment::OrderMessage;
 use sellerops::flows::marketplace_sync::MarketplaceSync;
+use sellerops::flows::sales_aggregates::refresh_stale_days;
 use sellerops::ops::config::MarketplaceSyncSettings;
 use sellerops::ops::config::DEFAULT_RESERVATION_HOLD;
 use sellerops::ops::retry::RetryPolicy;
@@ -150,8 +151,21 @@ fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
 }
 
-/// (units, revenue) of the day's aggregates, all products together.
+/// (units, revenue) of the day's aggregates, all products together, read as a report
+/// does: through `analytics.fresh_sales_aggregates_daily`, exact as of the read.
 async fn day_sales(pool: &PgPool, day: &str) -> (i64, Decimal) {
+    sqlx::query_as(
+        "select coalesce(sum(units), 0)::bigint, coalesce(sum(revenue), 0)
+         from analytics.fresh_sales_aggregates_daily($1::date, $1::date + 1)",
+    )
+    .bind(day)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// (units, revenue) of the day as the table holds it now, with no refresh first.
+async fn stored_day_sales(pool: &PgPool, day: &str) -> (i64, Decimal) {
     sqlx::query_as(
         "select coalesce(sum(units), 0)::bigint, coalesce(sum(revenue), 0)
          from analytics.sales_aggregates_daily where day = $1::date",
@@ -160,6 +174,14 @@ async fn day_sales(pool: &PgPool, day: &str) -> (i64, Decimal) {
     .fetch_one(pool)
     .await
     .unwrap()
+}
+
+/// The days noted for the aggregates' next refresh, one per note.
+async fn noted_days(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar("select day::text from analytics.sales_days_to_refresh order by day")
+        .fetch_all(pool)
+        .await
+        .unwrap()
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
@@ -449,6 +471,61 @@ async fn a_best_buy_order_counts_in_its_day_and_its_cancellation_takes_it_out(po
 
     // Assert 2
     assert_eq!(day_sales(&pool, "2026-03-02").await, (0, Decimal::ZERO));
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn deliveries_note_their_day_and_the_sweep_recomputes_it_once_for_all_of_them(pool: PgPool) {
+    // Arrange
+    catalogue(&pool).await;
+    let service = webhook_service(&pool, None);
+    let shipping = mirakl_order(ORDER, "SHIPPING", "2026-03-02T15:00:00Z");
+    let second = mirakl_order("BBY-20260302-0002-A", "SHIPPING", "2026-03-02T15:05:00Z");
+
+    // Act 1: an order, the same delivery again, and a second order of the day.
+    deliver_mirakl(&service, &[&shipping]).await;
+    let again = deliver_mirakl(&service, &[&shipping]).await;
+    deliver_mirakl(&service, &[&second]).await;
+
+    // Assert 1: the table waits for a refresh; each delivery recorded noted the day.
+    assert_eq!(again.body["status"], "duplicate", "{}", again.body);
+    assert_eq!(
+        stored_day_sales(&pool, "2026-03-02").await,
+        (0, Decimal::ZERO)
+    );
+    assert_eq!(noted_days(&pool).await, ["2026-03-02", "2026-03-02"]);
+
+    // Act 2: the sync's sweep.
+    let refreshed = refresh_stale_days(&pool).await.unwrap();
+
+    // Assert 2: one recompute of the day, both orders in it once.
+    assert_eq!(refreshed, 1);
+    assert_eq!(
+        stored_day_sales(&pool, "2026-03-02").await,
+        (6, Decimal::new(51997, 2) * Decimal::from(2))
+    );
+    assert!(noted_days(&pool).await.is_empty());
+
+    // Act 3: the first order is cancelled; the cancellation is delivered twice.
+    let cancelled = mirakl_order(ORDER, "CANCELED", "2026-03-02T16:00:00Z");
+    deliver_mirakl(&service, &[&cancelled]).await;
+    deliver_mirakl(&service, &[&cancelled]).await;
+
+    // Assert 3: out of its day for a reader at once, and for the table once swept.
+    assert_eq!(
+        stored_day_sales(&pool, "2026-03-02").await,
+        (6, Decimal::new(51997, 2) * Decimal::from(2)),
+        "the table keeps the day as last refreshed"
+    );
+    assert_eq!(
+        day_sales(&pool, "2026-03-02").await,
+        (3, Decimal::new(51997, 2))
+    );
+    assert!(noted_days(&pool).await.is_empty(), "the read took the note");
+    assert_eq!(refresh_stale_days(&pool).await.unwrap(), 0);
+    assert_eq!(
+        stored_day_sales(&pool, "2026-03-02").await,
+        (3, Decimal::new(51997, 2))
+    );
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]

@@ -2,6 +2,7 @@
 //! threads, reconciles the Shopify store's orders (when configured) through the Admin
 //! GraphQL API, syncs the Freshdesk tickets and their conversations (when configured),
 //! records them through the shared path, releases expired stock reservations,
+//! recomputes the sales aggregates of the days noted since the last run,
 //! sends what waits in the outbox, and purges the call log, inbox and delivery records
 //! past their ages.
 
@@ -153,6 +154,10 @@ fn emit(report: &RunReport) {
             Count {
                 name: "ReservationsExpired",
                 value: report.expired_reservations,
+            },
+            Count {
+                name: "SalesDaysRefreshed",
+                value: report.sales_days_refreshed,
             },
         ],
     );

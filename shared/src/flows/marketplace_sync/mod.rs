@@ -22,6 +22,9 @@
 //! After the polls, each run releases the stock reservations that expired while their
 //! order never progressed ([`release_expired_reservations`]): after the polls, so an
 //! order this run saw cancelled gives its stock back as `cancelled`, not `expired`.
+//! Then it recomputes the daily sales aggregates of every day noted since the last
+//! refresh, by its own polls and by the webhooks ([`refresh_stale_days`]): once a day
+//! per run, however many deliveries noted it.
 
 pub mod freshdesk_tickets;
 mod polled_order;
@@ -38,6 +41,7 @@ use crate::flows::fulfilment::stock::release_expired_reservations;
 use crate::flows::recording::checks::{check_mirakl_order, CheckedOrder, RefusedOrder};
 use crate::flows::recording::mirakl::record_mirakl_thread;
 use crate::flows::recording::order::OrderChange;
+use crate::flows::sales_aggregates::refresh_stale_days;
 use crate::model::customer_email::EmailPepper;
 use crate::model::field_path::InvalidField;
 use crate::model::received::Received;
@@ -127,6 +131,8 @@ pub struct RunReport {
     pub deferred: u64,
     /// Stock reservations released because they expired.
     pub expired_reservations: u64,
+    /// Days whose sales aggregates were recomputed because orders of theirs changed.
+    pub sales_days_refreshed: u64,
 }
 
 /// How many outbox messages one run sends at most.
@@ -181,6 +187,9 @@ impl MarketplaceSync {
             .sync_freshdesk_tickets_until(now, freshdesk_until)
             .await;
         let expired = self.release_expired_reservations().await;
+        let refreshed = refresh_stale_days(&self.pool).await.map_err(|err| {
+            ProcessError::database("recomputing the stale days' sales aggregates", err)
+        });
         let mut report = RunReport::default();
         if let Some(publisher) = publisher {
             let tally = publish_due_until(
@@ -199,6 +208,7 @@ impl MarketplaceSync {
         report.shopify_orders = shopify_orders?;
         report.freshdesk_tickets = freshdesk_tickets?;
         report.expired_reservations = expired?;
+        report.sales_days_refreshed = u64::try_from(refreshed?).unwrap_or(0);
         Ok(report)
     }
 

@@ -1,7 +1,8 @@
 //! How a poll records one order it read, whatever the channel: through that channel's
-//! webhook path, with the daily sales aggregates of the days it touched refreshed, in a
-//! transaction of its own. One order failing loses only that order, and an order is
-//! never in the aggregates without being recorded, nor recorded without them.
+//! webhook path, with the days it touched noted for the daily sales aggregates' next
+//! refresh (the sync's own sweep, at the end of its run), in a transaction of its own.
+//! One order failing loses only that order, and an order is never recorded without its
+//! day noted.
 
 use std::future::Future;
 
@@ -57,7 +58,8 @@ impl PolledOrder for CheckedOrder<ShopifyOrder> {
     }
 }
 
-/// Records `order` and refreshes the aggregates of its days, committed together.
+/// Records `order` and notes its days for the aggregates' next refresh, committed
+/// together.
 pub(crate) async fn record_polled_order<O: PolledOrder>(
     pool: &PgPool,
     order: &O,
@@ -66,7 +68,7 @@ pub(crate) async fn record_polled_order<O: PolledOrder>(
     let mut tx = pool.begin().await?;
     let mut days = SalesDays::new();
     let recorded = order.record(&mut tx, pepper, &mut days).await?;
-    days.refresh(&mut tx).await?;
+    days.note_stale(&mut tx).await?;
     tx.commit().await?;
     Ok(recorded)
 }

@@ -50,7 +50,7 @@ pub struct RecordedMiraklOrder {
 }
 
 /// Records one checked Mirakl order and queues its follow-up work, in the caller's
-/// transaction, noting its day in `days` for the transaction's one aggregates refresh.
+/// transaction, noting its day in `days` (recomputed or noted as stale once per transaction).
 /// A state not known is stored as `UNKNOWN`; it and a total that disagrees with the
 /// lines are raised in `ops.data_problems` ([`mirakl_data_problems`]).
 pub async fn record_mirakl_order(

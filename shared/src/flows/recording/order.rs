@@ -1,6 +1,6 @@
 //! One channel order into `sales.orders`, `sales.order_lines`, `sales.customers` and
-//! `sales.order_status_history`; its day is noted for the transaction's one refresh of
-//! `analytics.sales_aggregates_daily` before it commits.
+//! `sales.order_status_history`; its day is noted in the caller's [`SalesDays`], which
+//! recomputes or notes the transaction's days for `analytics.sales_aggregates_daily`.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -166,7 +166,7 @@ pub struct RecordedOrder {
 }
 
 /// Records `order` in the caller's transaction and notes its day in `days`, which the
-/// caller refreshes once before committing. Safe to repeat; an older version than the
+/// caller refreshes or notes as stale once before committing. Safe to repeat; an older version than the
 /// stored one changes nothing and notes no day.
 pub async fn record_order(
     tx: &mut PgConnection,
@@ -293,8 +293,8 @@ pub async fn record_order(
     .rows_affected()
         == 1;
 
-    // The day the order counts towards, recomputed from its orders when the transaction
-    // ends: a new order adds to it, a cancelled one or line leaves it.
+    // The day the order counts towards, recomputed from its orders by the day's next
+    // refresh: a new order adds to it, a cancelled one or line leaves it.
     // (`placed_at` as stored: a later version never moves it.)
     days.touch(placed_at.date_naive());
 

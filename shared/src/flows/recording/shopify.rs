@@ -20,7 +20,7 @@ use crate::model::received::Received;
 use crate::systems::shopify::{ShopifyCustomer, ShopifyOrder};
 
 /// Records a checked Shopify order through the shared order path, in the caller's
-/// transaction, noting its day in `days` for the transaction's one aggregates refresh.
+/// transaction, noting its day in `days` (recomputed or noted as stale once per transaction).
 /// The webhook and the reconciliation both come here (`seen_by` says which): the same
 /// version of an order seen by both is recorded once (`updated_at` decides).
 /// A total that disagrees with the lines is raised in `ops.data_problems`

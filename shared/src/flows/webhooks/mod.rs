@@ -18,7 +18,9 @@
 //!
 //! One transaction stores the delivery in `ops.inbox` (unique per source and delivery
 //! id: a delivery seen before answers 200 and changes nothing), records it, and marks
-//! it processed. A part that can never be recorded (a constraint it breaks) is rolled
+//! it processed; the days of its orders are noted for the daily sales aggregates'
+//! next refresh ([`crate::flows::sales_aggregates`]), so deliveries of one day never
+//! wait for each other. A part that can never be recorded (a constraint it breaks) is rolled
 //! back to its savepoint and written to `ops.process_failures`; the rest stands. Outbox
 //! messages are published after commit, ten a `SendMessageBatch`, for at most
 //! [`PUBLISH_WINDOW`]; one not sent then, or whose send fails, waits for the poller's
@@ -424,8 +426,9 @@ impl WebhookService {
             failed_refs: Vec::new(),
             details: json!({}),
         };
-        // Every order's day, refreshed once after the last order is written (a day of an
-        // order given up on is recomputed too, which changes nothing).
+        // Every order's day, noted for the next refresh once the last order is written (a
+        // day of an order given up on is noted too, which costs a recompute and changes
+        // nothing).
         let mut days = SalesDays::new();
         match parsed {
             ParsedDelivery::MiraklOrders(orders) => {
@@ -508,9 +511,9 @@ impl WebhookService {
                 }
             }
         }
-        days.refresh(tx)
-            .await
-            .map_err(|err| ProcessError::database("recomputing the daily sales aggregates", err))?;
+        days.note_stale(tx).await.map_err(|err| {
+            ProcessError::database("noting the days of the daily sales aggregates", err)
+        })?;
         Ok(recorded)
     }
 
