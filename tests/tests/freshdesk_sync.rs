@@ -336,6 +336,21 @@ async fn the_overlap_read_again_records_nothing_twice(pool: PgPool) {
     sync.sync_freshdesk_tickets(at("2026-11-30T09:00:00Z"))
         .await
         .unwrap();
+    // Read whole, each ticket's unanswered customer messages wait for a reply.
+    let replies_queued = || async {
+        sqlx::query_scalar::<_, String>(
+            "select dedup_id from ops.outbox where queue_name = 'reply' order by dedup_id",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    let queued = [
+        "reply:freshdesk:201:description",
+        "reply:freshdesk:202:description",
+        "reply:freshdesk:6001",
+    ];
+    assert_eq!(replies_queued().await, queued);
     let before = (
         inbox(&pool).await,
         count(&pool, "select count(*) from support.conversations").await,
@@ -379,6 +394,7 @@ async fn the_overlap_read_again_records_nothing_twice(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(untouched, touched, "an unchanged ticket is not rewritten");
+    assert_eq!(replies_queued().await, queued, "nothing queued twice");
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]

@@ -2,8 +2,8 @@
 //! person (SQS reply queue).
 //!
 //! Each record is a [`ReplyMessage`] (`reply:<message id>`, written by the recording
-//! path); [`AutoReply`] decides it once, sends at most one reply (Mirakl M12) and
-//! creates the task of a hand-over. Records of a batch run side by side within the
+//! path); [`AutoReply`] decides it once, sends at most one reply (Mirakl M12, or
+//! Freshdesk's ticket reply) and creates the task of a hand-over. Records of a batch run side by side within the
 //! function's time budget; one that could not be settled goes back to the queue alone.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +15,7 @@ use sellerops::ops::config::AutoReplySettings;
 use sellerops::ops::sqs_batch::{settle_batch_within, BatchPlan, BatchTally};
 use sellerops::ops::telemetry::{metrics_document, Count};
 use sellerops::ops::time_budget;
+use sellerops::systems::freshdesk::FreshdeskClient;
 use sellerops::systems::mirakl::MiraklClient;
 use sqlx::PgPool;
 
@@ -32,14 +33,20 @@ pub struct ConversationAutoReply<'a> {
 }
 
 impl<'a> ConversationAutoReply<'a> {
-    /// The function as its settings make it, over clients built once per instance.
+    /// The function as its settings make it, over clients built once per instance
+    /// (`freshdesk` when a helpdesk is configured).
     pub fn new(
         settings: &'a AutoReplySettings,
         pool: &'a PgPool,
         mirakl: &'a MiraklClient,
+        freshdesk: Option<&'a FreshdeskClient>,
     ) -> Self {
+        let auto_reply = AutoReply::new(settings, pool, mirakl);
         Self {
-            auto_reply: AutoReply::new(settings, pool, mirakl),
+            auto_reply: match freshdesk {
+                Some(client) => auto_reply.with_freshdesk(client),
+                None => auto_reply,
+            },
             pool,
             batch: time_budget::conversation_auto_reply().batch_plan(&settings.database),
         }

@@ -2,10 +2,13 @@
 
 use std::fmt;
 
-/// Where an order, customer or message came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Where an order, customer or message came from. Read from the database as text
+/// (`channel::text`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Channel {
     /// Best Buy Canada's marketplace, run on Mirakl.
+    #[sqlx(rename = "bestbuy_ca")]
     BestBuyCa,
     /// The seller's Shopify store.
     Shopify,

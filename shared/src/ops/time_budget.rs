@@ -482,19 +482,33 @@ pub fn sync_marketplace() -> TimeBudget {
 /// `conversation-auto-reply`: per customer message, the longest path through the reply
 /// flow: the thread read from Mirakl when it was not recorded yet (M10), the thread
 /// read back when an earlier attempt's reply may have been sent (M10), and the reply
-/// sent (M12), each once ([`replies::RETRY`]); a message that could not be settled
-/// goes back to its queue and resumes. Records run side by side, each holding its
-/// message's lease ([`replies::REPLY_LEASE`]).
+/// sent (M12), each once ([`replies::RETRY`]); on a Freshdesk ticket, its conversations
+/// read back ([`replies::READ_BACK_PAGES`] pages) and the reply. The longer of the two
+/// counts. A message that could not be settled goes back to its queue and resumes.
+/// Records run side by side, each holding its message's lease
+/// ([`replies::REPLY_LEASE`]).
 pub fn conversation_auto_reply() -> TimeBudget {
     let retry = replies::RETRY;
+    let best_buy = vec![
+        OutboundCall::mirakl("Mirakl M10 (thread not recorded)", retry),
+        OutboundCall::mirakl("Mirakl M10 (reply read back)", retry),
+        OutboundCall::mirakl("Mirakl M12", retry),
+    ];
+    let freshdesk: Vec<OutboundCall> = (0..replies::READ_BACK_PAGES)
+        .map(|_| OutboundCall::freshdesk("Freshdesk conversations page (reply read back)", retry))
+        .chain([OutboundCall::freshdesk("Freshdesk ticket reply", retry)])
+        .collect();
+    let length =
+        |path: &Vec<OutboundCall>| -> Duration { path.iter().map(OutboundCall::worst_case).sum() };
+    let longest = if length(&freshdesk) > length(&best_buy) {
+        freshdesk
+    } else {
+        best_buy
+    };
     TimeBudget {
         function: "conversation-auto-reply",
         trigger: Trigger::Queue,
-        record: RecordWork::Calls(vec![
-            OutboundCall::mirakl("Mirakl M10 (thread not recorded)", retry),
-            OutboundCall::mirakl("Mirakl M10 (reply read back)", retry),
-            OutboundCall::mirakl("Mirakl M12", retry),
-        ]),
+        record: RecordWork::Calls(longest),
         concurrent_records: true,
         after_batch: Vec::new(),
         lease: Some(replies::REPLY_LEASE),

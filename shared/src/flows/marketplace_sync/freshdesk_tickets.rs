@@ -4,6 +4,8 @@
 //! conversations — two passes, as the helpdesk's API shapes them — and records both
 //! through the webhook's own path ([`record_ticket`], [`record_conversations`]): one
 //! inbox for marketplace threads and helpdesk tickets, whichever way a ticket came.
+//! Once a ticket's conversations are read to the end, its customer messages that no
+//! agent answered are queued for an automatic reply ([`queue_unanswered`]).
 //!
 //! A poll starts an overlap window before the watermark; the very first reads back a
 //! bounded look-back. Freshdesk lists the tickets oldest change first, in numbered
@@ -29,7 +31,7 @@ use chrono::{DateTime, Utc};
 use super::watermark::{self, SyncEntity};
 use super::{wait_until, MarketplaceSync, SyncTally};
 use crate::flows::recording::freshdesk::{
-    mark_conversations_synced, record_conversations, record_ticket,
+    mark_conversations_synced, queue_unanswered, record_conversations, record_ticket,
 };
 use crate::ops::config::{ConfigError, FreshdeskSettings};
 use crate::ops::errors::{error_chain, Disposition, ProcessError};
@@ -322,6 +324,10 @@ impl MarketplaceSync {
                     .await
                     .map_err(db)?;
                 if !page.full {
+                    // The ticket is mirrored whole: what an agent answered is known.
+                    queue_unanswered(&mut tx, recorded.conversation_id)
+                        .await
+                        .map_err(db)?;
                     if let Some(version) = ticket.updated_at {
                         mark_conversations_synced(
                             &mut tx,

@@ -12,6 +12,13 @@
 //! description by `<ticket id>:description`), so a message is recorded once whoever
 //! brings it. Agents' private notes stay out of the inbox.
 //!
+//! Once a ticket's conversations are mirrored whole, each customer message that no
+//! answer of the shop follows and that has no decision yet is queued for
+//! conversation-auto-reply through the outbox, in the same transaction, as
+//! `reply:freshdesk:<conversation id>` ([`queue_unanswered`]): only then is it known
+//! whether an agent answered it. A ticket that only a webhook brought waits for the
+//! poll to read its conversations.
+//!
 //! The customer is found by the keyed hash of the requester's address (never stored
 //! in clear); the order when the ticket names one of ours (a custom field whose name
 //! speaks of an order, the subject or the description).
@@ -27,10 +34,12 @@ use uuid::Uuid;
 
 use super::data_problems::{record_data_problems, DataProblem, ProblemKind};
 use super::hash_email;
+use crate::flows::replies::ReplyMessage;
 use crate::model::channel::Channel;
 use crate::model::conversation::{ConversationStatus, SenderType};
 use crate::model::customer_email::{EmailHash, EmailPepper};
 use crate::model::personal_data::{redact_email_addresses, redact_json};
+use crate::ops::outbox::{enqueue_many, WorkQueue};
 use crate::systems::freshdesk::{FreshdeskConversation, FreshdeskTicket};
 
 const CHANNEL: Channel = Channel::Freshdesk;
@@ -468,6 +477,51 @@ async fn insert_messages(
     .execute(&mut *tx)
     .await?;
     Ok(u32::try_from(inserted.len()).unwrap_or(u32::MAX))
+}
+
+/// Queues for conversation-auto-reply each customer message of the ticket's
+/// conversation that no answer of the shop follows and that has no decision yet, each
+/// once; returns how many were queued. Call it once the conversations are mirrored
+/// whole.
+pub async fn queue_unanswered(
+    tx: &mut PgConnection,
+    conversation_id: Uuid,
+) -> Result<u64, sqlx::Error> {
+    let unanswered = sqlx::query!(
+        r#"select m.id, m.external_id as "external_id!", m.conversation_id,
+                c.external_id as "ticket_id!"
+         from support.conversations c
+         join support.messages m on m.conversation_id = c.id
+         where c.id = $1 and c.channel = $2::text::sales.channel
+           and m.sender_type = 'customer' and m.external_id is not null
+           and c.external_id is not null
+           and not exists (
+               select from support.messages a
+               where a.conversation_id = c.id and a.sender_type <> 'customer'
+                 and a.sent_at >= m.sent_at)
+           and not exists (
+               select from support.reply_decisions d where d.message_id = m.id)"#,
+        conversation_id,
+        CHANNEL.as_str(),
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let messages: Vec<(String, Value)> = unanswered
+        .into_iter()
+        .map(|m| {
+            let body = ReplyMessage {
+                message_id: m.id,
+                conversation_id: m.conversation_id,
+                thread_id: m.ticket_id,
+            }
+            .to_json();
+            (
+                format!("reply:{}:{}", CHANNEL.as_str(), m.external_id),
+                body,
+            )
+        })
+        .collect();
+    enqueue_many(tx, WorkQueue::Reply, &messages).await
 }
 
 /// The dates of the stored ticket that are not dates, as data problems.

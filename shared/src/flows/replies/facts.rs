@@ -1,5 +1,12 @@
 //! What the guards read from the database: the customer's message, its thread, and
 //! the orders it may be about with their shipment.
+//!
+//! A Best Buy thread is about the order Mirakl ties it to, and addressed to the
+//! customer among its participants. A Freshdesk ticket is addressed to its requester,
+//! and its order is only what the ticket's words name: it counts as the ticket's order
+//! only when it was placed by the requester (the same keyed e-mail hash), and the
+//! orders the text may name are the requester's, on any channel. A ticket naming
+//! someone else's order is never answered with that order's facts.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
@@ -11,14 +18,14 @@ use crate::model::conversation::SenderType;
 use crate::ops::config::AutoReplyMode;
 use crate::systems::mirakl::order_state::OrderState;
 
-const CHANNEL: Channel = Channel::BestBuyCa;
-
 /// The customer message being decided.
 #[derive(Debug, Clone)]
 pub(crate) struct Inbound {
     pub id: Uuid,
     pub conversation_id: Uuid,
-    /// The thread's Mirakl id.
+    /// Where the thread is: Best Buy (Mirakl) or Freshdesk.
+    pub channel: Channel,
+    /// The thread's id there: Mirakl's thread id, or the Freshdesk ticket id.
     pub thread_id: String,
     pub sender: SenderType,
     pub body: String,
@@ -32,12 +39,26 @@ pub(crate) async fn inbound<'e>(
 ) -> Result<Option<Inbound>, sqlx::Error> {
     sqlx::query_as!(
         Inbound,
-        r#"select m.id, m.conversation_id, c.external_id as thread_id,
-                m.sender_type as "sender: SenderType", m.body, m.sent_at
+        r#"select m.id, m.conversation_id, c.channel::text as "channel!: Channel",
+                c.external_id as thread_id, m.sender_type as "sender: SenderType", m.body,
+                m.sent_at
          from support.messages m
          join support.conversations c on c.id = m.conversation_id
          where m.id = $1"#,
         message_id,
+    )
+    .fetch_optional(executor)
+    .await
+}
+
+/// The channel of a recorded conversation.
+pub(crate) async fn conversation_channel<'e>(
+    executor: impl PgExecutor<'e>,
+    conversation_id: Uuid,
+) -> Result<Option<Channel>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select channel::text as "channel!: Channel" from support.conversations where id = $1"#,
+        conversation_id,
     )
     .fetch_optional(executor)
     .await
@@ -50,14 +71,15 @@ pub(crate) async fn latest_customer_message<'e>(
 ) -> Result<Option<Inbound>, sqlx::Error> {
     sqlx::query_as!(
         Inbound,
-        r#"select m.id, m.conversation_id, c.external_id as thread_id,
-                m.sender_type as "sender: SenderType", m.body, m.sent_at
+        r#"select m.id, m.conversation_id, c.channel::text as "channel!: Channel",
+                c.external_id as thread_id, m.sender_type as "sender: SenderType", m.body,
+                m.sent_at
          from support.conversations c
          join support.messages m on m.conversation_id = c.id
          where c.channel = $1 and c.external_id = $2 and m.sender_type = 'customer'
          order by m.sent_at desc, m.created_at desc
          limit 1"#,
-        CHANNEL.as_str(),
+        Channel::BestBuyCa.as_str(),
         thread_id,
     )
     .fetch_optional(executor)
@@ -68,16 +90,35 @@ pub(crate) async fn latest_customer_message<'e>(
 /// are taken one at a time, each seeing the replies the others stored.
 #[derive(Debug, Clone)]
 pub(crate) struct Conversation {
+    /// The thread's order: Mirakl's, or the one a ticket names when the requester
+    /// placed it.
     pub order_id: Option<Uuid>,
     /// The customer, recorded with the thread or found by their Mirakl id.
     pub customer_id: Option<Uuid>,
-    /// The customer's Mirakl id, from the customer or the thread's participants.
+    /// Whom the reply addresses: the customer's Mirakl id, from the customer or the
+    /// thread's participants; a ticket's requester (Freshdesk's contact id, or
+    /// `requester` when only their e-mail hash is known).
     pub customer_participant: Option<String>,
-    /// The thread's Mirakl order id, recorded as an order or not.
+    /// The thread's Mirakl order id, recorded as an order or not (none on a ticket).
     pub thread_order_id: Option<String>,
+    /// A ticket's requester, by the keyed hash of their address: whose orders the
+    /// ticket may be about.
+    pub requester_email_hash: Option<Vec<u8>>,
 }
 
+/// The conversation of `inbound`, locked.
 pub(crate) async fn lock_conversation(
+    tx: &mut PgConnection,
+    inbound: &Inbound,
+) -> Result<Conversation, sqlx::Error> {
+    match inbound.channel {
+        Channel::Freshdesk => lock_ticket(tx, inbound.conversation_id).await,
+        _ => lock_thread(tx, inbound.conversation_id).await,
+    }
+}
+
+/// A Mirakl thread's conversation, locked.
+async fn lock_thread(
     tx: &mut PgConnection,
     conversation_id: Uuid,
 ) -> Result<Conversation, sqlx::Error> {
@@ -85,7 +126,7 @@ pub(crate) async fn lock_conversation(
         Conversation,
         r#"select c.order_id, coalesce(c.customer_id, pc.id) as "customer_id?",
                 coalesce(cu.external_id, p.id) as "customer_participant?",
-                e.id as "thread_order_id?"
+                e.id as "thread_order_id?", null::bytea as requester_email_hash
          from support.conversations c
          left join lateral (
              select x ->> 'id' as id
@@ -103,6 +144,35 @@ pub(crate) async fn lock_conversation(
              limit 1) e on true
          left join sales.customers cu on cu.id = c.customer_id
          left join sales.customers pc on pc.channel = c.channel and pc.external_id = p.id
+         where c.id = $1
+         for update of c"#,
+        conversation_id,
+    )
+    .fetch_one(&mut *tx)
+    .await
+}
+
+/// A Freshdesk ticket's conversation, locked: its order only when the requester placed
+/// it.
+async fn lock_ticket(
+    tx: &mut PgConnection,
+    conversation_id: Uuid,
+) -> Result<Conversation, sqlx::Error> {
+    sqlx::query_as!(
+        Conversation,
+        r#"select
+             (select o.id from sales.orders o
+              join sales.customers oc on oc.id = o.customer_id
+              where o.id = c.order_id and oc.email_hash = t.requester_email_hash)
+                 as "order_id?",
+             coalesce(c.customer_id, t.customer_id) as "customer_id?",
+             case when t.requester_email_hash is not null
+                  then coalesce(t.data ->> 'requester_id', t.data -> 'requester' ->> 'id',
+                                'requester') end as "customer_participant?",
+             null::text as "thread_order_id?",
+             t.requester_email_hash as "requester_email_hash?"
+         from support.conversations c
+         left join etl.freshdesk_tickets t on t.conversation_id = c.id
          where c.id = $1
          for update of c"#,
         conversation_id,
@@ -183,7 +253,8 @@ impl From<OrderRow> for OrderFacts {
 }
 
 /// The orders the message may be about: the thread's, and when the thread has none
-/// but the text names one, the customer's Best Buy orders.
+/// but the text names one, the customer's Best Buy orders (a ticket's requester's
+/// orders on any channel).
 pub(crate) async fn order_candidates(
     tx: &mut PgConnection,
     conversation: &Conversation,
@@ -209,7 +280,27 @@ pub(crate) async fn order_candidates(
         .map(OrderFacts::from);
     }
     if candidates.thread_order.is_none() && written.is_some() {
-        if let Some(customer_id) = conversation.customer_id {
+        if let Some(email_hash) = &conversation.requester_email_hash {
+            candidates.customer_orders = sqlx::query_as!(
+                OrderRow,
+                r#"select o.id, o.external_id, o.commercial_id, o.status as "state: OrderState",
+                        o.placed_at, o.shipping_deadline as ship_by,
+                        s.state as "shipment_state?", s.carrier as "carrier?",
+                        s.tracking_pin as "tracking_pin?"
+                 from sales.customers cu
+                 join sales.orders o on o.customer_id = cu.id
+                 left join sales.shipments s on s.order_id = o.id
+                 where cu.email_hash = $1
+                 order by o.placed_at desc
+                 limit 200"#,
+                email_hash,
+            )
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(OrderFacts::from)
+            .collect();
+        } else if let Some(customer_id) = conversation.customer_id {
             candidates.customer_orders = sqlx::query_as!(
                 OrderRow,
                 r#"select o.id, o.external_id, o.commercial_id, o.status as "state: OrderState",
@@ -221,7 +312,7 @@ pub(crate) async fn order_candidates(
                  order by o.placed_at desc
                  limit 200"#,
                 customer_id,
-                CHANNEL.as_str(),
+                Channel::BestBuyCa.as_str(),
             )
             .fetch_all(&mut *tx)
             .await?

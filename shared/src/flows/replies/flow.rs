@@ -1,10 +1,16 @@
-//! The reply flow: one customer message decided once, answered at most once.
+//! The reply flow: one customer message decided once, answered at most once, in a Best
+//! Buy thread (Mirakl) or a Freshdesk ticket.
 //!
 //! ```text
 //! reply-queue message ─> the customer's message (M10 + recording when not recorded)
 //!   ─claim `reply:<message id>`─> decision recorded (classify, guards) ─┬─ hand over: task
-//!                                                                     └─ reply stored ─> M12 ─> sent
+//!                                                                     └─ reply stored ─> sent
 //! ```
+//!
+//! The channel changes only the two calls at the edge: a reply is sent with Mirakl's
+//! M12 or Freshdesk's ticket reply, and read back with M10 or the ticket's
+//! conversations. Everything else (classifier, guards, decision, lease, the send
+//! states) is one path for both.
 //!
 //! - **One decision per message.** `support.reply_decisions` is unique on the message
 //!   and written once, in one transaction with what it decided: the task of a hand-over
@@ -17,13 +23,16 @@
 //! - **One decision at a time per thread**: deciding locks the conversation row, so two
 //!   messages of one thread delivered together are decided one after the other, the
 //!   second seeing the first's reply (cooling-off).
-//! - **M12 is not idempotent.** Before each request the reply is marked `sending` and
-//!   committed. A request that provably never left puts it back to `stored`, and the
-//!   next delivery sends it. An ambiguous outcome (timeout, 5xx, unreadable answer)
-//!   leaves it `sending`: the next attempt first reads the thread (M10) and adopts a
-//!   shop message with the same body dated after the attempt, and sends again only when
-//!   there is none. A crash after Mirakl answered is settled the same way. A reply
-//!   Mirakl refuses (a 4xx) stays stored, unsent, and the message becomes a task.
+//! - **Sending is not idempotent** (neither M12 nor Freshdesk's reply takes a key).
+//!   Before each request the reply is marked `sending` and committed. A request that
+//!   provably never left puts it back to `stored`, and the next delivery sends it. An
+//!   ambiguous outcome (timeout, 5xx, unreadable answer) leaves it `sending`: the next
+//!   attempt first reads the thread back and adopts a shop message with the same words
+//!   dated after the attempt, and sends again only when there is none. A crash after
+//!   the channel answered is settled the same way. A ticket too long to read back
+//!   whole ([`READ_BACK_PAGES`]) is never sent to again: the message fails for a person.
+//!   A reply the channel refuses (a 4xx) stays stored, unsent, and the message becomes
+//!   a task.
 //! - **Modes.** `off`: acknowledged with a log line, nothing recorded. `shadow`: decided
 //!   and recorded with the reply that would have been sent, nothing sent, every message
 //!   handed over. `on`: replies sent, the rest handed over.
@@ -46,15 +55,17 @@ use super::guards::{self, Guard, Limits, Verdict};
 use super::message::ReplyMessage;
 use super::templates::ReplyTemplates;
 use crate::flows::recording::mirakl::record_mirakl_thread;
+use crate::model::channel::Channel;
 use crate::model::conversation::{ConversationStatus, SenderType};
 use crate::ops::config::{AutoReplyMode, AutoReplySettings};
-use crate::ops::errors::ProcessError;
+use crate::ops::errors::{BoxError, ProcessError};
 use crate::ops::idempotency::{self, Claim, KeyPolicy};
 use crate::ops::lease::Lease;
 use crate::ops::retry::RetryPolicy;
-use crate::systems::mirakl::threads::{
-    get_thread, reply_to_thread, MiraklThread, Recipient, SendEffect,
-};
+use crate::systems::freshdesk::client::MAX_PER_PAGE;
+use crate::systems::freshdesk::{text_html, FreshdeskClient};
+use crate::systems::http::SendEffect;
+use crate::systems::mirakl::threads::{get_thread, reply_to_thread, Recipient};
 use crate::systems::mirakl::MiraklClient;
 
 /// `ops.process_failures.process_name` and the lease scope of the reply flow.
@@ -67,12 +78,17 @@ pub const REPLY_PROCESS: &str = "conversation-auto-reply";
 /// template.
 pub const REPLY_LEASE: Duration = Duration::from_secs(120);
 
-/// How the flow retries its Mirakl calls within an invocation: not at all. A message
+/// How the flow retries its channel calls within an invocation: not at all. A message
 /// that could not be settled goes back to its queue and resumes where it stopped.
 pub const RETRY: RetryPolicy = RetryPolicy::ONCE;
 
+/// How many pages of a ticket's conversations (100 entries each) are read back after a
+/// reply in doubt: the time budget counts them
+/// ([`crate::ops::time_budget::conversation_auto_reply`]).
+pub const READ_BACK_PAGES: u32 = 2;
+
 /// How long before an attempt's recorded start a shop message found in the thread may
-/// be dated and still be that attempt's: Mirakl's clock and ours differ.
+/// be dated and still be that attempt's: the channel's clock and ours differ.
 const ADOPT_BEFORE_ATTEMPT: TimeDelta = TimeDelta::minutes(2);
 
 /// What handling a reply-queue message did.
@@ -119,6 +135,8 @@ pub struct AutoReply<'a> {
     settings: &'a AutoReplySettings,
     pool: &'a PgPool,
     mirakl: &'a MiraklClient,
+    /// None when no Freshdesk API key is configured: a ticket's message then fails.
+    freshdesk: Option<&'a FreshdeskClient>,
     templates: &'a ReplyTemplates,
     retry: RetryPolicy,
 }
@@ -140,6 +158,49 @@ struct StoredReply {
     send_state: Option<String>,
     send_attempted_at: Option<DateTime<Utc>>,
     recipients: Option<serde_json::Value>,
+}
+
+/// One of the shop's messages in the thread as the channel has it now.
+struct ShopMessage {
+    /// Its id there (Mirakl's message id, Freshdesk's conversation id).
+    id: String,
+    text: String,
+    at: DateTime<Utc>,
+}
+
+/// A send that did not succeed, and what it may have done.
+struct SendFailure {
+    effect: SendEffect,
+    /// The channel's error, as a sentence (no words of the reply are in it).
+    detail: String,
+    /// The message's failure: an unknown outcome retryable (it is read back first), a
+    /// refusal permanent, the rest as the channel's error says.
+    error: ProcessError,
+}
+
+impl SendFailure {
+    fn new<E>(err: E, effect: SendEffect) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        ProcessError: From<E>,
+    {
+        let detail = err.to_string();
+        let error = match effect {
+            SendEffect::Ambiguous => ProcessError::retryable(
+                format!(
+                    "{detail}: whether the reply was sent is unknown; the thread is read back \
+                     before sending it again"
+                ),
+                BoxError::from(err),
+            ),
+            SendEffect::NeverLeft | SendEffect::Refused => ProcessError::from(err),
+        };
+        Self {
+            effect,
+            detail,
+            error,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,12 +231,19 @@ impl<'a> AutoReply<'a> {
             settings,
             pool,
             mirakl,
+            freshdesk: None,
             templates: ReplyTemplates::bundled(),
             retry: RETRY,
         }
     }
 
-    /// The same flow retrying its Mirakl calls as `retry` allows (tests).
+    /// The same flow answering Freshdesk tickets through `client` too.
+    pub fn with_freshdesk(mut self, client: &'a FreshdeskClient) -> Self {
+        self.freshdesk = Some(client);
+        self
+    }
+
+    /// The same flow retrying its channel calls as `retry` allows (tests).
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
@@ -233,10 +301,11 @@ impl<'a> AutoReply<'a> {
         }
     }
 
-    /// The customer's message the queue message names, checked against it. A message
-    /// not recorded yet is read with its thread from Mirakl (M10) and recorded the way
-    /// the poller records threads; if its id is still unknown, the thread's latest
-    /// customer message is the one answered.
+    /// The customer's message the queue message names, checked against it. A Best Buy
+    /// message not recorded yet is read with its thread from Mirakl (M10) and recorded
+    /// the way the poller records threads; if its id is still unknown, the thread's
+    /// latest customer message is the one answered. A ticket's messages are queued only
+    /// once recorded, so one not found is a failure.
     async fn inbound(&self, message: &ReplyMessage) -> Result<Inbound, ProcessError> {
         let db = |err| ProcessError::database("reading the customer's message", err);
         if let Some(found) = facts::inbound(self.pool, message.message_id)
@@ -244,6 +313,16 @@ impl<'a> AutoReply<'a> {
             .map_err(db)?
         {
             return checked(message, found);
+        }
+        if facts::conversation_channel(self.pool, message.conversation_id)
+            .await
+            .map_err(db)?
+            == Some(Channel::Freshdesk)
+        {
+            return Err(ProcessError::permanent(format!(
+                "message {} of Freshdesk ticket {} is not recorded",
+                message.message_id, message.thread_id
+            )));
         }
         let thread = get_thread(self.mirakl, &message.thread_id, self.retry)
             .await
@@ -335,7 +414,7 @@ impl<'a> AutoReply<'a> {
             .hold(&mut tx)
             .await
             .map_err(|err| ProcessError::lease("deciding the customer's message", err))?;
-        let conversation = facts::lock_conversation(&mut tx, inbound.conversation_id)
+        let conversation = facts::lock_conversation(&mut tx, inbound)
             .await
             .map_err(db)?;
         let thread = facts::thread_facts(&mut tx, &conversation, inbound, mode)
@@ -393,21 +472,27 @@ impl<'a> AutoReply<'a> {
         let mut task_id = None;
         match (&verdict, mode) {
             (Verdict::Reply { body, customer, .. }, AutoReplyMode::On) => {
-                let recipients = serde_json::json!({
-                    "to": [Recipient::customer(customer)],
-                });
+                // Whom it goes to, as the channel names them: Mirakl's M12 addresses
+                // them, Freshdesk's reply goes to the ticket's requester.
+                let to = match inbound.channel {
+                    Channel::Freshdesk => serde_json::json!({"type": "REQUESTER", "id": customer}),
+                    _ => serde_json::json!(Recipient::customer(customer)),
+                };
+                let recipients = serde_json::json!({ "to": [to] });
                 reply_message_id = Some(
                     sqlx::query_scalar!(
                         "insert into support.messages
                              (conversation_id, channel, sender_type, message_type, body, sent_at,
                               in_reply_to_message_id, send_state, raw_payload)
-                         values ($1, 'bestbuy_ca', $2, 'auto_reply', $3, now(), $4, 'stored', $5)
+                         values ($1, $6::text::sales.channel, $2, 'auto_reply', $3, now(), $4,
+                                 'stored', $5)
                          returning id",
                         inbound.conversation_id,
                         SenderType::Assistant as SenderType,
                         body,
                         inbound.id,
                         recipients,
+                        inbound.channel.as_str(),
                     )
                     .fetch_one(&mut *tx)
                     .await
@@ -542,22 +627,21 @@ impl<'a> AutoReply<'a> {
             Some("sent") => {}
             Some("sending") => {
                 let attempted_at = reply.send_attempted_at.unwrap_or_else(Utc::now);
-                let thread = get_thread(self.mirakl, &inbound.thread_id, self.retry)
-                    .await
-                    .map_err(|err| {
-                        let context = format!(
-                            "reading thread {} back before sending its reply again",
-                            inbound.thread_id
-                        );
-                        match ProcessError::from(err) {
-                            ProcessError::Permanent { reason, .. } => {
-                                ProcessError::permanent(format!("{context}: {reason}"))
-                            }
-                            retryable => retryable,
+                let shop_messages = self.shop_messages(inbound).await.map_err(|err| {
+                    let context = format!(
+                        "reading {} {} back before sending its reply again",
+                        thread_noun(inbound.channel),
+                        inbound.thread_id
+                    );
+                    match err {
+                        ProcessError::Permanent { reason, .. } => {
+                            ProcessError::permanent(format!("{context}: {reason}"))
                         }
-                    })?;
+                        retryable => retryable,
+                    }
+                })?;
                 match self
-                    .find_in_thread(inbound, &thread.value, &reply.body, attempted_at)
+                    .find_in_thread(inbound, &shop_messages, &reply.body, attempted_at)
                     .await?
                 {
                     Some(found) => {
@@ -587,7 +671,7 @@ impl<'a> AutoReply<'a> {
         })
     }
 
-    /// One M12 attempt: marked `sending` (committed) before the request, `sent` after.
+    /// One attempt: marked `sending` (committed) before the request, `sent` after.
     async fn send(
         &self,
         inbound: &Inbound,
@@ -596,21 +680,28 @@ impl<'a> AutoReply<'a> {
         lease: &Lease<String>,
     ) -> Result<(), ProcessError> {
         let db = |err| ProcessError::database("marking the reply as being sent", err);
-        let recipients: Vec<StoredRecipient> = reply
-            .recipients
-            .clone()
-            .and_then(|value| serde_json::from_value(value).ok())
-            .unwrap_or_default();
-        let to: Vec<Recipient> = recipients
-            .into_iter()
-            .filter(|recipient| recipient.kind == "CUSTOMER")
-            .filter_map(|recipient| recipient.id.as_deref().map(Recipient::customer))
-            .collect();
-        if to.is_empty() {
-            return Err(ProcessError::permanent(format!(
-                "reply {reply_id} names no customer to send it to"
-            )));
-        }
+        let to = match inbound.channel {
+            // Freshdesk's reply goes to the ticket's requester.
+            Channel::Freshdesk => Vec::new(),
+            _ => {
+                let recipients: Vec<StoredRecipient> = reply
+                    .recipients
+                    .clone()
+                    .and_then(|value| serde_json::from_value(value).ok())
+                    .unwrap_or_default();
+                let to: Vec<Recipient> = recipients
+                    .into_iter()
+                    .filter(|recipient| recipient.kind == "CUSTOMER")
+                    .filter_map(|recipient| recipient.id.as_deref().map(Recipient::customer))
+                    .collect();
+                if to.is_empty() {
+                    return Err(ProcessError::permanent(format!(
+                        "reply {reply_id} names no customer to send it to"
+                    )));
+                }
+                to
+            }
+        };
 
         let mut tx = self.pool.begin().await.map_err(db)?;
         lease
@@ -637,23 +728,15 @@ impl<'a> AutoReply<'a> {
         };
         tx.commit().await.map_err(db)?;
 
-        match reply_to_thread(
-            self.mirakl,
-            &inbound.thread_id,
-            &reply.body,
-            &to,
-            self.retry,
-        )
-        .await
-        {
-            Ok(sent) => {
-                self.record_sent(inbound, reply_id, &sent.message_id, lease)
-                    .await?;
+        match self.post_reply(inbound, &reply.body, &to).await {
+            Ok(sent_id) => {
+                self.record_sent(inbound, reply_id, &sent_id, lease).await?;
                 tracing::info!(message_id = %inbound.id, reply_id = %reply_id,
-                    mirakl_message_id = %sent.message_id, "reply sent (M12)");
+                    channel = inbound.channel.as_str(), channel_message_id = %sent_id,
+                    "reply sent");
                 Ok(())
             }
-            Err(err) => match err.send_effect() {
+            Err(failure) => match failure.effect {
                 effect @ (SendEffect::NeverLeft | SendEffect::Refused) => {
                     // Nothing reached the thread: the reply waits, stored, for the next
                     // attempt; refused, a person answers instead.
@@ -666,30 +749,122 @@ impl<'a> AutoReply<'a> {
                     .execute(self.pool)
                     .await
                     .map_err(|err| ProcessError::database("withdrawing the send attempt", err))?;
-                    tracing::warn!(message_id = %inbound.id, reply_id = %reply_id, error = %err,
-                        "the reply was not sent (M12 did no work)");
+                    tracing::warn!(message_id = %inbound.id, reply_id = %reply_id,
+                        error = %failure.detail, "the reply was not sent (the channel did no work)");
                     if effect == SendEffect::Refused {
-                        self.hand_over_refused(inbound, &err.to_string()).await?;
+                        self.hand_over_refused(inbound, &failure.detail).await?;
                     }
-                    Err(ProcessError::from(err))
+                    Err(failure.error)
                 }
                 SendEffect::Ambiguous => {
-                    tracing::warn!(message_id = %inbound.id, reply_id = %reply_id, error = %err,
+                    tracing::warn!(message_id = %inbound.id, reply_id = %reply_id,
+                        error = %failure.detail,
                         "the reply may have been sent; the thread is read back before any second attempt");
-                    Err(ProcessError::retryable(
-                        format!(
-                            "reply {reply_id}: M12's outcome is unknown; the thread is read \
-                             back before sending it again"
-                        ),
-                        err,
-                    ))
+                    Err(failure.error)
                 }
             },
         }
     }
 
-    /// Mirakl refused the reply for good: the message becomes a person's task like any
-    /// other not answered automatically (once), and the reply stays stored, unsent.
+    /// The Freshdesk client, when the message is on a ticket.
+    fn freshdesk_for(&self, inbound: &Inbound) -> Result<&'a FreshdeskClient, ProcessError> {
+        self.freshdesk.ok_or_else(|| {
+            ProcessError::permanent(format!(
+                "message {} is on Freshdesk ticket {}, and no Freshdesk API key is configured \
+                 (FRESHDESK_API_KEY)",
+                inbound.id, inbound.thread_id
+            ))
+        })
+    }
+
+    /// Sends `body` into the thread, returning the channel's id of the new message:
+    /// Mirakl's M12 to `to`, or Freshdesk's public reply to the ticket (as HTML).
+    async fn post_reply(
+        &self,
+        inbound: &Inbound,
+        body: &str,
+        to: &[Recipient],
+    ) -> Result<String, SendFailure> {
+        match inbound.channel {
+            Channel::Freshdesk => {
+                let client = self.freshdesk_for(inbound).map_err(|error| SendFailure {
+                    effect: SendEffect::NeverLeft,
+                    detail: error.to_string(),
+                    error,
+                })?;
+                client
+                    .reply(&inbound.thread_id, &text_html(body), self.retry)
+                    .await
+                    .map(|entry| entry.id)
+                    .map_err(|err| {
+                        let effect = err.send_effect();
+                        SendFailure::new(err, effect)
+                    })
+            }
+            _ => reply_to_thread(self.mirakl, &inbound.thread_id, body, to, self.retry)
+                .await
+                .map(|sent| sent.message_id)
+                .map_err(|err| {
+                    let effect = err.send_effect();
+                    SendFailure::new(err, effect)
+                }),
+        }
+    }
+
+    /// The shop's messages in the thread as the channel has them now: Mirakl's thread
+    /// (M10), or the ticket's public replies (its first [`READ_BACK_PAGES`] pages of
+    /// conversations; a longer ticket, or an entry that cannot be read, cannot show
+    /// that a reply is not there, and fails for a person).
+    async fn shop_messages(&self, inbound: &Inbound) -> Result<Vec<ShopMessage>, ProcessError> {
+        if inbound.channel != Channel::Freshdesk {
+            let thread = get_thread(self.mirakl, &inbound.thread_id, self.retry).await?;
+            return Ok(thread
+                .value
+                .messages
+                .into_iter()
+                .map(|message| message.value)
+                .filter(|message| message.from.kind == "SHOP_USER")
+                .map(|message| ShopMessage {
+                    id: message.id,
+                    text: message.body,
+                    at: message.date_created,
+                })
+                .collect());
+        }
+        let client = self.freshdesk_for(inbound)?;
+        let mut found = Vec::new();
+        for page in 1..=READ_BACK_PAGES {
+            let listed = client
+                .conversations(&inbound.thread_id, page, MAX_PER_PAGE, self.retry)
+                .await?;
+            for entry in listed.conversations {
+                let entry = entry.map_err(|reason| {
+                    ProcessError::permanent(format!(
+                        "an entry of the ticket cannot be read ({reason}), so whether the \
+                         reply is there is unknown"
+                    ))
+                })?;
+                if !entry.incoming && !entry.private {
+                    found.push(ShopMessage {
+                        id: entry.id,
+                        text: entry.text,
+                        at: entry.created_at,
+                    });
+                }
+            }
+            if !listed.full {
+                return Ok(found);
+            }
+        }
+        Err(ProcessError::permanent(format!(
+            "the ticket has more than {} conversation entries, so whether the reply is \
+             among them is unknown",
+            READ_BACK_PAGES * MAX_PER_PAGE
+        )))
+    }
+
+    /// The channel refused the reply for good: the message becomes a person's task like
+    /// any other not answered automatically (once), and the reply stays stored, unsent.
     async fn hand_over_refused(&self, inbound: &Inbound, why: &str) -> Result<(), ProcessError> {
         let db = |err| ProcessError::database("handing over the refused reply", err);
         let context = sqlx::query!(
@@ -710,8 +885,10 @@ impl<'a> AutoReply<'a> {
             None => "Customer wrote about their order".to_owned(),
         };
         let description = format!(
-            "The automatic reply was refused by Mirakl and not sent ({why}); answer the \
-             customer in the thread."
+            "The automatic reply was refused by {} and not sent ({why}); answer the \
+             customer in the {}.",
+            channel_name(inbound.channel),
+            thread_noun(inbound.channel)
         );
         let mut tx = self.pool.begin().await.map_err(db)?;
         let task_id = sqlx::query_scalar!(
@@ -741,12 +918,12 @@ impl<'a> AutoReply<'a> {
         tx.commit().await.map_err(db)
     }
 
-    /// The shop message in `thread` that is this reply: same body, dated after the
+    /// The shop message in the thread that is this reply: same words, dated after the
     /// attempt (less clock skew), not already another reply of ours.
     async fn find_in_thread(
         &self,
         inbound: &Inbound,
-        thread: &MiraklThread,
+        shop_messages: &[ShopMessage],
         body: &str,
         attempted_at: DateTime<Utc>,
     ) -> Result<Option<String>, ProcessError> {
@@ -760,25 +937,22 @@ impl<'a> AutoReply<'a> {
         .await
         .map_err(|err| ProcessError::database("reading the thread's replies", err))?;
         let wanted = same_text(body);
-        Ok(thread
-            .messages
+        Ok(shop_messages
             .iter()
-            .map(|message| &message.value)
-            .filter(|message| message.from.kind == "SHOP_USER")
-            .filter(|message| message.date_created >= attempted_at - ADOPT_BEFORE_ATTEMPT)
+            .filter(|message| message.at >= attempted_at - ADOPT_BEFORE_ATTEMPT)
             .filter(|message| !ours.contains(&message.id))
-            .filter(|message| same_text(&message.body) == wanted)
-            .min_by_key(|message| message.date_created)
+            .filter(|message| same_text(&message.text) == wanted)
+            .min_by_key(|message| message.at)
             .map(|message| message.id.clone()))
     }
 
-    /// Records Mirakl's id of the reply. A copy the poller recorded meanwhile (the same
-    /// Mirakl message, read as a shop message) is folded into it.
+    /// Records the channel's id of the reply. A copy the poller recorded meanwhile (the
+    /// same message, read as a shop message) is folded into it.
     async fn record_sent(
         &self,
         inbound: &Inbound,
         reply_id: Uuid,
-        mirakl_id: &str,
+        channel_id: &str,
         lease: &Lease<String>,
     ) -> Result<(), ProcessError> {
         let db = |err| ProcessError::database("recording the reply as sent", err);
@@ -789,11 +963,12 @@ impl<'a> AutoReply<'a> {
             .map_err(|err| ProcessError::lease("recording the reply as sent", err))?;
         sqlx::query!(
             "delete from support.messages
-             where channel = 'bestbuy_ca' and external_id = $1 and id <> $2
+             where channel = $4::text::sales.channel and external_id = $1 and id <> $2
                and conversation_id = $3 and message_type = 'manual'",
-            mirakl_id,
+            channel_id,
             reply_id,
             inbound.conversation_id,
+            inbound.channel.as_str(),
         )
         .execute(&mut *tx)
         .await
@@ -803,7 +978,7 @@ impl<'a> AutoReply<'a> {
              set external_id = $2, send_state = 'sent', sent_at = now()
              where id = $1 and send_state = 'sending'",
             reply_id,
-            mirakl_id,
+            channel_id,
         )
         .execute(&mut *tx)
         .await
@@ -860,9 +1035,26 @@ fn checked(message: &ReplyMessage, found: Inbound) -> Result<Inbound, ProcessErr
     Ok(found)
 }
 
-/// A body as compared: line endings and surrounding space as Mirakl may change them.
+/// A body as compared: its words, whatever spacing and line breaks the channel gave
+/// them (Mirakl may change line endings; Freshdesk's text of an HTML reply has its own).
 fn same_text(body: &str) -> String {
-    body.replace("\r\n", "\n").trim().to_owned()
+    body.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The channel, as a seller names it.
+fn channel_name(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Freshdesk => "Freshdesk",
+        _ => "Mirakl",
+    }
+}
+
+/// What a conversation is called on the channel.
+fn thread_noun(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Freshdesk => "ticket",
+        _ => "thread",
+    }
 }
 
 /// The task's description: why a person has it, and how the text was read.

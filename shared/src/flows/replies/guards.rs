@@ -110,7 +110,7 @@ pub struct ThreadFacts {
     pub auto_replies: u32,
     /// When the latest of them was sent (or decided, in shadow mode).
     pub last_auto_reply_at: Option<DateTime<Utc>>,
-    /// The customer's Mirakl id: whom M12 addresses.
+    /// Whom the reply addresses: the customer's Mirakl id (M12), or a ticket's requester.
     pub customer_participant: Option<String>,
 }
 

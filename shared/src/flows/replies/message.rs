@@ -6,14 +6,16 @@ use uuid::Uuid;
 use crate::ops::errors::ProcessError;
 
 /// The body the recording path writes to the reply queue for each new customer message
-/// (`flows::recording::mirakl`, deduplicated as `reply:<Mirakl message id>`).
+/// (`flows::recording::mirakl`, deduplicated as `reply:<Mirakl message id>`, and
+/// `flows::recording::freshdesk`, as `reply:freshdesk:<conversation id>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplyMessage {
     /// `support.messages.id` of the customer's message.
     pub message_id: Uuid,
     /// `support.conversations.id` of its thread.
     pub conversation_id: Uuid,
-    /// Mirakl's thread id (`support.conversations.external_id`).
+    /// The thread's id on its channel (`support.conversations.external_id`): Mirakl's
+    /// thread id, or the Freshdesk ticket id.
     pub thread_id: String,
 }
 

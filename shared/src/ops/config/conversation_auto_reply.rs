@@ -1,11 +1,11 @@
-//! `conversation-auto-reply`: answers routine customer messages (Mirakl M10, M12) and
-//! hands the rest to a person.
+//! `conversation-auto-reply`: answers routine customer messages (Mirakl M10, M12;
+//! Freshdesk's ticket reply) and hands the rest to a person.
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{DatabaseSettings, FromEnvironment, MiraklSettings, Variables};
+use super::{DatabaseSettings, FreshdeskSettings, FromEnvironment, MiraklSettings, Variables};
 
 /// How long after an automatic reply in a thread no other is sent there, unless set.
 pub const DEFAULT_COOLING_OFF: Duration = Duration::from_secs(60 * 60);
@@ -65,6 +65,9 @@ pub struct AutoReplySettings {
     pub database: DatabaseSettings,
     /// M10 and M12.
     pub mirakl: MiraklSettings,
+    /// The helpdesk whose tickets are answered (`FRESHDESK_API_KEY`, `FRESHDESK_DOMAIN`,
+    /// `FRESHDESK_BASE_URL`); without it, a ticket's message fails for a person.
+    pub freshdesk: Option<FreshdeskSettings>,
     /// `AUTO_REPLY_MODE` (default `shadow`: a deployment answers nobody until the
     /// seller has seen its decisions and turned it `on`).
     pub mode: AutoReplyMode,
@@ -82,6 +85,7 @@ impl FromEnvironment for AutoReplySettings {
         Self {
             database: DatabaseSettings::read(vars),
             mirakl: MiraklSettings::read(vars),
+            freshdesk: FreshdeskSettings::read_optional(vars),
             mode: vars.parsed_or("AUTO_REPLY_MODE", AutoReplyMode::Shadow, str::parse),
             cooling_off: vars.parsed_or(
                 "AUTO_REPLY_COOLING_OFF_MINUTES",
@@ -163,6 +167,20 @@ mod tests {
                 "AUTO_REPLY_MAX_PER_THREAD"
             ]
         );
+    }
+
+    #[test]
+    fn answers_freshdesk_tickets_when_given_its_key_and_domain() {
+        let settings = AutoReplySettings::from_lookup(lookup(COMPLETE)).unwrap();
+        assert!(settings.freshdesk.is_none());
+        let vars = with(COMPLETE, "FRESHDESK_API_KEY", "desk-key-never-printed");
+        let err = AutoReplySettings::from_lookup(lookup(&vars)).unwrap_err();
+        assert_eq!(err.variables(), ["FRESHDESK_DOMAIN"]);
+        let vars = with(&vars, "FRESHDESK_DOMAIN", "maplerefurb.freshdesk.com");
+        let settings = AutoReplySettings::from_lookup(lookup(&vars)).unwrap();
+        let freshdesk = settings.freshdesk.clone().unwrap();
+        assert_eq!(freshdesk.base_url, "https://maplerefurb.freshdesk.com");
+        assert_hides(&format!("{settings:?}"), &["desk-key-never-printed"]);
     }
 
     #[test]

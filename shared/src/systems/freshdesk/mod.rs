@@ -12,4 +12,4 @@ pub mod ticket;
 
 pub use client::{FreshdeskClient, FreshdeskError};
 pub use conversation::FreshdeskConversation;
-pub use ticket::{html_text, FreshdeskTicket, InvalidTicket};
+pub use ticket::{html_text, text_html, FreshdeskTicket, InvalidTicket};

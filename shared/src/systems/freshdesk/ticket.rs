@@ -204,6 +204,25 @@ pub fn html_text(html: &str) -> String {
         .join("\n")
 }
 
+/// Plain text as the HTML of a reply: `<`, `>`, `&` and quotes escaped, each line
+/// break a `<br>`, so Freshdesk shows the words as written ([`html_text`] reads them
+/// back).
+pub fn text_html(text: &str) -> String {
+    let mut html = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.replace("\r\n", "\n").chars() {
+        match c {
+            '<' => html.push_str("&lt;"),
+            '>' => html.push_str("&gt;"),
+            '&' => html.push_str("&amp;"),
+            '"' => html.push_str("&quot;"),
+            '\'' => html.push_str("&#39;"),
+            '\n' => html.push_str("<br>"),
+            c => html.push(c),
+        }
+    }
+    html
+}
+
 /// The webhook fields and the API fields they are (`ticket_status` is `status`, ...).
 const WEBHOOK_NAMES: [(&str, &str); 5] = [
     ("ticket_status", "status"),
@@ -240,6 +259,20 @@ fn add_api_names(document: &mut Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replys_text_goes_out_as_html_and_reads_back_as_written() {
+        let text = "Order <245920461-A> & \"charger\":\r\nshipped today.\nTracking 123";
+        let html = text_html(text);
+        assert_eq!(
+            html,
+            "Order &lt;245920461-A&gt; &amp; &quot;charger&quot;:<br>shipped today.<br>Tracking 123"
+        );
+        assert_eq!(
+            html_text(&html),
+            "Order <245920461-A> & \"charger\":\nshipped today.\nTracking 123"
+        );
+    }
 
     #[test]
     fn a_wrapped_ticket_with_a_string_id_is_read() {
