@@ -67,21 +67,24 @@ pub fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         .collect()
 }
 
-/// POSTs `body` to `/webhooks/{source}` with `headers`.
+/// POSTs `body` to `/webhooks/{source}` with `headers`, then publishes the follow-ups
+/// as the function does once the answer has gone.
 pub async fn deliver(
     service: &WebhookService,
     source: &str,
     headers: &HeaderMap,
     body: &str,
 ) -> WebhookAnswer {
-    service
+    let answer = service
         .handle(WebhookDelivery {
             method: "POST",
             path: &format!("/webhooks/{source}"),
             headers,
             body: body.as_bytes(),
         })
-        .await
+        .await;
+    service.publish_follow_ups().await;
+    answer
 }
 
 /// A Mirakl delivery of `orders` (JSON texts), with the right secret.

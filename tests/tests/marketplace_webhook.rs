@@ -630,7 +630,7 @@ async fn a_delivery_of_150_waiting_orders_is_answered_once_and_queues_each_accep
     let answer = deliver_mirakl(&service, &orders).await;
 
     // Assert: one answer, every order recorded, 150 accept messages sent exactly once:
-    // by the handler within its publishing window, and what a busy machine left for
+    // after the answer within the publishing window, and what a busy machine left for
     // the outbox sweep by the sweep (which must not send any of them again).
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.body["orders"], 150);
@@ -677,6 +677,76 @@ async fn a_delivery_of_150_waiting_orders_is_answered_once_and_queues_each_accep
     received.sort();
     let distinct: std::collections::BTreeSet<&String> = received.iter().collect();
     assert_eq!((received.len(), distinct.len()), (150, 150));
+    aws.sqs
+        .delete_queue()
+        .queue_url(&queue_url)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_delivery_is_answered_before_its_follow_up_is_sent_and_sent_after(pool: PgPool) {
+    // Arrange: a real accept queue in the local SQS.
+    let aws = sellerops_tests::local_aws().await;
+    let queue_url = aws
+        .sqs
+        .create_queue()
+        .queue_name(sellerops_tests::unique_name("accept-after"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let publisher = sellerops::ops::outbox::OutboxPublisher {
+        sqs: aws.sqs.clone(),
+        queues: sellerops::ops::config::QueueUrls {
+            accept: Some(queue_url.clone()),
+            ..Default::default()
+        },
+    };
+    let service = webhook_service(&pool, Some(publisher));
+    let body = format!(
+        "[{}]",
+        mirakl_order("BBY-AFTER-1", "WAITING_ACCEPTANCE", "2026-03-02T14:18:45Z")
+    );
+    let unpublished = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, i64>("select count(*) from ops.outbox where published_at is null")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+
+    // Act 1: the handler alone, as API Gateway waits for it.
+    let answer = service
+        .handle(WebhookDelivery {
+            method: "POST",
+            path: "/webhooks/mirakl",
+            headers: &headers(&[("x-webhook-secret", MIRAKL_SECRET)]),
+            body: body.as_bytes(),
+        })
+        .await;
+
+    // Assert 1: answered with the follow-up committed, not yet sent.
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(unpublished(pool.clone()).await, 1);
+
+    // Act 2: what the function does once the answer has gone.
+    service.publish_follow_ups().await;
+
+    // Assert 2
+    assert_eq!(unpublished(pool.clone()).await, 0);
+    let sent = aws
+        .sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(sent.len(), 1);
     aws.sqs
         .delete_queue()
         .queue_url(&queue_url)

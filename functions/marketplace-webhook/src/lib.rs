@@ -1,10 +1,52 @@
 //! marketplace-webhook: API Gateway (HTTP API, payload v2) in front of
 //! [`sellerops::flows::webhooks::WebhookService`]. This crate only translates HTTP.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use lambda_http::http::header::{HeaderValue, CONTENT_TYPE};
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::lambda_runtime::LambdaInvocation;
+use lambda_http::{Body, Error, Request, Response, Service};
 use sellerops::flows::webhooks::{WebhookAnswer, WebhookDelivery, WebhookService};
+
+/// The runtime's invocation service, with the follow-ups published after each answer:
+/// the inner service has posted the response to the Runtime API when its call ends,
+/// so API Gateway's caller has it, and the function publishes before it asks for the
+/// next request (the instance is not frozen while a send is on its way).
+pub struct PublishAfterAnswer<S> {
+    /// The runtime's own service, which answers the invocation.
+    pub inner: S,
+    /// The service whose deliveries' follow-ups are published.
+    pub service: &'static WebhookService,
+}
+
+impl<S> Service<LambdaInvocation> for PublishAfterAnswer<S>
+where
+    S: Service<LambdaInvocation, Response = (), Error = Error>,
+    S::Future: 'static,
+{
+    type Response = ();
+    type Error = Error;
+    // Not `Send`: the runtime's own answering future is not, and the runtime polls
+    // its invocations on its own task.
+    type Future = Pin<Box<dyn Future<Output = Result<(), Error>>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+        let answered = self.inner.call(invocation);
+        let service = self.service;
+        Box::pin(async move {
+            let outcome = answered.await;
+            service.publish_follow_ups().await;
+            outcome
+        })
+    }
+}
 
 /// Answers one API Gateway request.
 pub async fn handle(service: &WebhookService, request: Request) -> Response<Body> {

@@ -1,8 +1,11 @@
 //! marketplace-webhook: `POST /webhooks/{mirakl|shopify|freshdesk}` behind API Gateway.
 //! Settings, pool and clients are built once; each request goes to the shared
-//! webhook service.
+//! webhook service, and its follow-ups are published once the answer has gone.
 
-use lambda_http::{run, service_fn, Error, Request};
+use lambda_http::lambda_runtime::layers::TracingLayer;
+use lambda_http::tower::layer::layer_fn;
+use lambda_http::{service_fn, Error, Request};
+use marketplace_webhook::PublishAfterAnswer;
 use sellerops::flows::webhooks::WebhookService;
 use sellerops::ops::config::{FromEnvironment, MarketplaceWebhookSettings};
 use sellerops::ops::outbox::OutboxPublisher;
@@ -24,9 +27,13 @@ async fn main() -> Result<(), Error> {
             queues: settings.outbox_queues,
         }),
     );
-    let service = &service;
-    run(service_fn(move |request: Request| async move {
+    // One service for the life of the process.
+    let service: &'static WebhookService = Box::leak(Box::new(service));
+    lambda_http::runtime(service_fn(move |request: Request| async move {
         Ok::<_, Error>(marketplace_webhook::handle(service, request).await)
     }))
+    .layer(layer_fn(move |inner| PublishAfterAnswer { inner, service }))
+    .layer(TracingLayer::new())
+    .run()
     .await
 }

@@ -21,13 +21,20 @@
 //! it processed; the days of its orders are noted for the daily sales aggregates'
 //! next refresh ([`crate::flows::sales_aggregates`]), so deliveries of one day never
 //! wait for each other. A part that can never be recorded (a constraint it breaks) is rolled
-//! back to its savepoint and written to `ops.process_failures`; the rest stands. Outbox
-//! messages are published after commit, ten a `SendMessageBatch`, for at most
-//! [`PUBLISH_WINDOW`]; one not sent then, or whose send fails, waits for the poller's
-//! sweep.
+//! back to its savepoint and written to `ops.process_failures`; the rest stands.
+//!
+//! No network send is in an answer's path: the answer goes once the transaction has
+//! committed, and the outbox messages it wrote are published afterwards by
+//! [`WebhookService::publish_follow_ups`] (the function calls it once API Gateway has
+//! its response, before it takes the next request), ten a `SendMessageBatch`, for at
+//! most [`PUBLISH_WINDOW`]; one not sent then, or whose send fails, waits for the
+//! poller's sweep.
 
 pub mod inbox;
 pub mod verify;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 use chrono::Utc;
 use reqwest::header::HeaderMap;
@@ -53,10 +60,10 @@ use crate::systems::freshdesk::FreshdeskTicket;
 use crate::systems::mirakl::orders::MiraklOrder;
 use crate::systems::shopify::{ShopifyCustomer, ShopifyOrder, ShopifyTopic};
 
-/// How long after the commit the webhook starts sending follow-ups before it answers:
-/// ten a `SendMessageBatch`, so a delivery of 150 orders waiting for acceptance takes
-/// fifteen sends. A send started may still take the SDK's operation timeout; what is
-/// not sent by then waits for the outbox sweep (sync-marketplace's next run).
+/// How long after the answer the webhook starts sending follow-ups: ten a
+/// `SendMessageBatch`, so a delivery of 150 orders waiting for acceptance takes fifteen
+/// sends. A send started may still take the SDK's operation timeout; what is not sent
+/// by then waits for the outbox sweep (sync-marketplace's next run).
 pub const PUBLISH_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The header carrying a shared secret (Mirakl, Freshdesk).
@@ -138,6 +145,9 @@ pub struct WebhookService {
     settings: WebhookSettings,
     pepper: EmailPepper,
     publisher: Option<OutboxPublisher>,
+    /// Follow-ups committed by deliveries answered since the last
+    /// [`WebhookService::publish_follow_ups`], shared by the service's clones.
+    unpublished: Arc<AtomicU32>,
 }
 
 /// An authenticated delivery's body, parsed and ready to record.
@@ -177,6 +187,19 @@ impl WebhookService {
             settings,
             pepper,
             publisher,
+            unpublished: Arc::new(AtomicU32::new(0)),
+        }
+    }
+
+    /// Sends the follow-ups of the deliveries answered since the last call, starting
+    /// sends for at most [`PUBLISH_WINDOW`]; what is left waits for the outbox sweep.
+    /// Call it after the answer has gone, never before: the caller of a webhook must
+    /// not wait for SQS. Without a publisher, or with nothing committed since, it
+    /// sends nothing.
+    pub async fn publish_follow_ups(&self) {
+        let expected = self.unpublished.swap(0, Ordering::AcqRel);
+        if expected > 0 {
+            self.publish(expected).await;
         }
     }
 
@@ -385,8 +408,9 @@ impl WebhookService {
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
 
-        if recorded.follow_ups > 0 {
-            self.publish(recorded.follow_ups).await;
+        if recorded.follow_ups > 0 && self.publisher.is_some() {
+            self.unpublished
+                .fetch_add(recorded.follow_ups, Ordering::AcqRel);
         }
         // The answer says what happened: a part written to `ops.process_failures` instead
         // is named, never reported as recorded. Still 200: the delivery is stored and a
