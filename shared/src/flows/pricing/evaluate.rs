@@ -2,10 +2,15 @@
 //! page.
 //!
 //! Settings and rules are read once per run. Listings are worked through in pages
-//! ([`EvaluationOptions::page_size`]), each a few queries to load ([`super::load`]) and
-//! one transaction to write ([`super::write`]), so memory stays bounded whatever the
-//! catalogue's size: a page's facts, decisions and rendered explanations are dropped
-//! before the next page is read.
+//! ([`EvaluationOptions::page_size`]), each decided at once and written in one
+//! transaction ([`super::write`]); a page's facts, decisions and rendered explanations
+//! are dropped before the next page is decided.
+//!
+//! A full run reads everything up front, one query each: the landed cost of every
+//! variant, the offers on every tracked listing, and every listing, kept compact
+//! ([`super::load::Catalogue`]) until its page is decided. Given listings are read a
+//! page at a time, a few queries per page ([`super::load`]). When the pool has a second
+//! connection, a page is written on it while the next page is loaded and decided.
 //!
 //! Each listing is decided against the rules in its scope only, so that its
 //! explanation lists what concerns it; listings with the same rules in scope share one
@@ -28,12 +33,13 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::decision::{decide, Decision, MarginFloorSource, RuleBook};
 use super::load::{
-    load_landed_costs, load_listings, load_offers, load_rules, load_settings, ListingPage,
-    LoadError, LoadedListing, LoadedRule, PricingSettings,
+    load_all_offers, load_catalogue, load_landed_costs, load_listings, load_offers, load_rules,
+    load_settings, ListingPage, LoadError, LoadedListing, LoadedRule, PricingSettings,
 };
 use super::write::{confidence, flag_name, write_decisions, DecisionRow, Mode, WriteTally};
 use crate::ops::errors::ProcessError;
@@ -166,16 +172,25 @@ pub async fn evaluate_prices(
     let rules = load_rules(&mut conn).await?;
     report.unreadable_rules = rules.problems.len() as u64;
     let mut books = RuleBooks::new(rules.rules, now, &settings);
-    // A full run costs every variant in one pass over the bills of materials; a few
-    // listings cost only their own variants, page by page.
-    let all_costs = match selection {
-        Selection::All => Some(load_landed_costs(&mut conn, now, None).await?),
-        Selection::Listings(_) => None,
+    // A full run costs every variant in one pass over the bills of materials, and
+    // reads every tracked listing's offers in one query; a few listings cost and read
+    // only their own, page by page.
+    let (all_costs, all_offers, catalogue) = match selection {
+        Selection::All => (
+            Some(load_landed_costs(&mut conn, now, None).await?),
+            Some(load_all_offers(&mut conn, &settings.own_seller_ids).await?),
+            Some(load_catalogue(&mut conn).await?),
+        ),
+        Selection::Listings(_) => (None, None, None),
     };
     report.times.load += started.elapsed();
 
+    // A page is written on a connection of its own while the next one is loaded and
+    // decided, when the pool has one to spare.
+    let overlap = pool.options().get_max_connections() >= 2;
+    let mut writing: Option<JoinHandle<Result<WriteTally, sqlx::Error>>> = None;
     let page_size = options.page_size.max(1);
-    let mut after: Option<Uuid> = None;
+    let mut next = 0;
     let mut given = match selection {
         Selection::All => None,
         Selection::Listings(ids) => Some(ids.chunks(page_size)),
@@ -188,21 +203,22 @@ pub async fn evaluate_prices(
             break;
         }
         let started = Instant::now();
-        let page = match &mut given {
-            None => ListingPage::After {
-                after,
-                limit: i64::try_from(page_size).unwrap_or(i64::MAX),
-            },
-            Some(chunks) => match chunks.next() {
-                Some(ids) => ListingPage::Ids(ids),
+        let mut listings = match (&catalogue, &mut given) {
+            (Some(catalogue), _) => {
+                if next >= catalogue.len() {
+                    break;
+                }
+                let end = catalogue.len().min(next + page_size);
+                let page = catalogue.page(next..end);
+                next = end;
+                page
+            }
+            (None, Some(chunks)) => match chunks.next() {
+                Some(ids) => load_listings(&mut conn, ListingPage::Ids(ids)).await?,
                 None => break,
             },
+            (None, None) => break,
         };
-        let mut listings = load_listings(&mut conn, page).await?;
-        if listings.is_empty() && given.is_none() {
-            report.times.load += started.elapsed();
-            break;
-        }
         let page_costs;
         let costs = match &all_costs {
             Some(costs) => costs,
@@ -215,25 +231,55 @@ pub async fn evaluate_prices(
         for listing in &mut listings {
             listing.cost_with(costs);
         }
-        after = listings.last().map(|listing| listing.listing_id);
-        let ids: Vec<Uuid> = listings.iter().map(|l| l.listing_id).collect();
-        let offers = load_offers(&mut conn, &ids, &settings.own_seller_ids).await?;
+        let page_offers;
+        let offers = match &all_offers {
+            Some(offers) => offers,
+            None => {
+                let ids: Vec<Uuid> = listings.iter().map(|l| l.listing_id).collect();
+                page_offers = load_offers(&mut conn, &ids, &settings.own_seller_ids).await?;
+                &page_offers
+            }
+        };
         report.times.load += started.elapsed();
 
         let started = Instant::now();
-        let rows = decide_page(&mut books, &settings, &listings, &offers, &mut report);
-        drop(offers);
+        let rows = decide_page(&mut books, &settings, &listings, offers, &mut report);
         drop(listings);
         report.times.evaluate += started.elapsed();
 
         let started = Instant::now();
-        let tally = write_decisions(&mut conn, now, &rows)
-            .await
-            .map_err(EvaluationError::Write)?;
-        report.written += tally;
+        if let Some(write) = writing.take() {
+            report.written += written(write).await?;
+        }
+        if overlap && !rows.is_empty() {
+            let pool = pool.clone();
+            writing = Some(tokio::spawn(async move {
+                let mut conn = pool.acquire().await?;
+                write_decisions(&mut conn, now, &rows).await
+            }));
+        } else {
+            report.written += write_decisions(&mut conn, now, &rows)
+                .await
+                .map_err(EvaluationError::Write)?;
+        }
         report.times.write += started.elapsed();
     }
+    let started = Instant::now();
+    if let Some(write) = writing.take() {
+        report.written += written(write).await?;
+    }
+    report.times.write += started.elapsed();
     Ok(report)
+}
+
+/// Waits for one page's write, on its own connection, and tells what it wrote.
+async fn written(
+    write: JoinHandle<Result<WriteTally, sqlx::Error>>,
+) -> Result<WriteTally, EvaluationError> {
+    write
+        .await
+        .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))
+        .map_err(EvaluationError::Write)
 }
 
 /// Decides every listing of a page and returns the rows to write: those whose digest

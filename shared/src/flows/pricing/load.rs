@@ -5,10 +5,11 @@
 //! - [`load_rules`]: the active price rules, read with [`PriceRule::parse`]; a stored
 //!   rule whose config cannot be read is reported as a [`RuleProblem`] (and kept on the
 //!   rule, `pricing.price_rules.config_problem`), never a failed evaluation.
-//! - [`load_listings`]: a page of active listings with their current price, bounds,
+//! - [`load_listings`] (a page), [`load_catalogue`] (all, compact): active listings with
+//!   their current price, bounds,
 //!   margin floor, stock, category, tags, channel, landed cost at the evaluation time
 //!   (`inventory.landed_costs_at`) and what was decided for them last time.
-//! - [`load_offers`]: the offers on those listings' products (`competitors.*`), the
+//! - [`load_offers`], [`load_all_offers`]: the offers on those listings' products (`competitors.*`), the
 //!   seller's own flagged.
 //!
 //! A listing is priced when it is active and has a row in `pricing.current_prices`
@@ -18,6 +19,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use futures::TryStreamExt;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -380,6 +382,60 @@ pub async fn load_landed_costs(
         .collect())
 }
 
+/// One listing's row as the listing queries return it.
+struct ListingRow {
+    listing_id: Uuid,
+    channel: String,
+    currency: String,
+    current_price: Decimal,
+    regular_price: Decimal,
+    min_price: Option<Decimal>,
+    max_price: Option<Decimal>,
+    margin_floor_pct: Option<Decimal>,
+    apply_enabled: bool,
+    stock: i64,
+    category: Option<String>,
+    tags: Vec<String>,
+    variant_id: Uuid,
+    previous_price: Option<Decimal>,
+    previous_rule_id: Option<Uuid>,
+    previous_bound: Option<String>,
+    previous_flag: Option<String>,
+    previous_digest: Option<Vec<u8>>,
+}
+
+impl From<ListingRow> for LoadedListing {
+    fn from(row: ListingRow) -> Self {
+        LoadedListing {
+            listing_id: row.listing_id,
+            variant_id: row.variant_id,
+            facts: ListingFacts {
+                id: row.listing_id.to_string(),
+                current_price: row.current_price,
+                regular_price: row.regular_price,
+                landed_cost: None,
+                min_price: row.min_price,
+                max_price: row.max_price,
+                margin_floor_pct: row.margin_floor_pct,
+                stock: row.stock,
+                category: row.category,
+                tags: row.tags,
+            },
+            channel: row.channel,
+            currency: row.currency,
+            apply_enabled: row.apply_enabled,
+            landed_cost_currency_differs: false,
+            previous: PreviousDecision {
+                price: row.previous_price,
+                rule_id: row.previous_rule_id,
+                bound: row.previous_bound,
+                flag: row.previous_flag,
+                digest: row.previous_digest,
+            },
+        }
+    }
+}
+
 /// Which listings to load.
 #[derive(Debug, Clone, Copy)]
 pub enum ListingPage<'a> {
@@ -408,7 +464,8 @@ pub async fn load_listings(
             i64::try_from(ids.len()).unwrap_or(i64::MAX),
         ),
     };
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        ListingRow,
         r#"with page as (
                select l.id, l.channel::text as channel, l.variant_id, cp.currency, cp.price,
                       cp.regular_price, cp.min_price, cp.max_price, cp.margin_floor_pct,
@@ -468,36 +525,172 @@ pub async fn load_listings(
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| LoadedListing {
+    Ok(rows.into_iter().map(LoadedListing::from).collect())
+}
+
+/// Every active, priced listing, read in one query (one pass over each table, joined as
+/// hashes) and kept compact: the text a listing repeats (channel, currency, category,
+/// tags, last bound and flag) is kept once for all and each listing holds its number.
+/// A page is made [`LoadedListing`]s only when it is decided ([`Catalogue::page`]), so
+/// that a full run holds a few megabytes per page instead of every listing's strings.
+#[derive(Debug, Default)]
+pub struct Catalogue {
+    listings: Vec<CompactListing>,
+    texts: Vec<String>,
+    text_numbers: HashMap<String, u32>,
+    tag_sets: Vec<Vec<String>>,
+    tag_set_numbers: HashMap<Vec<String>, u32>,
+}
+
+/// A listing as a [`Catalogue`] keeps it: its texts by number.
+#[derive(Debug)]
+struct CompactListing {
+    listing_id: Uuid,
+    variant_id: Uuid,
+    channel: u32,
+    currency: u32,
+    category: Option<u32>,
+    tags: u32,
+    current_price: Decimal,
+    regular_price: Decimal,
+    min_price: Option<Decimal>,
+    max_price: Option<Decimal>,
+    margin_floor_pct: Option<Decimal>,
+    stock: i64,
+    apply_enabled: bool,
+    previous_price: Option<Decimal>,
+    previous_rule_id: Option<Uuid>,
+    previous_bound: Option<u32>,
+    previous_flag: Option<u32>,
+    previous_digest: Option<Vec<u8>>,
+}
+
+impl Catalogue {
+    /// How many listings it holds.
+    pub fn len(&self) -> usize {
+        self.listings.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.listings.is_empty()
+    }
+
+    /// Listings `range` (in listing id order), without their landed costs.
+    pub fn page(&self, range: std::ops::Range<usize>) -> Vec<LoadedListing> {
+        let text = |number: u32| self.texts[number as usize].clone();
+        self.listings[range]
+            .iter()
+            .map(|listing| LoadedListing {
+                listing_id: listing.listing_id,
+                variant_id: listing.variant_id,
+                channel: text(listing.channel),
+                currency: text(listing.currency),
+                apply_enabled: listing.apply_enabled,
+                facts: ListingFacts {
+                    id: listing.listing_id.to_string(),
+                    current_price: listing.current_price,
+                    regular_price: listing.regular_price,
+                    landed_cost: None,
+                    min_price: listing.min_price,
+                    max_price: listing.max_price,
+                    margin_floor_pct: listing.margin_floor_pct,
+                    stock: listing.stock,
+                    category: listing.category.map(text),
+                    tags: self.tag_sets[listing.tags as usize].clone(),
+                },
+                landed_cost_currency_differs: false,
+                previous: PreviousDecision {
+                    price: listing.previous_price,
+                    rule_id: listing.previous_rule_id,
+                    bound: listing.previous_bound.map(text),
+                    flag: listing.previous_flag.map(text),
+                    digest: listing.previous_digest.clone(),
+                },
+            })
+            .collect()
+    }
+
+    fn push(&mut self, row: ListingRow) {
+        let listing = CompactListing {
             listing_id: row.listing_id,
             variant_id: row.variant_id,
-            facts: ListingFacts {
-                id: row.listing_id.to_string(),
-                current_price: row.current_price,
-                regular_price: row.regular_price,
-                landed_cost: None,
-                min_price: row.min_price,
-                max_price: row.max_price,
-                margin_floor_pct: row.margin_floor_pct,
-                stock: row.stock,
-                category: row.category,
-                tags: row.tags,
+            channel: self.number_of(row.channel),
+            currency: self.number_of(row.currency),
+            category: row.category.map(|category| self.number_of(category)),
+            tags: match self.tag_set_numbers.get(&row.tags) {
+                Some(number) => *number,
+                None => {
+                    let number = self.tag_sets.len() as u32;
+                    self.tag_sets.push(row.tags.clone());
+                    self.tag_set_numbers.insert(row.tags, number);
+                    number
+                }
             },
-            channel: row.channel,
-            currency: row.currency,
+            current_price: row.current_price,
+            regular_price: row.regular_price,
+            min_price: row.min_price,
+            max_price: row.max_price,
+            margin_floor_pct: row.margin_floor_pct,
+            stock: row.stock,
             apply_enabled: row.apply_enabled,
-            landed_cost_currency_differs: false,
-            previous: PreviousDecision {
-                price: row.previous_price,
-                rule_id: row.previous_rule_id,
-                bound: row.previous_bound,
-                flag: row.previous_flag,
-                digest: row.previous_digest,
-            },
-        })
-        .collect())
+            previous_price: row.previous_price,
+            previous_rule_id: row.previous_rule_id,
+            previous_bound: row.previous_bound.map(|bound| self.number_of(bound)),
+            previous_flag: row.previous_flag.map(|flag| self.number_of(flag)),
+            previous_digest: row.previous_digest,
+        };
+        self.listings.push(listing);
+    }
+
+    fn number_of(&mut self, text: String) -> u32 {
+        if let Some(number) = self.text_numbers.get(&text) {
+            return *number;
+        }
+        let number = self.texts.len() as u32;
+        self.texts.push(text.clone());
+        self.text_numbers.insert(text, number);
+        number
+    }
+}
+
+/// Loads every active, priced listing into a [`Catalogue`], each row made compact as it
+/// arrives.
+pub async fn load_catalogue(conn: &mut PgConnection) -> Result<Catalogue, sqlx::Error> {
+    let mut catalogue = Catalogue::default();
+    let mut rows = sqlx::query_as!(
+        ListingRow,
+        r#"select l.id as "listing_id!",
+                  l.channel::text as "channel!",
+                  cp.currency::text as "currency!",
+                  cp.price as "current_price!",
+                  coalesce(cp.regular_price, cp.price) as "regular_price!",
+                  cp.min_price,
+                  cp.max_price,
+                  cp.margin_floor_pct,
+                  cp.apply_enabled as "apply_enabled!",
+                  coalesce(s.available, 0)::bigint as "stock!",
+                  p.category,
+                  p.tags as "tags!",
+                  l.variant_id as "variant_id!",
+                  cp.optimal_price as previous_price,
+                  cp.suggested_rule_id as previous_rule_id,
+                  cp.price_bound as previous_bound,
+                  cp.price_flag as previous_flag,
+                  cp.decision_digest as previous_digest
+           from catalog.shop_sku_map l
+           join pricing.current_prices cp on cp.listing_id = l.id
+           join catalog.product_variants v on v.id = l.variant_id
+           join catalog.products p on p.id = v.product_id
+           left join inventory.stock_levels s on s.variant_id = l.variant_id
+           where l.listing_status = 'active'
+           order by l.id"#,
+    )
+    .fetch(conn);
+    while let Some(row) = rows.try_next().await? {
+        catalogue.push(row);
+    }
+    Ok(catalogue)
 }
 
 /// The offers on each listing's product, the seller's own flagged, in the listing's
@@ -511,7 +704,8 @@ pub async fn load_offers(
     listing_ids: &[Uuid],
     own_seller_ids: &[String],
 ) -> Result<HashMap<Uuid, Vec<Offer>>, sqlx::Error> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        OfferRow,
         r#"select t.listing_id as "listing_id!",
                   o.seller_id as "seller!",
                   o.landed_price as "price!",
@@ -555,6 +749,69 @@ pub async fn load_offers(
     )
     .fetch_all(conn)
     .await?;
+    Ok(offers_by_listing(rows))
+}
+
+/// The offers on every tracked listing's product, as [`load_offers`] reads them, in
+/// one query.
+pub async fn load_all_offers(
+    conn: &mut PgConnection,
+    own_seller_ids: &[String],
+) -> Result<HashMap<Uuid, Vec<Offer>>, sqlx::Error> {
+    let rows = sqlx::query_as!(
+        OfferRow,
+        r#"select t.listing_id as "listing_id!",
+                  o.seller_id as "seller!",
+                  o.landed_price as "price!",
+                  o.is_buy_box as "is_buy_box!",
+                  (o.is_own or o.seller_id = any($1)) as "own!"
+           from competitors.tracked_listings t
+           join catalog.shop_sku_map l on l.id = t.listing_id
+           join competitors.offers o on o.competitor_id = t.competitor_id
+                and o.item_condition = lower(l.condition_type) and o.in_stock
+           join pricing.current_prices cp on cp.listing_id = t.listing_id
+           where o.currency = cp.currency
+           union all
+           select t.listing_id,
+                  coalesce(p.seller_name, p.seller_id, p.external_id),
+                  p.current_price,
+                  coalesce(p.buy_box_seller in (p.seller_id, p.seller_name), false),
+                  coalesce(p.seller_id = any($1), false)
+           from competitors.tracked_listings t
+           join competitors.products p on p.id = t.competitor_id
+           join pricing.current_prices cp on cp.listing_id = t.listing_id
+           where p.current_price is not null
+             and p.currency = cp.currency
+             and not exists (select 1 from competitors.offers o where o.competitor_id = p.id)
+           union all
+           select t.listing_id, p.buy_box_seller, p.buy_box_price, true,
+                  p.buy_box_seller = any($1)
+           from competitors.tracked_listings t
+           join competitors.products p on p.id = t.competitor_id
+           join pricing.current_prices cp on cp.listing_id = t.listing_id
+           where p.buy_box_price is not null
+             and p.buy_box_seller is not null
+             and p.buy_box_seller not in (coalesce(p.seller_id, ''), coalesce(p.seller_name, ''))
+             and p.currency = cp.currency
+             and not exists (select 1 from competitors.offers o where o.competitor_id = p.id)
+           order by 1, 2"#,
+        own_seller_ids,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(offers_by_listing(rows))
+}
+
+/// One offer as the offer queries return it.
+struct OfferRow {
+    listing_id: Uuid,
+    seller: String,
+    price: Decimal,
+    is_buy_box: bool,
+    own: bool,
+}
+
+fn offers_by_listing(rows: Vec<OfferRow>) -> HashMap<Uuid, Vec<Offer>> {
     let mut offers: HashMap<Uuid, Vec<Offer>> = HashMap::new();
     for row in rows {
         offers.entry(row.listing_id).or_default().push(Offer {
@@ -564,7 +821,7 @@ pub async fn load_offers(
             own: row.own,
         });
     }
-    Ok(offers)
+    offers
 }
 
 #[cfg(test)]

@@ -14,9 +14,10 @@
 //! Those are pure: no database, clock or network. Around them, the evaluation
 //! (`evaluate-pricing-rules`):
 //!
-//! - [`load`]: settings, rules, listings with landed costs, and competitor offers, a
-//!   few queries per page of listings.
-//! - [`evaluate`]: a run: load a page, decide each listing, write what changed.
+//! - [`load`]: settings, rules, listings with landed costs, and competitor offers, one
+//!   query each for a full run, a few per page for given listings.
+//! - [`evaluate`]: a run: load, decide each listing page by page, write what changed
+//!   (a page's write overlapping the next page's deciding).
 //! - [`write`]: decisions with their explanations, the summary in current prices,
 //!   price history, audit log and "apply a price change" messages, set-based.
 //! - [`message`]: the pricing queue's messages, and queueing a re-evaluation.
