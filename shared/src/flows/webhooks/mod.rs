@@ -148,6 +148,9 @@ pub struct WebhookService {
     /// Follow-ups committed by deliveries answered since the last
     /// [`WebhookService::publish_follow_ups`], shared by the service's clones.
     unpublished: Arc<AtomicU32>,
+    /// Held while a publish runs: one at a time per process, which sends what every
+    /// delivery answered before it committed.
+    publishing: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// An authenticated delivery's body, parsed and ready to record.
@@ -188,6 +191,7 @@ impl WebhookService {
             pepper,
             publisher,
             unpublished: Arc::new(AtomicU32::new(0)),
+            publishing: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -195,8 +199,15 @@ impl WebhookService {
     /// sends for at most [`PUBLISH_WINDOW`]; what is left waits for the outbox sweep.
     /// Call it after the answer has gone, never before: the caller of a webhook must
     /// not wait for SQS. Without a publisher, or with nothing committed since, it
-    /// sends nothing.
+    /// sends nothing. While another call of this process is publishing, it returns at
+    /// once and leaves its follow-ups counted for the next call (a Lambda instance
+    /// answers one request at a time, so there it always publishes; a process serving
+    /// many at once keeps one publisher instead of one per delivery, each holding a
+    /// pool connection the answers need).
     pub async fn publish_follow_ups(&self) {
+        let Ok(_publishing) = self.publishing.try_lock() else {
+            return;
+        };
         let expected = self.unpublished.swap(0, Ordering::AcqRel);
         if expected > 0 {
             self.publish(expected).await;
