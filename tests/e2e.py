@@ -38,6 +38,7 @@ Prints a closing line `N passed, M failed`; exits 1 when anything failed.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import os
@@ -61,6 +62,7 @@ INVOKE_TIMEOUT_SECONDS = 600
 WEBHOOK_ORDER = "BB-20001-A"  # the order in apigw-v2-mirakl-webhook.json
 REFUSED_ORDER = "BB-DEMO-1004-A"  # SKU-005: in the catalogue, none in stock
 UNKNOWN_SKU_ORDER = "BB-DEMO-1003-A"  # SKU-404: not in the catalogue
+HELPDESK_TICKET = 7102
 COMPLAINT_ORDER = "245923118-A"  # a demo order, recorded by the poll
 ROUTINE_THREAD = "0b6f3a9e-2d41-4c7e-9a85-e2e000000001"
 COMPLAINT_THREAD = "0b6f3a9e-2d41-4c7e-9a85-e2e000000002"
@@ -359,6 +361,17 @@ def shop_replies(thread_id: str) -> list[str]:
     return [m["body"] for m in messages if m.get("from", {}).get("type") == "SHOP_USER"]
 
 
+def ticket_replies(ticket_id: str) -> list[str]:
+    """The shop's public replies in a Freshdesk simulator ticket."""
+    credentials = base64.b64encode(f"{env('FRESHDESK_API_KEY')}:X".encode()).decode()
+    status, body = http("GET", f"{env('FRESHDESK_BASE_URL')}/api/v2/tickets/{ticket_id}/conversations",
+                        None, {"Authorization": f"Basic {credentials}"})
+    if status != 200:
+        return [f"HTTP {status}: {body!r}"]
+    return [entry.get("body_text", "") for entry in json.loads(body)
+            if not entry.get("incoming") and not entry.get("private")]
+
+
 def customer_message(thread_id: str) -> str:
     return sql(f"select m.id from support.messages m join support.conversations c "
                f"on c.id = m.conversation_id where c.channel = 'bestbuy_ca' "
@@ -384,6 +397,18 @@ def test_conversation_auto_reply() -> None:
     status, body = http("POST", f"{env('MIRAKL_BASE_URL')}/_sim/threads?replace=true",
                         json.dumps(threads).encode(), {"Content-Type": "application/json"})
     if not check("the simulator takes the two threads", status == 201, body):
+        return
+    # And a helpdesk ticket from the customer of a demo order (the address its OR11
+    # carries), asking for its tracking number; no webhook: the poll brings it.
+    ticket = {"tickets": [{
+        "id": HELPDESK_TICKET, "subject": f"Tracking number for order {COMPLAINT_ORDER}",
+        "type": "Question", "status": 2, "priority": 2, "source": 1,
+        "description_text": f"Hi, could you send me the tracking number for my order {COMPLAINT_ORDER}?",
+        "requester": {"id": 880002, "email": "daniel.demo@example.ca", "name": "Daniel K."},
+        "conversations": []}]}
+    status, body = http("POST", f"{env('FRESHDESK_BASE_URL')}/_sim/tickets?replace=true",
+                        json.dumps(ticket).encode(), {"Content-Type": "application/json"})
+    if not check("the Freshdesk simulator takes the ticket", status == 201, body):
         return
     status, answer = invoke("sync-marketplace", json.loads((EVENTS / "eventbridge-scheduled.json").read_text()))
     check("sync-marketplace polls them", status == 200 and not (isinstance(answer, dict) and "errorType" in answer),
@@ -437,6 +462,26 @@ def test_conversation_auto_reply() -> None:
           len(shop_replies(ROUTINE_THREAD)) == 1
           and sql(f"select count(*) from workflow.tasks where message_id = '{complaint_message}'") == "1",
           shop_replies(ROUTINE_THREAD))
+
+    ticket_message = sql("select m.id from support.messages m join support.conversations c "
+                         f"on c.id = m.conversation_id where c.channel = 'freshdesk' "
+                         f"and c.external_id = '{HELPDESK_TICKET}' and m.sender_type = 'customer'")
+    check("the helpdesk ticket is polled into the inbox with its customer message", ticket_message != "",
+          ticket_message)
+    decided = sql("select d.replied || '|' || coalesce(d.guard, '') || '|' || (c.order_id is not null) "
+                  "from support.reply_decisions d join support.conversations c on c.id = d.conversation_id "
+                  f"where d.message_id = '{ticket_message or uuid.UUID(int=0)}'")
+    check("its message is queued by the poll and decided once by conversation-auto-reply",
+          decided.count("|") == 2, decided or "no decision")
+    print(f"        ticket {HELPDESK_TICKET}: replied|guard|order linked = {decided}")
+    replies = ticket_replies(HELPDESK_TICKET)
+    check("the ticket has a reply in Freshdesk exactly when the decision says so, and at most one",
+          len(replies) == (1 if decided.startswith("true|") else 0), replies)
+    if decided.startswith("true|"):
+        check("the reply is recorded as sent with Freshdesk's conversation id",
+              sql("select count(*) from support.messages where message_type = 'auto_reply' "
+                  f"and in_reply_to_message_id = '{ticket_message}' and channel = 'freshdesk' "
+                  "and send_state = 'sent' and external_id is not null") == "1")
 
 
 def listing_summary(shop_sku: str) -> str:

@@ -170,13 +170,18 @@ else
     drain_queues
 fi
 
-step "Helpdesk: a Freshdesk ticket filed in the simulator, read by the poll into the one inbox"
+step "Helpdesk: two Freshdesk tickets filed in the simulator, read by the poll into the one inbox, answered or handed over"
 if ! has_function sync-marketplace; then
     not_built "sync-marketplace (it reads the helpdesk)"
 else
-    # No webhook for this one: the scheduled poll finds it (tickets, then conversations).
+    # No webhook for these: the scheduled poll finds them (tickets, then conversations)
+    # and queues the customers' unanswered messages: a missing part (a person's work)
+    # and a tracking question about an order the requester placed on Best Buy.
     demo_py tickets "$DEMO_DIR/freshdesk-tickets.json"
     demo_py invoke sync-marketplace "$EVENTS/eventbridge-scheduled.json"
+    if has_function conversation-auto-reply; then
+        drain_queues
+    fi
 fi
 
 step "Prices: costs, rules and a competitor offer (${PRICING_SQL#"$SELLEROPS_REPO_ROOT"/}), then the scheduled evaluation"
@@ -229,9 +234,9 @@ query "select o.external_id as order_ref, s.state, s.service_code, s.tracking_pi
               coalesce(s.label_s3_key, '') as label, s.shipped_at is not null as shipped
          from sales.shipments s join sales.orders o on o.id = s.order_id
         order by s.created_at"
-printf '\nCustomer messages answered automatically (support.reply_decisions; M12 sent to Mirakl)\n'
-scalar "select coalesce(string_agg(format(E'    %s (%s, %s, confidence %s): %s\n      %s',
-                                          coalesce(o.external_id, c.external_id), d.language, d.intent,
+printf '\nCustomer messages answered automatically (support.reply_decisions; Mirakl M12 or Freshdesk ticket reply)\n'
+scalar "select coalesce(string_agg(format(E'    %s %s (%s, %s, confidence %s): %s\n      %s',
+                                          c.channel, coalesce(o.external_id, c.external_id), d.language, d.intent,
                                           d.confidence, coalesce(r.send_state, 'shadow'),
                                           replace(coalesce(r.body, d.reply_body), E'\n', E'\n      ')),
                                    E'\n' order by d.decided_at), '    (none)')
@@ -241,7 +246,7 @@ scalar "select coalesce(string_agg(format(E'    %s (%s, %s, confidence %s): %s\n
           left join support.messages r on r.id = d.reply_message_id
          where d.replied"
 printf '\nCustomer messages handed to a person (workflow.tasks)\n'
-query "select coalesce(o.external_id, c.external_id) as about, d.language as lang, d.intent,
+query "select c.channel, coalesce(o.external_id, c.external_id) as about, d.language as lang, d.intent,
               coalesce(d.guard, 'shadow mode') as why_not_answered, t.title as task, s.name as stage
          from support.reply_decisions d
          join support.conversations c on c.id = d.conversation_id
