@@ -54,7 +54,7 @@ async fn main() -> ExitCode {
             }
         };
         // A scenario's switches must not reach the next one.
-        for simulator in [&stack.mirakl, &stack.canadapost] {
+        for simulator in [&stack.mirakl, &stack.canadapost, &stack.freshdesk] {
             if let Err(err) = simulator.clear_faults().await {
                 eprintln!("warning: clearing the simulators' faults: {err}");
             }

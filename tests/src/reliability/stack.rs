@@ -13,13 +13,15 @@ use lambda_runtime::{Context, LambdaEvent};
 use sellerops::flows::fulfilment::labels::LabelOptions;
 use sellerops::flows::ingest::{ImportOptions, OrderFileImporter};
 use sellerops::flows::webhooks::WebhookService;
+use sellerops::model::customer_email::EmailPepper;
 use sellerops::ops::config::{
-    AcceptOrdersSettings, FetchShippingLabelSettings, FromEnvironment, IngestOrdersFileSettings,
-    MarketplaceWebhookSettings, QueueUrls,
+    AcceptOrdersSettings, AutoReplyMode, AutoReplySettings, FetchShippingLabelSettings,
+    FromEnvironment, IngestOrdersFileSettings, MarketplaceWebhookSettings, QueueUrls,
 };
 use sellerops::ops::outbox::{OutboxPublisher, DEDUP_ATTRIBUTE};
 use sellerops::systems::aws::AwsClients;
 use sellerops::systems::canadapost::CanadaPostClient;
+use sellerops::systems::freshdesk::FreshdeskClient;
 use sellerops::systems::mirakl::MiraklClient;
 use sellerops_event_router::event::sqs_event;
 use sellerops_event_router::lambda::{batch_outcome, BatchOutcome, Invoke};
@@ -45,6 +47,8 @@ pub const INGEST: &str = "ingest-orders-file";
 pub const ACCEPT: &str = "accept-orders";
 /// See [`INGEST`].
 pub const LABEL: &str = "fetch-shipping-label";
+/// See [`INGEST`].
+pub const REPLY: &str = "conversation-auto-reply";
 
 /// The queue-triggered functions, built as their `main`s build them, run in this process
 /// so that a scenario can stop one in the middle of its work.
@@ -57,8 +61,10 @@ struct FunctionParts {
     importer: OrderFileImporter,
     mirakl: MiraklClient,
     canadapost: CanadaPostClient,
+    freshdesk: FreshdeskClient,
     accept: AcceptOrdersSettings,
     label: FetchShippingLabelSettings,
+    reply: AutoReplySettings,
 }
 
 impl Functions {
@@ -107,6 +113,21 @@ impl Functions {
                 };
                 match sqs(event) {
                     Ok(event) => fetch_shipping_label::handle(&flow, options, event)
+                        .await
+                        .map_err(|err| err.to_string())
+                        .and_then(|answer| to_json(&answer)),
+                    Err(err) => Err(err),
+                }
+            }
+            REPLY => {
+                let function = conversation_auto_reply::ConversationAutoReply::new(
+                    &parts.reply,
+                    &parts.pool,
+                    &parts.mirakl,
+                    Some(&parts.freshdesk),
+                );
+                match sqs(event) {
+                    Ok(event) => conversation_auto_reply::handle(&function, event)
                         .await
                         .map_err(|err| err.to_string())
                         .and_then(|answer| to_json(&answer)),
@@ -165,6 +186,8 @@ pub struct Stack {
     pub accept: Queue,
     /// The label queue.
     pub label: Queue,
+    /// The reply queue.
+    pub reply: Queue,
     /// The queue-triggered functions.
     pub functions: Functions,
     /// The local event router, invoking [`Stack::functions`].
@@ -177,6 +200,10 @@ pub struct Stack {
     pub mirakl: SimulatorControl,
     /// The Canada Post simulator.
     pub canadapost: SimulatorControl,
+    /// The Freshdesk simulator.
+    pub freshdesk: SimulatorControl,
+    /// The key customers' addresses are hashed with, as the functions have it.
+    pub pepper: EmailPepper,
     repo_root: PathBuf,
 }
 
@@ -187,6 +214,13 @@ impl Stack {
         let accept = AcceptOrdersSettings::from_env()?;
         let label = FetchShippingLabelSettings::from_env()?;
         let webhook = MarketplaceWebhookSettings::from_env()?;
+        // Answering, not only deciding: the suite counts replies sent.
+        let mut reply = AutoReplySettings::from_env()?;
+        reply.mode = AutoReplyMode::On;
+        let freshdesk = reply
+            .freshdesk
+            .as_ref()
+            .ok_or("FRESHDESK_API_KEY is not set")?;
         let pool = sellerops::systems::db::pool(&ingest.database, "reliability-suite")?;
         let aws = AwsClients::from_env(ingest.aws.endpoint_url.as_deref()).await;
         let importer = OrderFileImporter::new(
@@ -202,6 +236,8 @@ impl Stack {
         });
         let mirakl = MiraklClient::from_settings(&accept.mirakl, pool.clone())?;
         let canadapost = fetch_shipping_label::canadapost_client(&label, pool.clone())?;
+        let freshdesk = FreshdeskClient::from_settings(freshdesk, pool.clone())?;
+        let pepper = webhook.email_hash_pepper.clone();
         let queue = |variable: &str, function| -> Result<Queue, ScenarioError> {
             let url = std::env::var(variable).map_err(|_| format!("{variable} is not set"))?;
             Ok(Queue { url, function })
@@ -222,8 +258,10 @@ impl Stack {
             importer,
             mirakl,
             canadapost,
+            freshdesk,
             accept,
             label,
+            reply,
         }));
         let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "ca-central-1".to_owned());
         let router = Router::new(
@@ -248,8 +286,11 @@ impl Stack {
             ingest: queue("INGEST_QUEUE_URL", INGEST)?,
             accept: queue("ACCEPT_QUEUE_URL", ACCEPT)?,
             label: queue("LABEL_QUEUE_URL", LABEL)?,
+            reply: queue("REPLY_QUEUE_URL", REPLY)?,
             mirakl: simulator("MIRAKL_BASE_URL")?,
             canadapost: simulator("CANADAPOST_BASE_URL")?,
+            freshdesk: simulator("FRESHDESK_BASE_URL")?,
+            pepper,
             repo_root: std::env::var("SELLEROPS_REPO_ROOT")
                 .map(PathBuf::from)
                 .map_err(|_| "SELLEROPS_REPO_ROOT is not set")?,
@@ -455,6 +496,13 @@ impl SimulatorControl {
             )
             .into())
         }
+    }
+
+    /// Adds Freshdesk tickets (documents as the API lists them, each with its
+    /// `conversations`).
+    pub async fn add_tickets(&self, tickets: &[Value]) -> Result<(), ScenarioError> {
+        self.post("/_sim/tickets", &json!({ "tickets": tickets }))
+            .await
     }
 
     /// Adds Mirakl orders (documents as OR11 returns them).

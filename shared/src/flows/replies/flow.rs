@@ -1035,10 +1035,11 @@ fn checked(message: &ReplyMessage, found: Inbound) -> Result<Inbound, ProcessErr
     Ok(found)
 }
 
-/// A body as compared: its words, whatever spacing and line breaks the channel gave
-/// them (Mirakl may change line endings; Freshdesk's text of an HTML reply has its own).
+/// A body as compared: its characters without any white space, whatever spacing and
+/// line breaks the channel gave them (Mirakl may change line endings; the plain text
+/// Freshdesk keeps of an HTML reply may join its lines or break them anew).
 fn same_text(body: &str) -> String {
-    body.split_whitespace().collect::<Vec<_>>().join(" ")
+    body.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
 /// The channel, as a seller names it.

@@ -8,6 +8,7 @@ mod acceptance;
 mod ingest;
 mod labels;
 mod outbox;
+mod replies;
 mod stock;
 mod webhooks;
 
@@ -97,6 +98,12 @@ pub fn all() -> Vec<Scenario> {
         Scenario {
             name: "label: crash between answer and DB write",
             run: |stack| Box::pin(async move { labels::crash_after_purchase(&stack).await }),
+        },
+        Scenario {
+            name: "reply: 5xx after Freshdesk kept it",
+            run: |stack| {
+                Box::pin(async move { replies::freshdesk_error_after_reply(&stack).await })
+            },
         },
     ]
 }

@@ -382,18 +382,34 @@ impl Helpdesk {
     }
 }
 
+/// The plain text Freshdesk keeps beside a body (`body_text`): tags dropped, a line
+/// break for each `<br>` and block, the common entities decoded.
 fn strip_tags(html: &str) -> String {
     let mut text = String::with_capacity(html.len());
-    let mut in_tag = false;
+    let mut tag: Option<String> = None;
     for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            c if !in_tag => text.push(c),
-            _ => {}
+        match (&mut tag, c) {
+            (None, '<') => tag = Some(String::new()),
+            (Some(name), '>') => {
+                let name = name.trim_start_matches('/').to_ascii_lowercase();
+                let name = name.split([' ', '/']).next().unwrap_or_default();
+                if matches!(name, "br" | "p" | "div" | "li") {
+                    text.push('\n');
+                }
+                tag = None;
+            }
+            (Some(name), c) => name.push(c),
+            (None, c) => text.push(c),
         }
     }
-    text.trim().to_owned()
+    text.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+        .trim()
+        .to_owned()
 }
 
 #[cfg(test)]
