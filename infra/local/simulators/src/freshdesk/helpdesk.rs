@@ -421,6 +421,14 @@ mod tests {
     }
 
     #[test]
+    fn a_replys_plain_text_keeps_its_lines_and_decodes_entities() {
+        assert_eq!(
+            strip_tags("<div>Your order ships today.<br>Suivi : l&#39;envoi &amp; co &lt;3</div>"),
+            "Your order ships today.\nSuivi : l'envoi & co <3"
+        );
+    }
+
+    #[test]
     fn the_limit_turns_calls_away_until_the_minute_ends() {
         let mut desk = Helpdesk::default();
         assert_eq!(desk.allow(at("2026-11-30T09:00:00Z")), Allowance::Unlimited);
