@@ -43,8 +43,9 @@ async fn helpdesk_replies(stack: &Stack, ticket_id: u64) -> Result<u64, Scenario
 /// again until it is settled. One reply in the ticket, one recorded as sent.
 pub async fn freshdesk_error_after_reply(stack: &Stack) -> Result<Tally, ScenarioError> {
     let (order_id, ticket_id, requester) =
-        ("REL-REPLY-5XX-A", 9301_u64, "reliability.reply@example.ca");
-    // The requester's order, waiting for acceptance, due to ship in three days. Its
+        ("309930011-A", 9301_u64, "reliability.reply@example.ca");
+    // The requester's order (a Best Buy number, as customers write it), waiting for
+    // acceptance, due to ship in three days. Its
     // acceptance is not this scenario's: its message is taken off the queue.
     let mut order: Value = serde_json::from_str(&waiting_order(order_id))?;
     order["customer_notification_email"] = json!(requester);
