@@ -48,6 +48,8 @@ pub async fn freshdesk_error_after_reply(stack: &Stack) -> Result<Tally, Scenari
     // acceptance, due to ship in three days. Its
     // acceptance is not this scenario's: its message is taken off the queue.
     let mut order: Value = serde_json::from_str(&waiting_order(order_id))?;
+    // A customer of their own: the fixture's customer is every other scenario's.
+    order["customer"]["customer_id"] = json!("BBY-CUST-RELIABILITY-REPLY");
     order["customer_notification_email"] = json!(requester);
     order["shipping_deadline"] = json!((Utc::now() + chrono::Duration::days(3)).to_rfc3339());
     place_orders(stack, &[order.to_string()]).await?;
