@@ -66,7 +66,10 @@ pub async fn freshdesk_error_after_reply(stack: &Stack) -> Result<Tally, Scenari
         "custom_fields": {}, "conversations": [],
         "requester": {"id": 990_001, "email": requester, "name": "Rel Customer"}
     });
-    stack.freshdesk.add_tickets(&[document.clone()]).await?;
+    stack
+        .freshdesk
+        .add_tickets(std::slice::from_ref(&document))
+        .await?;
     let ticket = FreshdeskTicket::from_api(document).map_err(|err| err.to_string())?;
     let mut tx = stack.pool.begin().await?;
     let recorded = record_ticket(&mut tx, HELPDESK, &ticket, &stack.pepper).await?;
