@@ -502,3 +502,117 @@ async fn a_stored_rule_that_cannot_be_read_is_a_data_problem_not_a_failed_run(po
             .expect("data problem");
     assert!(detail.contains("match_type"), "{detail}");
 }
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_full_runs_landed_costs_are_the_databases_figures_for_every_kind_of_bill(pool: PgPool) {
+    // 300 parts, 60 sub-assemblies (some nested in others, some in loops), a chain of
+    // 12 assemblies (too deep at the top), 400 finished goods: some are parts of others,
+    // some have overrides in another currency, some parts' only price has expired, some
+    // are priced by two suppliers (the default one chosen), some bought whole.
+    // The temporary table of numbered variants lives on one connection.
+    let mut conn = pool.acquire().await.expect("connection");
+    for statement in [
+        "insert into inventory.suppliers (name, code) values ('Parts Co', 'PARTS'), ('Importer', 'IMPORT')",
+        "insert into catalog.products (id, name, product_kind, category)
+         select gen_random_uuid(), 'v ' || n, 'component', 'parts' from generate_series(1, 772) n",
+        "insert into catalog.product_variants (product_id, internal_sku)
+         select id, 'V-' || name from catalog.products",
+        "create temporary table vs as
+         select v.id, split_part(p.name, ' ', 2)::int as n
+         from catalog.products p join catalog.product_variants v on v.product_id = p.id",
+        // Parts 1-300: a current price, USD on every 17th; every 7th expired instead;
+        // every 5th also priced by the importer, the default supplier on every 10th.
+        "insert into inventory.component_prices
+             (component_variant_id, supplier_id, unit_cost, currency, valid_from, valid_to,
+              import_duty_pct, shipping_cost)
+         select vs.id, s.id, 1 + (vs.n % 23) * 1.37, case when vs.n % 17 = 0 then 'USD' else 'CAD' end,
+                date '2000-01-01', case when vs.n % 7 = 0 then date '2001-01-01' end,
+                (vs.n % 4) * 2.5, (vs.n % 5) * 0.35
+         from vs cross join inventory.suppliers s
+         where vs.n <= 300 and s.code = 'PARTS'",
+        "insert into inventory.component_prices
+             (component_variant_id, supplier_id, unit_cost, valid_from, import_duty_pct, shipping_cost)
+         select vs.id, s.id, 2 + (vs.n % 11) * 0.91, date '2000-01-01', 3.75, 0.15
+         from vs cross join inventory.suppliers s
+         where vs.n <= 300 and vs.n % 5 = 0 and s.code = 'IMPORT'",
+        "update catalog.product_variants v set default_supplier_id = s.id
+         from vs, inventory.suppliers s
+         where v.id = vs.id and vs.n <= 300 and vs.n % 10 = 0 and s.code = 'IMPORT'",
+        // Sub-assemblies 301-360: two or three parts; every 6th nests the previous one.
+        "insert into catalog.variant_components (variant_id, component_variant_id, quantity)
+         select a.id, p.id, 1 + (a.n % 3)
+         from vs a join vs p on p.n in ((a.n * 7) % 300 + 1, (a.n * 11) % 300 + 1)
+         where a.n between 301 and 360 on conflict do nothing",
+        "insert into catalog.variant_components (variant_id, component_variant_id, quantity, cost_override, currency)
+         select a.id, p.id, 2, case when a.n % 4 = 0 then 3.3333 end, case when a.n % 8 = 0 then 'USD' else 'CAD' end
+         from vs a join vs p on p.n = (a.n * 13) % 300 + 1
+         where a.n between 301 and 360 and a.n % 2 = 0 on conflict do nothing",
+        "insert into catalog.variant_components (variant_id, component_variant_id, quantity)
+         select a.id, b.id, 1.5 from vs a join vs b on b.n = a.n - 1
+         where a.n between 302 and 360 and a.n % 6 = 0 on conflict do nothing",
+        // Loops: 351 and 352 each other's part, and 355 -> 356 -> 357 -> 355.
+        "insert into catalog.variant_components (variant_id, component_variant_id, quantity)
+         select a.id, b.id, 1 from vs a join vs b on (a.n, b.n) in ((351, 352), (352, 351), (355, 356), (356, 357), (357, 355)) on conflict do nothing",
+        // A chain 361 -> 362 -> ... -> 372 -> part 1.
+        "insert into catalog.variant_components (variant_id, component_variant_id, quantity)
+         select a.id, b.id, 1 from vs a join vs b on b.n = a.n + 1 where a.n between 361 and 371 on conflict do nothing",
+        "insert into catalog.variant_components (variant_id, component_variant_id, quantity)
+         select a.id, b.id, 1 from vs a join vs b on b.n = 1 where a.n = 372 on conflict do nothing",
+        // Goods 373-772: parts, a sub-assembly or a link of the chain; every 9th also has
+        // an override line; every 25th is a part of the next good; every 40th has no
+        // lines at all (bought whole: priced on every 80th).
+        "insert into catalog.variant_components (variant_id, component_variant_id, quantity)
+         select g.id, p.id, 1 + (g.n % 2)
+         from vs g join vs p on p.n in ((g.n * 3) % 300 + 1, 301 + g.n % 72)
+         where g.n >= 373 and g.n % 40 <> 0 on conflict do nothing",
+        "insert into catalog.variant_components (variant_id, component_variant_id, quantity, cost_override, currency)
+         select g.id, p.id, 1, 7.125, case when g.n % 27 = 0 then 'USD' else 'CAD' end
+         from vs g join vs p on p.n = (g.n * 5) % 300 + 1
+         where g.n >= 373 and g.n % 9 = 0 and g.n % 40 <> 0
+           and (g.n * 5) % 300 + 1 <> (g.n * 3) % 300 + 1 on conflict do nothing",
+        "insert into catalog.variant_components (variant_id, component_variant_id, quantity)
+         select g.id, h.id, 1 from vs g join vs h on h.n = g.n + 1
+         where g.n >= 373 and g.n < 772 and g.n % 25 = 0 and g.n % 40 <> 0 on conflict do nothing",
+        "insert into inventory.component_prices (component_variant_id, supplier_id, unit_cost, valid_from)
+         select vs.id, s.id, 99.99, date '2000-01-01'
+         from vs cross join inventory.suppliers s
+         where vs.n >= 373 and vs.n % 80 = 0 and s.code = 'PARTS'",
+    ] {
+        sqlx::query(statement)
+            .execute(&mut *conn)
+            .await
+            .unwrap_or_else(|err| panic!("{statement}: {err}"));
+    }
+    let now = Utc::now();
+
+    let walked = sellerops::flows::pricing::landed_cost::load_all_landed_costs(&mut conn, now)
+        .await
+        .expect("landed costs walked");
+    let rows = sqlx::query(
+        "select variant_id, estimated_landed_cost, currency::text
+         from inventory.landed_costs_at($1, null) where estimated_landed_cost is not null",
+    )
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await
+    .expect("landed costs from the database");
+    let incomplete: i64 = sqlx::query_scalar(
+        "select count(*) from inventory.landed_costs_at($1, null) where estimated_landed_cost is null",
+    )
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .expect("count");
+
+    assert!(rows.len() > 500, "{} costed", rows.len());
+    assert!(incomplete > 20, "{incomplete} without a cost");
+    for row in &rows {
+        let variant: Uuid = row.get(0);
+        let cost = walked
+            .get(&variant)
+            .unwrap_or_else(|| panic!("{variant} not costed"));
+        assert_eq!(cost.amount, Some(row.get::<Decimal, _>(1)), "{variant}");
+        assert_eq!(cost.currency, row.get::<String, _>(2), "{variant}");
+    }
+    assert_eq!(walked.len(), rows.len());
+}

@@ -37,6 +37,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::decision::{decide, Decision, MarginFloorSource, RuleBook};
+use super::landed_cost::load_all_landed_costs;
 use super::load::{
     load_all_offers, load_catalogue, load_landed_costs, load_listings, load_offers, load_rules,
     load_settings, ListingPage, LoadError, LoadedListing, LoadedRule, PricingSettings,
@@ -177,7 +178,7 @@ pub async fn evaluate_prices(
     // only their own, page by page.
     let (all_costs, all_offers, catalogue) = match selection {
         Selection::All => (
-            Some(load_landed_costs(&mut conn, now, None).await?),
+            Some(load_all_landed_costs(&mut conn, now).await?),
             Some(load_all_offers(&mut conn, &settings.own_seller_ids).await?),
             Some(load_catalogue(&mut conn).await?),
         ),

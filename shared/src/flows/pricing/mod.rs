@@ -16,6 +16,8 @@
 //!
 //! - [`load`]: settings, rules, listings with landed costs, and competitor offers, one
 //!   query each for a full run, a few per page for given listings.
+//! - [`landed_cost`]: every variant's landed cost for a full run, its bills walked here
+//!   (the figures of `inventory.landed_costs_at`).
 //! - [`evaluate`]: a run: load, decide each listing page by page, write what changed
 //!   (a page's write overlapping the next page's deciding).
 //! - [`write`]: decisions with their explanations, the summary in current prices,
@@ -44,6 +46,7 @@ pub mod check;
 pub mod competitors;
 pub mod decision;
 pub mod evaluate;
+pub mod landed_cost;
 pub mod load;
 pub mod margin;
 pub mod message;
