@@ -732,9 +732,10 @@ async fn a_delivery_is_answered_before_its_follow_up_is_sent_and_sent_after(pool
     assert_eq!(unpublished(pool.clone()).await, 1);
 
     // Act 2: what the function does once the answer has gone.
-    service.publish_follow_ups().await;
+    let tally = service.publish_follow_ups().await;
 
     // Assert 2
+    assert_eq!((tally.published, tally.deferred), (1, 0));
     assert_eq!(unpublished(pool.clone()).await, 0);
     let sent = aws
         .sqs

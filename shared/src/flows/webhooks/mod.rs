@@ -54,7 +54,7 @@ use crate::model::field_path::{self, InvalidField};
 use crate::model::received::Received;
 use crate::ops::config::WebhookSettings;
 use crate::ops::errors::{error_chain, Disposition, ProcessError};
-use crate::ops::outbox::{publish_due_within, OutboxPublisher};
+use crate::ops::outbox::{publish_due_within, OutboxPublisher, PublishTally};
 use crate::ops::process_failures::{record_process_failure, ProcessFailure};
 use crate::systems::freshdesk::FreshdeskTicket;
 use crate::systems::mirakl::orders::MiraklOrder;
@@ -204,14 +204,16 @@ impl WebhookService {
     /// answers one request at a time, so there it always publishes; a process serving
     /// many at once keeps one publisher instead of one per delivery, each holding a
     /// pool connection the answers need).
-    pub async fn publish_follow_ups(&self) {
+    /// Returns what it sent and what failed (all zero when it sent nothing).
+    pub async fn publish_follow_ups(&self) -> PublishTally {
         let Ok(_publishing) = self.publishing.try_lock() else {
-            return;
+            return PublishTally::default();
         };
         let expected = self.unpublished.swap(0, Ordering::AcqRel);
-        if expected > 0 {
-            self.publish(expected).await;
+        if expected == 0 {
+            return PublishTally::default();
         }
+        self.publish(expected).await
     }
 
     /// Answers one delivery.
@@ -552,9 +554,9 @@ impl WebhookService {
         Ok(recorded)
     }
 
-    async fn publish(&self, expected: u32) {
+    async fn publish(&self, expected: u32) -> PublishTally {
         let Some(publisher) = &self.publisher else {
-            return;
+            return PublishTally::default();
         };
         let limit = i64::from(expected) + 10;
         let sent = publish_due_within(
@@ -565,15 +567,18 @@ impl WebhookService {
             PUBLISH_WINDOW,
         );
         match sent.await {
-            Ok(tally) if tally.deferred > 0 => {
-                tracing::warn!(
-                    deferred = tally.deferred,
-                    "outbox messages left for the sweep"
-                );
+            Ok(tally) => {
+                if tally.deferred > 0 {
+                    tracing::warn!(
+                        deferred = tally.deferred,
+                        "outbox messages left for the sweep"
+                    );
+                }
+                tally
             }
-            Ok(_) => {}
             Err(err) => {
                 tracing::warn!(error = %error_chain(&err), "outbox not published; left for the sweep");
+                PublishTally::default()
             }
         }
     }
