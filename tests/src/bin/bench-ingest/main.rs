@@ -14,6 +14,10 @@
 //!    process, into a fresh database) on the event S3 sends. The median of
 //!    `SMALL_FILE_RUNS`; the queue's delivery of the event, a deployment setting
 //!    (long polling, batching window), is not included.
+//! 7. For scale, a naive importer of `NAIVE_ROWS` rows: each row read and written on
+//!    its own, statement by statement in autocommit (product, variant, customer, order,
+//!    line), the daily aggregates refreshed once at the end. Its rows/s is what the
+//!    set-based import is measured against in practice.
 //!
 //! `make bench-ingest-bomb` (`bench-ingest bomb`) instead imports two hostile gzip files
 //! with the function's configured limits, each in a child process: one that expands to
@@ -48,6 +52,8 @@ const FLOOR_RATIO_TARGET: f64 = 1.2;
 /// The size of file sellers drop, timed from upload to committed rows.
 const SMALL_FILE_ROWS: u64 = 5_000;
 const SMALL_FILE_RUNS: usize = 3;
+/// The rows the naive per-row importer writes.
+const NAIVE_ROWS: u64 = 50_000;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -202,7 +208,139 @@ async fn run_benchmark(rows_arg: Option<&String>) -> BenchResult<()> {
         target: Target::None,
     }
     .print();
+    let naive = naive_rows_per_second(&admin, &work_dir).await?;
+    println!(
+        "naive       {NAIVE_ROWS} rows one at a time: {naive:.0} rows/s; the import above ran \
+         at {:.0} rows/s ({:.1}x)",
+        rows as f64 / import.seconds,
+        rows as f64 / import.seconds / naive
+    );
+    Figure {
+        name: &format!("a naive per-row importer, {NAIVE_ROWS} rows, for scale (rows/s)"),
+        value: naive,
+        unit: "rows/s",
+        anchor: None,
+        target: Target::None,
+    }
+    .print();
     Ok(())
+}
+
+/// The rows per second of the simplest importer one would write: every row of a
+/// `NAIVE_ROWS`-row file read and written on its own, one statement at a time in
+/// autocommit, into a fresh database with the real schema; the daily aggregates
+/// refreshed once at the end. No validation, no errors, no exactly-once bookkeeping,
+/// and sha256 standing in for the keyed hash, as in `sql_only_import.sql`.
+async fn naive_rows_per_second(admin: &sqlx::PgPool, work_dir: &Path) -> BenchResult<f64> {
+    let path = work_dir.join(format!("orders-{NAIVE_ROWS}.csv"));
+    write_order_file(&path, NAIVE_ROWS)?;
+    let database = ScratchDatabase::create(admin).await;
+    let result = naive_import(&database.pool, &path).await;
+    database.drop().await;
+    let (rows, seconds) = result?;
+    Ok(rows as f64 / seconds)
+}
+
+/// Imports the file row by row; returns the rows written and the seconds it took.
+async fn naive_import(pool: &sqlx::PgPool, path: &Path) -> BenchResult<(u64, f64)> {
+    let mut connection = pool.acquire().await?;
+    let file = tokio::fs::File::open(path).await?;
+    let mut reader = csv_async::AsyncReaderBuilder::new()
+        .has_headers(true)
+        .create_reader(file);
+    let mut record = csv_async::StringRecord::new();
+    let started = Instant::now();
+    let mut rows = 0_u64;
+    while reader.read_record(&mut record).await? {
+        let field = |index: usize| record.get(index).unwrap_or_default().to_owned();
+        let (order_ref, order_date, email, region) = (field(0), field(1), field(2), field(3));
+        let (sku, name, category, quantity) = (field(4), field(5), field(6), field(7));
+        let (unit_price, payment_method, currency) = (field(8), field(9), field(10));
+        sqlx::query(
+            "insert into catalog.products (sku, name, category, base_price, currency)
+             values ($1, $2, $3, $4::numeric, $5) on conflict (sku) do nothing",
+        )
+        .bind(&sku)
+        .bind(&name)
+        .bind(&category)
+        .bind(&unit_price)
+        .bind(&currency)
+        .execute(&mut *connection)
+        .await?;
+        sqlx::query(
+            "insert into catalog.product_variants
+                 (product_id, internal_sku, name, list_price, currency)
+             select id, sku, name, base_price, currency from catalog.products where sku = $1
+             on conflict (internal_sku) do nothing",
+        )
+        .bind(&sku)
+        .execute(&mut *connection)
+        .await?;
+        sqlx::query(
+            "insert into sales.customers (channel, email_hash, region, first_order_at, last_order_at)
+             values ('file_import', sha256(convert_to(lower(btrim($1)), 'UTF8')), $2,
+                     $3::timestamptz, $3::timestamptz)
+             on conflict (email_hash) where email_hash is not null do update set
+                 first_order_at = least(sales.customers.first_order_at, excluded.first_order_at),
+                 last_order_at = greatest(sales.customers.last_order_at, excluded.last_order_at)",
+        )
+        .bind(&email)
+        .bind(&region)
+        .bind(&order_date)
+        .execute(&mut *connection)
+        .await?;
+        let order_id: uuid::Uuid = sqlx::query_scalar(
+            "insert into sales.orders
+                 (channel, external_id, customer_id, status, currency, total_amount,
+                  payment_method, placed_at)
+             select 'file_import', $1, c.id, 'imported', $2, $3::int * $4::numeric,
+                    case regexp_replace(lower($5), '[^a-z]', '', 'g')
+                        when 'mpesa' then 'mpesa' when 'paystack' then 'paystack'
+                        when 'card' then 'card' when 'banktransfer' then 'bank_transfer'
+                        else 'other' end,
+                    $6::timestamptz
+             from sales.customers c
+             where c.email_hash = sha256(convert_to(lower(btrim($7)), 'UTF8'))
+             on conflict (channel, external_id) do update
+                 set total_amount = sales.orders.total_amount + excluded.total_amount
+             returning id",
+        )
+        .bind(&order_ref)
+        .bind(&currency)
+        .bind(&quantity)
+        .bind(&unit_price)
+        .bind(&payment_method)
+        .bind(&order_date)
+        .bind(&email)
+        .fetch_one(&mut *connection)
+        .await?;
+        sqlx::query(
+            "insert into sales.order_lines
+                 (order_id, line_number, external_line_id, sku, variant_id, title, quantity,
+                  unit_price, currency, line_total)
+             values ($1, (select count(*) + 1 from sales.order_lines where order_id = $1),
+                     $2, $2, (select id from catalog.product_variants where internal_sku = $2),
+                     $3, $4::int, $5::numeric, $6, $4::int * $5::numeric)
+             on conflict do nothing",
+        )
+        .bind(order_id)
+        .bind(&sku)
+        .bind(&name)
+        .bind(&quantity)
+        .bind(&unit_price)
+        .bind(&currency)
+        .execute(&mut *connection)
+        .await?;
+        rows += 1;
+    }
+    sqlx::query(
+        "select analytics.refresh_sales_aggregates_daily(
+             (select min(placed_at at time zone 'UTC')::date from sales.orders),
+             (select max(placed_at at time zone 'UTC')::date + 1 from sales.orders))",
+    )
+    .execute(&mut *connection)
+    .await?;
+    Ok((rows, started.elapsed().as_secs_f64()))
 }
 
 /// The median time from the start of a `SMALL_FILE_ROWS`-row file's upload to its rows
