@@ -1259,3 +1259,41 @@ async fn refreshing_the_noted_days_of_a_range_recomputes_each_and_takes_only_the
             .expect("notes");
     assert_eq!(noted, ["2025-04-01"]);
 }
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn refreshing_given_days_takes_their_notes_and_leaves_the_others(pool: PgPool) {
+    // Arrange: an order on 6 March; 6 and 7 March noted (as by webhooks).
+    let laptop = insert_product(&pool, "ThinkPad T480", "finished_good").await;
+    let variant = insert_variant(&pool, laptop, "T480-16-512", None).await;
+    let order = insert_order(&pool, "R-1", None, "2025-03-06T10:00:00Z").await;
+    insert_order_line(&pool, order, Some(variant), 2).await;
+    execute(
+        &pool,
+        "insert into analytics.sales_days_to_refresh (day) values ('2025-03-06'), ('2025-03-07')",
+    )
+    .await;
+
+    // Act: what an import of 5 and 6 March does as its file completes.
+    let written: i32 = sqlx::query_scalar(
+        "select analytics.refresh_sales_days(array['2025-03-06', '2025-03-05']::date[])",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("refresh");
+
+    // Assert
+    assert_eq!(written, 1);
+    let units: i32 = sqlx::query_scalar(
+        "select units from analytics.sales_aggregates_daily where day = '2025-03-06'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("the day's row");
+    assert_eq!(units, 2);
+    let noted: Vec<String> =
+        sqlx::query_scalar("select day::text from analytics.sales_days_to_refresh")
+            .fetch_all(&pool)
+            .await
+            .expect("notes");
+    assert_eq!(noted, ["2025-03-07"]);
+}
