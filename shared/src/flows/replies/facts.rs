@@ -93,7 +93,8 @@ pub(crate) struct Conversation {
     /// The thread's order: Mirakl's, or the one a ticket names when the requester
     /// placed it.
     pub order_id: Option<Uuid>,
-    /// The customer, recorded with the thread or found by their Mirakl id.
+    /// The customer: recorded with the thread or found by their Mirakl id; a ticket's
+    /// requester, found by the keyed hash of their address.
     pub customer_id: Option<Uuid>,
     /// Whom the reply addresses: the customer's Mirakl id, from the customer or the
     /// thread's participants; a ticket's requester (Freshdesk's contact id, or
@@ -101,9 +102,9 @@ pub(crate) struct Conversation {
     pub customer_participant: Option<String>,
     /// The thread's Mirakl order id, recorded as an order or not (none on a ticket).
     pub thread_order_id: Option<String>,
-    /// A ticket's requester, by the keyed hash of their address: whose orders the
-    /// ticket may be about.
-    pub requester_email_hash: Option<Vec<u8>>,
+    /// The channel of the customer's orders the text may name: Best Buy's for a
+    /// thread, any (`None`) for a ticket.
+    pub orders_channel: Option<String>,
 }
 
 /// The conversation of `inbound`, locked.
@@ -126,7 +127,7 @@ async fn lock_thread(
         Conversation,
         r#"select c.order_id, coalesce(c.customer_id, pc.id) as "customer_id?",
                 coalesce(cu.external_id, p.id) as "customer_participant?",
-                e.id as "thread_order_id?", null::bytea as requester_email_hash
+                e.id as "thread_order_id?", c.channel::text as orders_channel
          from support.conversations c
          left join lateral (
              select x ->> 'id' as id
@@ -165,12 +166,13 @@ async fn lock_ticket(
               join sales.customers oc on oc.id = o.customer_id
               where o.id = c.order_id and oc.email_hash = t.requester_email_hash)
                  as "order_id?",
-             coalesce(c.customer_id, t.customer_id) as "customer_id?",
+             (select cu.id from sales.customers cu where cu.email_hash = t.requester_email_hash)
+                 as "customer_id?",
              case when t.requester_email_hash is not null
                   then coalesce(t.data ->> 'requester_id', t.data -> 'requester' ->> 'id',
                                 'requester') end as "customer_participant?",
              null::text as "thread_order_id?",
-             t.requester_email_hash as "requester_email_hash?"
+             null::text as orders_channel
          from support.conversations c
          left join etl.freshdesk_tickets t on t.conversation_id = c.id
          where c.id = $1
@@ -280,27 +282,7 @@ pub(crate) async fn order_candidates(
         .map(OrderFacts::from);
     }
     if candidates.thread_order.is_none() && written.is_some() {
-        if let Some(email_hash) = &conversation.requester_email_hash {
-            candidates.customer_orders = sqlx::query_as!(
-                OrderRow,
-                r#"select o.id, o.external_id, o.commercial_id, o.status as "state: OrderState",
-                        o.placed_at, o.shipping_deadline as ship_by,
-                        s.state as "shipment_state?", s.carrier as "carrier?",
-                        s.tracking_pin as "tracking_pin?"
-                 from sales.customers cu
-                 join sales.orders o on o.customer_id = cu.id
-                 left join sales.shipments s on s.order_id = o.id
-                 where cu.email_hash = $1
-                 order by o.placed_at desc
-                 limit 200"#,
-                email_hash,
-            )
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .map(OrderFacts::from)
-            .collect();
-        } else if let Some(customer_id) = conversation.customer_id {
+        if let Some(customer_id) = conversation.customer_id {
             candidates.customer_orders = sqlx::query_as!(
                 OrderRow,
                 r#"select o.id, o.external_id, o.commercial_id, o.status as "state: OrderState",
@@ -308,11 +290,11 @@ pub(crate) async fn order_candidates(
                         s.state as "shipment_state?", s.carrier as "carrier?",
                         s.tracking_pin as "tracking_pin?"
                  from sales.orders o left join sales.shipments s on s.order_id = o.id
-                 where o.customer_id = $1 and o.channel = $2
+                 where o.customer_id = $1 and ($2::text is null or o.channel = $2::text::sales.channel)
                  order by o.placed_at desc
                  limit 200"#,
                 customer_id,
-                Channel::BestBuyCa.as_str(),
+                conversation.orders_channel.as_deref(),
             )
             .fetch_all(&mut *tx)
             .await?
