@@ -693,12 +693,8 @@ pub async fn load_catalogue(conn: &mut PgConnection) -> Result<Catalogue, sqlx::
     Ok(catalogue)
 }
 
-/// The offers on each listing's product, the seller's own flagged, in the listing's
-/// currency. A product whose offers the channel reported one by one (SP-API
-/// `ANY_OFFER_CHANGED`, `competitors.offers`) gives every in-stock offer in the
-/// listing's condition at its landed price, own offers flagged as recorded; any other
-/// tracked product gives its current offer, and its buy-box offer when another seller
-/// holds the buy box.
+/// The offers on each listing's product (`pricing.listing_offers`), the seller's own
+/// flagged, in the listing's currency.
 pub async fn load_offers(
     conn: &mut PgConnection,
     listing_ids: &[Uuid],
@@ -706,43 +702,11 @@ pub async fn load_offers(
 ) -> Result<HashMap<Uuid, Vec<Offer>>, sqlx::Error> {
     let rows = sqlx::query_as!(
         OfferRow,
-        r#"select t.listing_id as "listing_id!",
-                  o.seller_id as "seller!",
-                  o.landed_price as "price!",
-                  o.is_buy_box as "is_buy_box!",
-                  (o.is_own or o.seller_id = any($2)) as "own!"
-           from competitors.tracked_listings t
-           join catalog.shop_sku_map l on l.id = t.listing_id
-           join competitors.offers o on o.competitor_id = t.competitor_id
-                and o.item_condition = lower(l.condition_type) and o.in_stock
-           join pricing.current_prices cp on cp.listing_id = t.listing_id
-           where t.listing_id = any($1)
-             and o.currency = cp.currency
-           union all
-           select t.listing_id,
-                  coalesce(p.seller_name, p.seller_id, p.external_id),
-                  p.current_price,
-                  coalesce(p.buy_box_seller in (p.seller_id, p.seller_name), false),
-                  coalesce(p.seller_id = any($2), false)
-           from competitors.tracked_listings t
-           join competitors.products p on p.id = t.competitor_id
-           join pricing.current_prices cp on cp.listing_id = t.listing_id
-           where t.listing_id = any($1)
-             and p.current_price is not null
-             and p.currency = cp.currency
-             and not exists (select 1 from competitors.offers o where o.competitor_id = p.id)
-           union all
-           select t.listing_id, p.buy_box_seller, p.buy_box_price, true,
-                  p.buy_box_seller = any($2)
-           from competitors.tracked_listings t
-           join competitors.products p on p.id = t.competitor_id
-           join pricing.current_prices cp on cp.listing_id = t.listing_id
-           where t.listing_id = any($1)
-             and p.buy_box_price is not null
-             and p.buy_box_seller is not null
-             and p.buy_box_seller not in (coalesce(p.seller_id, ''), coalesce(p.seller_name, ''))
-             and p.currency = cp.currency
-             and not exists (select 1 from competitors.offers o where o.competitor_id = p.id)
+        r#"select listing_id as "listing_id!", seller as "seller!", price as "price!",
+                  is_buy_box as "is_buy_box!",
+                  (own or coalesce(own_key = any($2), false)) as "own!"
+           from pricing.listing_offers
+           where listing_id = any($1)
            order by 1, 2"#,
         listing_ids,
         own_seller_ids,
@@ -760,40 +724,10 @@ pub async fn load_all_offers(
 ) -> Result<HashMap<Uuid, Vec<Offer>>, sqlx::Error> {
     let rows = sqlx::query_as!(
         OfferRow,
-        r#"select t.listing_id as "listing_id!",
-                  o.seller_id as "seller!",
-                  o.landed_price as "price!",
-                  o.is_buy_box as "is_buy_box!",
-                  (o.is_own or o.seller_id = any($1)) as "own!"
-           from competitors.tracked_listings t
-           join catalog.shop_sku_map l on l.id = t.listing_id
-           join competitors.offers o on o.competitor_id = t.competitor_id
-                and o.item_condition = lower(l.condition_type) and o.in_stock
-           join pricing.current_prices cp on cp.listing_id = t.listing_id
-           where o.currency = cp.currency
-           union all
-           select t.listing_id,
-                  coalesce(p.seller_name, p.seller_id, p.external_id),
-                  p.current_price,
-                  coalesce(p.buy_box_seller in (p.seller_id, p.seller_name), false),
-                  coalesce(p.seller_id = any($1), false)
-           from competitors.tracked_listings t
-           join competitors.products p on p.id = t.competitor_id
-           join pricing.current_prices cp on cp.listing_id = t.listing_id
-           where p.current_price is not null
-             and p.currency = cp.currency
-             and not exists (select 1 from competitors.offers o where o.competitor_id = p.id)
-           union all
-           select t.listing_id, p.buy_box_seller, p.buy_box_price, true,
-                  p.buy_box_seller = any($1)
-           from competitors.tracked_listings t
-           join competitors.products p on p.id = t.competitor_id
-           join pricing.current_prices cp on cp.listing_id = t.listing_id
-           where p.buy_box_price is not null
-             and p.buy_box_seller is not null
-             and p.buy_box_seller not in (coalesce(p.seller_id, ''), coalesce(p.seller_name, ''))
-             and p.currency = cp.currency
-             and not exists (select 1 from competitors.offers o where o.competitor_id = p.id)
+        r#"select listing_id as "listing_id!", seller as "seller!", price as "price!",
+                  is_buy_box as "is_buy_box!",
+                  (own or coalesce(own_key = any($1), false)) as "own!"
+           from pricing.listing_offers
            order by 1, 2"#,
         own_seller_ids,
     )
