@@ -747,7 +747,7 @@ async fn the_demo_ticket_filed_in_the_simulator_arrives_by_poll_in_the_inbox(poo
 
     let tally = sync.sync_freshdesk_tickets(Utc::now()).await.unwrap();
 
-    assert_eq!((tally.seen, tally.changed, tally.failed), (1, 1, 0));
+    assert_eq!((tally.seen, tally.changed, tally.failed), (2, 2, 0));
     let messages = inbox(&pool).await;
     assert_eq!(
         messages
@@ -757,13 +757,26 @@ async fn the_demo_ticket_filed_in_the_simulator_arrives_by_poll_in_the_inbox(poo
         [
             ("7001", "customer"),
             ("7001", "technician"),
-            ("7001", "customer")
+            ("7001", "customer"),
+            ("7002", "customer")
         ],
-        "the description and the two public entries; the private note stays out"
+        "each description and 7001's two public entries; the private note stays out"
+    );
+    // The messages no agent answered wait for a reply: 7001's last, 7002's question.
+    let queued: Vec<String> =
+        sqlx::query_scalar("select dedup_id from ops.outbox where queue_name = 'reply'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    assert!(
+        queued.contains(&"reply:freshdesk:7002:description".to_owned())
+            && !queued.contains(&"reply:freshdesk:7001:description".to_owned()),
+        "{queued:?}"
     );
     let again = sync.sync_freshdesk_tickets(Utc::now()).await.unwrap();
     assert_eq!(again.changed, 0);
-    assert_eq!(inbox(&pool).await.len(), 3);
+    assert_eq!(inbox(&pool).await.len(), 4);
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]

@@ -200,10 +200,17 @@ impl Helpdesk {
                 kept.push(id.to_string());
                 continue;
             }
-            let created = ticket.get("created_at").cloned().unwrap_or_default();
+            // An entry without a time follows the one before it by a second, as a
+            // conversation unfolds after its ticket is opened.
+            let created = ticket
+                .get("created_at")
+                .and_then(Value::as_str)
+                .and_then(parse_timestamp)
+                .unwrap_or(now);
             let entries = entries
                 .into_iter()
-                .map(|mut entry| {
+                .zip(1_i64..)
+                .map(|(mut entry, position)| {
                     if !entry.contains_key("id") {
                         entry.insert("id".into(), json!(self.conversation_id()));
                     }
@@ -211,7 +218,9 @@ impl Helpdesk {
                     entry.entry("incoming").or_insert(json!(true));
                     entry.entry("private").or_insert(json!(false));
                     entry.entry("source").or_insert(json!(0));
-                    entry.entry("created_at").or_insert(created.clone());
+                    entry.entry("created_at").or_insert_with(|| {
+                        json!(timestamp(created + chrono::Duration::seconds(position)))
+                    });
                     let at = entry.get("created_at").cloned().unwrap_or_default();
                     entry.entry("updated_at").or_insert(at);
                     Value::Object(entry)
