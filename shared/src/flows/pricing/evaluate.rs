@@ -40,7 +40,7 @@ use super::decision::{decide, Decision, MarginFloorSource, RuleBook};
 use super::landed_cost::load_all_landed_costs;
 use super::load::{
     load_all_offers, load_catalogue, load_landed_costs, load_listings, load_offers, load_rules,
-    load_settings, ListingPage, LoadError, LoadedListing, LoadedRule, PricingSettings,
+    load_settings, LoadError, LoadedListing, LoadedRule, PricingSettings,
 };
 use super::write::{confidence, flag_name, write_decisions, DecisionRow, Mode, WriteTally};
 use crate::ops::errors::ProcessError;
@@ -215,7 +215,7 @@ pub async fn evaluate_prices(
                 page
             }
             (None, Some(chunks)) => match chunks.next() {
-                Some(ids) => load_listings(&mut conn, ListingPage::Ids(ids)).await?,
+                Some(ids) => load_listings(&mut conn, ids).await?,
                 None => break,
             },
             (None, None) => break,

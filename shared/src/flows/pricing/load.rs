@@ -436,34 +436,12 @@ impl From<ListingRow> for LoadedListing {
     }
 }
 
-/// Which listings to load.
-#[derive(Debug, Clone, Copy)]
-pub enum ListingPage<'a> {
-    /// The active listings after `after` (in id order), `limit` of them.
-    After {
-        /// The last id of the previous page; `None` to start.
-        after: Option<Uuid>,
-        /// Listings per page.
-        limit: i64,
-    },
-    /// These listings (those active and priced).
-    Ids(&'a [Uuid]),
-}
-
-/// Loads a page of listings in one query, without their landed costs: see
-/// [`load_landed_costs`] and [`LoadedListing::cost_with`].
+/// Loads the given listings (those active and priced) in one query, without their
+/// landed costs: see [`load_landed_costs`] and [`LoadedListing::cost_with`].
 pub async fn load_listings(
     conn: &mut PgConnection,
-    page: ListingPage<'_>,
+    ids: &[Uuid],
 ) -> Result<Vec<LoadedListing>, sqlx::Error> {
-    let (ids, after, limit) = match page {
-        ListingPage::After { after, limit } => (None, after, limit),
-        ListingPage::Ids(ids) => (
-            Some(ids),
-            None,
-            i64::try_from(ids.len()).unwrap_or(i64::MAX),
-        ),
-    };
     let rows = sqlx::query_as!(
         ListingRow,
         r#"with page as (
@@ -472,17 +450,8 @@ pub async fn load_listings(
                       cp.apply_enabled, cp.optimal_price, cp.suggested_rule_id, cp.price_bound,
                       cp.price_flag, cp.decision_digest
                from catalog.shop_sku_map l
-               -- Both sides bounded: the merge of the two id orders starts at
-               -- the page, not at the first listing.
                join pricing.current_prices cp on cp.listing_id = l.id
-                    and cp.listing_id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000')
-               where l.listing_status = 'active'
-                 and ($1::uuid[] is null or l.id = any($1))
-                 -- Not `$2 is null or …`: an index condition in the plan the
-                 -- prepared statement keeps for every page.
-                 and l.id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000')
-               order by l.id
-               limit $3
+               where l.listing_status = 'active' and l.id = any($1)
            )
            select page.id as "listing_id!",
                   page.channel as "channel!",
@@ -519,9 +488,7 @@ pub async fn load_listings(
                where s.variant_id = page.variant_id offset 0
            ) stock on true
            order by page.id"#,
-        ids as Option<&[Uuid]>,
-        after,
-        limit,
+        ids,
     )
     .fetch_all(conn)
     .await?;
