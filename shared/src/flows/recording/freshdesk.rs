@@ -488,8 +488,7 @@ pub async fn queue_unanswered(
     conversation_id: Uuid,
 ) -> Result<u64, sqlx::Error> {
     let unanswered = sqlx::query!(
-        r#"select m.id, m.external_id as "external_id!", m.conversation_id,
-                c.external_id as "ticket_id!"
+        r#"select m.id, m.external_id as "external_id!", c.external_id as "ticket_id!"
          from support.conversations c
          join support.messages m on m.conversation_id = c.id
          where c.id = $1 and c.channel = $2::text::sales.channel
@@ -511,7 +510,7 @@ pub async fn queue_unanswered(
         .map(|m| {
             let body = ReplyMessage {
                 message_id: m.id,
-                conversation_id: m.conversation_id,
+                conversation_id,
                 thread_id: m.ticket_id,
             }
             .to_json();

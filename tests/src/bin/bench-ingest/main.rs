@@ -276,31 +276,30 @@ async fn naive_import(pool: &sqlx::PgPool, path: &Path) -> BenchResult<(u64, f64
         .bind(&sku)
         .execute(&mut *connection)
         .await?;
-        sqlx::query(
+        let customer_id: uuid::Uuid = sqlx::query_scalar(
             "insert into sales.customers (channel, email_hash, region, first_order_at, last_order_at)
              values ('file_import', sha256(convert_to(lower(btrim($1)), 'UTF8')), $2,
                      $3::timestamptz, $3::timestamptz)
              on conflict (email_hash) where email_hash is not null do update set
                  first_order_at = least(sales.customers.first_order_at, excluded.first_order_at),
-                 last_order_at = greatest(sales.customers.last_order_at, excluded.last_order_at)",
+                 last_order_at = greatest(sales.customers.last_order_at, excluded.last_order_at)
+             returning id",
         )
         .bind(&email)
         .bind(&region)
         .bind(&order_date)
-        .execute(&mut *connection)
+        .fetch_one(&mut *connection)
         .await?;
         let order_id: uuid::Uuid = sqlx::query_scalar(
             "insert into sales.orders
                  (channel, external_id, customer_id, status, currency, total_amount,
                   payment_method, placed_at)
-             select 'file_import', $1, c.id, 'imported', $2, $3::int * $4::numeric,
+             values ('file_import', $1, $7, 'imported', $2, $3::int * $4::numeric,
                     case regexp_replace(lower($5), '[^a-z]', '', 'g')
                         when 'mpesa' then 'mpesa' when 'paystack' then 'paystack'
                         when 'card' then 'card' when 'banktransfer' then 'bank_transfer'
                         else 'other' end,
-                    $6::timestamptz
-             from sales.customers c
-             where c.email_hash = sha256(convert_to(lower(btrim($7)), 'UTF8'))
+                    $6::timestamptz)
              on conflict (channel, external_id) do update
                  set total_amount = sales.orders.total_amount + excluded.total_amount
              returning id",
@@ -311,7 +310,7 @@ async fn naive_import(pool: &sqlx::PgPool, path: &Path) -> BenchResult<(u64, f64
         .bind(&unit_price)
         .bind(&payment_method)
         .bind(&order_date)
-        .bind(&email)
+        .bind(customer_id)
         .fetch_one(&mut *connection)
         .await?;
         sqlx::query(
