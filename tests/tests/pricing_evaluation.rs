@@ -333,6 +333,111 @@ async fn evaluating_again_with_nothing_changed_writes_nothing(pool: PgPool) {
     }
 }
 
+/// A listing matched to a rival's 25.00 offer, evaluated once in full: the rival's id.
+async fn matched_and_evaluated(pool: &PgPool) -> (Uuid, Uuid) {
+    let listed = costed_listing(pool, "MATCH", "10", "30", 20).await;
+    let rival = offer(pool, listed, "RIVAL", "25.00", true).await;
+    stored_rule(
+        pool,
+        "match",
+        "competitor_match",
+        100,
+        "all",
+        None,
+        json!({}),
+    )
+    .await;
+    let first = evaluate(pool, Selection::All).await;
+    assert_eq!(first.written.decisions, 1);
+    (listed, rival)
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_scheduled_run_with_nothing_changed_reads_no_listing(pool: PgPool) {
+    matched_and_evaluated(&pool).await;
+    let decisions = count(&pool, "pricing.price_decisions").await;
+
+    let scheduled = evaluate(&pool, Selection::AllUnlessUnchanged).await;
+
+    assert!(scheduled.nothing_changed);
+    assert_eq!(scheduled.listings, 0);
+    assert_eq!(scheduled.rows_written(), 0);
+    assert_eq!(count(&pool, "pricing.price_decisions").await, decisions);
+    // Asked to, a full run still decides every listing (and finds nothing to write).
+    let forced = evaluate(&pool, Selection::All).await;
+    assert!(!forced.nothing_changed);
+    assert_eq!((forced.listings, forced.unchanged), (1, 1));
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_scheduled_run_decides_again_after_any_input_changed(pool: PgPool) {
+    let (listed, rival) = matched_and_evaluated(&pool).await;
+    // Each change, then the scheduled run: it must decide again (the decision need not
+    // change), and the run after it, with nothing more changed, must not.
+    let changes = [
+        format!("update competitors.products set current_price = 24 where id = '{rival}'"),
+        format!("update pricing.current_prices set min_price = 5 where listing_id = '{listed}'"),
+        "update inventory.stock_levels set on_hand = on_hand + 1".to_owned(),
+        "update inventory.component_prices set unit_cost = unit_cost + 1".to_owned(),
+        "update pricing.price_rules set priority = priority + 1".to_owned(),
+        "insert into ops.settings (key, value) values ('pricing.default_margin_floor', '0.1')
+         on conflict (key) do update set value = excluded.value"
+            .to_owned(),
+        format!("delete from competitors.tracked_listings where listing_id = '{listed}'"),
+    ];
+    for change in changes {
+        execute(&pool, &change).await;
+        let after_change = evaluate(&pool, Selection::AllUnlessUnchanged).await;
+        let after_that = evaluate(&pool, Selection::AllUnlessUnchanged).await;
+        assert!(!after_change.nothing_changed, "{change}");
+        assert_eq!(after_change.listings, 1, "{change}");
+        assert!(after_that.nothing_changed, "{change}");
+    }
+    // The last change took the rival away: the listing is back at its own price.
+    let (suggested, _, _, _) = summary(&pool, listed).await;
+    assert_eq!(suggested, Some(dec("30.00")));
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_change_still_open_when_a_run_started_is_decided_by_the_next(pool: PgPool) {
+    let (listed, rival) = matched_and_evaluated(&pool).await;
+    let mut late = pool.begin().await.expect("begin");
+    sqlx::query("update competitors.products set current_price = 21 where id = $1")
+        .bind(rival)
+        .execute(&mut *late)
+        .await
+        .expect("competitor drops its price");
+    // A run forced while the change is uncommitted cannot see it…
+    let blind = evaluate(&pool, Selection::All).await;
+    assert_eq!(blind.written.decisions, 0);
+    late.commit().await.expect("commit");
+
+    // …so the next scheduled run decides again, and takes it.
+    let scheduled = evaluate(&pool, Selection::AllUnlessUnchanged).await;
+
+    assert!(!scheduled.nothing_changed);
+    assert_eq!(scheduled.written.decisions, 1);
+    let (suggested, _, _, _) = summary(&pool, listed).await;
+    assert_eq!(suggested, Some(dec("21.00")));
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_scheduled_run_on_the_sellers_next_day_decides_again(pool: PgPool) {
+    matched_and_evaluated(&pool).await;
+
+    let tomorrow = evaluate_prices(
+        &pool,
+        Selection::AllUnlessUnchanged,
+        Utc::now() + chrono::TimeDelta::days(1),
+        EvaluationOptions::default(),
+    )
+    .await
+    .expect("evaluation");
+
+    assert!(!tomorrow.nothing_changed);
+    assert_eq!(tomorrow.listings, 1);
+}
+
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_price_change_appends_history_and_an_audit_row_naming_the_rule(pool: PgPool) {
     let listed = costed_listing(&pool, "MATCH", "10", "30", 20).await;

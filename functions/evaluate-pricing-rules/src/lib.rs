@@ -110,7 +110,7 @@ pub async fn handle(
     let confirmed = confirm(function, plan).await;
     let report = evaluate_prices(
         function.pool,
-        Selection::All,
+        Selection::AllUnlessUnchanged,
         chrono::Utc::now(),
         function.options(plan),
     )
@@ -134,6 +134,7 @@ pub async fn handle(
     Ok(serde_json::json!({
         "listings": report.listings,
         "unchanged": report.unchanged,
+        "nothing_changed": report.nothing_changed,
         "decisions": report.written.decisions,
         "price_changes": report.written.history,
         "apply_messages": report.written.apply_messages,

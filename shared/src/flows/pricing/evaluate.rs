@@ -12,6 +12,10 @@
 //! page at a time, a few queries per page ([`super::load`]). When the pool has a second
 //! connection, a page is written on it while the next page is loaded and decided.
 //!
+//! A scheduled full run ([`Selection::AllUnlessUnchanged`]) first asks whether anything
+//! it reads changed since the last complete full run ([`super::unchanged`]); when
+//! nothing did, it stops there.
+//!
 //! Each listing is decided against the rules in its scope only, so that its
 //! explanation lists what concerns it; listings with the same rules in scope share one
 //! [`RuleBook`] (their windows worked out once).
@@ -42,6 +46,7 @@ use super::load::{
     load_all_offers, load_catalogue, load_landed_costs, load_listings, load_offers, load_rules,
     load_settings, LoadError, LoadedListing, LoadedRule, PricingSettings,
 };
+use super::unchanged::{self, unchanged_until};
 use super::write::{confidence, flag_name, write_decisions, DecisionRow, Mode, WriteTally};
 use crate::ops::errors::ProcessError;
 
@@ -50,6 +55,9 @@ use crate::ops::errors::ProcessError;
 pub enum Selection<'a> {
     /// Every active listing with a current price.
     All,
+    /// Every active listing with a current price, unless nothing the run reads changed
+    /// since the last complete full run ([`super::unchanged`]): the schedule's.
+    AllUnlessUnchanged,
     /// These listings (those not active or without a current price are passed over).
     Listings(&'a [Uuid]),
 }
@@ -97,6 +105,9 @@ pub struct EvaluationReport {
     pub listings: u64,
     /// Listings whose decision was the same as stored: nothing written.
     pub unchanged: u64,
+    /// Whether a full run stopped at once, nothing it reads having changed since the
+    /// last complete one ([`super::unchanged`]): no listing loaded, nothing written.
+    pub nothing_changed: bool,
     /// Rows written, by table.
     pub written: WriteTally,
     /// Listings left at their price for want of a landed cost.
@@ -169,15 +180,29 @@ pub async fn evaluate_prices(
     let mut report = EvaluationReport::default();
     let started = Instant::now();
     let mut conn = pool.acquire().await?;
+    // Taken first: a change committed after this counts as new for the next run.
+    let since = match selection {
+        Selection::All | Selection::AllUnlessUnchanged => {
+            Some(unchanged::check(&mut conn, now).await?)
+        }
+        Selection::Listings(_) => None,
+    };
+    let skip_unchanged = matches!(selection, Selection::AllUnlessUnchanged);
+    if skip_unchanged && since.as_ref().is_some_and(|since| since.nothing_changed) {
+        report.nothing_changed = true;
+        report.times.load += started.elapsed();
+        return Ok(report);
+    }
     let settings = load_settings(&mut conn).await?;
     let rules = load_rules(&mut conn).await?;
     report.unreadable_rules = rules.problems.len() as u64;
+    let until = unchanged_until(&rules.rules, now, settings.time_zone);
     let mut books = RuleBooks::new(rules.rules, now, &settings);
     // A full run costs every variant in one pass over the bills of materials, and
     // reads every tracked listing's offers in one query; a few listings cost and read
     // only their own, page by page.
     let (all_costs, all_offers, catalogue) = match selection {
-        Selection::All => (
+        Selection::All | Selection::AllUnlessUnchanged => (
             Some(load_all_landed_costs(&mut conn, now).await?),
             Some(load_all_offers(&mut conn, &settings.own_seller_ids).await?),
             Some(load_catalogue(&mut conn).await?),
@@ -193,7 +218,7 @@ pub async fn evaluate_prices(
     let page_size = options.page_size.max(1);
     let mut next = 0;
     let mut given = match selection {
-        Selection::All => None,
+        Selection::All | Selection::AllUnlessUnchanged => None,
         Selection::Listings(ids) => Some(ids.chunks(page_size)),
     };
     loop {
@@ -268,6 +293,11 @@ pub async fn evaluate_prices(
     let started = Instant::now();
     if let Some(write) = writing.take() {
         report.written += written(write).await?;
+    }
+    if let Some(since) = since.filter(|_| !report.stopped_short) {
+        unchanged::record_complete(&mut conn, &since, until)
+            .await
+            .map_err(EvaluationError::Write)?;
     }
     report.times.write += started.elapsed();
     Ok(report)

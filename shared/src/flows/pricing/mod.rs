@@ -20,6 +20,8 @@
 //!   (the figures of `inventory.landed_costs_at`).
 //! - [`evaluate`]: a run: load, decide each listing page by page, write what changed
 //!   (a page's write overlapping the next page's deciding).
+//! - [`unchanged`]: whether anything a full run reads changed since the last complete
+//!   one (a run with nothing changed stops at once).
 //! - [`write`]: decisions with their explanations, the summary in current prices,
 //!   price history, audit log and "apply a price change" messages, set-based.
 //! - [`message`]: the pricing queue's messages, and queueing a re-evaluation.
@@ -54,6 +56,7 @@ pub mod offer_changes;
 pub mod rule_store;
 pub mod rules;
 pub mod schedule;
+pub mod unchanged;
 pub mod write;
 
 pub use decision::{decide, Bound, Decision, Explanation, Flag, ListingFacts, Offer, RuleBook};

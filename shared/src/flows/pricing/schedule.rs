@@ -131,6 +131,20 @@ impl PriceWindow {
             }
         }
     }
+
+    /// The first instant after `now` at which the window may open or close: when it
+    /// closes if it is open (a firing within it keeps it open longer), the next firing
+    /// if it is closed, none if it never fires again.
+    pub fn next_edge(&self, now: DateTime<Utc>, time_zone: Tz) -> Option<DateTime<Utc>> {
+        match self.state_at(now, time_zone) {
+            WindowState::Open { closes_at, .. } => Some(closes_at.with_timezone(&Utc)),
+            WindowState::Closed { .. } => self
+                .cron
+                .find_next_occurrence(&now.with_timezone(&time_zone), false)
+                .ok()
+                .map(|fires| fires.with_timezone(&Utc)),
+        }
+    }
 }
 
 /// Where the evaluation time falls against a rule's window.
