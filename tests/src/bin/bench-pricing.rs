@@ -48,7 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .execute(&mut admin)
         .await?;
     let pool = PgPoolOptions::new()
-        .max_connections(2)
+        .max_connections(3)
         .connect(&bench_url)
         .await?;
     sellerops::MIGRATOR.run(&pool).await?;

@@ -9,8 +9,9 @@
 //! A full run reads everything up front, one query each: the landed cost of every
 //! variant, the offers on every tracked listing, and every listing, kept compact
 //! ([`super::load::Catalogue`]) until its page is decided. Given listings are read a
-//! page at a time, a few queries per page ([`super::load`]). When the pool has a second
-//! connection, a page is written on it while the next page is loaded and decided.
+//! page at a time, a few queries per page ([`super::load`]). Pages are written on
+//! connections of their own while the next page is loaded and decided, as many at once
+//! as the pool has connections besides the one that loads.
 //!
 //! A scheduled full run ([`Selection::AllUnlessUnchanged`]) first asks whether anything
 //! it reads changed since the last complete full run ([`super::unchanged`]); when
@@ -29,7 +30,7 @@
 //! stored for the listing, nothing is written; otherwise the explanation is rendered and
 //! the decision written ([`super::write`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -85,7 +86,7 @@ impl Default for EvaluationOptions {
 
 /// Listings per page: large enough that a full run is a few dozen statements, small
 /// enough that a page's explanations stay a few megabytes.
-pub const DEFAULT_PAGE_SIZE: usize = 5_000;
+pub const DEFAULT_PAGE_SIZE: usize = 2_500;
 
 /// Time spent in each phase of a run.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -211,10 +212,10 @@ pub async fn evaluate_prices(
     };
     report.times.load += started.elapsed();
 
-    // A page is written on a connection of its own while the next one is loaded and
-    // decided, when the pool has one to spare.
-    let overlap = pool.options().get_max_connections() >= 2;
-    let mut writing: Option<JoinHandle<Result<WriteTally, sqlx::Error>>> = None;
+    // Pages are written on connections of their own while the next one is loaded and
+    // decided: as many at once as the pool has connections to spare.
+    let writers = pool.options().get_max_connections().saturating_sub(1) as usize;
+    let mut writing: VecDeque<JoinHandle<Result<WriteTally, sqlx::Error>>> = VecDeque::new();
     let page_size = options.page_size.max(1);
     let mut next = 0;
     let mut given = match selection {
@@ -274,12 +275,14 @@ pub async fn evaluate_prices(
         report.times.evaluate += started.elapsed();
 
         let started = Instant::now();
-        if let Some(write) = writing.take() {
-            report.written += written(write).await?;
-        }
-        if overlap && !rows.is_empty() {
+        if writers > 0 && !rows.is_empty() {
+            if writing.len() >= writers {
+                if let Some(write) = writing.pop_front() {
+                    report.written += written(write).await?;
+                }
+            }
             let pool = pool.clone();
-            writing = Some(tokio::spawn(async move {
+            writing.push_back(tokio::spawn(async move {
                 let mut conn = pool.acquire().await?;
                 write_decisions(&mut conn, now, &rows).await
             }));
@@ -291,7 +294,7 @@ pub async fn evaluate_prices(
         report.times.write += started.elapsed();
     }
     let started = Instant::now();
-    if let Some(write) = writing.take() {
+    for write in writing {
         report.written += written(write).await?;
     }
     if let Some(since) = since.filter(|_| !report.stopped_short) {
