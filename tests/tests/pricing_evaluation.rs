@@ -295,12 +295,13 @@ async fn each_rule_type_is_loaded_and_applied(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrator = "sellerops::MIGRATOR")]
-async fn evaluating_again_with_nothing_changed_writes_nothing(pool: PgPool) {
-    let listed = costed_listing(&pool, "MATCH", "10", "30", 20).await;
-    offer(&pool, listed, "RIVAL", "25.00", true).await;
+/// A listing matched to a rival's 25.00 offer, evaluated once in full: the listing and
+/// the rival.
+async fn matched_and_evaluated(pool: &PgPool) -> (Uuid, Uuid) {
+    let listed = costed_listing(pool, "MATCH", "10", "30", 20).await;
+    let rival = offer(pool, listed, "RIVAL", "25.00", true).await;
     stored_rule(
-        &pool,
+        pool,
         "match",
         "competitor_match",
         100,
@@ -309,8 +310,14 @@ async fn evaluating_again_with_nothing_changed_writes_nothing(pool: PgPool) {
         json!({}),
     )
     .await;
-    let first = evaluate(&pool, Selection::All).await;
+    let first = evaluate(pool, Selection::All).await;
     assert_eq!(first.written.decisions, 1);
+    (listed, rival)
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn evaluating_again_with_nothing_changed_writes_nothing(pool: PgPool) {
+    let (listed, _) = matched_and_evaluated(&pool).await;
     let tables = [
         "pricing.price_decisions",
         "pricing.price_history",
@@ -331,25 +338,6 @@ async fn evaluating_again_with_nothing_changed_writes_nothing(pool: PgPool) {
     for (table, before) in tables.into_iter().zip(before) {
         assert_eq!(count(&pool, table).await, before, "{table}");
     }
-}
-
-/// A listing matched to a rival's 25.00 offer, evaluated once in full: the rival's id.
-async fn matched_and_evaluated(pool: &PgPool) -> (Uuid, Uuid) {
-    let listed = costed_listing(pool, "MATCH", "10", "30", 20).await;
-    let rival = offer(pool, listed, "RIVAL", "25.00", true).await;
-    stored_rule(
-        pool,
-        "match",
-        "competitor_match",
-        100,
-        "all",
-        None,
-        json!({}),
-    )
-    .await;
-    let first = evaluate(pool, Selection::All).await;
-    assert_eq!(first.written.decisions, 1);
-    (listed, rival)
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
