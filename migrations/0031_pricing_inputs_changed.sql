@@ -15,7 +15,8 @@ create table pricing.input_changes (
     xid        xid8 not null,
     -- The first input table the transaction wrote (for a person reading).
     table_name text not null,
-    noted_at   timestamptz not null default now()
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now()
 );
 
 -- One row: the last full evaluation that completed.
@@ -25,6 +26,8 @@ create table pricing.last_full_evaluation (
     started_at       timestamptz not null,
     completed_at     timestamptz not null,
     unchanged_until  timestamptz not null,
+    created_at       timestamptz not null default now(),
+    updated_at       timestamptz not null default now(),
     constraint last_full_evaluation_one_row check (id)
 );
 
@@ -75,3 +78,5 @@ create trigger note_pricing_input
                     margin_floor_pct, apply_enabled
     on pricing.current_prices
     for each statement execute function pricing.note_input_change();
+
+call ops.install_touch_triggers();

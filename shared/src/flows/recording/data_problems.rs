@@ -58,24 +58,32 @@ pub async fn record_data_problems(
             detail = %problem.detail, "data problem: recorded as sent");
     }
     let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    // One statement, one round trip on every recording: the problems raised (usually
+    // none) and the earlier ones this version no longer has are different rows.
     // `as _`: the macros type-check an array parameter only as `&[T]`, not the borrowed
     // or nullable elements bound here; the casts in the SQL fix each array's type.
     sqlx::query!(
-        "insert into ops.data_problems as p
-             (channel, external_id, field, kind, sent_value, expected_value, detail)
-         select $1, $2, n.field, n.kind, n.sent, n.expected, n.detail
-         from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-              as n(field, kind, sent, expected, detail)
-         on conflict on constraint data_problems_channel_external_id_field_key do update set
-             kind = excluded.kind,
-             sent_value = excluded.sent_value,
-             expected_value = excluded.expected_value,
-             detail = excluded.detail,
-             last_seen_at = now(),
-             resolved_at = null",
+        "with raised as (
+             insert into ops.data_problems as p
+                 (channel, external_id, field, kind, sent_value, expected_value, detail)
+             select $1, $2, n.field, n.kind, n.sent, n.expected, n.detail
+             from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                  as n(field, kind, sent, expected, detail)
+             on conflict on constraint data_problems_channel_external_id_field_key do update set
+                 kind = excluded.kind,
+                 sent_value = excluded.sent_value,
+                 expected_value = excluded.expected_value,
+                 detail = excluded.detail,
+                 last_seen_at = now(),
+                 resolved_at = null
+             returning p.field
+         )
+         update ops.data_problems set resolved_at = now()
+         where channel = $1 and external_id = $2 and resolved_at is null
+           and field <> all($3::text[])",
         channel.as_str(),
         external_id,
-        fields.clone() as _,
+        fields as _,
         problems.iter().map(|p| p.kind.as_str()).collect::<Vec<_>>() as _,
         problems.iter().map(|p| p.sent.as_str()).collect::<Vec<_>>() as _,
         problems
@@ -86,16 +94,6 @@ pub async fn record_data_problems(
             .iter()
             .map(|p| p.detail.as_str())
             .collect::<Vec<_>>() as _,
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        "update ops.data_problems set resolved_at = now()
-         where channel = $1 and external_id = $2 and resolved_at is null
-           and field <> all($3::text[])",
-        channel.as_str(),
-        external_id,
-        fields as _,
     )
     .execute(&mut *tx)
     .await?;
