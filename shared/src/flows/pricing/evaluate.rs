@@ -181,12 +181,14 @@ pub async fn evaluate_prices(
     let mut report = EvaluationReport::default();
     let started = Instant::now();
     let mut conn = pool.acquire().await?;
+    let given = match selection {
+        Selection::Listings(ids) => Some(ids),
+        Selection::All | Selection::AllUnlessUnchanged => None,
+    };
     // Taken first: a change committed after this counts as new for the next run.
-    let since = match selection {
-        Selection::All | Selection::AllUnlessUnchanged => {
-            Some(unchanged::check(&mut conn, now).await?)
-        }
-        Selection::Listings(_) => None,
+    let since = match given {
+        None => Some(unchanged::check(&mut conn, now).await?),
+        Some(_) => None,
     };
     let skip_unchanged = matches!(selection, Selection::AllUnlessUnchanged);
     if skip_unchanged && since.as_ref().is_some_and(|since| since.nothing_changed) {
@@ -202,13 +204,13 @@ pub async fn evaluate_prices(
     // A full run costs every variant in one pass over the bills of materials, and
     // reads every tracked listing's offers in one query; a few listings cost and read
     // only their own, page by page.
-    let (all_costs, all_offers, catalogue) = match selection {
-        Selection::All | Selection::AllUnlessUnchanged => (
+    let (all_costs, all_offers, catalogue) = match given {
+        None => (
             Some(load_all_landed_costs(&mut conn, now).await?),
             Some(load_all_offers(&mut conn, &settings.own_seller_ids).await?),
             Some(load_catalogue(&mut conn).await?),
         ),
-        Selection::Listings(_) => (None, None, None),
+        Some(_) => (None, None, None),
     };
     report.times.load += started.elapsed();
 
@@ -218,10 +220,7 @@ pub async fn evaluate_prices(
     let mut writing: VecDeque<JoinHandle<Result<WriteTally, sqlx::Error>>> = VecDeque::new();
     let page_size = options.page_size.max(1);
     let mut next = 0;
-    let mut given = match selection {
-        Selection::All | Selection::AllUnlessUnchanged => None,
-        Selection::Listings(ids) => Some(ids.chunks(page_size)),
-    };
+    let mut given = given.map(|ids| ids.chunks(page_size));
     loop {
         if options.deadline.is_some_and(|deadline| {
             deadline.saturating_duration_since(Instant::now()) < options.page_time
