@@ -305,11 +305,20 @@ async fn order_invalid_state_is_reconciled_by_reading_the_orders_state(pool: PgP
     assert_eq!(outcome, AcceptOutcome::Reconciled("CANCELED".into()));
     assert_eq!(stock_of(&pool, laptop).await, (5, 0));
     assert_eq!(statuses(&pool, &order).await[0].0, "CANCELED");
-    let labels: i64 = sqlx::query_scalar("select count(*) from ops.outbox")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(labels, 0);
+    let queued: Vec<(String, String)> = sqlx::query_as(
+        "select queue_name, message_body->>'reason' from ops.outbox order by dedup_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        queued,
+        [
+            ("pricing".to_owned(), "stock_changed".to_owned()),
+            ("pricing".to_owned(), "stock_changed".to_owned())
+        ],
+        "no label; the laptop's price re-evaluated as its stock was reserved and given back"
+    );
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]

@@ -5,6 +5,9 @@
 use chrono::Utc;
 use rust_decimal::Decimal;
 use sellerops::flows::pricing::rule_store::{create_price_rule, NewPriceRule, RuleWriteError};
+use sellerops::flows::pricing::supplier_prices::{
+    record_supplier_price, SupplierPrice, SupplierPriceError, COST_CHANGED,
+};
 use sellerops::flows::pricing::{evaluate_prices, EvaluationOptions, EvaluationReport, Selection};
 use sellerops_tests::pricing::{
     bom, count, dec, execute, listing, offer, price, stored_rule, supplier, variant,
@@ -708,4 +711,133 @@ async fn a_full_runs_landed_costs_are_the_databases_figures_for_every_kind_of_bi
         assert_eq!(cost.currency, row.get::<String, _>(2), "{variant}");
     }
     assert_eq!(walked.len(), rows.len());
+}
+
+/// The "re-evaluate these listings" messages queued so far, oldest first: (reason,
+/// listing ids).
+async fn queued_reevaluations(pool: &PgPool) -> Vec<(String, Vec<Uuid>)> {
+    let bodies: Vec<serde_json::Value> = sqlx::query_scalar(
+        "select message_body from ops.outbox
+         where queue_name = 'pricing' and message_body->>'kind' = 'reevaluate_listings'
+         order by dedup_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    bodies
+        .into_iter()
+        .map(|body| {
+            let listings = body["listing_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|id| id.as_str().unwrap().parse().unwrap())
+                .collect();
+            (body["reason"].as_str().unwrap().to_owned(), listings)
+        })
+        .collect()
+}
+
+fn supplier_price(component: Uuid, supplier: Uuid, unit_cost: &str) -> SupplierPrice {
+    SupplierPrice {
+        component_variant_id: component,
+        supplier_id: supplier,
+        unit_cost: dec(unit_cost),
+        currency: "CAD".into(),
+        min_quantity: 1,
+        valid_from: chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
+        valid_to: None,
+        import_duty_pct: dec("0"),
+        shipping_cost: dec("0"),
+    }
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_supplier_price_change_re_evaluates_the_listings_whose_landed_cost_it_feeds(
+    pool: PgPool,
+) {
+    // Arrange: a chip goes into a board, the board into a kit; the chip and the kit are
+    // listed (the kit twice), the board is not; a case is listed and has no chip.
+    let maker = supplier(&pool, "Parts Co").await;
+    let kit = variant(&pool, "KIT", None, &[]).await;
+    let board = variant(&pool, "BOARD", None, &[]).await;
+    let chip = variant(&pool, "CHIP", None, &[]).await;
+    let case = variant(&pool, "CASE", None, &[]).await;
+    bom(&pool, board, chip, "1").await;
+    bom(&pool, kit, board, "2").await;
+    bom(&pool, kit, case, "1").await;
+    price(&pool, chip, maker, "10", "2000-01-01", OPEN, "0", "0").await;
+    price(&pool, case, maker, "5", "2000-01-01", OPEN, "0", "0").await;
+    let mut fed = vec![
+        listing(&pool, kit, "amazon", "99.00", 4).await,
+        listing(&pool, kit, "bestbuy_ca", "99.00", 4).await,
+        listing(&pool, chip, "amazon", "19.00", 40).await,
+    ];
+    fed.sort();
+    listing(&pool, case, "amazon", "15.00", 9).await;
+
+    // Act 1: the chip's price rises.
+    let mut conn = pool.acquire().await.unwrap();
+    let written = record_supplier_price(&mut conn, &supplier_price(chip, maker, "12.50"))
+        .await
+        .unwrap();
+
+    // Assert 1: stored in place, and exactly the listings built on the chip are queued.
+    assert!(
+        written.changed && written.reevaluation_queued,
+        "{written:?}"
+    );
+    assert_eq!(count(&pool, "inventory.component_prices").await, 2);
+    let row = landed(&pool, kit).await;
+    // (2 × 12.50 + 5) × 1.10
+    assert_eq!(row.get::<Decimal, _>("estimated_landed_cost"), dec("33"));
+    assert_eq!(
+        queued_reevaluations(&pool).await,
+        [(COST_CHANGED.to_owned(), fed.clone())]
+    );
+
+    // Act 2: the same price written again.
+    let again = record_supplier_price(&mut conn, &supplier_price(chip, maker, "12.5000"))
+        .await
+        .unwrap();
+
+    // Assert 2: nothing changed, nothing more queued.
+    assert_eq!(again.id, written.id);
+    assert!(!again.changed && !again.reevaluation_queued, "{again:?}");
+    assert_eq!(queued_reevaluations(&pool).await.len(), 1);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_bad_supplier_price_is_refused_naming_the_field_and_nothing_is_stored_or_queued(
+    pool: PgPool,
+) {
+    // Arrange
+    let maker = supplier(&pool, "Parts Co").await;
+    let chip = variant(&pool, "CHIP", None, &[]).await;
+    listing(&pool, chip, "amazon", "19.00", 40).await;
+    let mut conn = pool.acquire().await.unwrap();
+    let negative = supplier_price(chip, maker, "-3");
+    let unknown_supplier = supplier_price(chip, Uuid::new_v4(), "3");
+
+    // Act
+    let refused = record_supplier_price(&mut conn, &negative)
+        .await
+        .unwrap_err();
+    let failed = record_supplier_price(&mut conn, &unknown_supplier)
+        .await
+        .unwrap_err();
+
+    // Assert
+    assert!(
+        matches!(&refused, SupplierPriceError::Refused { problem, .. }
+            if problem.contains("unit_cost must not be negative")),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains(&chip.to_string()), "{refused}");
+    assert!(
+        matches!(failed, SupplierPriceError::Database { .. }),
+        "{failed}"
+    );
+    assert_eq!(count(&pool, "inventory.component_prices").await, 0);
+    assert_eq!(queued_reevaluations(&pool).await, []);
 }

@@ -90,6 +90,42 @@ async fn reservations(pool: &PgPool, external_id: &str) -> Vec<(String, String, 
     .unwrap()
 }
 
+/// The price re-evaluations queued so far, oldest first: (reason, listing ids).
+async fn queued_reevaluations(pool: &PgPool) -> Vec<(String, Vec<Uuid>)> {
+    let bodies: Vec<Value> = sqlx::query_scalar(
+        "select message_body from ops.outbox where queue_name = 'pricing' order by dedup_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    bodies
+        .into_iter()
+        .map(|body| {
+            assert_eq!(body["kind"], "reevaluate_listings", "{body}");
+            let listings = body["listing_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|id| id.as_str().unwrap().parse().unwrap())
+                .collect();
+            (body["reason"].as_str().unwrap().to_owned(), listings)
+        })
+        .collect()
+}
+
+/// The Best Buy listing of `variant`.
+async fn listing_of(pool: &PgPool, variant: Uuid) -> Uuid {
+    sqlx::query_scalar("select id from catalog.shop_sku_map where variant_id = $1")
+        .bind(variant)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+fn stock_changed(listings: &[Uuid]) -> (String, Vec<Uuid>) {
+    (stock::STOCK_CHANGED.to_owned(), listings.to_vec())
+}
+
 fn line(n: u32) -> String {
     format!("{ORDER}-{n}")
 }
@@ -292,6 +328,57 @@ async fn a_cancelled_line_and_a_line_refunded_in_full_give_back_only_their_own_s
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn stock_reserved_or_given_back_queues_a_price_re_evaluation_of_exactly_its_listings(
+    pool: PgPool,
+) {
+    // Arrange: debited, nothing reserved yet.
+    let (laptop, charger) = catalogue(&pool).await;
+    let (laptop_listing, charger_listing) = (
+        listing_of(&pool, laptop).await,
+        listing_of(&pool, charger).await,
+    );
+    let mut both = vec![laptop_listing, charger_listing];
+    both.sort();
+    let service = webhook_service(&pool, None);
+    deliver_mirakl(
+        &service,
+        &[&mirakl_order(ORDER, "SHIPPING", "2026-03-02T15:00:00Z")],
+    )
+    .await;
+    assert_eq!(queued_reevaluations(&pool).await, []);
+
+    // Act 1: accepting reserves the laptop and the chargers.
+    reserve(&pool, ORDER).await;
+
+    // Assert 1
+    assert_eq!(queued_reevaluations(&pool).await, [stock_changed(&both)]);
+
+    // Act 2: the chargers' line is cancelled, and Mirakl's delivery comes twice.
+    let one_line_cancelled = order("SHIPPING", "2026-03-02T16:00:00Z", |order| {
+        order["order_lines"][1]["order_line_state"] = "CANCELED".into();
+    });
+    deliver_mirakl(&service, &[&one_line_cancelled]).await;
+    deliver_mirakl(&service, &[&one_line_cancelled]).await;
+
+    // Assert 2: the chargers' stock came back once, and only their listing is re-evaluated.
+    assert_eq!(stock_of(&pool, charger).await, (5, 0));
+    assert_eq!(
+        queued_reevaluations(&pool).await,
+        [stock_changed(&both), stock_changed(&[charger_listing])]
+    );
+
+    // Act 3: the laptop ships; its units leave the shelf and the reservation together.
+    let shipped = order("SHIPPED", "2026-03-03T09:00:00Z", |order| {
+        order["order_lines"][1]["order_line_state"] = "CANCELED".into();
+    });
+    deliver_mirakl(&service, &[&shipped]).await;
+
+    // Assert 3: the available units did not change, so nothing more is queued.
+    assert_eq!(stock_of(&pool, laptop).await, (2, 0));
+    assert_eq!(queued_reevaluations(&pool).await.len(), 2);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn shipped_units_leave_on_hand_once_whichever_path_sees_the_shipment(pool: PgPool) {
     // Arrange
     let (laptop, charger) = catalogue(&pool).await;
@@ -441,6 +528,13 @@ async fn each_poller_run_releases_expired_reservations_of_orders_that_never_prog
     .await
     .unwrap();
     assert_eq!(decided, ["BBY-FRESH-A"], "the stuck decision is withdrawn");
+    let queued = queued_reevaluations(&pool).await;
+    let laptop_listing = listing_of(&pool, laptop).await;
+    assert_eq!(
+        queued,
+        vec![stock_changed(&[laptop_listing]); 4],
+        "three reservations and one release"
+    );
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]

@@ -19,6 +19,13 @@
 //!
 //! `inventory.order_reservations` shows each reservation as `open`, `consumed` or
 //! `released`, beside its order and reason.
+//!
+//! Prices follow stock: a reservation made or released changes its variant's available
+//! units (`on_hand - reserved`), which an `inventory_based` price rule reads, so the same
+//! transaction queues a re-evaluation of that variant's active listings
+//! ([`crate::flows::pricing::enqueue_reevaluation_of_variants`], reason
+//! [`STOCK_CHANGED`]). Consuming a reservation leaves the available units as they were
+//! (`on_hand` and `reserved` drop together), so a shipment queues none.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -28,7 +35,26 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::flows::pricing::enqueue_reevaluation_of_variants;
 use crate::systems::mirakl::order_state::OrderState;
+
+/// The reason a stock change gives the re-evaluation it queues.
+pub const STOCK_CHANGED: &str = "stock_changed";
+
+/// The available units of `variants` changed in this transaction: queues a re-evaluation
+/// of their active listings in it (none when no variant is listed).
+async fn availability_changed(
+    tx: &mut PgConnection,
+    variants: impl IntoIterator<Item = Uuid>,
+) -> Result<(), sqlx::Error> {
+    let variants: Vec<Uuid> = variants
+        .into_iter()
+        .collect::<BTreeSet<Uuid>>()
+        .into_iter()
+        .collect();
+    enqueue_reevaluation_of_variants(tx, &variants, STOCK_CHANGED).await?;
+    Ok(())
+}
 
 /// Why a reservation stopped holding stock, stored as
 /// `inventory.stock_reservations.release_reason`.
@@ -209,6 +235,7 @@ pub async fn reserve_lines(
         )
         .execute(&mut *tx)
         .await?;
+        availability_changed(tx, variants).await?;
     }
     Ok(Ok(fills))
 }
@@ -292,19 +319,22 @@ pub async fn release_reservations(
     external_line_ids: Option<&[String]>,
     reason: ReleaseReason,
 ) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query!(
+    let released: Vec<Uuid> = sqlx::query_scalar!(
         "update inventory.stock_reservations r
          set released_at = now(), release_reason = $2
          from sales.order_lines l
          where l.id = r.order_line_id and l.order_id = $1 and r.released_at is null
-           and ($3::text[] is null or l.external_line_id = any($3))",
+           and ($3::text[] is null or l.external_line_id = any($3))
+         returning r.variant_id",
         order_id,
         reason.as_str(),
         external_line_ids,
     )
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    Ok(done.rows_affected())
+    let count = released.len() as u64;
+    availability_changed(tx, released).await?;
+    Ok(count)
 }
 
 /// The order has shipped: its reserved units leave the shelf, once (see the module
@@ -435,19 +465,21 @@ pub async fn follow_marketplace_order(
     }
     let mut followed = StockFollowed::default();
     if !released_lines.is_empty() {
-        followed.released = sqlx::query!(
+        let released: Vec<Uuid> = sqlx::query_scalar!(
             "update inventory.stock_reservations r
              set released_at = now(), release_reason = d.reason
              from sales.order_lines l, unnest($2::text[], $3::text[]) as d(line, reason)
              where l.id = r.order_line_id and l.order_id = $1 and r.released_at is null
-               and l.external_line_id = d.line",
+               and l.external_line_id = d.line
+             returning r.variant_id",
             order_id,
             &released_lines,
             &reasons,
         )
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .fetch_all(&mut *tx)
+        .await?;
+        followed.released = released.len() as u64;
+        availability_changed(tx, released).await?;
     }
     if !shipped_lines.is_empty() {
         followed.consumed = consume_lines(tx, order_id, Some(&shipped_lines)).await?;
@@ -467,6 +499,8 @@ pub struct ExpiredReservation {
     pub order_external_id: String,
     /// The line's shop SKU.
     pub sku: String,
+    /// The stock given back (`catalog.product_variants.id`).
+    pub variant_id: Uuid,
     /// Units given back.
     pub quantity: i32,
 }
@@ -504,7 +538,7 @@ pub async fn release_expired_reservations(
          from due, sales.order_lines l, sales.orders o
          where r.id = due.id and l.id = r.order_line_id and o.id = l.order_id
          returning o.id as order_id, o.channel, o.external_id as order_external_id, l.sku,
-             r.quantity",
+             r.variant_id, r.quantity",
         ReleaseReason::Expired.as_str(),
         limit,
     )
@@ -519,6 +553,7 @@ pub async fn release_expired_reservations(
         )
         .execute(&mut *conn)
         .await?;
+        availability_changed(conn, expired.iter().map(|r| r.variant_id)).await?;
     }
     for reservation in &expired {
         tracing::info!(

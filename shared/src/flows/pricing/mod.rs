@@ -26,6 +26,8 @@
 //!   price history, audit log and "apply a price change" messages, set-based.
 //! - [`message`]: the pricing queue's messages, and queueing a re-evaluation.
 //! - [`rule_store`]: writing a rule, refused when its config cannot be read.
+//! - [`supplier_prices`]: writing a supplier's price for a component, checked, and the
+//!   listings whose landed cost it feeds re-evaluated.
 //! - [`competitors`]: competitor offers reported by the channel (SP-API
 //!   `ANY_OFFER_CHANGED`), recorded with their price history and the alerts they raise.
 //! - [`apply`]: a price the seller lets go out, pushed to its channel (Mirakl's offer
@@ -56,6 +58,7 @@ pub mod offer_changes;
 pub mod rule_store;
 pub mod rules;
 pub mod schedule;
+pub mod supplier_prices;
 pub mod unchanged;
 pub mod write;
 

@@ -19,8 +19,9 @@ pub struct AcceptOrdersSettings {
     pub aws: AwsSettings,
     /// OR21, and OR11 when Mirakl says an order moved on.
     pub mirakl: MiraklSettings,
-    /// The label queue only: accept-orders publishes the label messages it writes, and
-    /// leaves the other follow-ups to the recording functions, which may send them.
+    /// The label and pricing queues: accept-orders publishes the label messages it writes
+    /// and the re-evaluations its reservations queue, and leaves the other follow-ups to
+    /// the recording functions, which may send them.
     pub outbox_queues: QueueUrls,
     /// `STOCK_RESERVATION_HOLD_HOURS`: a reservation whose order has not reached
     /// `SHIPPING` by then is released by the poller's sweep (default 72).
@@ -33,7 +34,7 @@ impl FromEnvironment for AcceptOrdersSettings {
             database: DatabaseSettings::read(vars),
             aws: AwsSettings::read(vars),
             mirakl: MiraklSettings::read(vars),
-            outbox_queues: QueueUrls::read(vars, &[WorkQueue::Label]),
+            outbox_queues: QueueUrls::read(vars, &[WorkQueue::Label, WorkQueue::Pricing]),
             reservation_hold: vars.parsed_or(
                 "STOCK_RESERVATION_HOLD_HOURS",
                 DEFAULT_RESERVATION_HOLD,
@@ -69,14 +70,19 @@ mod tests {
             "LABEL_QUEUE_URL",
             "https://sqs.ca-central-1.amazonaws.com/1/label",
         ),
+        (
+            "PRICING_QUEUE_URL",
+            "https://sqs.ca-central-1.amazonaws.com/1/pricing",
+        ),
     ];
 
     #[test]
-    fn reads_the_label_queue_and_no_other() {
+    fn reads_the_label_and_pricing_queues_and_no_other() {
         let mut vars = COMPLETE.to_vec();
         vars.push(("ACCEPT_QUEUE_URL", "https://sqs/1/accept"));
         let settings = AcceptOrdersSettings::from_lookup(lookup(&vars)).unwrap();
         assert!(settings.outbox_queues.label.is_some());
+        assert!(settings.outbox_queues.pricing.is_some());
         assert!(settings.outbox_queues.accept.is_none());
         assert_hides(
             &format!("{settings:?}"),
@@ -109,7 +115,8 @@ mod tests {
                 "DATABASE_URL",
                 "MIRAKL_BASE_URL",
                 "MIRAKL_API_KEY",
-                "LABEL_QUEUE_URL"
+                "LABEL_QUEUE_URL",
+                "PRICING_QUEUE_URL"
             ]
         );
     }
@@ -122,7 +129,10 @@ mod tests {
             ("MIRAKL_BASE_URL", "ftp://mirakl-key-never-printed@host"),
         ];
         let err = AcceptOrdersSettings::from_lookup(lookup(&vars)).unwrap_err();
-        assert_eq!(err.variables(), ["MIRAKL_BASE_URL", "LABEL_QUEUE_URL"]);
+        assert_eq!(
+            err.variables(),
+            ["MIRAKL_BASE_URL", "LABEL_QUEUE_URL", "PRICING_QUEUE_URL"]
+        );
         assert_hides(
             &format!("{err} {err:?}"),
             &["hunter2-db-password", "mirakl-key-never-printed"],

@@ -17,7 +17,8 @@ pub struct MarketplaceWebhookSettings {
     pub email_hash_pepper: EmailPepper,
     /// How each source is authenticated, and the body limit.
     pub webhooks: WebhookSettings,
-    /// The accept, label and reply queues the recorded deliveries' follow-ups go to.
+    /// The accept, label, reply and pricing queues the recorded deliveries' follow-ups go
+    /// to.
     pub outbox_queues: QueueUrls,
 }
 
@@ -47,6 +48,7 @@ mod tests {
         ("ACCEPT_QUEUE_URL", "https://sqs/1/accept"),
         ("LABEL_QUEUE_URL", "https://sqs/1/label"),
         ("REPLY_QUEUE_URL", "https://sqs/1/reply"),
+        ("PRICING_QUEUE_URL", "https://sqs/1/pricing"),
         ("MIRAKL_WEBHOOK_SECRET", "mirakl-secret-never-printed"),
         ("SHOPIFY_WEBHOOK_SECRET", "shpss_never-printed"),
         ("FRESHDESK_WEBHOOK_SECRET", "freshdesk-secret-never-printed"),
@@ -68,7 +70,7 @@ mod tests {
         assert!(settings.webhooks.shopify_secret.is_some());
         let queues = &settings.outbox_queues;
         assert!(queues.accept.is_some() && queues.label.is_some() && queues.reply.is_some());
-        assert!(queues.pricing.is_none());
+        assert!(queues.pricing.is_some());
         assert_hides(&format!("{settings:?}"), SECRETS);
     }
 
@@ -82,7 +84,8 @@ mod tests {
                 "EMAIL_HASH_PEPPER",
                 "ACCEPT_QUEUE_URL",
                 "LABEL_QUEUE_URL",
-                "REPLY_QUEUE_URL"
+                "REPLY_QUEUE_URL",
+                "PRICING_QUEUE_URL"
             ]
         );
     }

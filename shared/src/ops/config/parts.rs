@@ -683,9 +683,14 @@ impl QueueUrls {
 }
 
 /// The queues the recording path writes follow-ups to, which the recording functions
-/// (`marketplace-webhook`, `sync-marketplace`) publish.
-pub(super) const RECORDING_FOLLOW_UPS: &[WorkQueue] =
-    &[WorkQueue::Accept, WorkQueue::Label, WorkQueue::Reply];
+/// (`marketplace-webhook`, `sync-marketplace`) publish: acceptance, labels, replies, and
+/// the re-evaluation of prices when a recorded cancellation gives stock back.
+pub(super) const RECORDING_FOLLOW_UPS: &[WorkQueue] = &[
+    WorkQueue::Accept,
+    WorkQueue::Label,
+    WorkQueue::Reply,
+    WorkQueue::Pricing,
+];
 
 fn positive_whole<T: TryFrom<u64>>(raw: &str) -> Result<T, String> {
     raw.trim()

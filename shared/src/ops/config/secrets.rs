@@ -335,6 +335,7 @@ mod tests {
             ("ACCEPT_QUEUE_URL", "https://sqs/1/accept"),
             ("LABEL_QUEUE_URL", "https://sqs/1/label"),
             ("REPLY_QUEUE_URL", "https://sqs/1/reply"),
+            ("PRICING_QUEUE_URL", "https://sqs/1/pricing"),
             (
                 "MIRAKL_WEBHOOK_SECRET_SECRET_ARN",
                 "sellerops/mirakl-webhook",
@@ -412,6 +413,7 @@ mod tests {
             ("MIRAKL_BASE_URL", "https://marketplace.bestbuy.ca"),
             ("MIRAKL_API_KEY_SECRET_ARN", MIRAKL_KEY_ARN),
             ("LABEL_QUEUE_URL", "https://sqs/1/label"),
+            ("PRICING_QUEUE_URL", "https://sqs/1/pricing"),
         ]);
 
         let shown = [

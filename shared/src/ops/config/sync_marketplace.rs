@@ -26,8 +26,8 @@ pub struct SyncMarketplaceSettings {
     pub shopify: Option<ShopifyAdminSettings>,
     /// The helpdesk, when its tickets are synced (`FRESHDESK_API_KEY` given).
     pub freshdesk: Option<FreshdeskSettings>,
-    /// The accept, label and reply queues: the poller is also the outbox's sweep, so it
-    /// publishes every follow-up the recording path writes.
+    /// The accept, label, reply and pricing queues: the poller is also the outbox's sweep,
+    /// so it publishes every follow-up the recording path writes.
     pub outbox_queues: QueueUrls,
     /// How long the call log, the inbox and expired delivery records are kept: each
     /// run ends with the purge ([`crate::ops::retention`]).
@@ -66,6 +66,7 @@ mod tests {
         ("ACCEPT_QUEUE_URL", "https://sqs/1/accept"),
         ("LABEL_QUEUE_URL", "https://sqs/1/label"),
         ("REPLY_QUEUE_URL", "https://sqs/1/reply"),
+        ("PRICING_QUEUE_URL", "https://sqs/1/pricing"),
     ];
 
     const SECRETS: &[&str] = &[
@@ -149,7 +150,8 @@ mod tests {
                 "MIRAKL_API_KEY",
                 "ACCEPT_QUEUE_URL",
                 "LABEL_QUEUE_URL",
-                "REPLY_QUEUE_URL"
+                "REPLY_QUEUE_URL",
+                "PRICING_QUEUE_URL"
             ]
         );
     }
