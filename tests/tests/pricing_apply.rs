@@ -13,7 +13,7 @@ use evaluate_pricing_rules::{handle_batch, EvaluatePricingRules};
 use lambda_runtime::{Context, LambdaEvent};
 use rust_decimal::Decimal;
 use secrecy::SecretString;
-use sellerops::flows::pricing::apply::{ApplyOutcome, PriceApplier};
+use sellerops::flows::pricing::apply::{ApplyOutcome, PriceApplier, STALLED_AFTER};
 use sellerops::flows::pricing::message::ApplyPriceChange;
 use sellerops::flows::pricing::{evaluate_prices, EvaluationOptions, PricingMessage, Selection};
 use sellerops::ops::config::QueueUrls;
@@ -923,4 +923,105 @@ async fn an_amazon_4xx_is_a_refusal_and_rejected_credentials_are_retried(pool: P
         reason.contains("InvalidInput: Invalid value_with_tax"),
         "{reason}"
     );
+}
+
+/// Makes every price change look untouched for `hours` (the touch trigger set aside).
+async fn untouched_for(pool: &PgPool, hours: i32) {
+    let mut tx = pool.begin().await.unwrap();
+    for sql in [
+        "alter table pricing.price_changes disable trigger price_changes_touch_updated_at",
+        &format!("update pricing.price_changes set updated_at = now() - interval '{hours} hours'"),
+        "alter table pricing.price_changes enable trigger price_changes_touch_updated_at",
+    ] {
+        sqlx::query(sql).execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// The apply messages queued again, as the handler reads them.
+async fn queued_again(pool: &PgPool) -> Vec<ApplyPriceChange> {
+    let bodies: Vec<String> = sqlx::query_scalar(
+        "select message_body::text from ops.outbox
+         where queue_name = 'pricing' and dedup_id like 'apply-price:%:again:%'
+         order by dedup_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    bodies
+        .iter()
+        .map(|body| match PricingMessage::parse(Some(body)).unwrap() {
+            PricingMessage::ApplyPriceChange(change) => change,
+            other => panic!("not an apply message: {other:?}"),
+        })
+        .collect()
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_change_whose_messages_ran_out_is_queued_again_and_settled_without_a_second_update(
+    pool: PgPool,
+) {
+    // Arrange: the import ran but its answer was lost, and the message's deliveries ran
+    // out (the dead-letter queue) with the change in doubt.
+    let (sim, client) = best_buy(&pool).await;
+    fault(
+        &sim,
+        json!({"route": "OF24", "after": true, "delay_ms": 1500, "times": 1}),
+    );
+    let in_doubt = listing(&pool, "bestbuy_ca").await;
+    let message = decide(&pool, in_doubt, "bestbuy_ca", "84.50").await;
+    let applier = PriceApplier::new(&pool, Some(&client), None);
+    applier.handle(&message).await.unwrap_err();
+    assert_eq!(send_state(&pool, &message).await, "sending");
+    untouched_for(&pool, 3).await;
+
+    // Act 1: the scheduled run's sweep, twice in the same period.
+    let first = applier.requeue_stalled(10, STALLED_AFTER).await.unwrap();
+    let second = applier.requeue_stalled(10, STALLED_AFTER).await.unwrap();
+
+    // Assert 1: the change in doubt is queued once, with its decision's figures.
+    assert_eq!((first, second), (1, 0));
+    assert_eq!(queued_again(&pool).await, vec![message.clone()]);
+
+    // Act 2: the queued message is handled.
+    let outcome = applier.handle(&queued_again(&pool).await[0]).await.unwrap();
+
+    // Assert 2: reconciled with the channel, the price adopted, never sent twice; and a
+    // settled change is not queued again.
+    assert_eq!(outcome, ApplyOutcome::Applied { adopted: true });
+    assert_eq!(calls(&sim, "OF24"), 1, "the price must be sent once");
+    untouched_for(&pool, 3).await;
+    assert_eq!(applier.requeue_stalled(10, STALLED_AFTER).await.unwrap(), 0);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_change_in_doubt_for_less_than_the_queues_retries_is_left_to_its_own_message(
+    pool: PgPool,
+) {
+    // Arrange
+    let listing = listing(&pool, "bestbuy_ca").await;
+    let message = decide(&pool, listing, "bestbuy_ca", "84.50").await;
+    sqlx::query(
+        "insert into pricing.price_changes
+             (id, listing_id, channel, shop_sku, old_price, new_price, decided_at, send_state,
+              send_attempted_at, attempts)
+         values ($1, $2, 'bestbuy_ca', $3, 89.99, 84.50, now(), 'sending', now(), 1)",
+    )
+    .bind(message.price_change_id)
+    .bind(listing)
+    .bind(SKU)
+    .execute(&pool)
+    .await
+    .unwrap();
+    untouched_for(&pool, 1).await;
+
+    // Act
+    let queued = PriceApplier::new(&pool, None, None)
+        .requeue_stalled(10, STALLED_AFTER)
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(queued, 0);
+    assert_eq!(queued_again(&pool).await, []);
 }

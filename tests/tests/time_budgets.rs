@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use sellerops::flows::pricing::apply::STALLED_AFTER;
 use sellerops::ops::config::{DatabaseSettings, FromEnvironment};
 use sellerops::ops::time_budget::{self, Deployment, QueueDeployment, Trigger};
 use serde_norway::Value;
@@ -201,4 +202,21 @@ fn a_larger_batch_in_the_template_would_break_the_label_budget() {
     }
     let problems = budget.check(&label.deployment).unwrap_err();
     assert!(problems[0].contains("fetch-shipping-label"), "{problems:?}");
+}
+
+#[test]
+fn a_stalled_price_change_is_queued_again_only_after_the_pricing_queue_gave_up_its_message() {
+    let template = template();
+    let queue = get(&template, &["Resources", "PricingQueue", "Properties"]).expect("PricingQueue");
+    let visibility = whole(queue.get("VisibilityTimeout")).unwrap_or(SQS_DEFAULT_VISIBILITY);
+    let receives = whole(get(queue, &["RedrivePolicy", "maxReceiveCount"]))
+        .expect("the pricing queue redrives to a dead-letter queue");
+
+    let retried_for = Duration::from_secs(visibility * receives);
+
+    assert!(
+        STALLED_AFTER > retried_for,
+        "a change untouched for {STALLED_AFTER:?} is queued again, but the queue still \
+         redelivers its message for {retried_for:?}"
+    );
 }

@@ -11,7 +11,8 @@
 //!   the Listings Items patch for Amazon).
 //! - **The EventBridge schedule**: any other event first confirms the price changes the
 //!   channels accepted ([`PriceApplier::confirm_accepted`]: Mirakl's import status,
-//!   Amazon's listing read back), then runs the full evaluation (time windows opening
+//!   Amazon's listing read back), queues again the changes whose messages ran out of
+//!   deliveries ([`PriceApplier::requeue_stalled`]), then runs the full evaluation (time windows opening
 //!   and closing, sales ending).
 //!
 //! After an evaluation the automation rules run over the listings it decided
@@ -23,7 +24,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
-use sellerops::flows::pricing::apply::{ConfirmTally, PriceApplier};
+use sellerops::flows::pricing::apply::{ConfirmTally, PriceApplier, STALLED_AFTER};
 use sellerops::flows::pricing::automation::run_automation;
 use sellerops::flows::pricing::offer_changes::handle_offer_notification;
 use sellerops::flows::pricing::{
@@ -49,6 +50,10 @@ pub const CONFIRM_PER_RUN: i64 = 50;
 /// How long an accepted price change waits before its first confirmation: Mirakl asks
 /// for an import's status no more than once a minute, and both channels take a moment.
 pub const CONFIRM_AFTER: Duration = Duration::from_secs(60);
+
+/// Stalled price changes one scheduled run queues again at most; the rest wait for the
+/// next run.
+pub const REQUEUE_PER_RUN: i64 = 500;
 
 /// What the handler borrows, built once per instance.
 pub struct EvaluatePricingRules<'a> {
@@ -108,6 +113,7 @@ pub async fn handle(
     }
     let plan = function.batch.until(context.deadline);
     let confirmed = confirm(function, plan).await;
+    let requeued = requeue_stalled(function).await;
     let report = evaluate_prices(
         function.pool,
         Selection::AllUnlessUnchanged,
@@ -140,6 +146,7 @@ pub async fn handle(
         "apply_messages": report.written.apply_messages,
         "prices_confirmed": confirmed.applied,
         "prices_refused": confirmed.refused,
+        "prices_requeued": requeued,
         "stopped_short": report.stopped_short,
     }))
 }
@@ -248,6 +255,22 @@ async fn confirm(function: &EvaluatePricingRules<'_>, plan: BatchPlan) -> Confir
         Err(err) => {
             tracing::warn!(error = %error_chain(&err), "accepted price changes not confirmed; the next run does");
             ConfirmTally::default()
+        }
+    }
+}
+
+/// Queues again the price changes whose messages ran out of deliveries; a failure is
+/// logged and left to the next run.
+async fn requeue_stalled(function: &EvaluatePricingRules<'_>) -> u64 {
+    match function
+        .applier
+        .requeue_stalled(REQUEUE_PER_RUN, STALLED_AFTER)
+        .await
+    {
+        Ok(queued) => queued,
+        Err(err) => {
+            tracing::warn!(error = %error_chain(&err), "stalled price changes not queued again; the next run does");
+            0
         }
     }
 }

@@ -58,6 +58,7 @@ use super::write::ACTOR;
 use crate::ops::errors::ProcessError;
 use crate::ops::idempotency::{self, Claim, KeyPolicy};
 use crate::ops::lease::Lease;
+use crate::ops::outbox::{enqueue_many, WorkQueue};
 use crate::ops::retry::RetryPolicy;
 use crate::systems::amazon::listings::{get_listings_item, patch_listings_item, price_patch};
 use crate::systems::amazon::{AmazonClient, AmazonError};
@@ -91,6 +92,12 @@ pub const CONFIRM_TIME: Duration = Duration::from_secs(35);
 /// How long before an attempt's recorded start an offer import may be dated and still
 /// be that attempt's: Mirakl's clock and ours differ.
 const IMPORT_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(2);
+
+/// How long a change may stay `stored` or `sending`, untouched, before the scheduled run
+/// queues it again ([`PriceApplier::requeue_stalled`]): past the pricing queue's last
+/// redelivery (5 receives of 900 s visibility each, 75 minutes in the template), so by
+/// then its own message has gone to the dead-letter queue and nothing else would send it.
+pub const STALLED_AFTER: Duration = Duration::from_secs(2 * 60 * 60);
 
 /// What handling an apply message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -823,6 +830,63 @@ impl<'a> PriceApplier<'a> {
             reason: reason.to_owned(),
             task_id,
         })
+    }
+
+    /// Queues again, through the outbox in one statement, up to `limit` changes still
+    /// `stored` or `sending` that nothing has touched for `after` (oldest first): their
+    /// messages ran out of deliveries, say while a channel was down for longer than the
+    /// queue retries. The message is the one the evaluation wrote, from the same
+    /// decision, and is handled as a redelivery is: a change overtaken by a later decision
+    /// is superseded, and a `sending` one is reconciled with the channel before any second
+    /// request. At most one message per change per `after` (its deduplication id names
+    /// the period). Returns how many were queued.
+    pub async fn requeue_stalled(&self, limit: i64, after: Duration) -> Result<u64, ProcessError> {
+        let db = |err| ProcessError::database("queueing stalled price changes again", err);
+        let stalled = sqlx::query!(
+            r#"select d.id, d.listing_id, l.channel as "channel!", d.suggested_price,
+                   d.currency as "currency!", d.old_price
+             from pricing.price_changes c
+             join pricing.price_decisions d on d.id = c.id
+             join catalog.shop_sku_map l on l.id = d.listing_id
+             where c.send_state in ('stored', 'sending')
+               and c.updated_at <= now() - $2 * interval '1 second'
+             order by c.updated_at
+             limit $1"#,
+            limit,
+            after.as_secs_f64(),
+        )
+        .fetch_all(self.pool)
+        .await
+        .map_err(db)?;
+        let period = Utc::now().timestamp() / i64::try_from(after.as_secs().max(1)).unwrap_or(1);
+        let messages: Vec<(String, serde_json::Value)> = stalled
+            .into_iter()
+            .map(|row| {
+                let message = ApplyPriceChange {
+                    price_change_id: row.id,
+                    listing_id: row.listing_id,
+                    channel: row.channel,
+                    price: row.suggested_price,
+                    currency: row.currency.trim().to_owned(),
+                    old_price: row.old_price,
+                };
+                (
+                    format!("{}:again:{period}", message.dedup_id()),
+                    message.to_json(),
+                )
+            })
+            .collect();
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let queued = enqueue_many(&mut conn, WorkQueue::Pricing, &messages)
+            .await
+            .map_err(db)?;
+        if queued > 0 {
+            tracing::warn!(
+                queued,
+                "price changes left unsettled after their messages ran out are queued again"
+            );
+        }
+        Ok(queued)
     }
 
     /// Confirms up to `limit` accepted changes, oldest first, that have waited at least
