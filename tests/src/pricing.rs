@@ -186,3 +186,35 @@ pub async fn count(pool: &PgPool, table: &str) -> i64 {
         .await
         .expect("count rows")
 }
+
+/// The "re-evaluate these listings" messages queued in the outbox so far, oldest first:
+/// (reason, listing ids).
+pub async fn queued_reevaluations(pool: &PgPool) -> Vec<(String, Vec<Uuid>)> {
+    let bodies: Vec<Value> = sqlx::query_scalar(
+        "select message_body from ops.outbox
+         where queue_name = 'pricing' and message_body->>'kind' = 'reevaluate_listings'
+         order by dedup_id",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("read the queued re-evaluations");
+    bodies
+        .into_iter()
+        .map(|body| {
+            let listings = body["listing_ids"]
+                .as_array()
+                .expect("listing_ids")
+                .iter()
+                .map(|id| {
+                    id.as_str()
+                        .and_then(|id| id.parse().ok())
+                        .expect("a listing id")
+                })
+                .collect();
+            (
+                body["reason"].as_str().expect("a reason").to_owned(),
+                listings,
+            )
+        })
+        .collect()
+}

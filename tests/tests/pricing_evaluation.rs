@@ -10,7 +10,8 @@ use sellerops::flows::pricing::supplier_prices::{
 };
 use sellerops::flows::pricing::{evaluate_prices, EvaluationOptions, EvaluationReport, Selection};
 use sellerops_tests::pricing::{
-    bom, count, dec, execute, listing, offer, price, stored_rule, supplier, variant,
+    bom, count, dec, execute, listing, offer, price, queued_reevaluations, stored_rule, supplier,
+    variant,
 };
 use serde_json::json;
 use sqlx::{PgPool, Row};
@@ -711,31 +712,6 @@ async fn a_full_runs_landed_costs_are_the_databases_figures_for_every_kind_of_bi
         assert_eq!(cost.currency, row.get::<String, _>(2), "{variant}");
     }
     assert_eq!(walked.len(), rows.len());
-}
-
-/// The "re-evaluate these listings" messages queued so far, oldest first: (reason,
-/// listing ids).
-async fn queued_reevaluations(pool: &PgPool) -> Vec<(String, Vec<Uuid>)> {
-    let bodies: Vec<serde_json::Value> = sqlx::query_scalar(
-        "select message_body from ops.outbox
-         where queue_name = 'pricing' and message_body->>'kind' = 'reevaluate_listings'
-         order by dedup_id",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
-    bodies
-        .into_iter()
-        .map(|body| {
-            let listings = body["listing_ids"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|id| id.as_str().unwrap().parse().unwrap())
-                .collect();
-            (body["reason"].as_str().unwrap().to_owned(), listings)
-        })
-        .collect()
 }
 
 fn supplier_price(component: Uuid, supplier: Uuid, unit_cost: &str) -> SupplierPrice {

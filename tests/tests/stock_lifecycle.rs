@@ -21,6 +21,7 @@ use sellerops_tests::fulfilment::{listed_variant, mirakl, stock_of, FAST_RETRY};
 use sellerops_tests::marketplace::{
     deliver, deliver_mirakl, mirakl_order, pepper, shopify_headers, webhook_service,
 };
+use sellerops_tests::pricing::queued_reevaluations;
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -88,29 +89,6 @@ async fn reservations(pool: &PgPool, external_id: &str) -> Vec<(String, String, 
     .fetch_all(pool)
     .await
     .unwrap()
-}
-
-/// The price re-evaluations queued so far, oldest first: (reason, listing ids).
-async fn queued_reevaluations(pool: &PgPool) -> Vec<(String, Vec<Uuid>)> {
-    let bodies: Vec<Value> = sqlx::query_scalar(
-        "select message_body from ops.outbox where queue_name = 'pricing' order by dedup_id",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
-    bodies
-        .into_iter()
-        .map(|body| {
-            assert_eq!(body["kind"], "reevaluate_listings", "{body}");
-            let listings = body["listing_ids"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|id| id.as_str().unwrap().parse().unwrap())
-                .collect();
-            (body["reason"].as_str().unwrap().to_owned(), listings)
-        })
-        .collect()
 }
 
 /// The Best Buy listing of `variant`.
