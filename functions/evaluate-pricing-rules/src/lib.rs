@@ -12,8 +12,8 @@
 //! - **The EventBridge schedule**: any other event first confirms the price changes the
 //!   channels accepted ([`PriceApplier::confirm_accepted`]: Mirakl's import status,
 //!   Amazon's listing read back), queues again the changes whose messages ran out of
-//!   deliveries ([`PriceApplier::requeue_stalled`]), then runs the full evaluation (time windows opening
-//!   and closing, sales ending).
+//!   deliveries ([`PriceApplier::requeue_stalled`]), then runs the full evaluation
+//!   (time windows opening and closing, sales ending).
 //!
 //! After an evaluation the automation rules run over the listings it decided
 //! ([`run_automation`]); then the outbox's "apply a price change" messages are published.

@@ -47,11 +47,7 @@ async fn availability_changed(
     tx: &mut PgConnection,
     variants: impl IntoIterator<Item = Uuid>,
 ) -> Result<(), sqlx::Error> {
-    let variants: Vec<Uuid> = variants
-        .into_iter()
-        .collect::<BTreeSet<Uuid>>()
-        .into_iter()
-        .collect();
+    let variants: Vec<Uuid> = variants.into_iter().collect();
     enqueue_reevaluation_of_variants(tx, &variants, STOCK_CHANGED).await?;
     Ok(())
 }

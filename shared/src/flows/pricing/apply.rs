@@ -832,7 +832,7 @@ impl<'a> PriceApplier<'a> {
         })
     }
 
-    /// Queues again, through the outbox in one statement, up to `limit` changes still
+    /// Queues again, through the outbox, up to `limit` changes still
     /// `stored` or `sending` that nothing has touched for `after` (oldest first): their
     /// messages ran out of deliveries, say while a channel was down for longer than the
     /// queue retries. The message is the one the evaluation wrote, from the same
