@@ -232,3 +232,47 @@ async fn a_plain_email_in_a_raw_payload_is_refused_by_the_schema(pool: PgPool) {
         "{err}"
     );
 }
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn an_address_another_customer_holds_is_not_attached_and_costs_nothing(pool: PgPool) {
+    // Arrange: a Best Buy customer known with an address; a second Best Buy customer id
+    // (a guest checkout, say) sends the same address.
+    let hash = CustomerEmail::parse("sam@example.net")
+        .unwrap()
+        .hash(&pepper());
+    let mut conn = pool.acquire().await.unwrap();
+    let first = CustomerSighting::by_external_id(Channel::BestBuyCa, "BBY-1", Some(hash));
+    let holder = record_customer(&mut conn, &first).await.unwrap();
+
+    // Act
+    let second = CustomerSighting::by_external_id(Channel::BestBuyCa, "BBY-2", Some(hash));
+    let other = record_customer(&mut conn, &second).await.unwrap();
+    let again = record_customer(&mut conn, &first).await.unwrap();
+    let batch = record_customer_visits(
+        &mut conn,
+        Channel::FileImport,
+        &[CustomerVisit::new(
+            hash,
+            "2026-03-02T10:00:00Z".parse().unwrap(),
+            None,
+        )],
+    )
+    .await
+    .unwrap();
+
+    // Assert: two customers, the address on the first only; each sighting found its own
+    // row, and a file's order with that address belongs to its holder.
+    assert_ne!(other, holder);
+    assert_eq!(again, holder);
+    assert_eq!(batch.get(&hash), Some(&holder));
+    let rows: Vec<(String, bool)> = sqlx::query_as(
+        "select external_id, email_hash is not null from sales.customers order by external_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![("BBY-1".to_owned(), true), ("BBY-2".to_owned(), false)]
+    );
+}

@@ -144,40 +144,82 @@ struct Sightings<'a> {
     last_order_at: Vec<Option<DateTime<Utc>>>,
 }
 
+/// A customer a merge matched: its id, and its e-mail hash to match a visit by.
+#[derive(Debug, sqlx::FromRow)]
+struct Matched {
+    id: Uuid,
+    email_hash: Option<Vec<u8>>,
+}
+
 /// Inserts the customers not seen before and merges the others by [`MERGE_RULE`], in one
-/// statement whatever the number of sightings.
+/// statement whatever the number of sightings, and returns every sighting's customer,
+/// changed or not.
+///
+/// Matched by the channel's id, a sighting's e-mail hash is attached only when no other
+/// customer holds it already: one address is one customer (`customers_email_hash_key`),
+/// and a collision must never cost the order.
 async fn merge(
     conn: &mut PgConnection,
     channel: Channel,
     match_by: MatchBy,
     sightings: &Sightings<'_>,
-) -> Result<(), sqlx::Error> {
-    let conflict_target = match match_by {
-        MatchBy::Email => "(email_hash) where email_hash is not null",
-        MatchBy::ExternalId => "on constraint customers_channel_external_id_key",
+) -> Result<Vec<Matched>, sqlx::Error> {
+    let (conflict_target, email_hash, matches) = match match_by {
+        MatchBy::Email => (
+            "(email_hash) where email_hash is not null",
+            "s.email_hash",
+            "c.email_hash = s.email_hash",
+        ),
+        MatchBy::ExternalId => (
+            "on constraint customers_channel_external_id_key",
+            "case when not exists (
+                 select from sales.customers h
+                 where h.email_hash = s.email_hash
+                   and (h.channel <> $1 or h.external_id is distinct from s.external_id))
+             then s.email_hash end",
+            "c.channel = $1 and c.external_id = s.external_id",
+        ),
     };
-    // The conflict target is one of two fixed strings; every value is bound.
+    // The customers the upsert leaves as they are do not come back from it; the
+    // statement's snapshot still shows them as they were, and only them: a row the
+    // upsert wrote is returned by it and skipped in the second half. One exception: a
+    // customer another transaction inserted and committed while this statement ran
+    // (the upsert waited for it, then left it alone) is in neither half, so the callers
+    // read what is missing again, in a statement of its own ([`reread`]).
+    // Each interpolated part is one of the fixed strings above; every value is bound.
     let sql = format!(
-        "insert into sales.customers as c
-             (channel, external_id, email_hash, region, first_order_at, last_order_at)
-         select $1, s.external_id, s.email_hash, s.region, s.first_order_at, s.last_order_at
-         from unnest($2::text[], $3::bytea[], $4::text[], $5::timestamptz[], $6::timestamptz[])
-             as s(external_id, email_hash, region, first_order_at, last_order_at)
-         on conflict {conflict_target} do update set {MERGE_RULE}"
+        "with s as (
+             select * from unnest($2::text[], $3::bytea[], $4::text[], $5::timestamptz[],
+                                  $6::timestamptz[])
+                 as s(external_id, email_hash, region, first_order_at, last_order_at)
+         ),
+         merged as (
+             insert into sales.customers as c
+                 (channel, external_id, email_hash, region, first_order_at, last_order_at)
+             select $1, s.external_id, {email_hash}, s.region, s.first_order_at,
+                    s.last_order_at
+             from s
+             on conflict {conflict_target} do update set {MERGE_RULE}
+             returning c.id, c.email_hash
+         )
+         select id, email_hash from merged
+         union all
+         select c.id, c.email_hash
+         from sales.customers c join s on {matches}
+         where c.id not in (select id from merged)"
     );
-    sqlx::query(&sql)
+    sqlx::query_as(&sql)
         .bind(channel.as_str())
         .bind(&sightings.external_ids)
         .bind(&sightings.email_hashes)
         .bind(&sightings.regions)
         .bind(&sightings.first_order_at)
         .bind(&sightings.last_order_at)
-        .execute(conn)
-        .await?;
-    Ok(())
+        .fetch_all(conn)
+        .await
 }
 
-/// Records a sighting and returns the customer's id.
+/// Records a sighting and returns the customer's id, in one statement.
 pub async fn record_customer(
     conn: &mut PgConnection,
     sighting: &CustomerSighting<'_>,
@@ -188,35 +230,57 @@ pub async fn record_customer(
             (MatchBy::ExternalId, Some(*id), email.as_ref())
         }
     };
-    let email_bytes = email_hash.map(|hash| hash.as_bytes().as_slice());
     let one = Sightings {
         external_ids: vec![external_id],
-        email_hashes: vec![email_bytes],
+        email_hashes: vec![email_hash.map(|hash| hash.as_bytes().as_slice())],
         regions: vec![sighting.region],
         first_order_at: vec![sighting.ordered_at],
         last_order_at: vec![sighting.ordered_at],
     };
-    merge(&mut *conn, sighting.channel, match_by, &one).await?;
-    let id = match match_by {
+    let matched = merge(&mut *conn, sighting.channel, match_by, &one).await?;
+    match matched.first() {
+        Some(customer) => Ok(customer.id),
+        None => {
+            let found = reread(conn, sighting.channel, match_by, &one).await?;
+            found
+                .first()
+                .map(|customer| customer.id)
+                .ok_or(sqlx::Error::RowNotFound)
+        }
+    }
+}
+
+/// The customers of `sightings` as a new statement sees them: for the rare sighting a
+/// [`merge`] could not see, a customer committed by another transaction while it ran.
+async fn reread(
+    conn: &mut PgConnection,
+    channel: Channel,
+    match_by: MatchBy,
+    sightings: &Sightings<'_>,
+) -> Result<Vec<Matched>, sqlx::Error> {
+    // `as _`: the macros know a bytea array only as `&[Vec<u8>]`, not borrowed slices.
+    match match_by {
         MatchBy::Email => {
-            sqlx::query_scalar!(
-                "select id from sales.customers where email_hash = $1",
-                email_bytes,
+            sqlx::query_as!(
+                Matched,
+                "select id, email_hash from sales.customers where email_hash = any($1)",
+                &sightings.email_hashes as _,
             )
-            .fetch_one(conn)
-            .await?
+            .fetch_all(conn)
+            .await
         }
         MatchBy::ExternalId => {
-            sqlx::query_scalar!(
-                "select id from sales.customers where channel = $1 and external_id = $2",
-                sighting.channel.as_str(),
-                external_id,
+            sqlx::query_as!(
+                Matched,
+                "select id, email_hash from sales.customers
+             where channel = $1 and external_id = any($2)",
+                channel.as_str(),
+                &sightings.external_ids as _,
             )
-            .fetch_one(conn)
-            .await?
+            .fetch_all(conn)
+            .await
         }
-    };
-    Ok(id)
+    }
 }
 
 /// Records the customers of a batch of `channel`'s orders, known by e-mail, and returns
@@ -246,17 +310,15 @@ pub async fn record_customer_visits(
             .map(|visit| Some(visit.last_order_at))
             .collect(),
     };
-    merge(&mut *conn, channel, MatchBy::Email, &sightings).await?;
-    // `as _`: the macros know a bytea array only as `&[Vec<u8>]`, not borrowed slices.
-    let rows = sqlx::query!(
-        r#"select email_hash as "email_hash!", id from sales.customers
-           where email_hash = any($1)"#,
-        &hashes as _,
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
+    let mut matched = merge(&mut *conn, channel, MatchBy::Email, &sightings).await?;
+    if matched.len() < visits.len() {
+        matched = reread(conn, channel, MatchBy::Email, &sightings).await?;
+    }
+    Ok(matched
         .into_iter()
-        .filter_map(|row| EmailHash::from_stored(&row.email_hash).map(|hash| (hash, row.id)))
+        .filter_map(|customer| {
+            let hash = EmailHash::from_stored(customer.email_hash.as_deref()?)?;
+            Some((hash, customer.id))
+        })
         .collect())
 }

@@ -9,7 +9,7 @@
 //! aggregates (and for Mirakl a follow-up in the outbox; publishing to SQS is left out,
 //! as it happens after the answer).
 //! Then it says what each part of a Mirakl delivery costs at that rate, measured alone:
-//! a bare transaction, the inbox (store the delivery, mark it processed), the recording
+//! a bare transaction, the inbox (store the delivery), the recording
 //! (customer, order, lines, history, stock, outbox row, the day's note) and, with the
 //! local SQS (`AWS_ENDPOINT_URL`), the answer of a service that publishes each
 //! follow-up after answering, as the function does, and that publishing itself. With
@@ -134,14 +134,10 @@ async fn parts(
         async move {
             let (_, body) = delivery("mirakl", &id);
             let mut tx = pool.begin().await.expect("begin");
-            let stored =
-                inbox::store_delivery(&mut tx, "mirakl", &id, &serde_json::json!({}), &body)
-                    .await
-                    .expect("store the delivery")
-                    .expect("a new delivery");
-            inbox::mark_processed(&mut tx, stored, None)
+            inbox::store_delivery(&mut tx, "mirakl", &id, &serde_json::json!({}), &body)
                 .await
-                .expect("mark it processed");
+                .expect("store the delivery")
+                .expect("a new delivery");
             tx.commit().await.expect("commit");
         }
     })
@@ -154,10 +150,7 @@ async fn parts(
     .await;
     let mut steps = vec![
         ("transaction (begin, commit)", median(transaction)),
-        (
-            "inbox (store the delivery, mark it processed)",
-            median(inbox),
-        ),
+        ("inbox (store the delivery)", median(inbox)),
         (
             "recording (customer, order, lines, history, stock, outbox row, day's note)",
             median(recorded),

@@ -374,9 +374,8 @@ async fn record_lines(
     Ok(unmapped)
 }
 
-/// Records a customer by the channel's id. The email hash is attached only when no
-/// other customer holds it already: one address is one customer (`customers_email_hash_key`),
-/// and a collision must never cost the order.
+/// Records a customer by the channel's id, with the e-mail hash unless another customer
+/// holds it already ([`record_customer`]).
 pub(crate) async fn record_channel_customer(
     tx: &mut PgConnection,
     channel: Channel,
@@ -385,27 +384,6 @@ pub(crate) async fn record_channel_customer(
     region: Option<&str>,
     ordered_at: Option<DateTime<Utc>>,
 ) -> Result<Uuid, sqlx::Error> {
-    let email = match email {
-        Some(hash) => {
-            let holder = sqlx::query!(
-                "select channel, external_id from sales.customers where email_hash = $1",
-                hash.as_bytes().as_slice(),
-            )
-            .fetch_optional(&mut *tx)
-            .await?;
-            match holder {
-                None => Some(hash),
-                Some(held_by)
-                    if held_by.channel == channel.as_str()
-                        && held_by.external_id.as_deref() == Some(external_id) =>
-                {
-                    Some(hash)
-                }
-                Some(_) => None,
-            }
-        }
-        None => None,
-    };
     let mut sighting = CustomerSighting::by_external_id(channel, external_id, email);
     sighting.region = region;
     sighting.ordered_at = ordered_at;

@@ -17,10 +17,11 @@
 //! | anything else | 500, no internals |
 //!
 //! One transaction stores the delivery in `ops.inbox` (unique per source and delivery
-//! id: a delivery seen before answers 200 and changes nothing), records it, and marks
-//! it processed; the days of its orders are noted for the daily sales aggregates'
-//! next refresh ([`crate::flows::sales_aggregates`]), so deliveries of one day never
-//! wait for each other. A part that can never be recorded (a constraint it breaks) is rolled
+//! id: a delivery seen before answers 200 and changes nothing) and records it, so the
+//! delivery is stored processed: it commits with its recording or not at all. The days
+//! of its orders are noted for the daily sales aggregates' next refresh
+//! ([`crate::flows::sales_aggregates`]), so deliveries of one day never wait for each
+//! other. A part that can never be recorded (a constraint it breaks) is rolled
 //! back to its savepoint and written to `ops.process_failures`; the rest stands.
 //!
 //! No network send is in an answer's path: the answer goes once the transaction has
@@ -415,10 +416,11 @@ impl WebhookService {
             ));
         };
         let recorded = self.record_parsed(&mut tx, source, parsed).await?;
-        let error = (!recorded.failures.is_empty()).then(|| recorded.failures.join("; "));
-        inbox::mark_processed(&mut tx, inbox_id, error.as_deref())
-            .await
-            .map_err(db)?;
+        if !recorded.failures.is_empty() {
+            inbox::note_unrecorded_parts(&mut tx, inbox_id, &recorded.failures.join("; "))
+                .await
+                .map_err(db)?;
+        }
         tx.commit().await.map_err(db)?;
 
         if recorded.follow_ups > 0 && self.publisher.is_some() {
