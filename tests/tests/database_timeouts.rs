@@ -1,6 +1,7 @@
 //! The pool's `lock_timeout` and `statement_timeout`: a row another attempt holds, or a
 //! statement that runs too long, fails fast as retryable instead of waiting out the
-//! invocation.
+//! invocation. And its idle connections: one the server closed while it sat idle is
+//! replaced before it is handed out.
 
 use std::time::{Duration, Instant};
 
@@ -87,4 +88,32 @@ async fn a_statement_past_its_timeout_is_cancelled_as_retryable(test_pool: PgPoo
     assert!(started.elapsed() < Duration::from_secs(5));
     let err = ProcessError::database("sleeping", err);
     assert_eq!(err.disposition(), Disposition::Retry);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_connection_the_server_closed_while_idle_is_replaced_not_handed_out(test_pool: PgPool) {
+    // Arrange: the function's one connection is used, then closed by the server (an RDS
+    // idle cut, a failover) while the instance sits idle.
+    let settings = settings_for(&test_pool, Duration::from_secs(10), Duration::from_secs(2));
+    let pool = sellerops::systems::db::pool(&settings, "idle-test").unwrap();
+    let backend: i32 = sqlx::query_scalar("select pg_backend_pid()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let closed: bool = sqlx::query_scalar("select pg_terminate_backend($1)")
+        .bind(backend)
+        .fetch_one(&test_pool)
+        .await
+        .unwrap();
+    assert!(closed);
+    tokio::time::sleep(sellerops::systems::db::PING_AFTER_IDLE + Duration::from_millis(200)).await;
+
+    // Act
+    let next: Result<i32, _> = sqlx::query_scalar("select pg_backend_pid()")
+        .fetch_one(&pool)
+        .await;
+
+    // Assert: the next event's query runs, on a new connection.
+    let next = next.expect("the closed connection is replaced, not handed out");
+    assert_ne!(next, backend);
 }

@@ -4,12 +4,18 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 
 use crate::ops::config::{ConfigError, DatabaseSettings};
 
 /// How long a record waits for a free connection before the attempt fails as retryable.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection idle for longer is pinged before it is handed out, and replaced if the
+/// ping fails; one used more recently is handed out as it is. A Lambda instance frozen
+/// between events always finds its connections idle for longer, while a busy one does
+/// not pay a round trip per acquire.
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// Builds the pool without connecting: the first query opens the first connection, so a
 /// cold start does no network work before its first event.
@@ -35,7 +41,15 @@ pub fn pool(settings: &DatabaseSettings, application_name: &str) -> Result<PgPoo
         // connections, so drop them first rather than fail on a dead one.
         .idle_timeout(Duration::from_secs(60))
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .test_before_acquire(true)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(options))
 }
 

@@ -21,10 +21,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sellerops::flows::webhooks::{inbox, WebhookDelivery, WebhookService};
+use sellerops::ops::config::{DatabaseSettings, DEFAULT_LOCK_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT};
 use sellerops_tests::bench::{Figure, Target};
 use sellerops_tests::marketplace::{headers, mirakl_order, shopify_headers, MIRAKL_SECRET};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
+
+/// How long each source runs at the measured rate before it is timed.
+const WARM_UP_SECONDS: u64 = 3;
 
 #[tokio::main]
 async fn main() {
@@ -47,11 +51,18 @@ async fn main() {
         .await
         .expect("create the bench database");
     admin.close().await.ok();
-    let pool = PgPoolOptions::new()
-        .max_connections(connections)
-        .connect_with(options.database(&bench_db))
-        .await
-        .expect("connect to the bench database");
+    // The functions' own pool, as configured in production.
+    let settings = DatabaseSettings {
+        url: options
+            .database(&bench_db)
+            .to_url_lossy()
+            .to_string()
+            .into(),
+        max_connections: connections,
+        statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+        lock_timeout: DEFAULT_LOCK_TIMEOUT,
+    };
+    let pool = sellerops::systems::db::pool(&settings, "bench-webhooks").expect("the pool");
     sellerops::MIGRATOR.run(&pool).await.expect("migrations");
 
     let service = Arc::new(sellerops_tests::marketplace::webhook_service(&pool, None));
@@ -61,8 +72,16 @@ async fn main() {
     );
     let mut figures = Vec::new();
     for source in ["mirakl", "shopify"] {
-        // Warm up the pool and the plan cache.
-        run(&service, source, &format!("{run_id}w"), 50, 1).await;
+        // Warm up at the measured rate (the pool, the plan caches, the new tables' first
+        // pages): the steady state after it is what is timed.
+        run(
+            &service,
+            source,
+            &format!("{run_id}w"),
+            rate,
+            WARM_UP_SECONDS,
+        )
+        .await;
         let (mut latencies, elapsed) = run(&service, source, &run_id, rate, seconds).await;
         latencies.sort();
         let pick = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];

@@ -53,7 +53,8 @@ pub use marketplace_webhook::MarketplaceWebhookSettings;
 pub use parts::{
     AmazonSettings, AwsSettings, CanadaPostSettings, DatabaseSettings, DefaultParcel,
     FreshdeskSettings, MarketplaceSyncSettings, MiraklSettings, QueueUrls, RetentionSettings,
-    SenderSettings, ShopifyAdminSettings, WebhookSettings, DEFAULT_SHOPIFY_API_VERSION,
+    SenderSettings, ShopifyAdminSettings, WebhookSettings, DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_SHOPIFY_API_VERSION, DEFAULT_STATEMENT_TIMEOUT,
 };
 pub use sync_marketplace::SyncMarketplaceSettings;
 
