@@ -45,17 +45,23 @@ pub struct DataProblem {
 
 /// Records the problems of the version of an order just recorded, in the caller's
 /// transaction, and marks resolved those of its earlier versions that this one no
-/// longer has. Each problem found is logged as a warning.
+/// longer has. Each problem found is logged as a warning. The first version of an order
+/// (`first_version`) has no earlier problems to resolve, so when it has none of its own
+/// nothing is sent to the database.
 pub async fn record_data_problems(
     tx: &mut PgConnection,
     channel: Channel,
     external_id: &str,
     problems: &[DataProblem],
+    first_version: bool,
 ) -> Result<(), sqlx::Error> {
     for problem in problems {
         tracing::warn!(channel = %channel, order = external_id, field = %problem.field,
             kind = problem.kind.as_str(), sent = %problem.sent, expected = ?problem.expected,
             detail = %problem.detail, "data problem: recorded as sent");
+    }
+    if problems.is_empty() && first_version {
+        return Ok(());
     }
     let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
     // One statement, one round trip on every recording: the problems raised (usually

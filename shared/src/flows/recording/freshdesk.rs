@@ -188,7 +188,7 @@ pub async fn record_ticket(
     }
 
     let problems = check_dates(tx, stored.id).await?;
-    record_data_problems(tx, CHANNEL, &ticket.ticket_id, &problems).await?;
+    record_data_problems(tx, CHANNEL, &ticket.ticket_id, &problems, false).await?;
     Ok(RecordedTicket {
         status: stored.status,
         priority: stored.priority,

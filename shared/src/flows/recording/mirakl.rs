@@ -110,7 +110,8 @@ pub async fn record_mirakl_order(
         (0, 0)
     } else {
         let problems = mirakl_data_problems(order);
-        record_data_problems(tx, CHANNEL, &order.order_id, &problems).await?;
+        let first_version = recorded.change == OrderChange::Created;
+        record_data_problems(tx, CHANNEL, &order.order_id, &problems, first_version).await?;
         follow_stock(tx, recorded.order_id, order).await?;
         let follow_ups = queue_order_follow_ups(tx, recorded.order_id, order).await?;
         (

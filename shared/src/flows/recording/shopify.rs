@@ -109,7 +109,8 @@ pub async fn record_shopify_order(
     let recorded = record_order(tx, &channel_order, seen_by, days).await?;
     if recorded.change != OrderChange::Unchanged {
         let problems = shopify_data_problems(order);
-        record_data_problems(tx, Channel::Shopify, &external_id, &problems).await?;
+        let first_version = recorded.change == OrderChange::Created;
+        record_data_problems(tx, Channel::Shopify, &external_id, &problems, first_version).await?;
     }
     Ok(recorded)
 }
