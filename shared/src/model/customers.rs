@@ -186,13 +186,23 @@ async fn merge(
     // customer another transaction inserted and committed while this statement ran
     // (the upsert waited for it, then left it alone) is in neither half, so the callers
     // read what is missing again, in a statement of its own ([`reread`]).
+    // One sighting (a webhook's) is bound as plain values, many (a file's batch) as
+    // arrays. An array's length shows in each plan made for its values, so PostgreSQL
+    // would plan a statement bound with arrays afresh on every execution, where the one
+    // bound with values is planned once per connection and reused: its planning costs
+    // several times its execution.
+    let one = sightings.external_ids.len() == 1;
+    let source = if one {
+        "select $2::text as external_id, $3::bytea as email_hash, $4::text as region,
+                $5::timestamptz as first_order_at, $6::timestamptz as last_order_at"
+    } else {
+        "select * from unnest($2::text[], $3::bytea[], $4::text[], $5::timestamptz[],
+                              $6::timestamptz[])
+             as s(external_id, email_hash, region, first_order_at, last_order_at)"
+    };
     // Each interpolated part is one of the fixed strings above; every value is bound.
     let sql = format!(
-        "with s as (
-             select * from unnest($2::text[], $3::bytea[], $4::text[], $5::timestamptz[],
-                                  $6::timestamptz[])
-                 as s(external_id, email_hash, region, first_order_at, last_order_at)
-         ),
+        "with s as ({source}),
          merged as (
              insert into sales.customers as c
                  (channel, external_id, email_hash, region, first_order_at, last_order_at)
@@ -208,15 +218,23 @@ async fn merge(
          from sales.customers c join s on {matches}
          where c.id not in (select id from merged)"
     );
-    sqlx::query_as(&sql)
-        .bind(channel.as_str())
-        .bind(&sightings.external_ids)
-        .bind(&sightings.email_hashes)
-        .bind(&sightings.regions)
-        .bind(&sightings.first_order_at)
-        .bind(&sightings.last_order_at)
-        .fetch_all(conn)
-        .await
+    let query = sqlx::query_as(&sql).bind(channel.as_str());
+    let query = if one {
+        query
+            .bind(sightings.external_ids[0])
+            .bind(sightings.email_hashes[0])
+            .bind(sightings.regions[0])
+            .bind(sightings.first_order_at[0])
+            .bind(sightings.last_order_at[0])
+    } else {
+        query
+            .bind(&sightings.external_ids)
+            .bind(&sightings.email_hashes)
+            .bind(&sightings.regions)
+            .bind(&sightings.first_order_at)
+            .bind(&sightings.last_order_at)
+    };
+    query.fetch_all(conn).await
 }
 
 /// Records a sighting and returns the customer's id, in one statement.
