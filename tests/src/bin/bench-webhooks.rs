@@ -3,11 +3,12 @@
 //! Creates a fresh `<database>_bench` database next to `DATABASE_URL` (the previous
 //! run's is dropped), applies the migrations, then sends Mirakl and Shopify deliveries straight to
 //! `WebhookService::handle` at a fixed rate (default 200/s, `BENCH_RATE`) for
-//! `BENCH_SECONDS` (default 10) each, and prints p50/p99/max latency and the achieved
-//! throughput. Every delivery is a new order, so each one does the full recording work:
-//! inbox, customer, order, lines, status history, its day noted for the sales
-//! aggregates (and for Mirakl a follow-up in the outbox; publishing to SQS is left out,
-//! as it happens after the answer).
+//! `BENCH_SECONDS` (default 10) each, after [`WARM_UP_SECONDS`] at that rate untimed, and
+//! prints p50/p99/max latency and the achieved throughput. It uses the functions' own
+//! pool (`sellerops::systems::db::pool`). Every delivery is a new order, so each one
+//! does the full recording work: inbox, customer, order, lines, status history, its day
+//! noted for the sales aggregates (and for Mirakl a follow-up in the outbox; publishing
+//! to SQS is left out, as it happens after the answer).
 //! Then it says what each part of a Mirakl delivery costs at that rate, measured alone:
 //! a bare transaction, the inbox (store the delivery), the recording
 //! (customer, order, lines, history, stock, outbox row, the day's note) and, with the
