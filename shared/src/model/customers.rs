@@ -153,7 +153,7 @@ struct Matched {
 
 /// Inserts the customers not seen before and merges the others by [`MERGE_RULE`], in one
 /// statement whatever the number of sightings, and returns every sighting's customer,
-/// changed or not.
+/// changed or not (each sighting is of a different customer).
 ///
 /// Matched by the channel's id, a sighting's e-mail hash is attached only when no other
 /// customer holds it already: one address is one customer (`customers_email_hash_key`),
@@ -180,12 +180,6 @@ async fn merge(
             "c.channel = $1 and c.external_id = s.external_id",
         ),
     };
-    // The customers the upsert leaves as they are do not come back from it; the
-    // statement's snapshot still shows them as they were, and only them: a row the
-    // upsert wrote is returned by it and skipped in the second half. One exception: a
-    // customer another transaction inserted and committed while this statement ran
-    // (the upsert waited for it, then left it alone) is in neither half, so the callers
-    // read what is missing again, in a statement of its own ([`reread`]).
     // One sighting (a webhook's) is bound as plain values, many (a file's batch) as
     // arrays. An array's length shows in each plan made for its values, so PostgreSQL
     // would plan a statement bound with arrays afresh on every execution, where the one
@@ -200,6 +194,12 @@ async fn merge(
                               $6::timestamptz[])
              as s(external_id, email_hash, region, first_order_at, last_order_at)"
     };
+    // The customers the upsert leaves as they are do not come back from it; the
+    // statement's snapshot still shows them as they were, and only them: a row the
+    // upsert wrote is returned by it and skipped in the second half. One exception: a
+    // customer another transaction inserted and committed while this statement ran
+    // (the upsert waited for it, then left it alone) is in neither half, so what is
+    // missing is read again, in a statement of its own ([`reread`]).
     // Each interpolated part is one of the fixed strings above; every value is bound.
     let sql = format!(
         "with s as ({source}),
@@ -234,7 +234,11 @@ async fn merge(
             .bind(&sightings.first_order_at)
             .bind(&sightings.last_order_at)
     };
-    query.fetch_all(conn).await
+    let matched = query.fetch_all(&mut *conn).await?;
+    if matched.len() < sightings.external_ids.len() {
+        return reread(conn, channel, match_by, sightings).await;
+    }
+    Ok(matched)
 }
 
 /// Records a sighting and returns the customer's id, in one statement.
@@ -255,17 +259,11 @@ pub async fn record_customer(
         first_order_at: vec![sighting.ordered_at],
         last_order_at: vec![sighting.ordered_at],
     };
-    let matched = merge(&mut *conn, sighting.channel, match_by, &one).await?;
-    match matched.first() {
-        Some(customer) => Ok(customer.id),
-        None => {
-            let found = reread(conn, sighting.channel, match_by, &one).await?;
-            found
-                .first()
-                .map(|customer| customer.id)
-                .ok_or(sqlx::Error::RowNotFound)
-        }
-    }
+    let matched = merge(conn, sighting.channel, match_by, &one).await?;
+    matched
+        .first()
+        .map(|customer| customer.id)
+        .ok_or(sqlx::Error::RowNotFound)
 }
 
 /// The customers of `sightings` as a new statement sees them: for the rare sighting a
@@ -328,10 +326,7 @@ pub async fn record_customer_visits(
             .map(|visit| Some(visit.last_order_at))
             .collect(),
     };
-    let mut matched = merge(&mut *conn, channel, MatchBy::Email, &sightings).await?;
-    if matched.len() < visits.len() {
-        matched = reread(conn, channel, MatchBy::Email, &sightings).await?;
-    }
+    let matched = merge(conn, channel, MatchBy::Email, &sightings).await?;
     Ok(matched
         .into_iter()
         .filter_map(|customer| {
