@@ -121,8 +121,11 @@ async fn insert_supplier(pool: &PgPool, name: &str) -> Uuid {
 
 async fn insert_component_price(pool: &PgPool, component: Uuid, supplier: Uuid, unit_cost: &str) {
     sqlx::query(
-        "insert into inventory.component_prices (component_variant_id, supplier_id, unit_cost)
-         values ($1, $2, $3::numeric)",
+        // In force since yesterday: `valid_from`'s default is the server's date, which
+        // runs ahead of a seller's day west of UTC in the first hours after midnight UTC.
+        "insert into inventory.component_prices
+             (component_variant_id, supplier_id, unit_cost, valid_from)
+         values ($1, $2, $3::numeric, current_date - 1)",
     )
     .bind(component)
     .bind(supplier)
