@@ -121,11 +121,10 @@ async fn insert_supplier(pool: &PgPool, name: &str) -> Uuid {
 
 async fn insert_component_price(pool: &PgPool, component: Uuid, supplier: Uuid, unit_cost: &str) {
     sqlx::query(
-        // In force since yesterday: `valid_from`'s default is the server's date, which
-        // runs ahead of a seller's day west of UTC in the first hours after midnight UTC.
-        "insert into inventory.component_prices
-             (component_variant_id, supplier_id, unit_cost, valid_from)
-         values ($1, $2, $3::numeric, current_date - 1)",
+        // Without a first valid day: it starts on the seller's today, the day the landed
+        // cost counts prices on, at any hour.
+        "insert into inventory.component_prices (component_variant_id, supplier_id, unit_cost)
+         values ($1, $2, $3::numeric)",
     )
     .bind(component)
     .bind(supplier)
@@ -443,6 +442,46 @@ async fn landed_cost_is_withheld_while_a_component_has_no_current_cost(pool: PgP
 
     assert_eq!(row.get::<Option<Decimal>, _>("estimated_landed_cost"), None);
     assert_eq!(row.get::<i32, _>("costed_component_count"), 1);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_supplier_price_without_a_first_day_starts_on_the_sellers_today(pool: PgPool) {
+    let supplier = insert_supplier(&pool, "Memory Direct").await;
+    let ram_product = insert_product(&pool, "16GB DDR4", "component").await;
+    let ram = insert_variant(&pool, ram_product, "RAM-16", None).await;
+    // Kiritimati is UTC+14 and Pago Pago UTC-11: 25 hours apart, so at every instant
+    // their dates differ, and at most one of them is the server's (UTC) date.
+    let mut first_days = Vec::new();
+    for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago"] {
+        sqlx::query(
+            "update ops.settings set value = to_jsonb($1::text) where key = 'pricing.time_zone'",
+        )
+        .bind(zone)
+        .execute(&pool)
+        .await
+        .expect("set the seller's time zone");
+        let (first_day, sellers_today): (chrono::NaiveDate, chrono::NaiveDate) = sqlx::query_as(
+            "with price as (
+                 insert into inventory.component_prices (component_variant_id, supplier_id, unit_cost)
+                 values ($1, $2, 40) returning valid_from
+             )
+             select valid_from, (now() at time zone $3)::date from price",
+        )
+        .bind(ram)
+        .bind(supplier)
+        .bind(zone)
+        .fetch_one(&pool)
+        .await
+        .expect("insert a price without valid_from");
+        assert_eq!(first_day, sellers_today, "in {zone}");
+        first_days.push(first_day);
+        sqlx::query("delete from inventory.component_prices where component_variant_id = $1")
+            .bind(ram)
+            .execute(&pool)
+            .await
+            .expect("delete the price");
+    }
+    assert_ne!(first_days[0], first_days[1]);
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
