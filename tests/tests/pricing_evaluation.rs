@@ -173,8 +173,6 @@ async fn a_listing_without_a_landed_cost_is_flagged_and_keeps_its_price(pool: Pg
     .expect("decision");
     assert_eq!(confidence, Decimal::ZERO);
     assert!(explanation.contains("no_landed_cost"), "{explanation}");
-    // Flagged, the price did not move: no history.
-    assert_eq!(count(&pool, "pricing.price_history").await, 0);
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
@@ -431,7 +429,7 @@ async fn a_scheduled_run_on_the_sellers_next_day_decides_again(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
-async fn a_price_change_appends_history_and_an_audit_row_naming_the_rule(pool: PgPool) {
+async fn a_new_suggestion_is_a_decision_naming_the_rule_and_changes_no_price(pool: PgPool) {
     let listed = costed_listing(&pool, "MATCH", "10", "30", 20).await;
     let rival = offer(&pool, listed, "RIVAL", "25.00", true).await;
     let rule = stored_rule(
@@ -456,34 +454,36 @@ async fn a_price_change_appends_history_and_an_audit_row_naming_the_rule(pool: P
     let report = evaluate(&pool, Selection::Listings(&[listed])).await;
 
     assert_eq!(report.written.decisions, 1);
-    assert_eq!(report.written.history, 1);
-    let prices: Vec<Decimal> = sqlx::query_scalar(
-        "select price from pricing.price_history where listing_id = $1 order by observed_at",
+    // Each suggestion is a decision, in order, with the rule that made it and the
+    // price the listing sold at.
+    let decisions: Vec<(Decimal, Decimal, Option<Uuid>, String)> = sqlx::query_as(
+        "select old_price, suggested_price, rule_id, mode from pricing.price_decisions
+         where listing_id = $1 order by evaluated_at",
     )
     .bind(listed)
     .fetch_all(&pool)
     .await
-    .expect("history");
-    assert_eq!(prices, [dec("25.00"), dec("22.00")]);
-    let audit = sqlx::query(
-        "select action, changes, source_id, actor from ops.audit_log
-         where entity_type = 'listing_price' and entity_id = $1 order by created_at desc, id limit 1",
-    )
-    .bind(listed.to_string())
-    .fetch_one(&pool)
-    .await
-    .expect("audit row");
-    assert_eq!(audit.get::<String, _>("action"), "update");
-    assert_eq!(audit.get::<String, _>("actor"), "evaluate-pricing-rules");
+    .expect("decisions");
     assert_eq!(
-        audit.get::<Option<String>, _>("source_id"),
-        Some(rule.to_string())
+        decisions,
+        [
+            (dec("30"), dec("25.00"), Some(rule), "suggest".to_owned()),
+            (dec("30"), dec("22.00"), Some(rule), "suggest".to_owned()),
+        ]
     );
-    let changes: serde_json::Value = audit.get("changes");
-    assert_eq!(
-        changes["suggested_price"],
-        json!({"old": "25.00", "new": "22.00"})
-    );
+    let (suggested, _, _, _) = summary(&pool, listed).await;
+    assert_eq!(suggested, Some(dec("22.00")));
+    // A suggestion changes no price: the price history and the audit log record the
+    // listing's price when the channel takes a new one.
+    let price: Decimal =
+        sqlx::query_scalar("select price from pricing.current_prices where listing_id = $1")
+            .bind(listed)
+            .fetch_one(&pool)
+            .await
+            .expect("price");
+    assert_eq!(price, dec("30"));
+    assert_eq!(count(&pool, "pricing.price_history").await, 0);
+    assert_eq!(count(&pool, "ops.audit_log").await, 0);
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]

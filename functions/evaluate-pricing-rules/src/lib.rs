@@ -142,7 +142,6 @@ pub async fn handle(
         "unchanged": report.unchanged,
         "nothing_changed": report.nothing_changed,
         "decisions": report.written.decisions,
-        "price_changes": report.written.history,
         "apply_messages": report.written.apply_messages,
         "prices_confirmed": confirmed.applied,
         "prices_refused": confirmed.refused,
@@ -326,10 +325,6 @@ fn emit(report: &EvaluationReport, tally: &BatchTally) {
         Count {
             name: "DecisionsWritten",
             value: report.written.decisions,
-        },
-        Count {
-            name: "PriceChanges",
-            value: report.written.history,
         },
         Count {
             name: "ApplyMessages",

@@ -65,9 +65,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let first = run(&pool, Selection::AllUnlessUnchanged).await?;
     let total = started.elapsed();
     let first_cpu = cpu.stop(&mut admin).await?;
-    println!("full evaluation: {} listings, {} decisions, {} price changes, {} audit rows, {} apply messages; {} without landed cost, {} bounds conflicts",
-        first.listings, first.written.decisions, first.written.history, first.written.audit,
-        first.written.apply_messages, first.no_landed_cost, first.bounds_conflicts);
+    println!("full evaluation: {} listings, {} decisions, {} apply messages; {} without landed cost, {} bounds conflicts",
+        first.listings, first.written.decisions, first.written.apply_messages,
+        first.no_landed_cost, first.bounds_conflicts);
     print_phases(&first);
     first_cpu.print();
     println!("total: {:.3} s", total.as_secs_f64());

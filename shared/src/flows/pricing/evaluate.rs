@@ -6,8 +6,9 @@
 //! transaction ([`super::write`]); a page's facts, decisions and rendered explanations
 //! are dropped before the next page is decided.
 //!
-//! A full run reads everything up front, one query each: the landed cost of every
-//! variant, the offers on every tracked listing, and every listing, kept compact
+//! A full run reads everything up front, one query each and the three at once: the
+//! landed cost of every variant, the offers on every tracked listing, and every listing,
+//! kept compact
 //! ([`super::load::Catalogue`]) until its page is decided. Given listings are read a
 //! page at a time, a few queries per page ([`super::load`]). Pages are written on
 //! connections of their own while the next page is loaded and decided, as many at once
@@ -37,15 +38,15 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::decision::{decide, Decision, MarginFloorSource, RuleBook};
+use super::decision::{decide, Decision, MarginFloorSource, Offer, RuleBook};
 use super::landed_cost::load_all_landed_costs;
 use super::load::{
     load_all_offers, load_catalogue, load_landed_costs, load_listings, load_offers, load_rules,
-    load_settings, LoadError, LoadedListing, LoadedRule, PricingSettings,
+    load_settings, Catalogue, LandedCosts, LoadError, LoadedListing, LoadedRule, PricingSettings,
 };
 use super::unchanged::{self, unchanged_until};
 use super::write::{confidence, flag_name, write_decisions, DecisionRow, Mode, WriteTally};
@@ -132,10 +133,7 @@ pub struct EvaluationReport {
 impl EvaluationReport {
     /// Rows written in all.
     pub fn rows_written(&self) -> u64 {
-        self.written.decisions
-            + self.written.history
-            + self.written.audit
-            + self.written.apply_messages
+        self.written.decisions + self.written.apply_messages
     }
 }
 
@@ -205,11 +203,11 @@ pub async fn evaluate_prices(
     // reads every tracked listing's offers in one query; a few listings cost and read
     // only their own, page by page.
     let (all_costs, all_offers, catalogue) = match given {
-        None => (
-            Some(load_all_landed_costs(&mut conn, now).await?),
-            Some(load_all_offers(&mut conn, &settings.own_seller_ids).await?),
-            Some(load_catalogue(&mut conn).await?),
-        ),
+        None => {
+            let (costs, offers, catalogue) =
+                load_everything(pool, &mut conn, now, &settings.own_seller_ids).await?;
+            (Some(costs), Some(offers), Some(catalogue))
+        }
         Some(_) => (None, None, None),
     };
     report.times.load += started.elapsed();
@@ -305,14 +303,47 @@ pub async fn evaluate_prices(
     Ok(report)
 }
 
+/// What a full run reads up front: every variant's landed cost, the offers on every
+/// tracked listing, and every listing. Read on three connections at once when the pool
+/// has them (the costs and the offers on two more, the listings on `conn`), one after
+/// the other on `conn` when it has not.
+async fn load_everything(
+    pool: &PgPool,
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    own_seller_ids: &[String],
+) -> Result<(LandedCosts, HashMap<Uuid, Vec<Offer>>, Catalogue), sqlx::Error> {
+    if pool.options().get_max_connections() < 3 {
+        return Ok((
+            load_all_landed_costs(conn, now).await?,
+            load_all_offers(conn, own_seller_ids).await?,
+            load_catalogue(conn).await?,
+        ));
+    }
+    let costs = tokio::spawn({
+        let pool = pool.clone();
+        async move { load_all_landed_costs(&mut *pool.acquire().await?, now).await }
+    });
+    let offers = tokio::spawn({
+        let pool = pool.clone();
+        let own_seller_ids = own_seller_ids.to_vec();
+        async move { load_all_offers(&mut *pool.acquire().await?, &own_seller_ids).await }
+    });
+    let catalogue = load_catalogue(conn).await?;
+    Ok((joined(costs).await?, joined(offers).await?, catalogue))
+}
+
+/// The outcome of a spawned task; its panic goes on in the caller.
+async fn joined<T>(task: JoinHandle<T>) -> T {
+    task.await
+        .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))
+}
+
 /// Waits for one page's write, on its own connection, and tells what it wrote.
 async fn written(
     write: JoinHandle<Result<WriteTally, sqlx::Error>>,
 ) -> Result<WriteTally, EvaluationError> {
-    write
-        .await
-        .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))
-        .map_err(EvaluationError::Write)
+    joined(write).await.map_err(EvaluationError::Write)
 }
 
 /// Decides every listing of a page and returns the rows to write: those whose digest
@@ -364,7 +395,7 @@ fn decide_page(
             Mode::Suggest
         };
         let digest = digest_of(&decision, listing, mode, &mut text);
-        if listing.previous.digest.as_deref() == Some(digest.as_slice()) {
+        if listing.previous_digest.as_deref() == Some(digest.as_slice()) {
             report.unchanged += 1;
             continue;
         }
@@ -405,11 +436,7 @@ fn row_of(
         mode,
         explanation: decision.explanation.to_string(),
         digest,
-        previous_digest: listing.previous.digest.clone(),
-        previous_price: listing.previous.price,
-        previous_rule_id: listing.previous.rule_id,
-        previous_bound: listing.previous.bound.clone(),
-        previous_flag: listing.previous.flag.clone(),
+        previous_digest: listing.previous_digest.clone(),
     }
 }
 

@@ -289,21 +289,6 @@ async fn record_rule_problems(
     Ok(())
 }
 
-/// What was decided for a listing last time, as `pricing.current_prices` keeps it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PreviousDecision {
-    /// The suggested price (`optimal_price`); `None` before the first evaluation.
-    pub price: Option<Decimal>,
-    /// The winning rule.
-    pub rule_id: Option<Uuid>,
-    /// The bound that moved it.
-    pub bound: Option<String>,
-    /// The flag it was left with.
-    pub flag: Option<String>,
-    /// The decision's digest: the same digest again means nothing to write.
-    pub digest: Option<Vec<u8>>,
-}
-
 /// One listing as loaded for pricing.
 #[derive(Debug, Clone)]
 pub struct LoadedListing {
@@ -322,8 +307,9 @@ pub struct LoadedListing {
     pub facts: ListingFacts,
     /// The landed cost is known but in another currency than the listing's.
     pub landed_cost_currency_differs: bool,
-    /// What was decided last time.
-    pub previous: PreviousDecision,
+    /// The digest of the decision stored last time (`pricing.current_prices`): the
+    /// same digest again means nothing to write.
+    pub previous_digest: Option<Vec<u8>>,
 }
 
 impl LoadedListing {
@@ -397,10 +383,6 @@ struct ListingRow {
     category: Option<String>,
     tags: Vec<String>,
     variant_id: Uuid,
-    previous_price: Option<Decimal>,
-    previous_rule_id: Option<Uuid>,
-    previous_bound: Option<String>,
-    previous_flag: Option<String>,
     previous_digest: Option<Vec<u8>>,
 }
 
@@ -425,13 +407,7 @@ impl From<ListingRow> for LoadedListing {
             currency: row.currency,
             apply_enabled: row.apply_enabled,
             landed_cost_currency_differs: false,
-            previous: PreviousDecision {
-                price: row.previous_price,
-                rule_id: row.previous_rule_id,
-                bound: row.previous_bound,
-                flag: row.previous_flag,
-                digest: row.previous_digest,
-            },
+            previous_digest: row.previous_digest,
         }
     }
 }
@@ -447,8 +423,7 @@ pub async fn load_listings(
         r#"with page as (
                select l.id, l.channel::text as channel, l.variant_id, cp.currency, cp.price,
                       cp.regular_price, cp.min_price, cp.max_price, cp.margin_floor_pct,
-                      cp.apply_enabled, cp.optimal_price, cp.suggested_rule_id, cp.price_bound,
-                      cp.price_flag, cp.decision_digest
+                      cp.apply_enabled, cp.decision_digest
                from catalog.shop_sku_map l
                join pricing.current_prices cp on cp.listing_id = l.id
                where l.listing_status = 'active' and l.id = any($1)
@@ -466,10 +441,6 @@ pub async fn load_listings(
                   product.category,
                   product.tags as "tags!",
                   page.variant_id as "variant_id!",
-                  page.optimal_price as previous_price,
-                  page.suggested_rule_id as previous_rule_id,
-                  page.price_bound as previous_bound,
-                  page.price_flag as previous_flag,
                   page.decision_digest as previous_digest
            from page
            -- One index lookup per listing of the page (`offset 0` keeps each a
@@ -497,7 +468,7 @@ pub async fn load_listings(
 
 /// Every active, priced listing, read in one query (one pass over each table, joined as
 /// hashes) and kept compact: the text a listing repeats (channel, currency, category,
-/// tags, last bound and flag) is kept once for all and each listing holds its number.
+/// tags) is kept once for all and each listing holds its number.
 /// A page is made [`LoadedListing`]s only when it is decided ([`Catalogue::page`]), so
 /// that a full run holds a few megabytes per page instead of every listing's strings.
 #[derive(Debug, Default)]
@@ -525,10 +496,6 @@ struct CompactListing {
     margin_floor_pct: Option<Decimal>,
     stock: i64,
     apply_enabled: bool,
-    previous_price: Option<Decimal>,
-    previous_rule_id: Option<Uuid>,
-    previous_bound: Option<u32>,
-    previous_flag: Option<u32>,
     previous_digest: Option<Vec<u8>>,
 }
 
@@ -567,13 +534,7 @@ impl Catalogue {
                     tags: self.tag_sets[listing.tags as usize].clone(),
                 },
                 landed_cost_currency_differs: false,
-                previous: PreviousDecision {
-                    price: listing.previous_price,
-                    rule_id: listing.previous_rule_id,
-                    bound: listing.previous_bound.map(text),
-                    flag: listing.previous_flag.map(text),
-                    digest: listing.previous_digest.clone(),
-                },
+                previous_digest: listing.previous_digest.clone(),
             })
             .collect()
     }
@@ -601,10 +562,6 @@ impl Catalogue {
             margin_floor_pct: row.margin_floor_pct,
             stock: row.stock,
             apply_enabled: row.apply_enabled,
-            previous_price: row.previous_price,
-            previous_rule_id: row.previous_rule_id,
-            previous_bound: row.previous_bound.map(|bound| self.number_of(bound)),
-            previous_flag: row.previous_flag.map(|flag| self.number_of(flag)),
             previous_digest: row.previous_digest,
         };
         self.listings.push(listing);
@@ -640,10 +597,6 @@ pub async fn load_catalogue(conn: &mut PgConnection) -> Result<Catalogue, sqlx::
                   p.category,
                   p.tags as "tags!",
                   l.variant_id as "variant_id!",
-                  cp.optimal_price as previous_price,
-                  cp.suggested_rule_id as previous_rule_id,
-                  cp.price_bound as previous_bound,
-                  cp.price_flag as previous_flag,
                   cp.decision_digest as previous_digest
            from catalog.shop_sku_map l
            join pricing.current_prices cp on cp.listing_id = l.id

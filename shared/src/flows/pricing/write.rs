@@ -11,15 +11,15 @@
 //!    the winning rule, bound and flag, and the decision's id and digest. The update
 //!    only takes rows whose digest is still the one loaded, so two evaluations of one
 //!    listing at once write one decision.
-//! 2. `pricing.price_decisions`: the decision with its explanation.
-//! 3. `pricing.price_history`: a row (source `pricing_rule`) when the decided price
-//!    moves: from the last decided price, or from the current price the first time.
-//! 4. `ops.audit_log`: a row when the suggested price, the winning rule, the bound or
-//!    the flag changed (entity `listing_price`, actor `evaluate-pricing-rules`, source
-//!    id the winning rule), naming each change's old and new value.
-//! 5. `ops.outbox`: "apply a price change" ([`ApplyPriceChange`]) when the listing or
+//! 2. `pricing.price_decisions`: the decision with its explanation. This is the record
+//!    of every suggestion: what it was, what it replaced (the listing's previous
+//!    decision), the rule that made it and why.
+//! 3. `ops.outbox`: "apply a price change" ([`ApplyPriceChange`]) when the listing or
 //!    the winning rule has apply enabled and the decided price differs from the price
 //!    the listing sells at.
+//!
+//! A decision changes no price: `pricing.price_history` and `ops.audit_log` record a
+//! listing's price when it does change, once the channel took it ([`super::apply`]).
 //!
 //! Re-evaluating with nothing changed gives the same digests, so nothing is written.
 
@@ -117,31 +117,9 @@ pub struct DecisionRow {
     pub digest: Vec<u8>,
     /// The digest stored before: the row is taken only while it still holds.
     pub previous_digest: Option<Vec<u8>>,
-    /// The last decided price, rule, bound and flag, for the audit log.
-    pub previous_price: Option<Decimal>,
-    /// See `previous_price`.
-    pub previous_rule_id: Option<Uuid>,
-    /// See `previous_price`.
-    pub previous_bound: Option<String>,
-    /// See `previous_price`.
-    pub previous_flag: Option<String>,
 }
 
 impl DecisionRow {
-    /// Whether the decided price moved (from the last decided price, or from the current
-    /// price when nothing was decided before): a price history row.
-    pub fn price_moved(&self) -> bool {
-        self.previous_price.unwrap_or(self.old_price) != self.price
-    }
-
-    /// Whether what the seller sees of the decision changed: an audit row.
-    pub fn suggestion_changed(&self) -> bool {
-        self.previous_price != Some(self.price)
-            || self.previous_rule_id != self.rule_id
-            || self.previous_bound.as_deref() != self.bound
-            || self.previous_flag.as_deref() != self.flag
-    }
-
     /// Whether an "apply a price change" message goes out.
     pub fn applies(&self) -> bool {
         self.mode == Mode::Apply && self.flag.is_none() && self.price != self.old_price
@@ -170,10 +148,6 @@ pub(crate) fn flag_name(flag: Option<Flag>) -> Option<&'static str> {
 pub struct WriteTally {
     /// Decisions stored.
     pub decisions: u64,
-    /// Price history rows appended.
-    pub history: u64,
-    /// Audit rows appended.
-    pub audit: u64,
     /// "Apply a price change" messages queued.
     pub apply_messages: u64,
     /// Decisions not stored because another evaluation stored one for the listing
@@ -184,8 +158,6 @@ pub struct WriteTally {
 impl std::ops::AddAssign for WriteTally {
     fn add_assign(&mut self, other: Self) {
         self.decisions += other.decisions;
-        self.history += other.history;
-        self.audit += other.audit;
         self.apply_messages += other.apply_messages;
         self.overtaken += other.overtaken;
     }
@@ -280,29 +252,6 @@ pub async fn write_decisions(
 
     tally.decisions = insert_decisions(&mut tx, now, &rows).await?;
 
-    let moved: Vec<&DecisionRow> = rows.iter().copied().filter(|r| r.price_moved()).collect();
-    let ids: Vec<Uuid> = moved.iter().map(|r| r.listing_id).collect();
-    let decision_ids: Vec<Uuid> = moved.iter().map(|r| r.decision_id).collect();
-    let prices: Vec<Decimal> = moved.iter().map(|r| r.price).collect();
-    let currencies: Vec<&str> = moved.iter().map(|r| r.currency.as_str()).collect();
-    tally.history = sqlx::query!(
-        "insert into pricing.price_history (listing_id, observed_at, price, currency, source, decision_id)
-         select u.listing_id, $1, u.price, u.currency, 'pricing_rule', u.decision_id
-         from unnest($2::uuid[], $3::uuid[], $4::numeric[], $5::text[])
-              as u(listing_id, decision_id, price, currency)
-         on conflict on constraint price_history_pkey do nothing",
-        now,
-        &ids,
-        &decision_ids,
-        &prices,
-        &currencies as _,
-    )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-
-    tally.audit = insert_audit(&mut tx, &rows).await?;
-
     let messages: Vec<(String, serde_json::Value)> = rows
         .iter()
         .filter(|r| r.applies())
@@ -374,72 +323,6 @@ async fn insert_decisions(
         &modes as _,
         &explanations as _,
         &digests as _,
-    )
-    .execute(&mut *tx)
-    .await?;
-    Ok(inserted.rows_affected())
-}
-
-/// One audit row per listing whose suggestion changed, its `changes` naming each field's
-/// old and new value: `{"suggested_price": {"old": "26.99", "new": "24.99"}, "rule_id":
-/// …, "bound": …, "flag": …, "decision_id": "…"}`.
-async fn insert_audit(tx: &mut PgConnection, rows: &[&DecisionRow]) -> Result<u64, sqlx::Error> {
-    let changed: Vec<&DecisionRow> = rows
-        .iter()
-        .copied()
-        .filter(|r| r.suggestion_changed())
-        .collect();
-    let listing_ids: Vec<Uuid> = changed.iter().map(|r| r.listing_id).collect();
-    let decision_ids: Vec<Uuid> = changed.iter().map(|r| r.decision_id).collect();
-    let first: Vec<bool> = changed
-        .iter()
-        .map(|r| r.previous_digest.is_none())
-        .collect();
-    let old_prices: Vec<Option<Decimal>> = changed.iter().map(|r| r.previous_price).collect();
-    let prices: Vec<Decimal> = changed.iter().map(|r| r.price).collect();
-    let old_rules: Vec<Option<Uuid>> = changed.iter().map(|r| r.previous_rule_id).collect();
-    let rules: Vec<Option<Uuid>> = changed.iter().map(|r| r.rule_id).collect();
-    let old_bounds: Vec<Option<&str>> = changed
-        .iter()
-        .map(|r| r.previous_bound.as_deref())
-        .collect();
-    let bounds: Vec<Option<&str>> = changed.iter().map(|r| r.bound).collect();
-    let old_flags: Vec<Option<&str>> = changed.iter().map(|r| r.previous_flag.as_deref()).collect();
-    let flags: Vec<Option<&str>> = changed.iter().map(|r| r.flag).collect();
-    let inserted = sqlx::query!(
-        "insert into ops.audit_log (entity_type, entity_id, action, changes, source, source_id, actor)
-         select 'listing_price', u.listing_id::text,
-                case when u.first then 'create' else 'update' end,
-                jsonb_build_object('decision_id', u.decision_id)
-                || case when u.old_price is distinct from u.price then jsonb_build_object(
-                       'suggested_price', jsonb_build_object('old', u.old_price::text, 'new', u.price::text))
-                   else '{}' end
-                || case when u.old_rule is distinct from u.rule then jsonb_build_object(
-                       'rule_id', jsonb_build_object('old', u.old_rule, 'new', u.rule))
-                   else '{}' end
-                || case when u.old_bound is distinct from u.bound then jsonb_build_object(
-                       'bound', jsonb_build_object('old', u.old_bound, 'new', u.bound))
-                   else '{}' end
-                || case when u.old_flag is distinct from u.flag then jsonb_build_object(
-                       'flag', jsonb_build_object('old', u.old_flag, 'new', u.flag))
-                   else '{}' end,
-                $12, u.rule::text, $12
-         from unnest($1::uuid[], $2::uuid[], $3::bool[], $4::numeric[], $5::numeric[],
-                     $6::uuid[], $7::uuid[], $8::text[], $9::text[], $10::text[], $11::text[])
-              as u(listing_id, decision_id, first, old_price, price, old_rule, rule, old_bound,
-                   bound, old_flag, flag)",
-        &listing_ids,
-        &decision_ids,
-        &first,
-        &old_prices as _,
-        &prices,
-        &old_rules as _,
-        &rules as _,
-        &old_bounds as _,
-        &bounds as _,
-        &old_flags as _,
-        &flags as _,
-        ACTOR,
     )
     .execute(&mut *tx)
     .await?;
