@@ -1257,6 +1257,44 @@ async fn sales_aggregates_roll_orders_up_by_day_product_category_and_payment_met
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn the_days_an_import_touched_are_each_recomputed_however_many_there_are(pool: PgPool) {
+    let lamp = insert_product(&pool, "Desk lamp", "finished_good").await;
+    let variant = insert_variant(&pool, lamp, "LAMP-1", None).await;
+    // Twenty days, every other one: several statements' worth, none of them consecutive.
+    let days: Vec<chrono::NaiveDate> = (0..20)
+        .map(|n| chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap() + chrono::Days::new(2 * n))
+        .collect();
+    let mut touched = sellerops::flows::sales_aggregates::SalesDays::new();
+    for (n, day) in days.iter().enumerate() {
+        let order = insert_order(&pool, &format!("R-{n}"), None, &format!("{day}T12:00:00Z")).await;
+        insert_order_line(&pool, order, Some(variant), 1).await;
+        touched.touch(*day);
+    }
+    sqlx::query("insert into analytics.sales_days_to_refresh (day) select unnest($1::date[])")
+        .bind(&days)
+        .execute(&pool)
+        .await
+        .expect("note the days");
+
+    let mut tx = pool.begin().await.expect("begin");
+    let written = touched.refresh(&mut tx).await.expect("refresh");
+    tx.commit().await.expect("commit");
+
+    let refreshed: Vec<chrono::NaiveDate> =
+        sqlx::query_scalar("select day from analytics.sales_aggregates_daily order by day")
+            .fetch_all(&pool)
+            .await
+            .expect("aggregates");
+    assert_eq!(refreshed, days);
+    assert_eq!(written, 20);
+    let notes: i64 = sqlx::query_scalar("select count(*) from analytics.sales_days_to_refresh")
+        .fetch_one(&pool)
+        .await
+        .expect("notes");
+    assert_eq!(notes, 0);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn refreshing_the_noted_days_of_a_range_recomputes_each_and_takes_only_their_notes(
     pool: PgPool,
 ) {
