@@ -89,11 +89,11 @@ impl SalesDays {
         }
         let days: Vec<NaiveDate> = self.days.into_iter().collect();
         let mut written = 0;
-        for week in days.chunks(DAYS_PER_STATEMENT) {
+        for some_days in days.chunks(DAYS_PER_STATEMENT) {
             written += i64::from(
                 sqlx::query_scalar!(
                     r#"select analytics.refresh_sales_days($1::date[]) as "rows!""#,
-                    week,
+                    some_days,
                 )
                 .fetch_one(&mut *conn)
                 .await?,

@@ -54,7 +54,6 @@ use self::plan::{
     AfterFailure, Confirmation, FirstStep, PriceChannel, Reconciled, SendState,
 };
 use super::message::ApplyPriceChange;
-use super::write::ACTOR;
 use crate::ops::errors::ProcessError;
 use crate::ops::idempotency::{self, Claim, KeyPolicy};
 use crate::ops::lease::Lease;
@@ -80,6 +79,9 @@ pub const APPLY_LEASE: Duration = Duration::from_secs(300);
 /// How the flow retries its calls within an invocation: not at all. A change that could
 /// not be settled goes back to its queue and resumes where it stopped.
 pub const RETRY: RetryPolicy = RetryPolicy::ONCE;
+
+/// Who the audit log names for every price the function applies.
+pub const ACTOR: &str = "evaluate-pricing-rules";
 
 /// How long an accepted Amazon submission may take to show on the listing before a
 /// person is asked to look.

@@ -6,10 +6,10 @@
 //! transaction ([`super::write`]); a page's facts, decisions and rendered explanations
 //! are dropped before the next page is decided.
 //!
-//! A full run reads everything up front, one query each and the three at once: the
-//! landed cost of every variant, the offers on every tracked listing, and every listing,
-//! kept compact
-//! ([`super::load::Catalogue`]) until its page is decided. Given listings are read a
+//! A full run reads everything up front, one query each: every listing, kept compact
+//! ([`super::load::Catalogue`]) until its page is decided, while the landed cost of
+//! every variant and then the offers on every tracked listing are read on a second
+//! connection. Given listings are read a
 //! page at a time, a few queries per page ([`super::load`]). Pages are written on
 //! connections of their own while the next page is loaded and decided, as many at once
 //! as the pool has connections besides the one that loads.
@@ -304,33 +304,35 @@ pub async fn evaluate_prices(
 }
 
 /// What a full run reads up front: every variant's landed cost, the offers on every
-/// tracked listing, and every listing. Read on three connections at once when the pool
-/// has them (the costs and the offers on two more, the listings on `conn`), one after
-/// the other on `conn` when it has not.
+/// tracked listing, and every listing. The listings are read on `conn` while the costs
+/// and then the offers are read on a second connection (the two take about as long as
+/// the listings); one after the other on `conn` when the pool has no second one.
 async fn load_everything(
     pool: &PgPool,
     conn: &mut PgConnection,
     now: DateTime<Utc>,
     own_seller_ids: &[String],
 ) -> Result<(LandedCosts, HashMap<Uuid, Vec<Offer>>, Catalogue), sqlx::Error> {
-    if pool.options().get_max_connections() < 3 {
+    if pool.options().get_max_connections() < 2 {
         return Ok((
             load_all_landed_costs(conn, now).await?,
             load_all_offers(conn, own_seller_ids).await?,
             load_catalogue(conn).await?,
         ));
     }
-    let costs = tokio::spawn({
-        let pool = pool.clone();
-        async move { load_all_landed_costs(&mut *pool.acquire().await?, now).await }
-    });
-    let offers = tokio::spawn({
+    let costs_and_offers = tokio::spawn({
         let pool = pool.clone();
         let own_seller_ids = own_seller_ids.to_vec();
-        async move { load_all_offers(&mut *pool.acquire().await?, &own_seller_ids).await }
+        async move {
+            let mut conn = pool.acquire().await?;
+            let costs = load_all_landed_costs(&mut conn, now).await?;
+            let offers = load_all_offers(&mut conn, &own_seller_ids).await?;
+            Ok::<_, sqlx::Error>((costs, offers))
+        }
     });
     let catalogue = load_catalogue(conn).await?;
-    Ok((joined(costs).await?, joined(offers).await?, catalogue))
+    let (costs, offers) = joined(costs_and_offers).await?;
+    Ok((costs, offers, catalogue))
 }
 
 /// The outcome of a spawned task; its panic goes on in the caller.

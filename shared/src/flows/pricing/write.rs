@@ -32,9 +32,6 @@ use super::decision::{Decision, Flag};
 use super::message::ApplyPriceChange;
 use crate::ops::outbox::{enqueue_many, WorkQueue};
 
-/// Who the audit log names for every change the evaluation makes.
-pub const ACTOR: &str = "evaluate-pricing-rules";
-
 /// How far a decision rests on complete facts and on the seller's own rules, 0 to 100:
 ///
 /// - **100**: a rule's price, inside every bound.
