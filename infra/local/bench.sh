@@ -28,6 +28,16 @@ for function in "${functions[@]}"; do
 done
 cargo build --release --locked "${selection[@]}" || exit 1
 
+# The build leaves the one-minute load average near the number of cores for a minute or
+# two; the first benchmarks would share the machine with that tail. Wait (at most three
+# minutes) until it falls below 1, and say what it was.
+for _ in $(seq 36); do
+    read -r load _ < /proc/loadavg
+    awk -v load="$load" 'BEGIN { exit !(load < 1.0) }' && break
+    sleep 5
+done
+echo "==> load average before the benchmarks: $(cut -d' ' -f1-3 /proc/loadavg)"
+
 mkdir -p target/bench
 rm -f target/bench/*.log
 failed=()

@@ -343,6 +343,36 @@ async fn evaluating_again_with_nothing_changed_writes_nothing(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn deleting_a_listing_deletes_its_decisions_and_no_other(pool: PgPool) {
+    let (gone, _) = matched_and_evaluated(&pool).await;
+    let kept = costed_listing(&pool, "KEPT", "10", "30", 20).await;
+    let second = evaluate(&pool, Selection::Listings(&[kept])).await;
+    assert_eq!(second.written.decisions, 1);
+    let decisions_of = |listing: Uuid| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "select count(*) from pricing.price_decisions where listing_id = $1",
+            )
+            .bind(listing)
+            .fetch_one(&pool)
+            .await
+            .expect("decisions")
+        }
+    };
+    assert_eq!(decisions_of(gone).await, 1);
+
+    execute(
+        &pool,
+        &format!("delete from catalog.shop_sku_map where id = '{gone}'"),
+    )
+    .await;
+
+    assert_eq!(decisions_of(gone).await, 0);
+    assert_eq!(decisions_of(kept).await, 1);
+}
+
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_scheduled_run_with_nothing_changed_reads_no_listing(pool: PgPool) {
     matched_and_evaluated(&pool).await;
     let decisions = count(&pool, "pricing.price_decisions").await;

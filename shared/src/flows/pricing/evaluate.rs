@@ -3,8 +3,8 @@
 //!
 //! Settings and rules are read once per run. Listings are worked through in pages
 //! ([`EvaluationOptions::page_size`]), each decided at once and written in one
-//! transaction ([`super::write`]); a page's facts, decisions and rendered explanations
-//! are dropped before the next page is decided.
+//! transaction ([`super::write`]); a page's facts and decisions are dropped before the
+//! next page is decided.
 //!
 //! A full run reads everything up front, one query each: every listing, kept compact
 //! ([`super::load::Catalogue`]) until its page is decided, while the landed cost of
@@ -28,8 +28,9 @@
 //! current and regular price, the landed cost, the bounds, the margin floor and where it
 //! came from, the proposal and the rule that made it, the decided price, the bound and
 //! the flag, the mode (suggest or apply) and the currency. When it equals the digest
-//! stored for the listing, nothing is written; otherwise the explanation is rendered and
-//! the decision written ([`super::write`]).
+//! stored for the listing, nothing is written; otherwise the decision is written, its
+//! explanation rendered by the task that writes it, beside the deciding of the next page
+//! ([`super::write`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
@@ -94,9 +95,10 @@ pub const DEFAULT_PAGE_SIZE: usize = 2_500;
 pub struct PhaseTimes {
     /// Reading settings, rules, listings, costs and offers.
     pub load: Duration,
-    /// Deciding, digesting and rendering explanations.
+    /// Deciding and digesting.
     pub evaluate: Duration,
-    /// Writing decisions, summaries, history, audit and outbox rows.
+    /// Rendering explanations and writing decisions, summaries and outbox rows, as far
+    /// as the run waits for it.
     pub write: Duration,
 }
 
@@ -349,7 +351,7 @@ async fn written(
 }
 
 /// Decides every listing of a page and returns the rows to write: those whose digest
-/// changed, with their explanations rendered.
+/// changed.
 fn decide_page(
     books: &mut RuleBooks,
     settings: &PricingSettings,
@@ -436,7 +438,7 @@ fn row_of(
         referral_fee,
         confidence: confidence(&decision),
         mode,
-        explanation: decision.explanation.to_string(),
+        explanation: decision.explanation,
         digest,
         previous_digest: listing.previous_digest.clone(),
     }
