@@ -2,8 +2,9 @@
 //!
 //! A decision is written when its digest (what it was reached from and came to: see
 //! [`super::evaluate`]) differs from the one `pricing.current_prices` keeps for the
-//! listing. Then, in one transaction per page of listings, each table in one statement
-//! (`unnest` of arrays):
+//! listing. Then, in one transaction per page of listings, the first two in one
+//! statement (`unnest` of arrays, the decisions inserted from the summaries the update
+//! took) and the third in another:
 //!
 //! 1. `pricing.current_prices`: the summary. `optimal_price` is the suggested price,
 //!    `price_confidence` its [confidence](confidence), `last_optimized_at` when it was
@@ -195,37 +196,59 @@ pub async fn write_decisions(
     let rule_ids: Vec<Option<Uuid>> = rows.iter().map(|r| r.rule_id).collect();
     let bounds: Vec<Option<&str>> = rows.iter().map(|r| r.bound).collect();
     let flags: Vec<Option<&str>> = rows.iter().map(|r| r.flag).collect();
-    let digests: Vec<Vec<u8>> = rows.iter().map(|r| r.digest.clone()).collect();
-    let previous_digests: Vec<Option<Vec<u8>>> =
-        rows.iter().map(|r| r.previous_digest.clone()).collect();
+    let digests: Vec<&[u8]> = rows.iter().map(|r| r.digest.as_slice()).collect();
+    let previous_digests: Vec<Option<&[u8]>> =
+        rows.iter().map(|r| r.previous_digest.as_deref()).collect();
+    let currencies: Vec<&str> = rows.iter().map(|r| r.currency.as_str()).collect();
+    let old_prices: Vec<Decimal> = rows.iter().map(|r| r.old_price).collect();
+    let floors: Vec<Option<Decimal>> = rows.iter().map(|r| r.margin_floor_pct).collect();
+    let modes: Vec<&str> = rows.iter().map(|r| r.mode.as_str()).collect();
+    let explanations: Vec<String> = rows.iter().map(|r| r.explanation.to_string()).collect();
 
+    // One statement: the summaries it takes, and a decision for each of them, inserted
+    // from what the update returns (the page's arrays sent and read once).
     let taken: Vec<Uuid> = sqlx::query_scalar!(
-        "update pricing.current_prices cp set
-             optimal_price = u.price,
-             price_confidence = u.confidence,
-             last_optimized_at = $1,
-             landed_cost_updated_at = case when cp.landed_cost is distinct from u.landed_cost
-                                           then $1 else cp.landed_cost_updated_at end,
-             landed_cost = u.landed_cost,
-             gross_margin = u.gross,
-             gross_margin_pct = u.gross_pct,
-             net_margin = u.net,
-             net_margin_pct = u.net_pct,
-             referral_fee = u.referral,
-             suggested_rule_id = u.rule_id,
-             price_bound = u.bound,
-             price_flag = u.flag,
-             decision_id = u.decision_id,
-             decision_digest = u.digest
-         from unnest($2::uuid[], $3::uuid[], $4::numeric[], $5::numeric[], $6::numeric[],
-                     $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[],
-                     $11::numeric[], $12::uuid[], $13::text[], $14::text[], $15::bytea[],
-                     $16::bytea[])
-              as u(listing_id, decision_id, price, confidence, landed_cost, gross, gross_pct,
-                   net, net_pct, referral, rule_id, bound, flag, digest, previous_digest)
-         where cp.listing_id = u.listing_id
-           and cp.decision_digest is not distinct from u.previous_digest
-         returning cp.listing_id",
+        r#"with taken as (
+               update pricing.current_prices cp set
+                   optimal_price = u.price,
+                   price_confidence = u.confidence,
+                   last_optimized_at = $1,
+                   landed_cost_updated_at = case when cp.landed_cost is distinct from u.landed_cost
+                                                 then $1 else cp.landed_cost_updated_at end,
+                   landed_cost = u.landed_cost,
+                   gross_margin = u.gross,
+                   gross_margin_pct = u.gross_pct,
+                   net_margin = u.net,
+                   net_margin_pct = u.net_pct,
+                   referral_fee = u.referral,
+                   suggested_rule_id = u.rule_id,
+                   price_bound = u.bound,
+                   price_flag = u.flag,
+                   decision_id = u.decision_id,
+                   decision_digest = u.digest
+               from unnest($2::uuid[], $3::uuid[], $4::numeric[], $5::numeric[], $6::numeric[],
+                           $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[],
+                           $11::numeric[], $12::uuid[], $13::text[], $14::text[], $15::bytea[],
+                           $16::bytea[], $17::text[], $18::numeric[], $19::numeric[],
+                           $20::text[], $21::text[])
+                    as u(listing_id, decision_id, price, confidence, landed_cost, gross,
+                         gross_pct, net, net_pct, referral, rule_id, bound, flag, digest,
+                         previous_digest, currency, old_price, floor, mode, explanation)
+               where cp.listing_id = u.listing_id
+                 and cp.decision_digest is not distinct from u.previous_digest
+               returning u.*
+           ),
+           decided as (
+               insert into pricing.price_decisions
+                   (id, listing_id, evaluated_at, currency, old_price, suggested_price, rule_id,
+                    bound, flag, landed_cost, margin_floor_pct, gross_margin, gross_margin_pct,
+                    net_margin, net_margin_pct, confidence, mode, explanation, digest)
+               select decision_id, listing_id, $1, currency, old_price, price, rule_id,
+                      bound, flag, landed_cost, floor, gross, gross_pct, net, net_pct,
+                      confidence, mode, explanation, digest
+               from taken
+           )
+           select listing_id as "listing_id!" from taken"#,
         now,
         &listing_ids,
         &decision_ids,
@@ -240,99 +263,32 @@ pub async fn write_decisions(
         &rule_ids as _,
         &bounds as _,
         &flags as _,
-        &digests,
+        &digests as _,
         &previous_digests as _,
+        &currencies as _,
+        &old_prices,
+        &floors as _,
+        &modes as _,
+        &explanations,
     )
     .fetch_all(&mut *tx)
     .await?;
 
-    let mut tally = WriteTally::default();
     let taken: std::collections::HashSet<Uuid> = taken.into_iter().collect();
-    tally.overtaken = (rows.len() - taken.len()) as u64;
-    let rows: Vec<&DecisionRow> = rows
-        .iter()
-        .filter(|row| taken.contains(&row.listing_id))
-        .collect();
-    if rows.is_empty() {
-        tx.commit().await?;
-        return Ok(tally);
-    }
-
-    tally.decisions = insert_decisions(&mut tx, now, &rows).await?;
-
     let messages: Vec<(String, serde_json::Value)> = rows
         .iter()
-        .filter(|r| r.applies())
+        .filter(|r| taken.contains(&r.listing_id) && r.applies())
         .map(|r| {
             let message = r.apply_message();
             (message.dedup_id(), message.to_json())
         })
         .collect();
-    tally.apply_messages = enqueue_many(&mut tx, WorkQueue::Pricing, &messages).await?;
+    let tally = WriteTally {
+        decisions: taken.len() as u64,
+        apply_messages: enqueue_many(&mut tx, WorkQueue::Pricing, &messages).await?,
+        overtaken: (rows.len() - taken.len()) as u64,
+    };
 
     tx.commit().await?;
     Ok(tally)
-}
-
-async fn insert_decisions(
-    tx: &mut PgConnection,
-    now: DateTime<Utc>,
-    rows: &[&DecisionRow],
-) -> Result<u64, sqlx::Error> {
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.decision_id).collect();
-    let listing_ids: Vec<Uuid> = rows.iter().map(|r| r.listing_id).collect();
-    let currencies: Vec<&str> = rows.iter().map(|r| r.currency.as_str()).collect();
-    let old_prices: Vec<Decimal> = rows.iter().map(|r| r.old_price).collect();
-    let prices: Vec<Decimal> = rows.iter().map(|r| r.price).collect();
-    let rule_ids: Vec<Option<Uuid>> = rows.iter().map(|r| r.rule_id).collect();
-    let bounds: Vec<Option<&str>> = rows.iter().map(|r| r.bound).collect();
-    let flags: Vec<Option<&str>> = rows.iter().map(|r| r.flag).collect();
-    let landed: Vec<Option<Decimal>> = rows.iter().map(|r| r.landed_cost).collect();
-    let floors: Vec<Option<Decimal>> = rows.iter().map(|r| r.margin_floor_pct).collect();
-    let gross: Vec<Option<Decimal>> = rows.iter().map(|r| r.gross_margin).collect();
-    let gross_pct: Vec<Option<Decimal>> = rows.iter().map(|r| r.gross_margin_pct).collect();
-    let net: Vec<Option<Decimal>> = rows.iter().map(|r| r.net_margin).collect();
-    let net_pct: Vec<Option<Decimal>> = rows.iter().map(|r| r.net_margin_pct).collect();
-    let confidences: Vec<Decimal> = rows.iter().map(|r| r.confidence).collect();
-    let modes: Vec<&str> = rows.iter().map(|r| r.mode.as_str()).collect();
-    let explanations: Vec<String> = rows.iter().map(|r| r.explanation.to_string()).collect();
-    let digests: Vec<&[u8]> = rows.iter().map(|r| r.digest.as_slice()).collect();
-    let inserted = sqlx::query!(
-        "insert into pricing.price_decisions
-             (id, listing_id, evaluated_at, currency, old_price, suggested_price, rule_id, bound,
-              flag, landed_cost, margin_floor_pct, gross_margin, gross_margin_pct, net_margin,
-              net_margin_pct, confidence, mode, explanation, digest)
-         select u.id, u.listing_id, $1, u.currency, u.old_price, u.price, u.rule_id, u.bound,
-                u.flag, u.landed_cost, u.floor, u.gross, u.gross_pct, u.net, u.net_pct,
-                u.confidence, u.mode, u.explanation, u.digest
-         from unnest($2::uuid[], $3::uuid[], $4::text[], $5::numeric[], $6::numeric[],
-                     $7::uuid[], $8::text[], $9::text[], $10::numeric[], $11::numeric[],
-                     $12::numeric[], $13::numeric[], $14::numeric[], $15::numeric[],
-                     $16::numeric[], $17::text[], $18::text[], $19::bytea[])
-              as u(id, listing_id, currency, old_price, price, rule_id, bound, flag,
-                   landed_cost, floor, gross, gross_pct, net, net_pct, confidence, mode,
-                   explanation, digest)",
-        now,
-        &ids,
-        &listing_ids,
-        &currencies as _,
-        &old_prices,
-        &prices,
-        &rule_ids as _,
-        &bounds as _,
-        &flags as _,
-        &landed as _,
-        &floors as _,
-        &gross as _,
-        &gross_pct as _,
-        &net as _,
-        &net_pct as _,
-        &confidences,
-        &modes as _,
-        &explanations as _,
-        &digests as _,
-    )
-    .execute(&mut *tx)
-    .await?;
-    Ok(inserted.rows_affected())
 }
