@@ -294,6 +294,13 @@ impl<'a> Variables<'a> {
         }
     }
 
+    /// Whether this pass checks what it reads. The first pass only finds the secrets to
+    /// fetch, and its problems are never reported: a check that costs something (parsing
+    /// the database URL reads the user's files) is made in the second pass alone.
+    pub fn checks(&self) -> bool {
+        matches!(self.pass, Pass::Read(_))
+    }
+
     /// Records that `name` is set to something unusable; `reason` must not repeat a
     /// secret.
     pub fn invalid(&mut self, name: &'static str, reason: impl Into<String>) {
