@@ -744,6 +744,56 @@ async fn a_full_runs_landed_costs_are_the_databases_figures_for_every_kind_of_bi
     assert_eq!(walked.len(), rows.len());
 }
 
+#[sqlx::test(migrator = "sellerops::MIGRATOR")]
+async fn a_full_run_costs_with_the_prices_in_force_on_the_sellers_day(pool: PgPool) {
+    sqlx::query("update ops.settings set value = to_jsonb('America/Vancouver'::text) where key = 'pricing.time_zone'")
+        .execute(&pool)
+        .await
+        .expect("set the seller's time zone");
+    // 05:00 UTC on 10 March is 21:00 on 9 March in Vancouver.
+    let evening = "2026-03-10T05:00:00Z"
+        .parse::<chrono::DateTime<Utc>>()
+        .unwrap();
+    let maker = supplier(&pool, "Parts Co").await;
+    let ending = variant(&pool, "ENDS-9-MARCH", None, &[]).await;
+    price(
+        &pool,
+        ending,
+        maker,
+        "10",
+        "2000-01-01",
+        Some("2026-03-09"),
+        "0",
+        "0",
+    )
+    .await;
+    let starting = variant(&pool, "STARTS-10-MARCH", None, &[]).await;
+    price(&pool, starting, maker, "20", "2026-03-10", OPEN, "0", "0").await;
+
+    let mut conn = pool.acquire().await.expect("connection");
+    let walked = sellerops::flows::pricing::landed_cost::load_all_landed_costs(&mut conn, evening)
+        .await
+        .expect("landed costs walked");
+
+    let ending_cost = walked
+        .get(&ending)
+        .expect("the price ending on the seller's today counts");
+    assert_eq!(ending_cost.amount, Some(dec("10")));
+    assert!(
+        !walked.contains_key(&starting),
+        "a price starting on the seller's tomorrow does not count yet"
+    );
+    let from_database: Option<Decimal> = sqlx::query_scalar(
+        "select estimated_landed_cost from inventory.landed_costs_at($1, array[$2]::uuid[])",
+    )
+    .bind(evening)
+    .bind(ending)
+    .fetch_one(&pool)
+    .await
+    .expect("the database's figure");
+    assert_eq!(from_database, Some(dec("10")));
+}
+
 fn supplier_price(component: Uuid, supplier: Uuid, unit_cost: &str) -> SupplierPrice {
     SupplierPrice {
         component_variant_id: component,

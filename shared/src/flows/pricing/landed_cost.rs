@@ -276,11 +276,7 @@ pub async fn load_all_landed_costs(
                   cp.currency::text as "currency!"
            from inventory.component_prices cp
            join catalog.product_variants part on part.id = cp.component_variant_id
-           cross join (
-               select ($1::timestamptz at time zone coalesce(
-                   (select s.value #>> '{}' from ops.settings s where s.key = 'pricing.time_zone'),
-                   'UTC'))::date as on_day
-           ) day
+           cross join (select ops.seller_date($1) as on_day) day
            where cp.is_current
              and cp.valid_from <= day.on_day
              and (cp.valid_to is null or cp.valid_to >= day.on_day)
