@@ -746,10 +746,12 @@ async fn a_full_runs_landed_costs_are_the_databases_figures_for_every_kind_of_bi
 
 #[sqlx::test(migrator = "sellerops::MIGRATOR")]
 async fn a_full_run_costs_with_the_prices_in_force_on_the_sellers_day(pool: PgPool) {
-    sqlx::query("update ops.settings set value = to_jsonb('America/Vancouver'::text) where key = 'pricing.time_zone'")
-        .execute(&pool)
-        .await
-        .expect("set the seller's time zone");
+    execute(
+        &pool,
+        "update ops.settings set value = to_jsonb('America/Vancouver'::text)
+         where key = 'pricing.time_zone'",
+    )
+    .await;
     // 05:00 UTC on 10 March is 21:00 on 9 March in Vancouver.
     let evening = "2026-03-10T05:00:00Z"
         .parse::<chrono::DateTime<Utc>>()
